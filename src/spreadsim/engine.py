@@ -1,0 +1,334 @@
+"""The simulation: a SimPy environment driving the compiled spread kernel.
+
+SimPy is the master clock. Uploads, removals and every policy process are SimPy events; before
+SimPy processes its next event at time T, :class:`_Env` lets the kernel process every spread event
+due strictly before T (:func:`spreadsim.kernel.advance`). A policy that wants exposure or share
+hooks makes the kernel stop after each such event, which is then replayed as a SimPy event at its
+own time so the hook runs at the right ``env.now``.
+
+The world is built once per run: the graph (compact CSR arrays, built from the ``graph`` stream or
+passed in), uploaders and upload times (``uploads`` stream), one key per post (``spread`` stream),
+one stream per policy (``policy:<index>:<name>``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+
+from . import kernel as K
+from .config import LEGAL, SimConfig, check_seed
+from .errors import ConfigError
+from .graphs import Graph, build_graph
+from .policies import Policy, make_policy
+from .rng import generator, stream_key, subkey
+
+
+@dataclass(frozen=True)
+class Post:
+    """One uploaded post. A share is not a post; a re-upload is (with the same ``content_id``)."""
+
+    id: int
+    content_id: int
+    category: str
+    uploader: int
+    upload_time: float
+
+
+@dataclass
+class RunResult:
+    """What one run produced: per-post columns, the reach-over-time series and a summary."""
+
+    seed: int
+    posts: dict[str, np.ndarray]
+    series: dict[str, np.ndarray]
+    summary: dict[str, Any]
+    exposures: dict[str, np.ndarray] = field(default_factory=dict)
+    removals: list[tuple[float, int]] = field(default_factory=list)
+
+
+class _Env(simpy.Environment):
+    """SimPy environment that advances the spread kernel up to each SimPy event."""
+
+    def __init__(self, sim: Simulation) -> None:
+        super().__init__()
+        self._sim = sim
+
+    def step(self) -> None:
+        self._sim._advance(self.peek())
+        super().step()
+
+
+def graph_seed(cfg: Mapping[str, Any], seed: int) -> int:
+    """The graph's seed: ``graph.seed`` if set, else derived from the run seed's graph stream."""
+    s = cfg.get("seed")
+    if s is None:
+        return stream_key(seed, "graph") % (2**31)
+    return check_seed(s, "graph.seed")
+
+
+class Simulation:
+    """One run of one configuration with one seed.
+
+    Parameters
+    ----------
+    config : SimConfig
+        The validated configuration.
+    seed : int
+        The run seed (>= 0).
+    graph : Graph, optional
+        A prebuilt graph (reused across the seeds of a sweep); built from ``config.graph`` if omitted.
+    policies : sequence of Policy, optional
+        Policy objects to use instead of building them from ``config.policies``.
+    trace : bool
+        Keep every exposure (not only first exposures) for exact trace tests.
+    """
+
+    def __init__(self, config: SimConfig, seed: int, *, graph: Graph | None = None,
+                 policies: Sequence[Policy] | None = None, trace: bool = False) -> None:
+        self.config = config
+        self.seed = check_seed(seed)
+        self.graph = graph if graph is not None else build_graph(config.graph, graph_seed(config.graph, seed))
+        if self.graph.n == 0 or self.graph.num_arcs == 0:
+            raise ConfigError("graph", self.graph.name, "the graph is empty (no users or no edges)")
+        if policies is None:
+            policies = [make_policy(p, "policy" if len(config.policies) == 1 else f"policy[{i}]")
+                        for i, p in enumerate(config.policies)]
+        self.policies = list(policies)
+        self.per_copy = config.spread.removal == "per_copy"
+        self.trace = trace
+        self.env = _Env(self)
+        self.posts: list[Post] = []
+        self.removals: list[tuple[float, int]] = []
+        self._spread_key = stream_key(self.seed, "spread")
+        self._build_campaign()
+        self._init_kernel()
+        wants = set().union(*(p.wants for p in self.policies)) if self.policies else set()
+        self._stop_mask = ((1 << K.EV_EXPOSURE) if "exposure" in wants else 0) | \
+                          ((1 << K.EV_SHARE) if "share" in wants else 0)
+        for i, p in enumerate(self.policies):
+            p.bind(self, stream_key(self.seed, f"policy:{i}:{p.name}"))
+
+    # ------------------------------------------------------------------ world
+    def _build_campaign(self) -> None:
+        sc = self.config.scenario
+        rng = generator(self.seed, "uploads")
+        g = self.graph
+        if sc.uploaders > g.n:
+            raise ConfigError("scenario.uploaders", sc.uploaders, f"must be <= the number of users ({g.n})")
+        if sc.uploader_selection == "top_degree":
+            deg = g.out_degree()
+            self.uploaders = np.argsort(-deg, kind="stable")[: sc.uploaders].astype(np.int64)
+        else:
+            self.uploaders = rng.choice(g.n, size=sc.uploaders, replace=False).astype(np.int64)
+        # Poisson arrivals over the window, conditioned on the count: sorted uniform times
+        n_ill, n_leg = sc.illegal_posts, sc.legal_posts
+        weights = np.array([c.weight for c in sc.categories], dtype=np.float64)
+        ill_times = rng.uniform(0.0, sc.window_h, n_ill)
+        ill_cat = rng.choice(len(sc.categories), size=n_ill, p=weights / weights.sum())
+        ill_up = self.uploaders[rng.integers(0, len(self.uploaders), n_ill)]
+        leg_times = rng.uniform(0.0, sc.window_h, n_leg)
+        leg_up = rng.integers(0, g.n, n_leg)
+        times = np.concatenate([ill_times, leg_times])
+        order = np.argsort(times, kind="stable")
+        cats = [sc.categories[c].name for c in ill_cat] + [LEGAL] * n_leg
+        ups = np.concatenate([ill_up, leg_up])
+        self._schedule = [(float(times[i]), cats[i], int(ups[i])) for i in order]
+        self._cat = {c.name: c for c in sc.categories}
+
+    def _init_kernel(self) -> None:
+        n_posts = max(1, len(self._schedule))
+        self._pf = np.zeros((n_posts, K.NPF), dtype=np.float64)
+        self._pi = np.zeros((n_posts, K.NPI), dtype=np.int64)
+        deg = self.graph.out_degree()
+        self._max_degree = int(deg.max()) if deg.size else 0
+        cap = max(1024, 4 * self._max_degree)
+        self._hf = np.zeros((cap, 2), dtype=np.float64)
+        self._hi = np.zeros((cap, 4), dtype=np.int64)
+        self._meta = np.zeros(7, dtype=np.int64)
+        self._log_f = np.zeros((4096 + 1, 2), dtype=np.float64)
+        self._log_i = np.zeros((4096, 4), dtype=np.int64)
+        k = self.config.spread.kernel
+        self._delay = np.array([k.code, k.a, k.b], dtype=np.float64)
+        self._lat_tables: list[np.ndarray] = []
+        self._lat_table = np.zeros(1, dtype=np.float64)
+        self._seen = K.new_seen()
+        self._indptr = self.graph.indptr
+        self._indices = self.graph.indices
+
+    def _grow(self) -> None:
+        if self._meta[0] + self._max_degree > self._hf.shape[0]:
+            cap = 2 * self._hf.shape[0] + self._max_degree
+            self._hf = np.concatenate([self._hf, np.zeros((cap - self._hf.shape[0], 2))])
+            self._hi = np.concatenate([self._hi, np.zeros((cap - self._hi.shape[0], 4), dtype=np.int64)])
+        if self._meta[2] + 1 > self._log_i.shape[0]:
+            n = self._log_i.shape[0]
+            spare = self._log_f[-1:].copy()
+            self._log_f = np.concatenate([self._log_f[:-1], np.zeros((n, 2)), spare])
+            self._log_i = np.concatenate([self._log_i, np.zeros((n, 4), dtype=np.int64)])
+        if self._meta[1] > self.config.max_events:
+            raise ConfigError("max_events", self.config.max_events,
+                              f"exceeded ({int(self._meta[1])} exposures scheduled); raise max_events "
+                              "or shrink the scenario")
+
+    def _advance(self, until: float) -> None:
+        horizon = self.config.scenario.horizon_h
+        until = min(until, horizon)
+        while True:
+            code = K.advance(self._indptr, self._indices, self._pf, self._pi, self._hf, self._hi,
+                             self._meta, self._delay, self._lat_table, self._seen, self._log_f,
+                             self._log_i, until, horizon, self._max_degree, self._stop_mask,
+                             self.trace)
+            if code == K.GROW:
+                self._grow()
+                continue
+            if code == K.STOPPED:
+                self._replay(float(self._log_f[-1, 0]), *(int(x) for x in self._meta[3:7]))
+            return
+
+    def _replay(self, t: float, kind: int, q: int, v: int, src: int) -> None:
+        """Replay a reported spread event as a SimPy event at its own time, for the hooks."""
+        ev = simpy.Event(self.env)
+        ev._ok = True
+        ev._value = None
+        post = self.posts[q]
+
+        def fire(_: simpy.Event) -> None:
+            for p in self.policies:
+                if "exposure" in p.wants:
+                    p.on_exposure(post, v, src)
+                if kind == K.EV_SHARE and "share" in p.wants:
+                    p.on_share(post, v, src)
+
+        ev.callbacks.append(fire)
+        self.env.schedule(ev, delay=t - self.env.now)
+
+    # ------------------------------------------------------------------ actions
+    def _upload(self, t: float, category: str, uploader: int) -> Post:
+        q = len(self.posts)
+        post = Post(q, q, category, uploader, t)
+        self.posts.append(post)
+        sc = self.config.scenario
+        if category == LEGAL:
+            p, decay = sc.legal_share_prob, self.config.spread.decay
+        else:
+            c = self._cat[category]
+            p, decay = c.share_prob, c.decay or self.config.spread.decay
+        pf, pi = self._pf[q], self._pi[q]
+        pf[K.PF_T0] = t
+        pf[K.PF_P] = p
+        pf[K.PF_REMOVED] = math.inf
+        pf[K.PF_DECAY_A], pf[K.PF_DECAY_B] = decay.a, decay.b
+        pf[K.PF_SCALE] = 1.0
+        pi[K.PI_KEY] = subkey(self._spread_key, q)
+        pi[K.PI_UPLOADER] = uploader
+        pi[K.PI_DECAY_KIND] = decay.code
+        for pol in self.policies:
+            pol.on_upload(post)
+        if t < self._pf[q, K.PF_REMOVED]:
+            if self._meta[0] + self._max_degree > self._hf.shape[0]:
+                self._grow()
+            K.share(self._indptr, self._indices, self._pf, self._pi, self._hf, self._hi, self._meta,
+                    self._delay, self._lat_table, q, uploader, t, sc.horizon_h)
+        return post
+
+    def remove_post(self, post: Post) -> None:
+        """Remove ``post`` now (cascade: every share of it goes with it)."""
+        if self._pf[post.id, K.PF_REMOVED] <= self.env.now:
+            return
+        self._pf[post.id, K.PF_REMOVED] = self.env.now
+        self.removals.append((self.env.now, post.id))
+        for p in self.policies:
+            p.on_removal(post)
+
+    def schedule_removal(self, post: Post, at: float) -> None:
+        """Remove ``post`` at time ``at`` (hours; no earlier than now)."""
+        delay = max(0.0, at - self.env.now)
+        if delay == 0.0:
+            self.remove_post(post)
+            return
+        if at >= self.config.scenario.horizon_h:
+            return  # after the end of the simulation: never observed
+        self.env.timeout(delay).callbacks.append(lambda _e: self.remove_post(post))
+
+    def set_copy_clock(self, post: Post, kind: int, a: float, b: float, prob: float,
+                       table: np.ndarray) -> None:
+        """Per-copy semantics: every share of ``post`` is removed after its own latency."""
+        if table.size > 1:
+            if self._lat_table.size > 1 and not np.array_equal(self._lat_table, table):
+                raise ConfigError("policy", "empirical", "one empirical delay table per simulation "
+                                  "in per_copy semantics")
+            self._lat_table = table
+        pf, pi = self._pf[post.id], self._pi[post.id]
+        pi[K.PI_COPY_KIND] = kind if kind != 0 else 0
+        pf[K.PF_COPY_A], pf[K.PF_COPY_B], pf[K.PF_COPY_PROB] = a, b, prob
+
+    def throttle(self, post: Post, factor: float) -> None:
+        """Scale ``post``'s reshare probability by ``factor`` from now on."""
+        self._pf[post.id, K.PF_SCALE] = factor
+
+    # ------------------------------------------------------------------ run
+    def _uploads(self) -> Any:
+        for t, cat, up in self._schedule:
+            if t > self.env.now:
+                yield self.env.timeout(t - self.env.now)
+            self._upload(t, cat, up)
+
+    def run(self) -> RunResult:
+        """Run to the horizon and collect the results."""
+        for p in self.policies:
+            p.start()
+        self.env.process(self._uploads())
+        self.env.run(until=self.config.scenario.horizon_h)
+        return self._collect()
+
+    def _collect(self) -> RunResult:
+        from .metrics import collect
+
+        return collect(self)
+
+
+def simulate(config: SimConfig | Mapping[str, Any], seed: int = 0, *, graph: Graph | None = None,
+             baseline: bool = False, trace: bool = False) -> RunResult:
+    """Run one simulation.
+
+    Parameters
+    ----------
+    config : SimConfig or mapping
+        The configuration (a mapping is validated with :meth:`SimConfig.from_dict`).
+    seed : int
+        Run seed (>= 0). Same config and seed give identical results.
+    graph : Graph, optional
+        Prebuilt graph to reuse.
+    baseline : bool
+        Also run the unmoderated twin with the same seed and report reach prevented.
+    trace : bool
+        Keep every exposure in ``result.exposures``.
+
+    Returns
+    -------
+    RunResult
+
+    Examples
+    --------
+    >>> cfg = {"graph": {"kind": "barabasi_albert", "n": 300, "m": 3},
+    ...        "scenario": {"illegal_posts": 5, "uploaders": 2, "horizon_h": 48},
+    ...        "policy": {"name": "fixed_latency", "latency_h": 1.0}}
+    >>> r = simulate(cfg, seed=1, baseline=True)
+    >>> r.summary["reach_total"] <= r.summary["reach_baseline_total"]
+    True
+    """
+    cfg = config if isinstance(config, SimConfig) else SimConfig.from_dict(config)
+    sim = Simulation(cfg, seed, graph=graph, trace=trace)
+    result = sim.run()
+    if baseline:
+        from .metrics import add_baseline
+
+        base = Simulation(cfg, seed, graph=sim.graph, policies=[], trace=False).run()
+        add_baseline(result, base)
+    return result

@@ -1,0 +1,25 @@
+"""Errors raised by spreadsim.
+
+Every user-facing error is a :class:`ConfigError` whose message is one line naming the field,
+the offending value and what is allowed, e.g.::
+
+    policy.latency_h = -1.0: must be a number >= 0 (hours) or 'inf'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """Bad input: a one-line message naming the field, its value and what is allowed."""
+
+    def __init__(self, field: str, value: Any, allowed: str) -> None:
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{field} = {value!r}: {allowed}")
+
+
+class DataError(ValueError):
+    """Bad input file (edge list, delay CSV): a one-line message naming the file and the line."""

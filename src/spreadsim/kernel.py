@@ -1,0 +1,205 @@
+"""The compiled spread kernel: every exposure and reshare between two SimPy events.
+
+SimPy is the master clock of a simulation (:mod:`spreadsim.engine`). Spread events (a follower
+exposed to a post after a feed delay, a reshare on first exposure) are far too many to be SimPy
+events, so they live in one binary heap here. Before SimPy processes its next event at time T, the
+engine calls :func:`advance` to process every spread event due strictly before T; nothing else can
+happen in between, so the order of events is exactly that of one global event queue. When a policy
+asks to see exposures or shares, :func:`advance` stops after such an event and the engine replays it
+as a SimPy event at its own time, where the policy's hook runs.
+
+Removal never races spreading: an exposure is checked at fire time against its post's removal time
+(``cascade``: removing a post removes every share of it) and against the removal time of the copy
+that caused it (``per_copy``: each share has its own clock); an exposure due at or after removal
+never happens.
+
+Randomness is counter based (:mod:`spreadsim.rng`): the delay on edge u->v of post q and the reshare
+coin of user v for post q are fixed functions of (post key, u, v), whatever order events run in.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, types
+from numba.typed import Dict
+
+from .dists import decay_factor, delay_from_uniform, latency_from_uniform
+from .rng import subkey, uniform
+
+# return codes of advance()
+DONE, STOPPED, GROW = 0, 1, 2
+# event kinds reported to Python
+EV_EXPOSURE, EV_SHARE = 1, 2
+# columns of the per-post float and int tables
+PF_T0, PF_P, PF_REMOVED, PF_DECAY_A, PF_DECAY_B, PF_COPY_A, PF_COPY_B, PF_COPY_PROB, PF_SCALE = range(9)
+NPF = 9
+PI_KEY, PI_UPLOADER, PI_DECAY_KIND, PI_COPY_KIND, PI_VIEWS, PI_REACH, PI_SHARES = range(7)
+NPI = 7
+# heap columns
+HF_TIME, HF_DEADLINE = 0, 1
+HI_SEQ, HI_POST, HI_USER, HI_SRC = 0, 1, 2, 3
+
+
+@njit(cache=True, inline="always")
+def _less(hf: np.ndarray, hi: np.ndarray, i: int, j: int) -> bool:  # pragma: no cover
+    if hf[i, 0] < hf[j, 0]:
+        return True
+    if hf[i, 0] > hf[j, 0]:
+        return False
+    return hi[i, 0] < hi[j, 0]
+
+
+@njit(cache=True, inline="always")
+def _swap(hf: np.ndarray, hi: np.ndarray, i: int, j: int) -> None:  # pragma: no cover
+    for c in range(2):
+        t = hf[i, c]
+        hf[i, c] = hf[j, c]
+        hf[j, c] = t
+    for c in range(4):
+        s = hi[i, c]
+        hi[i, c] = hi[j, c]
+        hi[j, c] = s
+
+
+@njit(cache=True)
+def _push(hf: np.ndarray, hi: np.ndarray, size: int, t: float, deadline: float, seq: int,
+          post: int, user: int, src: int) -> int:  # pragma: no cover
+    i = size
+    hf[i, 0] = t
+    hf[i, 1] = deadline
+    hi[i, 0] = seq
+    hi[i, 1] = post
+    hi[i, 2] = user
+    hi[i, 3] = src
+    while i > 0:
+        parent = (i - 1) >> 1
+        if _less(hf, hi, i, parent):
+            _swap(hf, hi, i, parent)
+            i = parent
+        else:
+            break
+    return size + 1
+
+
+@njit(cache=True)
+def _pop(hf: np.ndarray, hi: np.ndarray, size: int) -> int:  # pragma: no cover
+    """Move the smallest element to slot ``size - 1`` and restore the heap on the rest."""
+    last = size - 1
+    _swap(hf, hi, 0, last)
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= last:
+            break
+        smallest = left
+        right = left + 1
+        if right < last and _less(hf, hi, right, left):
+            smallest = right
+        if _less(hf, hi, smallest, i):
+            _swap(hf, hi, smallest, i)
+            i = smallest
+        else:
+            break
+    return last
+
+
+@njit(cache=True)
+def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarray,
+          hf: np.ndarray, hi: np.ndarray, meta: np.ndarray, delay_par: np.ndarray,
+          lat_table: np.ndarray, q: int, u: int, t: float, horizon: float) -> None:  # pragma: no cover
+    """User ``u`` shares post ``q`` at time ``t``: schedule an exposure of every follower."""
+    key = pi[q, PI_KEY]
+    copy_kind = pi[q, PI_COPY_KIND]
+    deadline = math.inf
+    if copy_kind != 0:  # per-copy removal clock, drawn from the policy's own stream
+        ckey = subkey(key, 3)
+        if uniform(ckey, u, 1) < pf[q, PF_COPY_PROB]:
+            deadline = t + latency_from_uniform(copy_kind, pf[q, PF_COPY_A], pf[q, PF_COPY_B],
+                                                lat_table, uniform(ckey, u, 0))
+    dkey = subkey(key, 0)
+    kind = int(delay_par[0])
+    a = delay_par[1]
+    b = delay_par[2]
+    uploader = pi[q, PI_UPLOADER]
+    size = meta[0]
+    seq = meta[1]
+    for e in range(indptr[u], indptr[u + 1]):
+        w = indices[e]
+        if w == uploader:
+            continue
+        te = t + delay_from_uniform(kind, a, b, uniform(dkey, u, w))
+        if te >= deadline or te >= horizon:
+            continue  # would fire at or after the copy's removal or the end: never happens
+        size = _push(hf, hi, size, te, deadline, seq, q, w, u)
+        seq += 1
+    meta[0] = size
+    meta[1] = seq
+
+
+@njit(cache=True)
+def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarray,
+            hf: np.ndarray, hi: np.ndarray, meta: np.ndarray, delay_par: np.ndarray,
+            lat_table: np.ndarray, seen: Dict, log_f: np.ndarray, log_i: np.ndarray,
+            until: float, horizon: float, max_degree: int, stop_mask: int,
+            trace: bool) -> int:  # pragma: no cover
+    """Process every spread event due strictly before ``until``.
+
+    ``meta`` = [heap size, next sequence number, log length, reported kind, reported post,
+    reported user, reported source]; the reported time is written to ``log_f``'s spare row -1.
+    Returns DONE, STOPPED (an event in ``stop_mask`` was processed and is reported in ``meta``)
+    or GROW (the heap or the log must grow before going on; nothing was consumed).
+    """
+    n_users = indptr.shape[0] - 1
+    cap_heap = hf.shape[0]
+    cap_log = log_f.shape[0] - 1
+    while meta[0] > 0:
+        if hf[0, HF_TIME] >= until:
+            return DONE
+        if meta[0] + max_degree > cap_heap or meta[2] + 1 > cap_log:
+            return GROW
+        last = _pop(hf, hi, meta[0])
+        meta[0] = last
+        t = hf[last, HF_TIME]
+        q = hi[last, HI_POST]
+        v = hi[last, HI_USER]
+        if t >= pf[q, PF_REMOVED] or t >= hf[last, HF_DEADLINE]:
+            continue  # the post or this copy was removed before the exposure was due
+        pi[q, PI_VIEWS] += 1
+        k = q * n_users + v
+        first = k not in seen
+        if trace or first:
+            j = meta[2]
+            log_f[j, 0] = t
+            log_f[j, 1] = hf[last, HF_DEADLINE]
+            log_i[j, 0] = q
+            log_i[j, 1] = v
+            log_i[j, 2] = hi[last, HI_SRC]
+            log_i[j, 3] = 1 if first else 0
+            meta[2] = j + 1
+        if not first:
+            continue
+        seen[k] = np.int8(1)
+        pi[q, PI_REACH] += 1
+        age = t - pf[q, PF_T0]
+        thr = pf[q, PF_P] * pf[q, PF_SCALE] * decay_factor(pi[q, PI_DECAY_KIND], pf[q, PF_DECAY_A],
+                                                           pf[q, PF_DECAY_B], age)
+        shared = uniform(subkey(pi[q, PI_KEY], 1), v, 0) < thr
+        if shared:
+            pi[q, PI_SHARES] += 1
+            share(indptr, indices, pf, pi, hf, hi, meta, delay_par, lat_table, q, v, t, horizon)
+        kind = EV_SHARE if shared else EV_EXPOSURE
+        if stop_mask & (1 << EV_EXPOSURE) or (shared and stop_mask & (1 << EV_SHARE)):
+            meta[3] = kind
+            meta[4] = q
+            meta[5] = v
+            meta[6] = hi[last, HI_SRC]
+            log_f[cap_log, 0] = t
+            return STOPPED
+    return DONE
+
+
+def new_seen() -> Dict:
+    """An empty set of (post, user) pairs already exposed, as a typed dict for the kernel."""
+    return Dict.empty(key_type=types.int64, value_type=types.int8)

@@ -1,0 +1,106 @@
+"""Turn a finished simulation into tables: per post, over time, and one summary row.
+
+Definitions (hours throughout):
+
+* reach: distinct users exposed to a post (its uploader excluded);
+* views: all exposures, repeated ones included;
+* shares: reshares (the upload itself is not counted);
+* exposure person-hours: for each reached user, the time from first exposure until the post (or,
+  in ``per_copy`` semantics, the copy first seen) was removed or the simulation ended.
+
+Summary statistics are over illegal posts; legal posts are in the per-post table.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import kernel as K
+from .config import LEGAL
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .engine import RunResult, Simulation
+
+POST_COLUMNS = ("post_id", "content_id", "category", "uploader", "upload_time_h", "removal_time_h",
+                "reach", "views", "shares", "exposure_person_hours")
+
+
+def collect(sim: Simulation) -> RunResult:
+    from .engine import RunResult
+
+    n = len(sim.posts)
+    pf, pi = sim._pf[:n], sim._pi[:n]
+    horizon = sim.config.scenario.horizon_h
+    m = int(sim._meta[2])
+    lf, li = sim._log_f[:m], sim._log_i[:m]
+    first = li[:, 3] == 1
+    t_first, q_first = lf[first, 0], li[first, 0]
+    removed = pf[:, K.PF_REMOVED]
+    end = np.minimum(np.minimum(removed[q_first], lf[first, 1]), horizon)
+    ph = np.bincount(q_first, weights=end - t_first, minlength=n) if n else np.zeros(0)
+    posts: dict[str, np.ndarray] = {
+        "post_id": np.array([p.id for p in sim.posts], dtype=np.int64),
+        "content_id": np.array([p.content_id for p in sim.posts], dtype=np.int64),
+        "category": np.array([p.category for p in sim.posts], dtype=object),
+        "uploader": np.array([p.uploader for p in sim.posts], dtype=np.int64),
+        "upload_time_h": pf[:, K.PF_T0].copy(),
+        "removal_time_h": np.where(np.isinf(removed), np.nan, removed),
+        "reach": pi[:, K.PI_REACH].copy(),
+        "views": pi[:, K.PI_VIEWS].copy(),
+        "shares": pi[:, K.PI_SHARES].copy(),
+        "exposure_person_hours": np.asarray(ph, dtype=np.float64),
+    }
+    illegal_post = posts["category"] != LEGAL
+    step = sim.config.scenario.series_step_h
+    grid = np.arange(0.0, horizon + step / 2, step)
+    ill = illegal_post[q_first] if n else np.zeros(0, dtype=bool)
+    series = {
+        "time_h": grid,
+        "reach_illegal": np.searchsorted(np.sort(t_first[ill]), grid, side="right").astype(np.int64),
+        "reach_legal": np.searchsorted(np.sort(t_first[~ill]), grid, side="right").astype(np.int64),
+    }
+    exposures: dict[str, np.ndarray] = {}
+    if sim.trace:
+        exposures = {"time_h": lf[:, 0].copy(), "post_id": li[:, 0].copy(), "user": li[:, 1].copy(),
+                     "source": li[:, 2].copy(), "first": li[:, 3].astype(bool)}
+    summary = summarize(posts)
+    for i, p in enumerate(sim.policies):
+        for k, v in p.summary().items():
+            summary[f"policy{i}_{p.name}_{k}"] = v
+    return RunResult(sim.seed, posts, series, summary, exposures, list(sim.removals))
+
+
+def summarize(posts: dict[str, np.ndarray]) -> dict[str, Any]:
+    """One summary row from the per-post columns (illegal posts only)."""
+    ill = posts["category"] != LEGAL
+    reach = posts["reach"][ill].astype(np.float64)
+    removed = ~np.isnan(posts["removal_time_h"][ill])
+    lat = (posts["removal_time_h"] - posts["upload_time_h"])[ill][removed]
+    return {
+        "posts": int(ill.sum()),
+        "reach_mean": float(reach.mean()) if reach.size else math.nan,
+        "reach_median": float(np.median(reach)) if reach.size else math.nan,
+        "reach_p95": float(np.percentile(reach, 95)) if reach.size else math.nan,
+        "reach_total": int(reach.sum()),
+        "views_total": int(posts["views"][ill].sum()),
+        "shares_total": int(posts["shares"][ill].sum()),
+        "exposure_person_hours": float(posts["exposure_person_hours"][ill].sum()),
+        "removed_posts": int(removed.sum()),
+        "removed_share": float(removed.mean()) if reach.size else math.nan,
+        "time_to_removal_median_h": float(np.median(lat)) if lat.size else math.nan,
+        "legal_posts": int((~ill).sum()),
+        "legal_reach_total": int(posts["reach"][~ill].sum()),
+    }
+
+
+def add_baseline(result: RunResult, base: RunResult) -> None:
+    """Add the paired unmoderated run's reach and the reach prevented to ``result``."""
+    result.posts["reach_baseline"] = base.posts["reach"].copy()
+    b = base.summary["reach_total"]
+    s = result.summary
+    s["reach_baseline_total"] = b
+    s["reach_prevented_total"] = b - s["reach_total"]
+    s["reach_prevented_frac"] = (b - s["reach_total"]) / b if b > 0 else 0.0

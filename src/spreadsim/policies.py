@@ -1,0 +1,273 @@
+"""Removal policies: one class each, a small set of hooks, validated at construction.
+
+A policy watches the simulation through hooks and acts through it:
+
+* hooks: :meth:`Policy.on_upload`, :meth:`Policy.on_exposure`, :meth:`Policy.on_share`,
+  :meth:`Policy.on_removal`, and :meth:`Policy.start` to launch SimPy processes of its own
+  (moderators working a queue, a detector scanning, a hash database syncing);
+* actions (methods of :class:`spreadsim.engine.Simulation`): ``remove_post`` (now),
+  ``schedule_removal`` (at a time), ``set_copy_clock`` (per-copy removal), ``throttle``.
+
+Exposure and share hooks are costly (each one stops the compiled kernel), so a policy receives them
+only if it lists them in ``wants``. Randomness comes from the policy's own named stream
+(``self.key``), so adding a policy never shifts the spread's draws.
+
+Add a policy: subclass :class:`Policy`, give it a ``name``, validate its parameters in
+``__init__``, register it in :data:`POLICIES` and add ``conf/policy/<name>.yaml``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from .config import ALL_CATEGORIES, CATEGORIES, LEGAL
+from .dists import LATENCY_KINDS, latency_from_uniform
+from .errors import ConfigError, DataError
+from .rng import uniform
+from .validate import INF_WORDS, check_keys, choice, mapping, number, probability, require
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .engine import Post, Simulation
+
+
+class Policy:
+    """Base class of removal policies.
+
+    Parameters
+    ----------
+    cfg : Mapping
+        The policy's config section (``name`` plus its parameters).
+    field : str
+        Dotted path of the section, used in error messages (``policy`` or ``policy[1]``).
+    """
+
+    name: ClassVar[str] = "base"
+    wants: ClassVar[frozenset[str]] = frozenset()
+    sim: Simulation
+    key: int
+
+    def __init__(self, cfg: Mapping[str, Any], field: str = "policy") -> None:
+        self.field = field
+
+    def bind(self, sim: Simulation, key: int) -> None:
+        """Attach to a simulation; ``key`` is this policy's random stream."""
+        self.sim = sim
+        self.key = key
+
+    def start(self) -> None:
+        """Start SimPy processes, if the policy has any (called once before the run)."""
+
+    def on_upload(self, post: Post) -> None:
+        """A post was uploaded (``sim.env.now`` is its upload time)."""
+
+    def on_exposure(self, post: Post, user: int, source: int) -> None:
+        """``user`` saw ``post`` for the first time, via the share of ``source``."""
+
+    def on_share(self, post: Post, user: int, source: int) -> None:
+        """``user`` reshared ``post``."""
+
+    def on_removal(self, post: Post) -> None:
+        """``post`` was removed (by any policy)."""
+
+    def summary(self) -> dict[str, float]:
+        """Policy statistics for the run summary (queue waits, orders met, ...)."""
+        return {}
+
+
+class NoPolicy(Policy):
+    """Nothing is ever removed: the unmoderated baseline."""
+
+    name = "none"
+
+    def __init__(self, cfg: Mapping[str, Any], field: str = "policy") -> None:
+        super().__init__(cfg, field)
+        check_keys(field, cfg, ("name",))
+
+
+# --------------------------------------------------------------------------- pre-decided removal
+
+_LATENCY_PARAMS = {
+    "fixed": ("latency_h",),
+    "exponential": ("half_life_h",),
+    "lognormal": ("median_h", "sigma"),
+    "empirical": ("path", "column"),
+}
+
+
+class _Rule:
+    """Latency distribution and removal probability for one category."""
+
+    __slots__ = ("kind", "a", "b", "prob", "table")
+
+    def __init__(self, kind: int, a: float, b: float, prob: float, table: np.ndarray) -> None:
+        self.kind, self.a, self.b, self.prob, self.table = kind, a, b, prob, table
+
+
+class PreDecidedRemoval(Policy):
+    """Base of policies that fix each post's removal time at upload (a latency and a coin).
+
+    In ``cascade`` semantics the post is removed ``latency`` after upload with probability
+    ``removal_prob``; in ``per_copy`` semantics every share gets its own clock: the copy is
+    removed ``latency`` after it was shared, with probability ``removal_prob``, drawn per copy.
+    ``categories`` overrides the parameters per category; ``applies_to`` chooses whether legal
+    posts are subject to the rule (default: illegal posts only).
+    """
+
+    dist_keys: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, cfg: Mapping[str, Any], field: str = "policy") -> None:
+        super().__init__(cfg, field)
+        check_keys(field, cfg, ("name", *self.dist_keys, "removal_prob", "categories", "applies_to"))
+        self.applies_to = choice(f"{field}.applies_to", cfg.get("applies_to", "illegal"),
+                                 ("illegal", "all"), "target")
+        base = self._rule(field, cfg)
+        over = mapping(f"{field}.categories", cfg.get("categories"))
+        self.rules: dict[str, _Rule] = {}
+        for cat in ALL_CATEGORIES:
+            self.rules[cat] = base
+        for cat, sub in over.items():
+            f = f"{field}.categories.{cat}"
+            choice(f, cat, ALL_CATEGORIES, "category")
+            sub = mapping(f, sub)
+            check_keys(f, sub, (*self.dist_keys, "removal_prob"))
+            self.rules[cat] = self._rule(f, {**self._base_cfg(cfg), **sub})
+
+    def _base_cfg(self, cfg: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: cfg[k] for k in (*self.dist_keys, "removal_prob") if k in cfg}
+
+    def _rule(self, field: str, cfg: Mapping[str, Any]) -> _Rule:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def _prob(field: str, cfg: Mapping[str, Any]) -> float:
+        return probability(f"{field}.removal_prob", cfg.get("removal_prob", 1.0))
+
+    def applies(self, post: Post) -> bool:
+        return self.applies_to == "all" or post.category != LEGAL
+
+    def latency(self, post: Post) -> float:
+        """This post's removal latency (hours; ``inf`` if it is never removed)."""
+        r = self.rules[post.category]
+        if uniform(self.key, post.id, 0) >= r.prob:
+            return math.inf
+        return float(latency_from_uniform(r.kind, r.a, r.b, r.table, uniform(self.key, post.id, 1)))
+
+    def on_upload(self, post: Post) -> None:
+        if not self.applies(post):
+            return
+        r = self.rules[post.category]
+        if self.sim.per_copy:
+            self.sim.set_copy_clock(post, r.kind, r.a, r.b, r.prob, r.table)
+        else:
+            lat = self.latency(post)
+            if not math.isinf(lat):
+                self.sim.schedule_removal(post, post.upload_time + lat)
+
+
+class FixedLatency(PreDecidedRemoval):
+    """Every post (of the targeted categories) is removed exactly ``latency_h`` after upload.
+
+    ``latency_h: inf`` (or ``never``) removes nothing; ``removal_prob`` < 1 leaves the rest up.
+    """
+
+    name = "fixed_latency"
+    dist_keys = ("latency_h",)
+
+    def _rule(self, field: str, cfg: Mapping[str, Any]) -> _Rule:
+        lat = number(f"{field}.latency_h", require(field, cfg, "latency_h"), lo=0.0,
+                     allow_inf=True, unit="hours")
+        kind = LATENCY_KINDS["never"] if math.isinf(lat) else LATENCY_KINDS["fixed"]
+        return _Rule(kind, lat, 0.0, self._prob(field, cfg), _EMPTY)
+
+
+_EMPTY = np.zeros(1, dtype=np.float64)
+
+
+class LatencyDistribution(PreDecidedRemoval):
+    """Removal latency drawn per post from a distribution.
+
+    ``dist: exponential`` with ``half_life_h`` (half of the removed posts are down within the
+    half-life); ``dist: lognormal`` with ``median_h`` and ``sigma``; ``dist: empirical`` with
+    ``path`` to a CSV of observed delays in hours and the ``column`` to read (the inverse empirical
+    CDF is sampled; values must be finite and >= 0).
+    """
+
+    name = "latency_distribution"
+    dist_keys = ("dist", "half_life_h", "median_h", "sigma", "path", "column")
+
+    def _rule(self, field: str, cfg: Mapping[str, Any]) -> _Rule:
+        dist = choice(f"{field}.dist", require(field, cfg, "dist"), _LATENCY_PARAMS, "latency distribution")
+        for k in ("half_life_h", "median_h", "sigma", "path", "column"):
+            if cfg.get(k) is not None and k not in _LATENCY_PARAMS[dist]:
+                raise ConfigError(f"{field}.{k}", cfg[k], f"does not apply to dist '{dist}'; "
+                                  f"allowed: {', '.join(_LATENCY_PARAMS[dist])}")
+        prob = self._prob(field, cfg)
+        if dist == "exponential":
+            h = number(f"{field}.half_life_h", require(field, cfg, "half_life_h"), lo=0.0,
+                       lo_open=True, unit="hours")
+            return _Rule(LATENCY_KINDS["exponential"], h, 0.0, prob, _EMPTY)
+        if dist == "lognormal":
+            med = number(f"{field}.median_h", require(field, cfg, "median_h"), lo=0.0, lo_open=True,
+                         unit="hours")
+            sig = number(f"{field}.sigma", require(field, cfg, "sigma"), lo=0.0)
+            return _Rule(LATENCY_KINDS["lognormal"], med, sig, prob, _EMPTY)
+        table = read_delays(require(field, cfg, "path"), cfg.get("column"), f"{field}.path")
+        return _Rule(LATENCY_KINDS["empirical"], 0.0, 0.0, prob, table)
+
+
+def read_delays(path: Any, column: Any, field: str) -> np.ndarray:
+    """Read observed removal delays (hours) from one column of a CSV file, sorted ascending.
+
+    Plain text parsing only (no code is ever executed from a data file). Every value must be a
+    finite number >= 0; ``inf``/``never`` marks a post that was never removed.
+    """
+    p = Path(str(path))
+    if not p.is_file():
+        raise ConfigError(field, str(path), "file not found")
+    with p.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(line for line in fh if not line.startswith("#")))
+    if not rows:
+        raise DataError(f"delay file {p}: empty")
+    header, body = rows[0], rows[1:]
+    col = column if column is not None else header[0]
+    if col not in header:
+        raise ConfigError(field.rsplit(".", 1)[0] + ".column", col,
+                          f"not a column of {p}; columns: {', '.join(header)}")
+    j = header.index(col)
+    vals = []
+    for i, row in enumerate(body, start=2):
+        if not row or all(not c.strip() for c in row):
+            continue
+        s = row[j].strip() if j < len(row) else ""
+        try:
+            x = math.inf if s.lower() in INF_WORDS else float(s)
+        except ValueError:
+            raise DataError(f"delay file {p} line {i}: {col} = {s!r} is not a number") from None
+        if math.isnan(x) or x < 0:
+            raise DataError(f"delay file {p} line {i}: {col} = {s!r}: delays must be >= 0 hours")
+        vals.append(x)
+    if not vals:
+        raise DataError(f"delay file {p}: no delays in column {col!r}")
+    return np.sort(np.asarray(vals, dtype=np.float64))
+
+
+POLICIES: dict[str, type[Policy]] = {
+    cls.name: cls for cls in (NoPolicy, FixedLatency, LatencyDistribution)
+}
+
+
+def make_policy(cfg: Mapping[str, Any], field: str = "policy") -> Policy:
+    """Build a policy from its config section (``name`` selects the class)."""
+    cfg = mapping(field, cfg)
+    name = choice(f"{field}.name", require(field, cfg, "name"), POLICIES, "policy")
+    return POLICIES[name](cfg, field)
+
+
+__all__ = ["Policy", "NoPolicy", "PreDecidedRemoval", "FixedLatency", "LatencyDistribution",
+           "POLICIES", "make_policy", "read_delays", "CATEGORIES"]

@@ -183,7 +183,7 @@ class Simulation:
             code = K.advance(self._indptr, self._indices, self._pf, self._pi, self._hf, self._hi,
                              self._meta, self._delay, self._lat_table, self._seen, self._log_f,
                              self._log_i, until, horizon, self._max_degree, self._stop_mask,
-                             self.trace)
+                             self.trace, self.config.max_events)
             if code == K.GROW:
                 self._grow()
                 continue

@@ -382,13 +382,12 @@ def _is_space(c: int) -> bool:  # space, \t, \v, \f, \r (not \n, which ends a li
 
 
 @njit(cache=True, nogil=True)
-def _parse_int_pairs(buf, allow_extra):  # pragma: no cover
-    """Parse ``u v`` integer lines; returns (u, v, m, status, bad_line, bad_line_start)."""
+def _parse_int_pairs(buf, cap, allow_extra):  # pragma: no cover
+    """Parse ``u v`` integer lines; returns (u, v, m, status, bad_line, bad_line_start).
+
+    ``cap`` must be at least the number of lines (newlines + 1).
+    """
     size = buf.shape[0]
-    cap = 1
-    for i in range(size):
-        if buf[i] == 10:
-            cap += 1
     us = np.empty(cap, dtype=np.int64)
     vs = np.empty(cap, dtype=np.int64)
     m = 0
@@ -451,6 +450,30 @@ def _parse_int_pairs(buf, allow_extra):  # pragma: no cover
     return us, vs, m, 0, line, 0
 
 
+@njit(cache=True, nogil=True)
+def _dense_relabel_inplace(u, v, lo, span):  # pragma: no cover
+    """Replace labels in ``u``/``v`` (all in ``lo..lo+span-1``) by their sorted rank."""
+    idmap = np.zeros(span, dtype=np.int64)
+    for i in range(u.shape[0]):
+        idmap[u[i] - lo] = 1
+        idmap[v[i] - lo] = 1
+    n = 0
+    for j in range(span):
+        if idmap[j]:
+            idmap[j] = n
+            n += 1
+        else:
+            idmap[j] = -1
+    labels = np.empty(n, dtype=np.int64)
+    for j in range(span):
+        if idmap[j] >= 0:
+            labels[idmap[j]] = j + lo
+    for i in range(u.shape[0]):
+        u[i] = idmap[u[i] - lo]
+        v[i] = idmap[v[i] - lo]
+    return labels
+
+
 def _read_bytes(path: str) -> bytes:
     try:
         with open(path, "rb") as fh:
@@ -506,22 +529,13 @@ def _parse_generic(path: str, text: str, weights: str) -> tuple[list[str], list[
 
 
 def _map_int_labels(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Map integer labels to ``0..n-1`` in sorted order; returns (src, dst, labels)."""
+    """Map integer labels to ``0..n-1`` in sorted order (may overwrite u, v); (src, dst, labels)."""
     lo = int(min(u.min(), v.min()))
     hi = int(max(u.max(), v.max()))
     span = hi - lo + 1
     if span <= 4 * (u.shape[0] + v.shape[0]) + 1024:
-        present = np.zeros(span, dtype=bool)
-        present[u - lo] = True
-        present[v - lo] = True
-        labels = np.flatnonzero(present).astype(np.int64)
-        idmap = np.cumsum(present, dtype=np.int64)
-        del present
-        idmap -= 1
-        src = idmap[u - lo]
-        dst = idmap[v - lo]
-        labels += lo
-        return src, dst, labels
+        labels = _dense_relabel_inplace(u, v, lo, span)
+        return u, v, labels
     labels, inverse = np.unique(np.concatenate([u, v]), return_inverse=True)
     inverse = inverse.astype(np.int64, copy=False).reshape(-1)
     return inverse[: u.shape[0]], inverse[u.shape[0] :], labels.astype(np.int64)
@@ -589,7 +603,9 @@ def load_edgelist(
     data = _read_bytes(spath)
     _check_text(spath, data)
     buf = np.frombuffer(data, dtype=np.uint8)
-    us, vs, m, status, bad_line, bad_start = _parse_int_pairs(buf, weights == "ignore")
+    us, vs, m, status, bad_line, bad_start = _parse_int_pairs(
+        buf, data.count(b"\n") + 1, weights == "ignore"
+    )
     labels: np.ndarray
     if status == _BAD_COLUMNS:
         end = data.find(b"\n", bad_start)

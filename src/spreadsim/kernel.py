@@ -143,13 +143,14 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
             hf: np.ndarray, hi: np.ndarray, meta: np.ndarray, delay_par: np.ndarray,
             lat_table: np.ndarray, seen: Dict, log_f: np.ndarray, log_i: np.ndarray,
             until: float, horizon: float, max_degree: int, stop_mask: int,
-            trace: bool) -> int:  # pragma: no cover
+            trace: bool, max_events: int) -> int:  # pragma: no cover
     """Process every spread event due strictly before ``until``.
 
     ``meta`` = [heap size, next sequence number, log length, reported kind, reported post,
     reported user, reported source]; the reported time is written to ``log_f``'s spare row -1.
     Returns DONE, STOPPED (an event in ``stop_mask`` was processed and is reported in ``meta``)
-    or GROW (the heap or the log must grow before going on; nothing was consumed).
+    or GROW (the heap or the log must grow, or more than ``max_events`` exposures were scheduled,
+    before going on; nothing was consumed).
     """
     n_users = indptr.shape[0] - 1
     cap_heap = hf.shape[0]
@@ -157,14 +158,16 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
     while meta[0] > 0:
         if hf[0, HF_TIME] >= until:
             return DONE
-        if meta[0] + max_degree > cap_heap or meta[2] + 1 > cap_log:
+        if meta[0] + max_degree > cap_heap or meta[2] + 1 > cap_log or meta[1] > max_events:
             return GROW
         last = _pop(hf, hi, meta[0])
         meta[0] = last
         t = hf[last, HF_TIME]
+        deadline = hf[last, HF_DEADLINE]
         q = hi[last, HI_POST]
         v = hi[last, HI_USER]
-        if t >= pf[q, PF_REMOVED] or t >= hf[last, HF_DEADLINE]:
+        src = hi[last, HI_SRC]  # read now: share() below reuses the freed slot
+        if t >= pf[q, PF_REMOVED] or t >= deadline:
             continue  # the post or this copy was removed before the exposure was due
         pi[q, PI_VIEWS] += 1
         k = q * n_users + v
@@ -172,10 +175,10 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
         if trace or first:
             j = meta[2]
             log_f[j, 0] = t
-            log_f[j, 1] = hf[last, HF_DEADLINE]
+            log_f[j, 1] = deadline
             log_i[j, 0] = q
             log_i[j, 1] = v
-            log_i[j, 2] = hi[last, HI_SRC]
+            log_i[j, 2] = src
             log_i[j, 3] = 1 if first else 0
             meta[2] = j + 1
         if not first:
@@ -194,7 +197,7 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
             meta[3] = kind
             meta[4] = q
             meta[5] = v
-            meta[6] = hi[last, HI_SRC]
+            meta[6] = src
             log_f[cap_log, 0] = t
             return STOPPED
     return DONE

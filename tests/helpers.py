@@ -1,0 +1,35 @@
+"""Shared builders for the engine tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+
+from spreadsim.graphs import Graph, from_networkx
+
+
+def digraph(edges: list[tuple[int, int]], n: int | None = None) -> Graph:
+    """A directed graph on nodes 0..n-1 (arc u->v: v sees what u shares)."""
+    G = nx.DiGraph()
+    G.add_nodes_from(range(n if n is not None else 1 + max(max(e) for e in edges)))
+    G.add_edges_from(edges)
+    return from_networkx(G, name="test")
+
+
+def config(*, share_prob: float = 1.0, kernel: dict[str, Any] | None = None,
+           policy: dict[str, Any] | None = None, removal: str = "cascade",
+           posts: int = 1, uploaders: int = 1, window_h: float = 0.0, horizon_h: float = 100.0,
+           selection: str = "top_degree", decay: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A config dict for small deterministic tests (one category, fixed delays by default)."""
+    cfg: dict[str, Any] = {
+        "graph": {"kind": "barabasi_albert", "n": 10, "m": 2},  # replaced by graph= in tests
+        "spread": {"kernel": kernel or {"dist": "fixed", "value_h": 1.0},
+                   "decay": decay or {"kind": "none"}, "removal": removal},
+        "scenario": {"illegal_posts": posts, "uploaders": uploaders, "window_h": window_h,
+                     "horizon_h": horizon_h, "uploader_selection": selection,
+                     "categories": {"hate_speech": {"weight": 1.0, "share_prob": share_prob}}},
+    }
+    if policy is not None:
+        cfg["policy"] = policy
+    return cfg

@@ -1,0 +1,187 @@
+"""Exact event traces on tiny graphs with fixed delays, and engine bookkeeping."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from spreadsim import ConfigError, simulate
+from spreadsim.engine import Simulation
+from spreadsim.config import SimConfig
+from spreadsim.policies import Policy
+
+from .helpers import config, digraph
+
+
+def trace(result):
+    e = result.exposures
+    return [(float(t), int(q), int(v), int(s)) for t, q, v, s in
+            zip(e["time_h"], e["post_id"], e["user"], e["source"], strict=True)]
+
+
+def test_chain_unmoderated_trace():
+    g = digraph([(0, 1), (1, 2), (2, 3)])
+    r = simulate(config(), seed=0, graph=g, trace=True)
+    # (time, post, user exposed, the sharer whose share exposed them)
+    assert trace(r) == [(1.0, 0, 1, 0), (2.0, 0, 2, 1), (3.0, 0, 3, 2)]
+    assert r.posts["reach"].tolist() == [3]
+    assert r.posts["shares"].tolist() == [3]  # user 3 reshares to nobody but still counts
+    assert r.posts["views"].tolist() == [3]
+    assert math.isnan(r.posts["removal_time_h"][0])
+
+
+def test_removal_stops_exposures_cascade():
+    g = digraph([(0, 1), (1, 2), (2, 3)])
+    r = simulate(config(policy={"name": "fixed_latency", "latency_h": 2.5}), seed=0, graph=g,
+                 trace=True)
+    assert trace(r) == [(1.0, 0, 1, 0), (2.0, 0, 2, 1)]
+    assert r.removals == [(2.5, 0)]
+    assert r.posts["removal_time_h"].tolist() == [2.5]
+
+
+def test_exposure_due_exactly_at_removal_never_happens():
+    g = digraph([(0, 1), (1, 2), (2, 3)])
+    r = simulate(config(policy={"name": "fixed_latency", "latency_h": 2.0}), seed=0, graph=g,
+                 trace=True)
+    assert trace(r) == [(1.0, 0, 1, 0)]
+
+
+def test_latency_zero_means_no_reach():
+    g = digraph([(0, 1), (1, 2)])
+    r = simulate(config(policy={"name": "fixed_latency", "latency_h": 0.0}), seed=0, graph=g,
+                 trace=True)
+    assert trace(r) == []
+    assert r.posts["reach"].tolist() == [0]
+
+
+def test_repeat_exposure_counts_as_view_not_reach():
+    # 0 -> {1, 2, 3}, 1 -> 2: user 2 sees the post at t=1 from 0 and at t=2 from 1
+    g = digraph([(0, 1), (0, 2), (0, 3), (1, 2)])
+    r = simulate(config(), seed=0, graph=g, trace=True)
+    assert trace(r) == [(1.0, 0, 1, 0), (1.0, 0, 2, 0), (1.0, 0, 3, 0), (2.0, 0, 2, 1)]
+    assert r.exposures["first"].tolist() == [True, True, True, False]
+    assert (r.posts["reach"][0], r.posts["views"][0], r.posts["shares"][0]) == (3, 4, 3)
+
+
+def test_uploader_is_not_counted():
+    g = digraph([(0, 1), (0, 3), (1, 0), (1, 2)])  # uploader: 0 (top degree, first in a tie)
+    r = simulate(config(), seed=0, graph=g, trace=True)
+    assert trace(r) == [(1.0, 0, 1, 0), (1.0, 0, 3, 0), (2.0, 0, 2, 1)]
+
+
+def test_per_copy_clocks():
+    g = digraph([(0, 1), (1, 2), (2, 3)])
+    # each copy lives 1.5 h from its own share: every 1 h hop gets through
+    r = simulate(config(policy={"name": "fixed_latency", "latency_h": 1.5}, removal="per_copy"),
+                 seed=0, graph=g, trace=True)
+    assert trace(r) == [(1.0, 0, 1, 0), (2.0, 0, 2, 1), (3.0, 0, 3, 2)]
+    # 0.5 h: the upload's own copy is gone before the first exposure
+    r = simulate(config(policy={"name": "fixed_latency", "latency_h": 0.5}, removal="per_copy"),
+                 seed=0, graph=g, trace=True)
+    assert trace(r) == []
+
+
+def test_exposure_person_hours():
+    g = digraph([(0, 1), (1, 2), (2, 3)])
+    r = simulate(config(policy={"name": "fixed_latency", "latency_h": 2.5}, horizon_h=10.0),
+                 seed=0, graph=g)
+    # user 1 sees it from 1 h to 2.5 h, user 2 from 2 h to 2.5 h
+    assert r.posts["exposure_person_hours"][0] == pytest.approx(1.5 + 0.5)
+    r = simulate(config(horizon_h=10.0), seed=0, graph=g)
+    assert r.posts["exposure_person_hours"][0] == pytest.approx(9 + 8 + 7)
+
+
+def test_horizon_cuts_spread():
+    g = digraph([(0, 1), (1, 2), (2, 3)])
+    r = simulate(config(horizon_h=2.5), seed=0, graph=g, trace=True)
+    assert [x[2] for x in trace(r)] == [1, 2]
+
+
+def test_reach_series_is_cumulative_first_exposures():
+    g = digraph([(0, 1), (1, 2), (2, 3)])
+    r = simulate(config(horizon_h=4.0), seed=0, graph=g)
+    assert r.series["time_h"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert r.series["reach_illegal"].tolist() == [0, 1, 2, 3, 3]
+
+
+class _Recorder(Policy):
+    """A policy that records the hooks it is called with, at SimPy's clock."""
+
+    name = "recorder"
+    wants = frozenset({"exposure", "share"})
+
+    def __init__(self, remove_after_exposures: int | None = None) -> None:
+        super().__init__({})
+        self.log: list[tuple] = []
+        self.k = remove_after_exposures
+
+    def on_upload(self, post):
+        self.log.append(("upload", self.sim.env.now, post.id, post.uploader))
+
+    def on_exposure(self, post, user, source):
+        self.log.append(("expose", self.sim.env.now, user, source))
+        if self.k is not None and sum(x[0] == "expose" for x in self.log) >= self.k:
+            self.sim.remove_post(post)
+
+    def on_share(self, post, user, source):
+        self.log.append(("share", self.sim.env.now, user, source))
+
+    def on_removal(self, post):
+        self.log.append(("remove", self.sim.env.now, post.id))
+
+
+def test_hooks_run_at_simpy_time_in_order():
+    g = digraph([(0, 1), (0, 2), (1, 3)])
+    cfg = SimConfig.from_dict(config())
+    rec = _Recorder()
+    Simulation(cfg, 0, graph=g, policies=[rec]).run()
+    assert rec.log == [("upload", 0.0, 0, 0), ("expose", 1.0, 1, 0), ("share", 1.0, 1, 0),
+                       ("expose", 1.0, 2, 0), ("share", 1.0, 2, 0), ("expose", 2.0, 3, 1),
+                       ("share", 2.0, 3, 1)]
+
+
+def test_policy_can_remove_from_a_hook():
+    g = digraph([(0, 1), (1, 2), (2, 3)])
+    cfg = SimConfig.from_dict(config())
+    rec = _Recorder(remove_after_exposures=2)
+    r = Simulation(cfg, 0, graph=g, policies=[rec]).run()
+    assert ("remove", 2.0, 0) in rec.log
+    assert all(x[1] <= 2.0 for x in rec.log)
+    assert r.posts["reach"].tolist() == [2]
+
+
+def test_removal_prob_zero_removes_nothing():
+    g = digraph([(0, 1), (1, 2)])
+    r = simulate(config(policy={"name": "fixed_latency", "latency_h": 0.5, "removal_prob": 0.0}),
+                 seed=0, graph=g)
+    assert r.posts["reach"].tolist() == [2]
+
+
+def test_category_override():
+    g = digraph([(0, 1), (1, 2), (2, 3)])
+    pol = {"name": "fixed_latency", "latency_h": 0.5,
+           "categories": {"hate_speech": {"latency_h": 2.5}}}
+    r = simulate(config(policy=pol), seed=0, graph=g)
+    assert r.posts["reach"].tolist() == [2]
+
+
+def test_legal_posts_untouched_by_default():
+    g = digraph([(0, 1), (1, 2)])
+    cfg = config(policy={"name": "fixed_latency", "latency_h": 0.0}, posts=0)
+    cfg["scenario"].update({"legal_posts": 3, "legal_share_prob": 1.0})
+    r = simulate(cfg, seed=3, graph=g)
+    assert (r.posts["category"] == "legal").all()
+    assert np.isnan(r.posts["removal_time_h"]).all()
+    cfg["policy"]["applies_to"] = "all"
+    r = simulate(cfg, seed=3, graph=g)
+    assert (r.posts["reach"] == 0).all()
+
+
+def test_max_events_cap_is_reported():
+    g = digraph([(i, j) for i in range(30) for j in range(30) if i != j])
+    cfg = config()
+    cfg["max_events"] = 100
+    with pytest.raises(ConfigError, match="max_events"):
+        simulate(cfg, seed=0, graph=g)

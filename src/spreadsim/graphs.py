@@ -995,6 +995,17 @@ GRAPH_KINDS: dict[str, GraphKind] = {
 _COMMON_KEYS = ("kind", "seed", "name")
 
 
+def _plain_mapping(cfg: Any) -> Any:
+    """OmegaConf containers to plain dicts/lists (Hydra's ``???`` stays a literal string)."""
+    try:
+        from omegaconf import DictConfig, OmegaConf
+    except ImportError:  # pragma: no cover - omegaconf comes with hydra-core
+        return cfg
+    if isinstance(cfg, DictConfig):
+        return OmegaConf.to_container(cfg, resolve=True)
+    return cfg
+
+
 def build_graph(cfg: Mapping[str, Any], seed: int) -> Graph:
     """Build the graph described by a config mapping.
 
@@ -1021,6 +1032,7 @@ def build_graph(cfg: Mapping[str, Any], seed: int) -> Graph:
     DataError
         For ``kind: edgelist`` if the file is missing, binary, empty or malformed.
     """
+    cfg = _plain_mapping(cfg)
     if not isinstance(cfg, Mapping):
         raise ConfigError("graph", cfg, "must be a mapping with a 'kind' key")
     kind = cfg.get("kind", _MISSING)

@@ -1,0 +1,401 @@
+"""Benchmark spreadsim's spread engine against EoN ``fast_SIR`` on one Barabasi-Albert graph.
+
+Model mapping: in spreadsim a user who shares a post exposes every follower after a feed delay;
+on first exposure a user reshares with probability ``p`` (no attention decay). A share is an
+infection and ``p`` plays the part of the per-edge transmissibility ``T``. EoN's ``fast_SIR``
+with ``tau / (tau + gamma) = T`` on the same undirected graph is the peer. The models differ
+(spreadsim's coin is per user at first exposure, i.e. site-like; SIR's is per edge, bond-like),
+so the final sizes differ; both are reported, and speed is compared per infection.
+
+Infections: spreadsim ``shares_total + 1`` (the uploader counts), EoN the final recovered count.
+Only large outbreaks (at least ``--min-frac`` of the users infected) are kept, for both tools;
+seeds are tried in order 0, 1, 2, ... until ``--runs`` large outbreaks are kept (at most
+``--max-tries`` seeds), and the discarded small outbreaks are counted. Seed ``i`` of EoN starts
+from the same user that spreadsim's seed ``i`` picks as its uploader (``random`` and
+``numpy.random`` are seeded with ``i``).
+
+Each tool gets one untimed warm-up run first (numba compilation / loading the on-disk cache).
+Every timed run is ``Simulation(SimConfig.from_dict(cfg), seed, graph=g).run()`` (setup,
+SimPy loop, kernel and result collection) or one ``EoN.fast_SIR`` call, timed with
+``time.perf_counter``. Afterwards spreadsim's kept seeds are run again with the compiled kernel
+entry points wrapped by timers (the per-phase breakdown), and one run is profiled with cProfile.
+
+Usage::
+
+    /work/venv/bin/python benchmarks/bench_spread.py [--n 100000 --m 5 --T 0.23 --runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as _dt
+import io
+import os
+import platform
+import pstats
+import random
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from importlib import metadata
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+import spreadsim.kernel as K
+from spreadsim.config import SimConfig
+from spreadsim.engine import Simulation
+from spreadsim.graphs import Graph
+
+# ------------------------------------------------------------------------------------- memory
+
+
+def _clear_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark of this process (Linux >= 4.0); False if unsupported."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return -1
+
+
+def _maxrss_mib() -> float:
+    """``resource.getrusage`` peak RSS in MiB (ru_maxrss is KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+class Phase:
+    """Peak RSS of one phase: RSS at its start and the (reset) high-water mark at its end."""
+
+    def __init__(self) -> None:
+        self.reset = _clear_peak_rss()
+        self.start_mib = _status_kib("VmRSS") / 1024.0
+
+    def peak_mib(self) -> float:
+        return _maxrss_mib()
+
+
+# ------------------------------------------------------------------------------------- graph
+
+
+def build_graph(n: int, m: int, seed: int) -> tuple[nx.Graph, Graph, float, float, str]:
+    """The NetworkX BA graph and its spreadsim CSR; build and conversion times."""
+    t0 = time.perf_counter()
+    G = nx.barabasi_albert_graph(n, m, seed=seed)
+    t1 = time.perf_counter()
+    try:
+        from spreadsim.graphs import from_networkx
+    except ImportError:  # pragma: no cover - only while graphs.py is being written
+        from_networkx = None
+    if from_networkx is not None:
+        g = from_networkx(G, name=f"ba_{n}_{m}")
+        how = "spreadsim.graphs.from_networkx"
+    else:  # pragma: no cover
+        g = _csr_by_hand(G, f"ba_{n}_{m}")
+        how = "numpy CSR (from_networkx missing)"
+    t2 = time.perf_counter()
+    return G, g, t1 - t0, t2 - t1, how
+
+
+def _csr_by_hand(G: nx.Graph, name: str) -> Graph:
+    """Undirected CSR with both arcs per edge, rows sorted (nodes must be 0..n-1)."""
+    n = G.number_of_nodes()
+    e = np.array(list(G.edges()), dtype=np.int64).reshape(-1, 2)
+    e = e[e[:, 0] != e[:, 1]]
+    src = np.concatenate([e[:, 0], e[:, 1]])
+    dst = np.concatenate([e[:, 1], e[:, 0]])
+    order = np.lexsort((dst, src))
+    src, dst = src[order], dst[order]
+    keep = np.ones(src.size, dtype=bool)
+    keep[1:] = (src[1:] != src[:-1]) | (dst[1:] != dst[:-1])
+    src, dst = src[keep], dst[keep]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    return Graph(indptr=indptr, indices=dst.astype(np.int32), directed=False, name=name)
+
+
+# ------------------------------------------------------------------------------------- runs
+
+
+def spreadsim_config(T: float, horizon: float, rate: float) -> SimConfig:
+    return SimConfig.from_dict({
+        "graph": {"kind": "prebuilt"},  # ignored: the graph is passed in
+        "spread": {"kernel": {"dist": "exponential", "rate_per_h": rate}},
+        "scenario": {
+            "illegal_posts": 1,
+            "uploaders": 1,
+            "horizon_h": horizon,
+            "window_h": 0,
+            "categories": {"hate_speech": {"weight": 1, "share_prob": T}},
+        },
+    })
+
+
+def run_spreadsim(cfg: SimConfig, g: Graph, seed: int) -> tuple[float, int, int, int]:
+    """One timed run: (wall seconds, infections, reach, uploader)."""
+    t0 = time.perf_counter()
+    r = Simulation(cfg, seed, graph=g).run()
+    dt = time.perf_counter() - t0
+    return dt, int(r.summary["shares_total"]) + 1, int(r.summary["reach_total"]), int(r.posts["uploader"][0])
+
+
+def uploader_of(cfg: SimConfig, g: Graph, seed: int) -> Any:
+    """The NetworkX node spreadsim's seed ``seed`` uploads from."""
+    u = int(Simulation(cfg, seed, graph=g).uploaders[0])
+    return g.labels[u].item() if g.labels is not None else u
+
+
+def run_eon(G: nx.Graph, tau: float, gamma: float, node: Any, seed: int) -> tuple[float, int]:
+    """One timed EoN fast_SIR run: (wall seconds, final recovered count)."""
+    import EoN
+
+    random.seed(seed)
+    np.random.seed(seed)
+    t0 = time.perf_counter()
+    _t, _S, _I, R = EoN.fast_SIR(G, tau, gamma, initial_infecteds=[node])
+    dt = time.perf_counter() - t0
+    return dt, int(R[-1])
+
+
+def collect_runs(one: Callable[[int], dict[str, Any]], runs: int, max_tries: int,
+                 min_inf: int) -> tuple[list[dict[str, Any]], list[int]]:
+    """Seeds 0, 1, ... until ``runs`` outbreaks with >= ``min_inf`` infections (kept, small)."""
+    kept: list[dict[str, Any]] = []
+    small: list[int] = []
+    seed = 0
+    while len(kept) < runs and seed < max_tries:
+        rec = one(seed)
+        rec["seed"] = seed
+        if rec["inf"] >= min_inf:
+            kept.append(rec)
+        else:
+            small.append(seed)
+        seed += 1
+    return kept, small
+
+
+# ------------------------------------------------------------------------------------- breakdown
+
+
+class _Timed:
+    """Wrap a compiled kernel entry point, accumulating its wall time and call count."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn, self.total, self.calls = fn, 0.0, 0
+
+    def __call__(self, *a: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return self.fn(*a)
+        finally:
+            self.total += time.perf_counter() - t0
+            self.calls += 1
+
+
+def breakdown(cfg: SimConfig, g: Graph, seeds: list[int]) -> dict[str, float]:
+    """Median seconds per phase of a run: setup, kernel, SimPy/engine rest, collect."""
+    rows: dict[str, list[float]] = {k: [] for k in ("setup", "kernel", "engine", "collect", "total",
+                                                     "kernel_calls", "views", "reach", "inf")}
+    orig_adv, orig_share = K.advance, K.share
+    try:
+        for s in seeds:
+            adv, shr = _Timed(orig_adv), _Timed(orig_share)
+            K.advance, K.share = adv, shr
+            t0 = time.perf_counter()
+            sim = Simulation(cfg, s, graph=g)
+            t1 = time.perf_counter()
+            # Simulation.run() without the collect, to time collect separately
+            for p in sim.policies:
+                p.start()
+            sim.env.process(sim._uploads())
+            sim.env.run(until=cfg.scenario.horizon_h)
+            t2 = time.perf_counter()
+            r = sim._collect()
+            t3 = time.perf_counter()
+            kern = adv.total + shr.total
+            rows["setup"].append(t1 - t0)
+            rows["kernel"].append(kern)
+            rows["engine"].append(t2 - t1 - kern)
+            rows["collect"].append(t3 - t2)
+            rows["total"].append(t3 - t0)
+            rows["kernel_calls"].append(adv.calls + shr.calls)
+            rows["views"].append(r.summary["views_total"])
+            rows["reach"].append(r.summary["reach_total"])
+            rows["inf"].append(r.summary["shares_total"] + 1)
+    finally:
+        K.advance, K.share = orig_adv, orig_share
+    return {k: statistics.median(v) for k, v in rows.items()}
+
+
+def profile_one(cfg: SimConfig, g: Graph, seed: int, top: int) -> str:
+    pr = cProfile.Profile()
+    pr.enable()
+    Simulation(cfg, seed, graph=g).run()
+    pr.disable()
+    buf = io.StringIO()
+    st = pstats.Stats(pr, stream=buf)
+    st.sort_stats("cumulative").print_stats(top)
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------------- report
+
+
+def _fmt_t(v: list[float]) -> str:
+    return f"{statistics.median(v):.3f} ({min(v):.3f}-{max(v):.3f})"
+
+
+def summarize(kept: list[dict[str, Any]]) -> dict[str, float]:
+    w = [r["wall"] for r in kept]
+    inf = [r["inf"] for r in kept]
+    ips = [r["inf"] / r["wall"] for r in kept]
+    return {"wall": statistics.median(w), "wall_s": _fmt_t(w), "inf": statistics.median(inf),
+            "ips": statistics.median(ips), "ips_min": min(ips), "ips_max": max(ips)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=100_000, help="users (default 100000)")
+    ap.add_argument("--m", type=int, default=5, help="BA edges per new node (default 5)")
+    ap.add_argument("--T", type=float, default=0.23, help="share prob = SIR transmissibility")
+    ap.add_argument("--runs", type=int, default=7, help="large outbreaks kept per tool")
+    ap.add_argument("--graph-seed", type=int, default=1)
+    ap.add_argument("--horizon", type=float, default=1e6, help="spreadsim horizon_h (1e6)")
+    ap.add_argument("--rate", type=float, default=1.0, help="feed delay rate per h; EoN gamma")
+    ap.add_argument("--min-frac", type=float, default=0.01,
+                    help="keep outbreaks with at least this fraction infected (0.01)")
+    ap.add_argument("--max-tries", type=int, default=0, help="seeds tried per tool (10*runs)")
+    ap.add_argument("--skip-eon", action="store_true", help="spreadsim only")
+    ap.add_argument("--profile-top", type=int, default=15, help="cProfile rows (0: none)")
+    a = ap.parse_args(argv)
+    if not 0.0 < a.T < 1.0:
+        ap.error("--T must be in (0, 1)")
+    max_tries = a.max_tries or 10 * a.runs
+    min_inf = max(1, int(np.ceil(a.min_frac * a.n)))
+
+    gamma = a.rate
+    tau = gamma * a.T / (1.0 - a.T)  # T = tau / (tau + gamma)
+    try:
+        eon_version = metadata.version("EoN")
+    except metadata.PackageNotFoundError:  # pragma: no cover
+        eon_version = "?"
+
+    print(f"# bench_spread  {_dt.datetime.now().isoformat(timespec='seconds')}  "
+          f"python {platform.python_version()}  cpus {os.cpu_count()}  "
+          f"numba {metadata.version('numba')}  networkx {nx.__version__}  EoN {eon_version}")
+    G, g, t_ba, t_conv, how = build_graph(a.n, a.m, a.graph_seed)
+    print(f"graph: BA n={a.n} m={a.m} seed={a.graph_seed}: {G.number_of_edges()} edges; "
+          f"networkx build {t_ba:.2f}s; {how} {t_conv:.2f}s; peak RSS so far {_maxrss_mib():.0f} MiB")
+    cfg = spreadsim_config(a.T, a.horizon, a.rate)
+    print(f"spreadsim: p={a.T}, exponential delay rate {a.rate}/h, horizon {a.horizon:g} h | "
+          f"EoN fast_SIR: tau={tau:.6g}, gamma={gamma:g} (T={a.T}) | keep outbreaks >= "
+          f"{min_inf} infected, {a.runs} per tool, at most {max_tries} seeds")
+
+    # ---- spreadsim
+    ph = Phase()
+    t0 = time.perf_counter()
+    run_spreadsim(cfg, g, 10**6)  # warm-up: numba compile / cache load, untimed
+    warm = time.perf_counter() - t0
+
+    def one_ss(seed: int) -> dict[str, Any]:
+        dt, inf, reach, up = run_spreadsim(cfg, g, seed)
+        return {"wall": dt, "inf": inf, "reach": reach, "uploader": up}
+
+    ss_kept, ss_small = collect_runs(one_ss, a.runs, max_tries, min_inf)
+    ss_peak, ss_base = ph.peak_mib(), ph.start_mib
+    print(f"spreadsim: warm-up {warm:.2f}s; kept {len(ss_kept)}, discarded small {len(ss_small)}"
+          f" (seeds {ss_small})")
+
+    # ---- EoN
+    ee_kept: list[dict[str, Any]] = []
+    ee_small: list[int] = []
+    ee_peak = ee_base = float("nan")
+    if not a.skip_eon:
+        import EoN  # noqa: F401
+
+        ph = Phase()
+        t0 = time.perf_counter()
+        run_eon(G, tau, gamma, uploader_of(cfg, g, 10**6), 10**6)  # warm-up, untimed
+        warm = time.perf_counter() - t0
+
+        def one_eon(seed: int) -> dict[str, Any]:
+            node = uploader_of(cfg, g, seed)
+            dt, inf = run_eon(G, tau, gamma, node, seed)
+            return {"wall": dt, "inf": inf, "uploader": node}
+
+        ee_kept, ee_small = collect_runs(one_eon, a.runs, max_tries, min_inf)
+        ee_peak, ee_base = ph.peak_mib(), ph.start_mib
+        print(f"EoN: warm-up {warm:.2f}s; kept {len(ee_kept)}, discarded small {len(ee_small)}"
+              f" (seeds {ee_small})")
+
+    if not ss_kept:
+        print("no large spreadsim outbreak: nothing to report")
+        return 1
+
+    # ---- table
+    s = summarize(ss_kept)
+    reach_med = statistics.median(r["reach"] for r in ss_kept)
+    hdr = (f"{'tool':<10} {'runs':>4} {'small':>5} {'wall s/run med (min-max)':>26} "
+           f"{'infections':>10} {'inf/s med':>10} {'inf/s min-max':>17} {'peak RSS MiB':>13}")
+    print()
+    print(hdr)
+    print("-" * len(hdr))
+
+    def row(name: str, kept: list[dict[str, Any]], small: list[int], peak: float, base: float) -> None:
+        x = summarize(kept)
+        rss = f"{peak:.0f} (+{peak - base:.0f})"
+        print(f"{name:<10} {len(kept):>4} {len(small):>5} {x['wall_s']:>26} {x['inf']:>10.0f} "
+              f"{x['ips']:>10.0f} {x['ips_min']:>8.0f}-{x['ips_max']:<8.0f} {rss:>13}")
+
+    row("spreadsim", ss_kept, ss_small, ss_peak, ss_base)
+    if ee_kept:
+        row("EoN", ee_kept, ee_small, ee_peak, ee_base)
+        e = summarize(ee_kept)
+        ratio = s["ips"] / e["ips"]
+        print("-" * len(hdr))
+        print(f"infections/s ratio spreadsim/EoN (ratio of the medians): {ratio:.1f}x   "
+              f"[goal >= 4x; later ~80x]")
+        print(f"final sizes: spreadsim {s['inf']:.0f} sharers ({s['inf'] / a.n:.1%}), "
+              f"{reach_med:.0f} reached ({reach_med / a.n:.1%}); EoN {e['inf']:.0f} infected "
+              f"({e['inf'] / a.n:.1%})")
+    else:
+        print(f"final sizes: spreadsim {s['inf']:.0f} sharers, {reach_med:.0f} reached")
+    print("peak RSS: ru_maxrss after the tool's runs, high-water mark reset before them "
+          "(+ = above the RSS at the start of the tool's phase, which holds the graphs)")
+
+    # ---- where spreadsim's time goes
+    seeds = [r["seed"] for r in ss_kept]
+    b = breakdown(cfg, g, seeds)
+    print()
+    print(f"spreadsim per-run breakdown (median over the {len(seeds)} kept seeds, s; "
+          f"{b['views']:.0f} exposures, {b['reach']:.0f} reached, {b['inf']:.0f} infections):")
+    for k, label in (("setup", "Simulation.__init__"),
+                     ("kernel", f"kernel.advance + kernel.share ({b['kernel_calls']:.0f} calls)"),
+                     ("engine", "SimPy loop and engine outside the kernel"),
+                     ("collect", "metrics.collect"), ("total", "total")):
+        print(f"  {label:<48} {b[k]:8.4f}  {100 * b[k] / b['total']:5.1f}%")
+    print(f"  kernel: {1e9 * b['kernel'] / b['views']:.0f} ns per exposure, "
+          f"{b['inf'] / b['kernel']:.0f} infections/s inside the kernel; "
+          f"graph conversion (once, not per run) {t_conv:.2f}s")
+    if a.profile_top > 0:
+        print()
+        print(f"cProfile of one spreadsim run (seed {seeds[0]}), top {a.profile_top} by cumulative:")
+        print(profile_one(cfg, g, seeds[0], a.profile_top))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

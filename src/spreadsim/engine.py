@@ -31,13 +31,33 @@ from .rng import generator, stream_key, subkey
 
 @dataclass(frozen=True)
 class Post:
-    """One uploaded post. A share is not a post; a re-upload is (with the same ``content_id``)."""
+    """One uploaded post. A share is not a post; a re-upload is, with the same ``content_id``.
+
+    ``copy`` counts the uploads of the same content (0 for the original); ``altered`` marks a copy
+    changed to evade hash matching; ``adversarial`` marks posts of the campaign's uploader accounts.
+    """
 
     id: int
     content_id: int
     category: str
     uploader: int
     upload_time: float
+    copy: int = 0
+    altered: bool = False
+    adversarial: bool = False
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """An upload that has not happened yet: policies may block it (hash matching, suspension)."""
+
+    content_id: int
+    category: str
+    uploader: int
+    time: float
+    copy: int
+    altered: bool
+    adversarial: bool
 
 
 @dataclass
@@ -50,6 +70,7 @@ class RunResult:
     summary: dict[str, Any]
     exposures: dict[str, np.ndarray] = field(default_factory=dict)
     removals: list[tuple[float, int]] = field(default_factory=list)
+    blocked: list[Attempt] = field(default_factory=list)
 
 
 class _Env(simpy.Environment):
@@ -105,6 +126,9 @@ class Simulation:
         self.env = _Env(self)
         self.posts: list[Post] = []
         self.removals: list[tuple[float, int]] = []
+        self.blocked: list[Attempt] = []
+        self._copies: dict[int, int] = {}  # content id -> uploads so far
+        self._next_content = 0
         self._spread_key = stream_key(self.seed, "spread")
         self._build_campaign()
         self._init_kernel()
@@ -138,7 +162,8 @@ class Simulation:
         order = np.argsort(times, kind="stable")
         cats = [sc.categories[c].name for c in ill_cat] + [LEGAL] * n_leg
         ups = np.concatenate([ill_up, leg_up])
-        self._schedule = [(float(times[i]), cats[i], int(ups[i])) for i in order]
+        adv = [True] * n_ill + [False] * n_leg
+        self._schedule = [(float(times[i]), cats[i], int(ups[i]), adv[i]) for i in order]
         self._cat = {c.name: c for c in sc.categories}
 
     def _init_kernel(self) -> None:
@@ -209,23 +234,48 @@ class Simulation:
         self.env.schedule(ev, delay=t - self.env.now)
 
     # ------------------------------------------------------------------ actions
-    def _upload(self, t: float, category: str, uploader: int) -> Post:
+    def new_content_id(self) -> int:
+        """A fresh content id (the campaign's posts use 0..n-1 in upload order)."""
+        cid = max(self._next_content, len(self._schedule))
+        self._next_content = cid + 1
+        return cid
+
+    def upload(self, category: str, uploader: int, *, content_id: int | None = None,
+               altered: bool = False, adversarial: bool = False) -> Post | None:
+        """Upload a post now; returns ``None`` if a policy blocked it.
+
+        Re-uploads pass the ``content_id`` of the removed material: the copy number and the post's
+        random stream follow from it, so a re-upload sees the same draws whatever else changed.
+        """
+        t = self.env.now
+        cid = self.new_content_id() if content_id is None else int(content_id)
+        copy = self._copies.get(cid, 0)
+        self._copies[cid] = copy + 1
+        attempt = Attempt(cid, category, int(uploader), t, copy, altered, adversarial)
+        for pol in self.policies:
+            if pol.on_upload_attempt(attempt) is False:
+                self.blocked.append(attempt)
+                return None
         q = len(self.posts)
-        post = Post(q, q, category, uploader, t)
+        if q >= self._pf.shape[0]:
+            self._pf = np.concatenate([self._pf, np.zeros_like(self._pf)])
+            self._pi = np.concatenate([self._pi, np.zeros_like(self._pi)])
+        post = Post(q, cid, category, int(uploader), t, copy, altered, adversarial)
         self.posts.append(post)
         sc = self.config.scenario
         if category == LEGAL:
             p, decay = sc.legal_share_prob, self.config.spread.decay
         else:
-            c = self._cat[category]
-            p, decay = c.share_prob, c.decay or self.config.spread.decay
+            c = self._cat.get(category)
+            p = c.share_prob if c is not None else sc.categories[0].share_prob
+            decay = (c.decay if c is not None else None) or self.config.spread.decay
         pf, pi = self._pf[q], self._pi[q]
         pf[K.PF_T0] = t
         pf[K.PF_P] = p
         pf[K.PF_REMOVED] = math.inf
         pf[K.PF_DECAY_A], pf[K.PF_DECAY_B] = decay.a, decay.b
         pf[K.PF_SCALE] = 1.0
-        pi[K.PI_KEY] = subkey(self._spread_key, q)
+        pi[K.PI_KEY] = subkey(subkey(self._spread_key, cid), copy)
         pi[K.PI_UPLOADER] = uploader
         pi[K.PI_DECAY_KIND] = decay.code
         for pol in self.policies:
@@ -237,10 +287,28 @@ class Simulation:
                     self._delay, self._lat_table, q, uploader, t, sc.horizon_h)
         return post
 
+    # ------------------------------------------------------------------ queries
+    def is_removed(self, post: Post) -> bool:
+        """Whether ``post`` has been removed (as of now)."""
+        return bool(self._pf[post.id, K.PF_REMOVED] <= self.env.now)
+
+    def reach(self, post: Post) -> int:
+        """Distinct users exposed to ``post`` so far."""
+        return int(self._pi[post.id, K.PI_REACH])
+
+    def views(self, post: Post) -> int:
+        """Exposures of ``post`` so far."""
+        return int(self._pi[post.id, K.PI_VIEWS])
+
+    def shares(self, post: Post) -> int:
+        """Reshares of ``post`` so far."""
+        return int(self._pi[post.id, K.PI_SHARES])
+
+    # ------------------------------------------------------------------ actions
     def remove_post(self, post: Post) -> None:
         """Remove ``post`` now (cascade: every share of it goes with it)."""
         if self._pf[post.id, K.PF_REMOVED] <= self.env.now:
-            return
+            return  # already removed
         self._pf[post.id, K.PF_REMOVED] = self.env.now
         self.removals.append((self.env.now, post.id))
         for p in self.policies:
@@ -274,10 +342,10 @@ class Simulation:
 
     # ------------------------------------------------------------------ run
     def _uploads(self) -> Any:
-        for t, cat, up in self._schedule:
+        for i, (t, cat, up, adv) in enumerate(self._schedule):
             if t > self.env.now:
                 yield self.env.timeout(t - self.env.now)
-            self._upload(t, cat, up)
+            self.upload(cat, up, content_id=i, adversarial=adv)
 
     def run(self) -> RunResult:
         """Run to the horizon and collect the results."""

@@ -508,7 +508,7 @@ def _bad_line(path: str, lineno: int, content: str, weights: str) -> DataError:
     content = content.strip()
     if len(content) > 80:
         content = content[:77] + "..."
-    content = content.encode("unicode_escape").decode("ascii").replace("'", "\\'")
+    content = "".join(c if c.isprintable() else repr(c)[1:-1] for c in content)
     what = "at least 2 columns 'u v ...'" if weights == "ignore" else "2 columns 'u v'"
     return DataError(f"edge list {path} line {lineno}: expected {what}, got '{content}'")
 
@@ -850,8 +850,17 @@ def _build_random_k_out(p: _Params, seed: int, name: str) -> Graph:
     rng = np.random.default_rng(seed)
     own = np.arange(n, dtype=np.int64)[:, None]
     if 4 * k > n - 1:
-        # dense: a uniformly random k-subset of the n - 1 other nodes per row
-        draws = np.argsort(rng.random((n, n - 1)), axis=1)[:, :k].astype(np.int64)
+        # dense: a uniformly random k-subset of the n - 1 other nodes per row (in row chunks
+        # to bound the memory of the n x (n - 1) random keys)
+        draws = np.empty((n, k), dtype=np.int64)
+        step = max(1, 2**22 // (n - 1))
+        for lo in range(0, n, step):
+            hi = min(n, lo + step)
+            if k == n - 1:
+                draws[lo:hi] = np.arange(n - 1, dtype=np.int64)
+            else:
+                keys = rng.random((hi - lo, n - 1))
+                draws[lo:hi] = np.argpartition(keys, k - 1, axis=1)[:, :k]
         draws += draws >= own
         draws.sort(axis=1)
     else:

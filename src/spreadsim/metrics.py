@@ -24,8 +24,8 @@ from .config import LEGAL
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import RunResult, Simulation
 
-POST_COLUMNS = ("post_id", "content_id", "category", "uploader", "upload_time_h", "removal_time_h",
-                "reach", "views", "shares", "exposure_person_hours")
+POST_COLUMNS = ("post_id", "content_id", "category", "uploader", "copy", "altered", "upload_time_h",
+                "removal_time_h", "reach", "views", "shares", "exposure_person_hours")
 
 
 def collect(sim: Simulation) -> RunResult:
@@ -46,6 +46,8 @@ def collect(sim: Simulation) -> RunResult:
         "content_id": np.array([p.content_id for p in sim.posts], dtype=np.int64),
         "category": np.array([p.category for p in sim.posts], dtype=object),
         "uploader": np.array([p.uploader for p in sim.posts], dtype=np.int64),
+        "copy": np.array([p.copy for p in sim.posts], dtype=np.int64),
+        "altered": np.array([p.altered for p in sim.posts], dtype=bool),
         "upload_time_h": pf[:, K.PF_T0].copy(),
         "removal_time_h": np.where(np.isinf(removed), np.nan, removed),
         "reach": pi[:, K.PI_REACH].copy(),
@@ -70,7 +72,9 @@ def collect(sim: Simulation) -> RunResult:
     for i, p in enumerate(sim.policies):
         for k, v in p.summary().items():
             summary[f"policy{i}_{p.name}_{k}"] = v
-    return RunResult(sim.seed, posts, series, summary, exposures, list(sim.removals))
+    summary["uploads_blocked"] = len(sim.blocked)
+    return RunResult(sim.seed, posts, series, summary, exposures, list(sim.removals),
+                     list(sim.blocked))
 
 
 def summarize(posts: dict[str, np.ndarray]) -> dict[str, Any]:

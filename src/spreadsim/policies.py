@@ -33,7 +33,7 @@ from .rng import uniform
 from .validate import INF_WORDS, check_keys, choice, mapping, number, probability, require
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .engine import Post, Simulation
+    from .engine import Attempt, Post, Simulation
 
 
 class Policy:
@@ -62,6 +62,10 @@ class Policy:
 
     def start(self) -> None:
         """Start SimPy processes, if the policy has any (called once before the run)."""
+
+    def on_upload_attempt(self, attempt: Attempt) -> bool:
+        """An upload is about to happen; return ``False`` to block it (hash matching, suspension)."""
+        return True
 
     def on_upload(self, post: Post) -> None:
         """A post was uploaded (``sim.env.now`` is its upload time)."""

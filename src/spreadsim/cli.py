@@ -1,0 +1,143 @@
+"""The ``spreadsim`` command: a thin Hydra app over :mod:`spreadsim.sweep`.
+
+``spreadsim`` with no arguments runs the default experiment (``latency_sweep``: removal latency
+0 h ... never on the embedded 10k-user graph, 20 paired seeds per point) and prints the summary.
+Every config group (graph, spread, policy, scenario, experiment) and key can be overridden on the
+command line the Hydra way: ``spreadsim experiment=single policy.latency_h=6 seeds=5``.
+
+Bad input ends the command with one line on stderr, ``spreadsim: error: <message>``, naming the
+field, its value and what is allowed, and exit status 2; nothing is written. Set
+``HYDRA_FULL_ERROR=1`` for Hydra's full tracebacks.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+import hydra
+from hydra.errors import HydraException, MissingConfigException
+from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
+
+from .errors import ConfigError, DataError
+from .sweep import JobError, cleanup_failed_sweep, hydra_job
+
+EXIT_BAD_INPUT = 2
+
+__all__ = ["main", "hydra_error_message"]
+
+
+@hydra.main(version_base="1.3", config_path="pkg://spreadsim.conf", config_name="config")
+def _app(cfg: DictConfig) -> None:
+    hydra_job(cfg)
+
+
+def _first_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[0] if lines else ""
+
+
+def hydra_error_message(ex: BaseException) -> str:
+    """A one-line message for a Hydra/OmegaConf composition error.
+
+    Parameters
+    ----------
+    ex : BaseException
+        The exception raised while composing the config.
+
+    Returns
+    -------
+    str
+        ``<field> = <value>: <what is allowed>`` where the exception allows it, else the first
+        line of Hydra's message.
+    """
+    if isinstance(ex, MissingConfigException):
+        missing = ex.missing_cfg_file or ""
+        group, _, name = missing.rpartition("/")
+        if group and ex.options:
+            return f"{group} = {name!r}: unknown {group} config; allowed: {', '.join(ex.options)}"
+        return _first_line(str(ex)).replace("In 'config': ", "")
+    cause = ex.__cause__
+    text = str(ex)
+    if isinstance(cause, OmegaConfBaseException) and "Could not override" in text:
+        key = str(getattr(cause, "full_key", "") or "")
+        hint = ""
+        for ln in text.splitlines():
+            if ln.startswith("To append to your config use "):
+                hint = ln.removeprefix("To append to your config use ")
+        parent = getattr(cause, "parent_node", None)
+        allowed = ""
+        if isinstance(parent, DictConfig):
+            allowed = "; allowed: " + ", ".join(str(k) for k in parent.keys())
+        value = hint.partition("=")[2] if hint else ""
+        field = key or hint.lstrip("+").partition("=")[0]
+        msg = f"{field} = {value!r}: unknown key{allowed}"
+        if hint:
+            msg += f" (to add a key use {hint})"
+        return msg
+    first = _first_line(text).replace("In 'config': ", "")
+    if isinstance(cause, OmegaConfBaseException):
+        first += f" ({_first_line(str(cause))})"
+    return first
+
+
+class _DropHydraJobErrorLines:
+    """stderr wrapper dropping Hydra's extra 'Error executing job' line (we print our own)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, s: str) -> int:
+        if s.startswith("Error executing job with overrides"):
+            return len(s)
+        return self._stream.write(s)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _fail(message: str) -> None:
+    cleanup_failed_sweep()
+    sys.stderr.write(f"spreadsim: error: {message}\n")
+    sys.stderr.flush()
+    raise SystemExit(EXIT_BAD_INPUT)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``spreadsim`` console script.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Command-line arguments (without the program name); ``sys.argv[1:]`` if omitted.
+    """
+    user_full_error = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    # Let exceptions leave Hydra so that they can be reported as one line here.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    if argv is not None:
+        sys.argv = [sys.argv[0] if sys.argv else "spreadsim", *argv]
+    real_stderr = sys.stderr
+    sys.stderr = _DropHydraJobErrorLines(real_stderr)  # type: ignore[assignment]
+    try:
+        _app()
+    except (ConfigError, DataError, JobError) as e:
+        sys.stderr = real_stderr
+        if user_full_error:
+            raise
+        _fail(str(e))
+    except (HydraException, OmegaConfBaseException) as e:
+        sys.stderr = real_stderr
+        if user_full_error:
+            raise
+        _fail(hydra_error_message(e))
+    finally:
+        sys.stderr = real_stderr
+        if not user_full_error:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -85,6 +85,10 @@ class _Env(simpy.Environment):
         super().step()
 
 
+_HOOK_BITS = {"exposure": K.EV_EXPOSURE, "share": K.EV_SHARE, "notice": K.EV_NOTICE,
+              "threshold": K.EV_THRESHOLD}
+
+
 def graph_seed(cfg: Mapping[str, Any], seed: int) -> int:
     """The graph's seed: ``graph.seed`` if set, else derived from the run seed's graph stream."""
     s = cfg.get("seed")
@@ -133,8 +137,10 @@ class Simulation:
         self._build_campaign()
         self._init_kernel()
         wants = set().union(*(p.wants for p in self.policies)) if self.policies else set()
-        self._stop_mask = ((1 << K.EV_EXPOSURE) if "exposure" in wants else 0) | \
-                          ((1 << K.EV_SHARE) if "share" in wants else 0)
+        unknown = wants - set(_HOOK_BITS)
+        if unknown:
+            raise ValueError(f"policies want unknown hooks {sorted(unknown)}; known: {list(_HOOK_BITS)}")
+        self._stop_mask = sum(bit for name, bit in _HOOK_BITS.items() if name in wants)
         for i, p in enumerate(self.policies):
             p.bind(self, stream_key(self.seed, f"policy:{i}:{p.name}"))
 
@@ -183,6 +189,8 @@ class Simulation:
         self._lat_tables: list[np.ndarray] = []
         self._lat_table = np.zeros(1, dtype=np.float64)
         self._seen = K.new_seen()
+        self._notice_weight = np.ones(self.graph.n, dtype=np.float64)
+        self._triggers: dict[int, list[int]] = {}
         self._indptr = self.graph.indptr
         self._indices = self.graph.indices
 
@@ -207,7 +215,8 @@ class Simulation:
         while True:
             code = K.advance(self._indptr, self._indices, self._pf, self._pi, self._hf, self._hi,
                              self._meta, self._delay, self._lat_table, self._seen, self._log_f,
-                             self._log_i, until, horizon, self._max_degree, self._stop_mask,
+                             self._log_i, self._notice_weight, until, horizon, self._max_degree,
+                             self._stop_mask,
                              self.trace, self.config.max_events)
             if code == K.GROW:
                 self._grow()
@@ -216,19 +225,25 @@ class Simulation:
                 self._replay(float(self._log_f[-1, 0]), *(int(x) for x in self._meta[3:7]))
             return
 
-    def _replay(self, t: float, kind: int, q: int, v: int, src: int) -> None:
-        """Replay a reported spread event as a SimPy event at its own time, for the hooks."""
+    def _replay(self, t: float, bits: int, q: int, v: int, src: int) -> None:
+        """Replay a reported exposure as a SimPy event at its own time, for the hooks."""
         ev = simpy.Event(self.env)
         ev._ok = True
         ev._value = None
         post = self.posts[q]
 
         def fire(_: simpy.Event) -> None:
+            if bits & K.EV_THRESHOLD:
+                self._next_trigger(post)
             for p in self.policies:
-                if "exposure" in p.wants:
+                if bits & K.EV_EXPOSURE and "exposure" in p.wants:
                     p.on_exposure(post, v, src)
-                if kind == K.EV_SHARE and "share" in p.wants:
+                if bits & K.EV_SHARE and "share" in p.wants:
                     p.on_share(post, v, src)
+                if bits & K.EV_NOTICE and "notice" in p.wants:
+                    p.on_notice(post, v)
+                if bits & K.EV_THRESHOLD and "threshold" in p.wants:
+                    p.on_reach_threshold(post, self.reach(post))
 
         ev.callbacks.append(fire)
         self.env.schedule(ev, delay=t - self.env.now)
@@ -335,6 +350,30 @@ class Simulation:
         pf, pi = self._pf[post.id], self._pi[post.id]
         pi[K.PI_COPY_KIND] = kind if kind != 0 else 0
         pf[K.PF_COPY_A], pf[K.PF_COPY_B], pf[K.PF_COPY_PROB] = a, b, prob
+
+    def set_notices(self, post: Post, prob: float, key: int) -> None:
+        """Each first exposure to ``post`` files a notice with probability ``prob`` (times the
+        user's notice weight), decided by the counter-based coin of stream ``key``."""
+        self._pf[post.id, K.PF_NOTICE_P] = prob
+        self._pi[post.id, K.PI_NOTICE_KEY] = key
+
+    def set_notice_weights(self, users: np.ndarray, weight: float) -> None:
+        """Multiply the notice probability of ``users`` by ``weight`` (a user group)."""
+        self._notice_weight[np.asarray(users, dtype=np.int64)] = weight
+
+    def add_reach_trigger(self, post: Post, reach: int) -> None:
+        """Call ``on_reach_threshold`` when ``post``'s reach reaches ``reach`` users."""
+        lst = self._triggers.setdefault(post.id, [])
+        if reach > self.reach(post) and reach not in lst:
+            lst.append(reach)
+            lst.sort()
+        self._pi[post.id, K.PI_REACH_TRIGGER] = lst[0] if lst else 0
+
+    def _next_trigger(self, post: Post) -> None:
+        lst = self._triggers.get(post.id, [])
+        while lst and lst[0] <= self.reach(post):
+            lst.pop(0)
+        self._pi[post.id, K.PI_REACH_TRIGGER] = lst[0] if lst else 0
 
     def throttle(self, post: Post, factor: float) -> None:
         """Scale ``post``'s reshare probability by ``factor`` from now on."""

@@ -513,19 +513,29 @@ def _bad_line(path: str, lineno: int, content: str, weights: str) -> DataError:
     return DataError(f"edge list {path} line {lineno}: expected {what}, got '{content}'")
 
 
-def _parse_generic(path: str, text: str, weights: str) -> tuple[list[str], list[str]]:
-    """Slow exact parser for arbitrary (string) labels."""
-    us: list[str] = []
-    vs: list[str] = []
+def _parse_generic(path: str, text: str, weights: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Slow exact parser for arbitrary (string) labels; returns (src, dst, sorted labels)."""
+    index: dict[str, int] = {}
+    ids: list[int] = []
+    add = ids.append
     for lineno, line in enumerate(text.split("\n"), start=1):
         parts = line.split()
         if not parts or parts[0][0] in "#%":
             continue
         if len(parts) < 2 or (len(parts) > 2 and weights != "ignore"):
             raise _bad_line(path, lineno, line, weights)
-        us.append(parts[0])
-        vs.append(parts[1])
-    return us, vs
+        add(index.setdefault(parts[0], len(index)))
+        add(index.setdefault(parts[1], len(index)))
+    if not ids:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, dtype=str)
+    names = list(index)
+    del index
+    order = sorted(range(len(names)), key=names.__getitem__)
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[order] = np.arange(len(names), dtype=np.int64)
+    labels = np.array([names[i] for i in order], dtype=str)
+    pairs = rank[np.array(ids, dtype=np.int64)]
+    return pairs[0::2].copy(), pairs[1::2].copy(), labels
 
 
 def _map_int_labels(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -626,14 +636,10 @@ def load_edgelist(
         del us, vs, buf
         text = data.decode("utf-8")
         del data
-        su, sv = _parse_generic(spath, text, weights)
+        src, dst, labels = _parse_generic(spath, text, weights)
         del text
-        if not su:
+        if src.shape[0] == 0:
             raise DataError(f"edge list {spath}: no edges")
-        labels, inverse = np.unique(np.array(su + sv, dtype=str), return_inverse=True)
-        inverse = inverse.astype(np.int64, copy=False).reshape(-1)
-        src, dst = inverse[: len(su)], inverse[len(su) :]
-        del su, sv
     if directed and edge_meaning == "follows":
         src, dst = dst, src
     g = _make_graph(src, dst, int(labels.shape[0]), bool(directed), name, labels=labels)

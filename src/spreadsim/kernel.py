@@ -30,13 +30,15 @@ from .rng import subkey, uniform
 
 # return codes of advance()
 DONE, STOPPED, GROW = 0, 1, 2
-# event kinds reported to Python
-EV_EXPOSURE, EV_SHARE = 1, 2
+# bits of the events reported to Python (meta[3] holds the bits of the reported exposure)
+EV_EXPOSURE, EV_SHARE, EV_NOTICE, EV_THRESHOLD = 1, 2, 4, 8
 # columns of the per-post float and int tables
-PF_T0, PF_P, PF_REMOVED, PF_DECAY_A, PF_DECAY_B, PF_COPY_A, PF_COPY_B, PF_COPY_PROB, PF_SCALE = range(9)
-NPF = 9
-PI_KEY, PI_UPLOADER, PI_DECAY_KIND, PI_COPY_KIND, PI_VIEWS, PI_REACH, PI_SHARES = range(7)
-NPI = 7
+(PF_T0, PF_P, PF_REMOVED, PF_DECAY_A, PF_DECAY_B, PF_COPY_A, PF_COPY_B, PF_COPY_PROB, PF_SCALE,
+ PF_NOTICE_P) = range(10)
+NPF = 10
+(PI_KEY, PI_UPLOADER, PI_DECAY_KIND, PI_COPY_KIND, PI_VIEWS, PI_REACH, PI_SHARES, PI_NOTICE_KEY,
+ PI_REACH_TRIGGER) = range(9)
+NPI = 9
 # heap columns
 HF_TIME, HF_DEADLINE = 0, 1
 HI_SEQ, HI_POST, HI_USER, HI_SRC = 0, 1, 2, 3
@@ -142,13 +144,16 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
 def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarray,
             hf: np.ndarray, hi: np.ndarray, meta: np.ndarray, delay_par: np.ndarray,
             lat_table: np.ndarray, seen: Dict, log_f: np.ndarray, log_i: np.ndarray,
-            until: float, horizon: float, max_degree: int, stop_mask: int,
-            trace: bool, max_events: int) -> int:  # pragma: no cover
+            notice_weight: np.ndarray, until: float, horizon: float, max_degree: int,
+            stop_mask: int, trace: bool, max_events: int) -> int:  # pragma: no cover
     """Process every spread event due strictly before ``until``.
 
-    ``meta`` = [heap size, next sequence number, log length, reported kind, reported post,
+    ``meta`` = [heap size, next sequence number, log length, reported event bits, reported post,
     reported user, reported source]; the reported time is written to ``log_f``'s spare row -1.
-    Returns DONE, STOPPED (an event in ``stop_mask`` was processed and is reported in ``meta``)
+    A first exposure carries the bits EV_EXPOSURE, EV_SHARE (the user reshared), EV_NOTICE (the
+    user filed a notice: coin ``uniform(notice key, user)`` below the post's notice probability
+    times ``notice_weight[user]``) and EV_THRESHOLD (the post's reach just reached its trigger).
+    Returns DONE, STOPPED (an exposure whose bits meet ``stop_mask`` was processed and is reported)
     or GROW (the heap or the log must grow, or more than ``max_events`` exposures were scheduled,
     before going on; nothing was consumed).
     """
@@ -192,9 +197,13 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
         if shared:
             pi[q, PI_SHARES] += 1
             share(indptr, indices, pf, pi, hf, hi, meta, delay_par, lat_table, q, v, t, horizon)
-        kind = EV_SHARE if shared else EV_EXPOSURE
-        if stop_mask & (1 << EV_EXPOSURE) or (shared and stop_mask & (1 << EV_SHARE)):
-            meta[3] = kind
+        bits = EV_EXPOSURE | (EV_SHARE if shared else 0)
+        if pf[q, PF_NOTICE_P] > 0.0 and uniform(pi[q, PI_NOTICE_KEY], v, 0) < pf[q, PF_NOTICE_P] * notice_weight[v]:
+            bits |= EV_NOTICE
+        if pi[q, PI_REACH] == pi[q, PI_REACH_TRIGGER]:
+            bits |= EV_THRESHOLD
+        if bits & stop_mask:
+            meta[3] = bits
             meta[4] = q
             meta[5] = v
             meta[6] = src

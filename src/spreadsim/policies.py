@@ -2,14 +2,19 @@
 
 A policy watches the simulation through hooks and acts through it:
 
-* hooks: :meth:`Policy.on_upload`, :meth:`Policy.on_exposure`, :meth:`Policy.on_share`,
-  :meth:`Policy.on_removal`, and :meth:`Policy.start` to launch SimPy processes of its own
-  (moderators working a queue, a detector scanning, a hash database syncing);
+* hooks: :meth:`Policy.on_upload_attempt` (may block an upload), :meth:`Policy.on_upload`,
+  :meth:`Policy.on_exposure`, :meth:`Policy.on_share`, :meth:`Policy.on_notice`,
+  :meth:`Policy.on_reach_threshold`, :meth:`Policy.on_removal`, and :meth:`Policy.start` to launch
+  SimPy processes of its own (moderators working a queue, a detector scanning, a hash database
+  syncing);
 * actions (methods of :class:`spreadsim.engine.Simulation`): ``remove_post`` (now),
-  ``schedule_removal`` (at a time), ``set_copy_clock`` (per-copy removal), ``throttle``.
+  ``schedule_removal`` (at a time), ``set_copy_clock`` (per-copy removal), ``set_notices`` and
+  ``set_notice_weights`` (which exposures file notices), ``add_reach_trigger``, ``throttle``,
+  ``upload`` (re-uploads); queries ``is_removed``, ``reach``, ``views``, ``shares``.
 
-Exposure and share hooks are costly (each one stops the compiled kernel), so a policy receives them
-only if it lists them in ``wants``. Randomness comes from the policy's own named stream
+Exposure, share, notice and threshold hooks stop the compiled kernel (each becomes a SimPy event),
+so a policy receives them only if it lists them in ``wants``; ``notice`` and ``threshold`` are
+decided inside the kernel, so only the exposures that matter cost a SimPy event. Randomness comes from the policy's own named stream
 (``self.key``), so adding a policy never shifts the spread's draws.
 
 Add a policy: subclass :class:`Policy`, give it a ``name``, validate its parameters in
@@ -75,6 +80,12 @@ class Policy:
 
     def on_share(self, post: Post, user: int, source: int) -> None:
         """``user`` reshared ``post``."""
+
+    def on_notice(self, post: Post, user: int) -> None:
+        """``user``, exposed to ``post``, filed a notice (see ``Simulation.set_notices``)."""
+
+    def on_reach_threshold(self, post: Post, reach: int) -> None:
+        """``post``'s reach reached a trigger set with ``Simulation.add_reach_trigger``."""
 
     def on_removal(self, post: Post) -> None:
         """``post`` was removed (by any policy)."""

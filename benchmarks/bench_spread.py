@@ -144,12 +144,15 @@ def spreadsim_config(T: float, horizon: float, rate: float) -> SimConfig:
     })
 
 
-def run_spreadsim(cfg: SimConfig, g: Graph, seed: int) -> tuple[float, int, int, int]:
-    """One timed run: (wall seconds, infections, reach, uploader)."""
+def run_spreadsim(cfg: SimConfig, g: Graph, seed: int) -> tuple[float, float, int, int, int]:
+    """One timed run: (wall seconds, CPU seconds, infections, reach, uploader)."""
+    c0 = time.process_time()
     t0 = time.perf_counter()
     r = Simulation(cfg, seed, graph=g).run()
     dt = time.perf_counter() - t0
-    return dt, int(r.summary["shares_total"]) + 1, int(r.summary["reach_total"]), int(r.posts["uploader"][0])
+    cpu = time.process_time() - c0
+    return (dt, cpu, int(r.summary["shares_total"]) + 1, int(r.summary["reach_total"]),
+            int(r.posts["uploader"][0]))
 
 
 def uploader_of(cfg: SimConfig, g: Graph, seed: int) -> Any:
@@ -158,16 +161,17 @@ def uploader_of(cfg: SimConfig, g: Graph, seed: int) -> Any:
     return g.labels[u].item() if g.labels is not None else u
 
 
-def run_eon(G: nx.Graph, tau: float, gamma: float, node: Any, seed: int) -> tuple[float, int]:
-    """One timed EoN fast_SIR run: (wall seconds, final recovered count)."""
+def run_eon(G: nx.Graph, tau: float, gamma: float, node: Any, seed: int) -> tuple[float, float, int]:
+    """One timed EoN fast_SIR run: (wall seconds, CPU seconds, final recovered count)."""
     import EoN
 
     random.seed(seed)
     np.random.seed(seed)
+    c0 = time.process_time()
     t0 = time.perf_counter()
     _t, _S, _I, R = EoN.fast_SIR(G, tau, gamma, initial_infecteds=[node])
     dt = time.perf_counter() - t0
-    return dt, int(R[-1])
+    return dt, time.process_time() - c0, int(R[-1])
 
 
 def collect_runs(one: Callable[[int], dict[str, Any]], runs: int, max_tries: int,
@@ -262,8 +266,11 @@ def summarize(kept: list[dict[str, Any]]) -> dict[str, float]:
     w = [r["wall"] for r in kept]
     inf = [r["inf"] for r in kept]
     ips = [r["inf"] / r["wall"] for r in kept]
+    cpu = [r["cpu"] for r in kept]
     return {"wall": statistics.median(w), "wall_s": _fmt_t(w), "inf": statistics.median(inf),
-            "ips": statistics.median(ips), "ips_min": min(ips), "ips_max": max(ips)}
+            "ips": statistics.median(ips), "ips_min": min(ips), "ips_max": max(ips),
+            "cpu": statistics.median(cpu),
+            "ips_cpu": statistics.median(r["inf"] / r["cpu"] for r in kept)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -296,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# bench_spread  {_dt.datetime.now().isoformat(timespec='seconds')}  "
           f"python {platform.python_version()}  cpus {os.cpu_count()}  "
           f"numba {metadata.version('numba')}  networkx {nx.__version__}  EoN {eon_version}")
+    print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     G, g, t_ba, t_conv, how = build_graph(a.n, a.m, a.graph_seed)
     print(f"graph: BA n={a.n} m={a.m} seed={a.graph_seed}: {G.number_of_edges()} edges; "
           f"networkx build {t_ba:.2f}s; {how} {t_conv:.2f}s; peak RSS so far {_maxrss_mib():.0f} MiB")
@@ -305,18 +313,19 @@ def main(argv: list[str] | None = None) -> int:
           f"{min_inf} infected, {a.runs} per tool, at most {max_tries} seeds")
 
     # ---- spreadsim
-    ph = Phase()
     t0 = time.perf_counter()
     run_spreadsim(cfg, g, 10**6)  # warm-up: numba compile / cache load, untimed
     warm = time.perf_counter() - t0
+    warm_rss = _maxrss_mib()
+    ph = Phase()
 
     def one_ss(seed: int) -> dict[str, Any]:
-        dt, inf, reach, up = run_spreadsim(cfg, g, seed)
-        return {"wall": dt, "inf": inf, "reach": reach, "uploader": up}
+        dt, cpu, inf, reach, up = run_spreadsim(cfg, g, seed)
+        return {"wall": dt, "cpu": cpu, "inf": inf, "reach": reach, "uploader": up}
 
     ss_kept, ss_small = collect_runs(one_ss, a.runs, max_tries, min_inf)
     ss_peak, ss_base = ph.peak_mib(), ph.start_mib
-    print(f"spreadsim: warm-up {warm:.2f}s; kept {len(ss_kept)}, discarded small {len(ss_small)}"
+    print(f"spreadsim: warm-up {warm:.2f}s (peak RSS {warm_rss:.0f} MiB); kept {len(ss_kept)}, discarded small {len(ss_small)}"
           f" (seeds {ss_small})")
 
     # ---- EoN
@@ -326,15 +335,15 @@ def main(argv: list[str] | None = None) -> int:
     if not a.skip_eon:
         import EoN  # noqa: F401
 
-        ph = Phase()
         t0 = time.perf_counter()
         run_eon(G, tau, gamma, uploader_of(cfg, g, 10**6), 10**6)  # warm-up, untimed
         warm = time.perf_counter() - t0
+        ph = Phase()
 
         def one_eon(seed: int) -> dict[str, Any]:
             node = uploader_of(cfg, g, seed)
-            dt, inf = run_eon(G, tau, gamma, node, seed)
-            return {"wall": dt, "inf": inf, "uploader": node}
+            dt, cpu, inf = run_eon(G, tau, gamma, node, seed)
+            return {"wall": dt, "cpu": cpu, "inf": inf, "uploader": node}
 
         ee_kept, ee_small = collect_runs(one_eon, a.runs, max_tries, min_inf)
         ee_peak, ee_base = ph.peak_mib(), ph.start_mib
@@ -349,16 +358,18 @@ def main(argv: list[str] | None = None) -> int:
     s = summarize(ss_kept)
     reach_med = statistics.median(r["reach"] for r in ss_kept)
     hdr = (f"{'tool':<10} {'runs':>4} {'small':>5} {'wall s/run med (min-max)':>26} "
-           f"{'infections':>10} {'inf/s med':>10} {'inf/s min-max':>17} {'peak RSS MiB':>13}")
+           f"{'CPU s':>7} {'infections':>10} {'inf/s med':>10} {'inf/s min-max':>17} "
+           f"{'inf/CPU-s':>10} {'peak RSS MiB':>13}")
     print()
     print(hdr)
     print("-" * len(hdr))
 
     def row(name: str, kept: list[dict[str, Any]], small: list[int], peak: float, base: float) -> None:
         x = summarize(kept)
-        rss = f"{peak:.0f} (+{peak - base:.0f})"
-        print(f"{name:<10} {len(kept):>4} {len(small):>5} {x['wall_s']:>26} {x['inf']:>10.0f} "
-              f"{x['ips']:>10.0f} {x['ips_min']:>8.0f}-{x['ips_max']:<8.0f} {rss:>13}")
+        rss = f"{peak:.0f} ({peak - base:+.0f})"
+        print(f"{name:<10} {len(kept):>4} {len(small):>5} {x['wall_s']:>26} {x['cpu']:>7.3f} "
+              f"{x['inf']:>10.0f} {x['ips']:>10.0f} {x['ips_min']:>8.0f}-{x['ips_max']:<8.0f} "
+              f"{x['ips_cpu']:>10.0f} {rss:>13}")
 
     row("spreadsim", ss_kept, ss_small, ss_peak, ss_base)
     if ee_kept:
@@ -366,15 +377,17 @@ def main(argv: list[str] | None = None) -> int:
         e = summarize(ee_kept)
         ratio = s["ips"] / e["ips"]
         print("-" * len(hdr))
-        print(f"infections/s ratio spreadsim/EoN (ratio of the medians): {ratio:.1f}x   "
-              f"[goal >= 4x; later ~80x]")
+        print(f"infections/s ratio spreadsim/EoN (ratio of the medians of per-run infections/s):"
+              f" wall {ratio:.1f}x, CPU {s['ips_cpu'] / e['ips_cpu']:.1f}x   [goal >= 4x; later ~80x]")
         print(f"final sizes: spreadsim {s['inf']:.0f} sharers ({s['inf'] / a.n:.1%}), "
               f"{reach_med:.0f} reached ({reach_med / a.n:.1%}); EoN {e['inf']:.0f} infected "
               f"({e['inf'] / a.n:.1%})")
     else:
         print(f"final sizes: spreadsim {s['inf']:.0f} sharers, {reach_med:.0f} reached")
-    print("peak RSS: ru_maxrss after the tool's runs, high-water mark reset before them "
-          "(+ = above the RSS at the start of the tool's phase, which holds the graphs)")
+    print("peak RSS: ru_maxrss after the tool's timed runs, high-water mark reset after its "
+          "warm-up (+ = above the RSS at that point, which holds both graphs)")
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+          f"(other processes on the {os.cpu_count()} cores inflate wall times; CPU s is steadier)")
 
     # ---- where spreadsim's time goes
     seeds = [r["seed"] for r in ss_kept]

@@ -26,6 +26,7 @@ from .config import LEGAL, SimConfig, check_seed
 from .errors import ConfigError
 from .graphs import Graph, build_graph
 from .policies import Policy, make_policy
+from .review import ReviewQueue
 from .rng import generator, stream_key, subkey
 
 
@@ -131,6 +132,8 @@ class Simulation:
         self.posts: list[Post] = []
         self.removals: list[tuple[float, int]] = []
         self.blocked: list[Attempt] = []
+        # the shared human review queue, created by the policy that configures moderators
+        self.review: ReviewQueue | None = None
         self._copies: dict[int, int] = {}  # content id -> uploads so far
         self._next_content = 0
         self._spread_key = stream_key(self.seed, "spread")
@@ -301,6 +304,13 @@ class Simulation:
             K.share(self._indptr, self._indices, self._pf, self._pi, self._hf, self._hi, self._meta,
                     self._delay, self._lat_table, q, uploader, t, sc.horizon_h)
         return post
+
+    def require_review(self, field_name: str, who: str) -> ReviewQueue:
+        """The shared review queue, or a one-line error if no policy in the stack provides one."""
+        if self.review is None:
+            raise ConfigError(field_name, who, "needs a review queue: put notice_and_takedown (which "
+                              "sets the moderators) before it in the policy stack")
+        return self.review
 
     # ------------------------------------------------------------------ queries
     def is_removed(self, post: Post) -> bool:

@@ -1,0 +1,200 @@
+"""The human review queue: M moderators (SimPy processes) working a priority queue.
+
+Notices, trusted-flagger notices, authority referrals, automated detections and circuit-breaker
+trips all become :class:`ReviewRequest` s in one :class:`ReviewQueue`. Lower ``priority`` numbers
+are served first; within a priority, first come first served. A moderator takes the next request,
+spends a review time on it (drawn by inverse CDF from the queue's own stream, keyed by the post and
+its review round, so two runs that differ only in head-count review each post at the same speed),
+then the request's ``decide`` callback says whether the post comes down. A request for a post that
+is already removed is dropped at no cost.
+
+Shifts: with ``shifts`` set, moderators only start a review inside the daily working hours
+``[start_h, end_h)`` (a review that runs past the end of the shift is finished).
+
+Statistics: waits (request to start of review), decision times (request to decision), queue length
+over time, moderator utilisation (busy time over the time moderators were on shift).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import simpy
+
+from .dists import Duration
+from .rng import uniform
+from .validate import check_keys, integer, mapping, number
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .engine import Post, Simulation
+
+PRIORITY = {"order": 0, "referral": 0, "trusted": 1, "detection": 1, "circuit_breaker": 1,
+            "notice": 2}
+
+
+@dataclass(order=True)
+class ReviewRequest:
+    """One request to review a post. Ordered by (priority, arrival number)."""
+
+    priority: int
+    seq: int
+    post: Post = field(compare=False)
+    source: str = field(compare=False)
+    created: float = field(compare=False)
+    decide: Callable[[ReviewRequest], bool] = field(compare=False)
+    deadline: float = field(default=math.inf, compare=False)
+    round: int = field(default=0, compare=False)
+    on_done: Callable[[ReviewRequest], None] | None = field(default=None, compare=False)
+    started: float = field(default=math.nan, compare=False)
+    decided: float = field(default=math.nan, compare=False)
+    removed: bool = field(default=False, compare=False)
+    dropped: bool = field(default=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Shifts:
+    """Daily working hours: reviews start only in [start_h, end_h) of each 24 h day."""
+
+    start_h: float
+    end_h: float
+
+    def next_start(self, t: float) -> float:
+        """The earliest time >= t inside a shift."""
+        day = math.floor(t / 24.0) * 24.0
+        h = t - day
+        if self.start_h <= h < self.end_h:
+            return t
+        if h < self.start_h:
+            return day + self.start_h
+        return day + 24.0 + self.start_h
+
+    def on_shift_between(self, a: float, b: float) -> float:
+        """Hours of shift time within [a, b]."""
+        if b <= a:
+            return 0.0
+        total = 0.0
+        day = math.floor(a / 24.0) * 24.0
+        while day < b:
+            lo, hi = max(a, day + self.start_h), min(b, day + self.end_h)
+            total += max(0.0, hi - lo)
+            day += 24.0
+        return total
+
+
+class ReviewQueue:
+    """A review queue with ``moderators`` reviewers; see the module docstring.
+
+    Parameters
+    ----------
+    sim : Simulation
+    moderators : int
+        Number of reviewers (>= 1).
+    review_time : Duration
+        Time one review takes.
+    key : int
+        Random stream of the review times.
+    shifts : Shifts, optional
+        Daily working hours; reviewers work around the clock if omitted.
+    """
+
+    def __init__(self, sim: Simulation, moderators: int, review_time: Duration, key: int,
+                 shifts: Shifts | None = None) -> None:
+        self.sim = sim
+        self.env = sim.env
+        self.moderators = moderators
+        self.review_time = review_time
+        self.shifts = shifts
+        self.key = key
+        self.store = simpy.PriorityStore(self.env)
+        self._seq = itertools.count()
+        self.requests: list[ReviewRequest] = []
+        self.length_log: list[tuple[float, int]] = [(0.0, 0)]
+        self.busy = 0.0
+        for i in range(moderators):
+            self.env.process(self._worker(i))
+
+    @staticmethod
+    def from_config(sim: Simulation, field_name: str, cfg: Mapping[str, Any], key: int) -> ReviewQueue:
+        """Build from a policy's config: ``moderators``, ``review_time``, ``shifts``."""
+        m = integer(f"{field_name}.moderators", cfg.get("moderators", 10), lo=1)
+        rt = Duration.from_config(f"{field_name}.review_time",
+                                  cfg.get("review_time", {"dist": "exponential", "mean_h": 1.0}))
+        return ReviewQueue(sim, m, rt, key, parse_shifts(f"{field_name}.shifts", cfg.get("shifts")))
+
+    def submit(self, post: Post, source: str, decide: Callable[[ReviewRequest], bool], *,
+               priority: int | None = None, deadline: float = math.inf, round: int = 0,
+               on_done: Callable[[ReviewRequest], None] | None = None) -> ReviewRequest:
+        """Queue a review of ``post``; ``decide(request)`` returns True to remove it."""
+        req = ReviewRequest(PRIORITY.get(source, 2) if priority is None else priority,
+                            next(self._seq), post, source, self.env.now, decide, deadline, round,
+                            on_done)
+        self.requests.append(req)
+        self.store.put(req)
+        self._log_length()
+        return req
+
+    def _log_length(self) -> None:
+        self.length_log.append((self.env.now, len(self.store.items)))
+
+    def _worker(self, i: int) -> Any:
+        while True:
+            req = yield self.store.get()
+            self._log_length()
+            if self.shifts is not None:
+                start = self.shifts.next_start(self.env.now)
+                if start > self.env.now:
+                    yield self.env.timeout(start - self.env.now)
+            if self.sim.is_removed(req.post):
+                req.dropped = True
+                req.decided = self.env.now
+                if req.on_done is not None:
+                    req.on_done(req)
+                continue
+            req.started = self.env.now
+            dt = self.review_time.sample(uniform(self.key, req.post.id, req.round))
+            self.busy += dt
+            yield self.env.timeout(dt)
+            req.decided = self.env.now
+            req.removed = bool(req.decide(req))
+            if req.removed:
+                self.sim.remove_post(req.post)
+            if req.on_done is not None:
+                req.on_done(req)
+
+    def stats(self, horizon: float) -> dict[str, float]:
+        """Summary statistics of the queue over [0, horizon]."""
+        started = [r for r in self.requests if not math.isnan(r.started)]
+        waits = np.array([r.started - r.created for r in started])
+        decided = [r for r in self.requests if not math.isnan(r.decided)]
+        dec = np.array([r.decided - r.created for r in decided])
+        on_shift = horizon if self.shifts is None else self.shifts.on_shift_between(0.0, horizon)
+        lengths = np.array([n for _, n in self.length_log])
+        return {
+            "requests": float(len(self.requests)),
+            "reviewed": float(len(started)),
+            "wait_mean_h": float(waits.mean()) if waits.size else math.nan,
+            "decision_time_median_h": float(np.median(dec)) if dec.size else math.nan,
+            "queue_length_max": float(lengths.max()) if lengths.size else 0.0,
+            "utilisation": float(min(self.busy, self.moderators * on_shift) /
+                                 (self.moderators * on_shift)) if on_shift > 0 else math.nan,
+        }
+
+
+def parse_shifts(field_name: str, cfg: Any) -> Shifts | None:
+    """``null`` (around the clock) or ``{start_h: 8, end_h: 20}`` (hours of the day)."""
+    if cfg is None:
+        return None
+    m = mapping(field_name, cfg)
+    check_keys(field_name, m, ("start_h", "end_h"))
+    a = number(f"{field_name}.start_h", m.get("start_h", 8), lo=0.0, hi=24.0, hi_open=True)
+    b = number(f"{field_name}.end_h", m.get("end_h", 20), lo=0.0, hi=24.0)
+    if b <= a:
+        from .errors import ConfigError
+
+        raise ConfigError(f"{field_name}.end_h", b, f"must be > start_h ({a:g})")
+    return Shifts(a, b)

@@ -24,10 +24,11 @@ Add a policy: subclass :class:`Policy`, give it a ``name``, validate its paramet
 from __future__ import annotations
 
 import csv
+import importlib
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -272,17 +273,37 @@ def read_delays(path: Any, column: Any, field: str) -> np.ndarray:
     return np.sort(np.asarray(vals, dtype=np.float64))
 
 
-POLICIES: dict[str, type[Policy]] = {
-    cls.name: cls for cls in (NoPolicy, FixedLatency, LatencyDistribution)
-}
+POLICIES: dict[str, type[Policy]] = {}
+
+_P = TypeVar("_P", bound=type[Policy])
+
+
+def register(cls: _P) -> _P:
+    """Class decorator: make a policy available to configs under its ``name``."""
+    POLICIES[cls.name] = cls
+    return cls
+
+
+for _cls in (NoPolicy, FixedLatency, LatencyDistribution):
+    register(_cls)
+
+# modules whose policies register themselves on import
+_PLUGINS = ("spreadsim.moderation", "spreadsim.detection", "spreadsim.reappearance")
+
+
+def registry() -> dict[str, type[Policy]]:
+    """All policies by name (importing the modules that define them)."""
+    for mod in _PLUGINS:
+        importlib.import_module(mod)
+    return POLICIES
 
 
 def make_policy(cfg: Mapping[str, Any], field: str = "policy") -> Policy:
     """Build a policy from its config section (``name`` selects the class)."""
     cfg = mapping(field, cfg)
-    name = choice(f"{field}.name", require(field, cfg, "name"), POLICIES, "policy")
+    name = choice(f"{field}.name", require(field, cfg, "name"), sorted(registry()), "policy")
     return POLICIES[name](cfg, field)
 
 
 __all__ = ["Policy", "NoPolicy", "PreDecidedRemoval", "FixedLatency", "LatencyDistribution",
-           "POLICIES", "make_policy", "read_delays", "CATEGORIES"]
+           "POLICIES", "register", "registry", "make_policy", "read_delays", "CATEGORIES"]

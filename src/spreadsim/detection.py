@@ -1,0 +1,3 @@
+"""Automated detection policies."""
+
+from __future__ import annotations

@@ -332,22 +332,26 @@ class Simulation:
     # ------------------------------------------------------------------ actions
     def remove_post(self, post: Post) -> None:
         """Remove ``post`` now (cascade: every share of it goes with it)."""
-        if self._pf[post.id, K.PF_REMOVED] <= self.env.now:
+        self._remove(post, self.env.now)
+
+    def _remove(self, post: Post, at: float) -> None:
+        if self._pf[post.id, K.PF_REMOVED] <= at:
             return  # already removed
-        self._pf[post.id, K.PF_REMOVED] = self.env.now
-        self.removals.append((self.env.now, post.id))
+        # exposures are checked against this time when they fire, so recording the exact
+        # scheduled time (rather than the clock's float sum) keeps results path-independent
+        self._pf[post.id, K.PF_REMOVED] = at
+        self.removals.append((at, post.id))
         for p in self.policies:
             p.on_removal(post)
 
     def schedule_removal(self, post: Post, at: float) -> None:
         """Remove ``post`` at time ``at`` (hours; no earlier than now)."""
-        delay = max(0.0, at - self.env.now)
-        if delay == 0.0:
+        if at <= self.env.now:
             self.remove_post(post)
             return
         if at >= self.config.scenario.horizon_h:
             return  # after the end of the simulation: never observed
-        self.env.timeout(delay).callbacks.append(lambda _e: self.remove_post(post))
+        self.env.timeout(at - self.env.now).callbacks.append(lambda _e: self._remove(post, at))
 
     def set_copy_clock(self, post: Post, kind: int, a: float, b: float, prob: float,
                        table: np.ndarray) -> None:

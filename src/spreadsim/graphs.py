@@ -567,7 +567,8 @@ def load_edgelist(
     suffix). Labels may be integers (fast path, no NetworkX involved) or arbitrary strings.
 
     Nodes are renumbered ``0..n-1`` in sorted label order and ``labels[i]`` keeps the original
-    label of node ``i`` (``int64`` array for integer labels, ``str`` array otherwise). Every
+    label of node ``i``: an ``int64`` array if every label is an integer that fits in int64,
+    else a ``str`` array (all labels kept as strings, e.g. ``"42"``). Every
     label appearing in the file is a node, even if only in a self-loop. Self-loops are dropped
     (counted in ``dropped_self_loops``) and repeated edges collapsed (counted in
     ``dropped_duplicates``; for undirected graphs ``u v`` and ``v u`` are the same edge).
@@ -604,9 +605,11 @@ def load_edgelist(
     if not isinstance(directed, bool | np.bool_):
         raise ConfigError("graph.directed", directed, "must be true or false")
     if edge_meaning not in _EDGE_MEANINGS:
-        raise ConfigError("graph.edge_meaning", edge_meaning, f"must be one of {_EDGE_MEANINGS}")
+        raise ConfigError(
+            "graph.edge_meaning", edge_meaning, f"must be one of {', '.join(_EDGE_MEANINGS)}"
+        )
     if weights not in _WEIGHTS:
-        raise ConfigError("graph.weights", weights, f"must be one of {_WEIGHTS}")
+        raise ConfigError("graph.weights", weights, f"must be one of {', '.join(_WEIGHTS)}")
     spath = os.fspath(path)
     if name is None:
         name = os.path.basename(spath)

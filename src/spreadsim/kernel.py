@@ -148,6 +148,9 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
             stop_mask: int, trace: bool, max_events: int) -> int:  # pragma: no cover
     """Process every spread event due strictly before ``until``.
 
+    The log gets one row per first exposure (every exposure with ``trace``): time, copy deadline,
+    post, user, source, flags (1: first exposure, 2: the user reshared).
+
     ``meta`` = [heap size, next sequence number, log length, reported event bits, reported post,
     reported user, reported source]; the reported time is written to ``log_f``'s spare row -1.
     A first exposure carries the bits EV_EXPOSURE, EV_SHARE (the user reshared), EV_NOTICE (the
@@ -177,6 +180,7 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
         pi[q, PI_VIEWS] += 1
         k = q * n_users + v
         first = k not in seen
+        j = -1
         if trace or first:
             j = meta[2]
             log_f[j, 0] = t
@@ -196,6 +200,7 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
         shared = uniform(subkey(pi[q, PI_KEY], 1), v, 0) < thr
         if shared:
             pi[q, PI_SHARES] += 1
+            log_i[j, 3] = 3  # first exposure, and the user reshared
             share(indptr, indices, pf, pi, hf, hi, meta, delay_par, lat_table, q, v, t, horizon)
         bits = EV_EXPOSURE | (EV_SHARE if shared else 0)
         if pf[q, PF_NOTICE_P] > 0.0 and uniform(pi[q, PI_NOTICE_KEY], v, 0) < pf[q, PF_NOTICE_P] * notice_weight[v]:

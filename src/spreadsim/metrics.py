@@ -14,6 +14,7 @@ Summary statistics are over illegal posts; legal posts are in the per-post table
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,52 +23,30 @@ from . import kernel as K
 from .config import LEGAL
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .engine import RunResult, Simulation
+    from .engine import Post, RunResult, Simulation
 
 POST_COLUMNS = ("post_id", "content_id", "category", "uploader", "copy", "altered", "upload_time_h",
                 "removal_time_h", "reach", "views", "shares", "exposure_person_hours")
 
 
 def collect(sim: Simulation) -> RunResult:
+    """Tables of a finished :class:`~spreadsim.engine.Simulation`."""
     from .engine import RunResult
 
     n = len(sim.posts)
     pf, pi = sim._pf[:n], sim._pi[:n]
-    horizon = sim.config.scenario.horizon_h
     m = int(sim._meta[2])
     lf, li = sim._log_f[:m], sim._log_i[:m]
-    first = li[:, 3] == 1
-    t_first, q_first = lf[first, 0], li[first, 0]
-    removed = pf[:, K.PF_REMOVED]
-    end = np.minimum(np.minimum(removed[q_first], lf[first, 1]), horizon)
-    ph = np.bincount(q_first, weights=end - t_first, minlength=n) if n else np.zeros(0)
-    posts: dict[str, np.ndarray] = {
-        "post_id": np.array([p.id for p in sim.posts], dtype=np.int64),
-        "content_id": np.array([p.content_id for p in sim.posts], dtype=np.int64),
-        "category": np.array([p.category for p in sim.posts], dtype=object),
-        "uploader": np.array([p.uploader for p in sim.posts], dtype=np.int64),
-        "copy": np.array([p.copy for p in sim.posts], dtype=np.int64),
-        "altered": np.array([p.altered for p in sim.posts], dtype=bool),
-        "upload_time_h": pf[:, K.PF_T0].copy(),
-        "removal_time_h": np.where(np.isinf(removed), np.nan, removed),
-        "reach": pi[:, K.PI_REACH].copy(),
-        "views": pi[:, K.PI_VIEWS].copy(),
-        "shares": pi[:, K.PI_SHARES].copy(),
-        "exposure_person_hours": np.asarray(ph, dtype=np.float64),
-    }
-    illegal_post = posts["category"] != LEGAL
-    step = sim.config.scenario.series_step_h
-    grid = np.arange(0.0, horizon + step / 2, step)
-    ill = illegal_post[q_first] if n else np.zeros(0, dtype=bool)
-    series = {
-        "time_h": grid,
-        "reach_illegal": np.searchsorted(np.sort(t_first[ill]), grid, side="right").astype(np.int64),
-        "reach_legal": np.searchsorted(np.sort(t_first[~ill]), grid, side="right").astype(np.int64),
-    }
+    first = (li[:, 3] & 1) == 1
+    posts, series = post_tables(
+        sim.posts, pf[:, K.PF_T0], pf[:, K.PF_REMOVED], pi[:, K.PI_REACH], pi[:, K.PI_VIEWS],
+        pi[:, K.PI_SHARES], lf[first, 0], li[first, 0], lf[first, 1],
+        sim.config.scenario.horizon_h, sim.config.scenario.series_step_h)
     exposures: dict[str, np.ndarray] = {}
     if sim.trace:
         exposures = {"time_h": lf[:, 0].copy(), "post_id": li[:, 0].copy(), "user": li[:, 1].copy(),
-                     "source": li[:, 2].copy(), "first": li[:, 3].astype(bool)}
+                     "source": li[:, 2].copy(), "first": (li[:, 3] & 1).astype(bool),
+                     "shared": (li[:, 3] & 2).astype(bool)}
     summary = summarize(posts)
     for i, p in enumerate(sim.policies):
         for k, v in p.summary().items():
@@ -75,6 +54,40 @@ def collect(sim: Simulation) -> RunResult:
     summary["uploads_blocked"] = len(sim.blocked)
     return RunResult(sim.seed, posts, series, summary, exposures, list(sim.removals),
                      list(sim.blocked))
+
+
+def post_tables(post_list: Sequence[Post], t0: np.ndarray, removed: np.ndarray, reach: np.ndarray,
+                views: np.ndarray, shares: np.ndarray, t_first: np.ndarray, q_first: np.ndarray,
+                copy_deadline_first: np.ndarray, horizon: float,
+                step: float) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per-post columns and the reach-over-time series from per-post counters and the first
+    exposures (time, post, deadline of the copy first seen)."""
+    n = len(post_list)
+    end = np.minimum(np.minimum(removed[q_first], copy_deadline_first), horizon)
+    ph = np.bincount(q_first, weights=end - t_first, minlength=n) if n else np.zeros(0)
+    posts: dict[str, np.ndarray] = {
+        "post_id": np.array([p.id for p in post_list], dtype=np.int64),
+        "content_id": np.array([p.content_id for p in post_list], dtype=np.int64),
+        "category": np.array([p.category for p in post_list], dtype=object),
+        "uploader": np.array([p.uploader for p in post_list], dtype=np.int64),
+        "copy": np.array([p.copy for p in post_list], dtype=np.int64),
+        "altered": np.array([p.altered for p in post_list], dtype=bool),
+        "upload_time_h": np.asarray(t0, dtype=np.float64).copy(),
+        "removal_time_h": np.where(np.isinf(removed), np.nan, removed),
+        "reach": np.asarray(reach, dtype=np.int64).copy(),
+        "views": np.asarray(views, dtype=np.int64).copy(),
+        "shares": np.asarray(shares, dtype=np.int64).copy(),
+        "exposure_person_hours": np.asarray(ph, dtype=np.float64),
+    }
+    illegal_post = posts["category"] != LEGAL
+    grid = np.arange(0.0, horizon + step / 2, step)
+    ill = illegal_post[q_first] if n else np.zeros(0, dtype=bool)
+    series = {
+        "time_h": grid,
+        "reach_illegal": np.searchsorted(np.sort(t_first[ill]), grid, side="right").astype(np.int64),
+        "reach_legal": np.searchsorted(np.sort(t_first[~ill]), grid, side="right").astype(np.int64),
+    }
+    return posts, series
 
 
 def summarize(posts: dict[str, np.ndarray]) -> dict[str, Any]:

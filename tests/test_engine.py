@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from spreadsim import ConfigError, simulate
-from spreadsim.engine import Simulation
 from spreadsim.config import SimConfig
+from spreadsim.engine import Simulation
 from spreadsim.policies import Policy
 
 from .helpers import config, digraph

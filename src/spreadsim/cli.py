@@ -23,7 +23,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from .errors import ConfigError, DataError
-from .sweep import JobError, cleanup_failed_sweep, hydra_job
+from .sweep import InvalidConfig, JobError, cleanup_failed_sweep, hydra_job
 
 EXIT_BAD_INPUT = 2
 
@@ -101,6 +101,7 @@ class _DropHydraJobErrorLines:
 
 def _fail(message: str) -> None:
     cleanup_failed_sweep()
+    sys.stdout.flush()
     sys.stderr.write(f"spreadsim: error: {message}\n")
     sys.stderr.flush()
     raise SystemExit(EXIT_BAD_INPUT)
@@ -120,9 +121,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     if argv is not None:
         sys.argv = [sys.argv[0] if sys.argv else "spreadsim", *argv]
     real_stderr = sys.stderr
-    sys.stderr = _DropHydraJobErrorLines(real_stderr)  # type: ignore[assignment]
+    sys.stderr = _DropHydraJobErrorLines(real_stderr)
     try:
         _app()
+    except InvalidConfig as e:
+        sys.stderr = real_stderr
+        _fail(str(e))
     except (ConfigError, DataError, JobError) as e:
         sys.stderr = real_stderr
         if user_full_error:

@@ -1,3 +1,280 @@
-"""Automated detection policies."""
+"""Automated detection: a classifier scans posts and removes them or sends them to human review.
+
+A scan happens at upload (``at_upload``) and/or when a post's reach reaches each of
+``reach_thresholds`` (a detector that only looks at content once it has spread). A scan flags an
+illegal post of category ``c`` with probability ``recall`` (per category), and a legal post with
+the false-positive probability below. A flagged post is acted on ``delay`` after the scan: removed
+outright (``action: remove``) or queued for human review (``action: review``, with ``priority``;
+needs the review queue of a ``notice_and_takedown`` policy earlier in the stack). A post that is
+removed, or flagged and waiting for its action, is not scanned again.
+
+Precision calibration
+---------------------
+``precision`` is the share of the detector's flags that are illegal content, as a platform would
+report it. The simulation turns it into a false-positive probability per scan of a legal post from
+the scenario's expected counts: with ``N_c`` the expected number of posts of category ``c``
+(``scenario.illegal_posts`` times the category's weight share) and ``N_legal`` =
+``scenario.legal_posts``, flags of category ``c`` are expected at ``recall_c * N_c`` true and
+``recall_c * N_c * (1 - precision_c) / precision_c`` false, so
+
+    fpr = sum_c recall_c * N_c * (1 - precision_c) / (precision_c * N_legal).
+
+With one scan per post (``at_upload`` only, no earlier removal) the measured precision of flags
+and removals is then the configured one in expectation. Re-uploads (more illegal posts than
+expected) raise it; reach thresholds, which legal and illegal posts reach at different rates,
+move it either way: the summary reports the measured figure. ``fpr`` above 1, or ``precision`` < 1
+with no legal posts to misflag, is a configuration error naming ``precision``.
+
+Human review (``action: review``) removes an illegal post and keeps a legal one, except with
+probability ``review_error`` (the reviewer gets it wrong).
+
+Randomness: every coin and delay is a counter-based uniform of the policy's stream keyed by the
+post's content id, copy number and scan number (:func:`~spreadsim.policies.post_uniform`), so runs
+that differ in another lever scan each post with the same coins.
+"""
 
 from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .config import CATEGORIES, LEGAL
+from .dists import Duration
+from .errors import ConfigError
+from .policies import Policy, post_uniform, register
+from .review import PRIORITY, ReviewQueue, ReviewRequest
+from .validate import check_keys, choice, integer, mapping, probability
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .engine import Post, Simulation
+
+ACTIONS = ("remove", "review")
+
+
+def boolean(field: str, value: Any) -> bool:
+    """A YAML boolean (``true``/``false``), nothing else."""
+    if not isinstance(value, bool):
+        raise ConfigError(field, value, "must be true or false")
+    return value
+
+
+def reach_thresholds(field: str, value: Any) -> tuple[int, ...]:
+    """A list of reach thresholds (integers >= 1), returned sorted without duplicates."""
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise ConfigError(field, value, "must be a list of integers >= 1 (users reached)")
+    return tuple(sorted({integer(f"{field}[{i}]", v, lo=1) for i, v in enumerate(value)}))
+
+
+class _Rates:
+    __slots__ = ("recall", "precision", "field")
+
+    def __init__(self, recall: float, precision: float, field: str) -> None:
+        self.recall, self.precision, self.field = recall, precision, field
+
+
+@register
+class AutomatedDetection(Policy):
+    """Automated detection at upload and/or at reach thresholds; see the module docstring.
+
+    Parameters
+    ----------
+    cfg : Mapping
+        ``at_upload`` (bool, default true), ``reach_thresholds`` (list of int >= 1, default
+        none), ``recall`` and ``precision`` (in [0, 1]; defaults 0.9 and 0.95) with per-category
+        overrides in ``categories`` (``{hate_speech: {recall: 0.5, precision: 0.8}}``), ``delay``
+        (Duration from scan to action, default 0), ``action`` (``remove`` or ``review``),
+        ``priority`` (review priority, default that of ``detection``), ``review_error``
+        (probability a human reviewer decides wrongly, default 0).
+    field : str
+        Dotted path of the section, for error messages.
+
+    Notes
+    -----
+    Summary: ``scans``, ``detections_true`` / ``detections_false`` (flags of illegal / legal
+    posts), ``removals_true`` / ``removals_wrongful`` (posts this policy took down, illegal /
+    legal), ``precision_measured`` (true removals over all removals), ``detection_precision``
+    (true flags over all flags), ``fpr`` (the calibrated false-positive probability) and
+    ``reviews`` (requests sent to the review queue). The reach wrongly removed legal posts lost
+    is ``legal_reach_lost_total`` of a run with a baseline twin
+    (:func:`spreadsim.metrics.add_baseline`).
+
+    Examples
+    --------
+    >>> AutomatedDetection({"name": "automated_detection", "recall": 0.8,
+    ...                     "reach_thresholds": [1000, 100]}).thresholds
+    (100, 1000)
+    """
+
+    name = "automated_detection"
+    wants = frozenset({"threshold"})
+
+    def __init__(self, cfg: Mapping[str, Any], field: str = "policy") -> None:
+        super().__init__(cfg, field)
+        check_keys(field, cfg, ("name", "at_upload", "reach_thresholds", "recall", "precision",
+                                "categories", "delay", "action", "priority", "review_error"))
+        self.at_upload = boolean(f"{field}.at_upload", cfg.get("at_upload", True))
+        self.thresholds = reach_thresholds(f"{field}.reach_thresholds", cfg.get("reach_thresholds"))
+        if not self.at_upload and not self.thresholds:
+            raise ConfigError(f"{field}.reach_thresholds", cfg.get("reach_thresholds"),
+                              "nothing would be scanned: give thresholds or set at_upload: true")
+        base = self._rates(field, cfg, None)
+        self.rates = {c: base for c in CATEGORIES}
+        over = mapping(f"{field}.categories", cfg.get("categories"))
+        for cat, sub in over.items():
+            f = f"{field}.categories.{cat}"
+            choice(f, cat, CATEGORIES, "illegal category")
+            sub = mapping(f, sub)
+            check_keys(f, sub, ("recall", "precision"))
+            self.rates[cat] = self._rates(f, sub, base)
+        self.delay = Duration.from_config(f"{field}.delay", cfg.get("delay", 0.0))
+        self.action = choice(f"{field}.action", cfg.get("action", "remove"), ACTIONS, "action")
+        self.priority = integer(f"{field}.priority", cfg.get("priority", PRIORITY["detection"]),
+                                lo=0)
+        self.review_error = probability(f"{field}.review_error", cfg.get("review_error", 0.0))
+        self.fpr = 0.0
+
+    @staticmethod
+    def _rates(field: str, cfg: Mapping[str, Any], base: _Rates | None) -> _Rates:
+        recall = probability(f"{field}.recall",
+                             cfg.get("recall", 0.9 if base is None else base.recall))
+        p_field = f"{field}.precision" if base is None or "precision" in cfg else base.field
+        precision = probability(p_field,
+                                cfg.get("precision", 0.95 if base is None else base.precision))
+        if precision == 0.0 and recall > 0.0:
+            raise ConfigError(p_field, precision, "must be > 0 when recall > 0 (every flag would "
+                              "be a false positive of a legal post)")
+        return _Rates(recall, precision, p_field)
+
+    # ------------------------------------------------------------------ calibration
+    def calibrate(self, sim: Simulation) -> float:
+        """The false-positive probability per scan of a legal post (module docstring)."""
+        sc = sim.config.scenario
+        total_w = sum(c.weight for c in sc.categories)
+        fpr = 0.0
+        worst = None
+        for c in sc.categories:
+            r = self.rates.get(c.name)
+            if r is None or r.recall == 0.0 or r.precision == 1.0 or c.weight == 0.0:
+                continue
+            n_c = sc.illegal_posts * c.weight / total_w
+            if n_c == 0.0:
+                continue
+            if sc.legal_posts == 0:
+                raise ConfigError(r.field, r.precision, "< 1 needs legal posts to misflag, but "
+                                  "scenario.legal_posts = 0 (set precision: 1 or add legal posts)")
+            f_c = r.recall * n_c * (1.0 - r.precision) / (r.precision * sc.legal_posts)
+            fpr += f_c
+            if worst is None or f_c > worst[0]:
+                worst = (f_c, r)
+        if fpr > 1.0 and worst is not None:
+            raise ConfigError(worst[1].field, worst[1].precision,
+                              f"too low for the scenario: the false-positive probability per legal "
+                              f"post would be {fpr:.3g} > 1 (recall * N_illegal * (1 - precision) / "
+                              f"(precision * N_legal)); raise precision or scenario.legal_posts")
+        return fpr
+
+    def bind(self, sim: Simulation, key: int) -> None:
+        super().bind(sim, key)
+        self.fpr = self.calibrate(sim)
+        self.queue: ReviewQueue | None = None
+        self._due: dict[int, float] = {}  # post id -> time of its pending removal
+        self._busy: set[int] = set()  # posts flagged and waiting for their action
+        self.scan_log: list[tuple[float, int, int, bool]] = []  # (time, post id, reach, flagged)
+        self.scans = self.detections_true = self.detections_false = 0
+        self.removals_true = self.removals_wrongful = self.reviews = 0
+
+    def start(self) -> None:
+        if self.action == "review":
+            self.queue = self.sim.require_review(f"{self.field}.action", self.action)
+
+    # ------------------------------------------------------------------ scans
+    def on_upload(self, post: Post) -> None:
+        if self.at_upload:
+            self._scan(post, 0)
+        for r in self.thresholds:
+            self.sim.add_reach_trigger(post, r)
+
+    def on_reach_threshold(self, post: Post, reach: int) -> None:
+        if reach in self.thresholds:
+            self._scan(post, 1 + self.thresholds.index(reach))
+
+    def _scan(self, post: Post, s: int) -> None:
+        sim = self.sim
+        if post.id in self._busy or sim.is_removed(post):
+            return
+        self.scans += 1
+        legal = post.category == LEGAL
+        p = self.fpr if legal else self.rates[post.category].recall
+        flagged = post_uniform(self.key, post, 3 * s) < p
+        now = sim.env.now
+        self.scan_log.append((now, post.id, sim.reach(post), flagged))
+        if not flagged:
+            return
+        if legal:
+            self.detections_false += 1
+        else:
+            self.detections_true += 1
+        self._busy.add(post.id)
+        at = now + self.delay.sample(post_uniform(self.key, post, 3 * s + 1))
+        if self.action == "remove":
+            self._due[post.id] = at
+            sim.schedule_removal(post, at)
+        elif at <= now:
+            self._submit(post, s)
+        elif at < sim.config.scenario.horizon_h:
+            sim.env.timeout(at - now).callbacks.append(lambda _e: self._submit(post, s))
+
+    # ------------------------------------------------------------------ actions
+    def on_removal(self, post: Post) -> None:
+        due = self._due.pop(post.id, None)
+        if due is None:
+            return
+        self._busy.discard(post.id)
+        if self.sim.removals[-1] == (due, post.id):  # this policy's removal, not another's
+            self._count_removal(post)
+
+    def _count_removal(self, post: Post) -> None:
+        if post.category == LEGAL:
+            self.removals_wrongful += 1
+        else:
+            self.removals_true += 1
+
+    def _submit(self, post: Post, s: int) -> None:
+        assert self.queue is not None
+        if self.sim.is_removed(post):
+            self._busy.discard(post.id)
+            return
+        self.reviews += 1
+        self.queue.submit(post, "detection", self._decide, priority=self.priority, round=s,
+                          on_done=self._reviewed)
+
+    def _decide(self, req: ReviewRequest) -> bool:
+        wrong = post_uniform(self.key, req.post, 3 * req.round + 2) < self.review_error
+        return (req.post.category != LEGAL) != wrong
+
+    def _reviewed(self, req: ReviewRequest) -> None:
+        self._busy.discard(req.post.id)
+        if req.removed and self.sim.removals and self.sim.removals[-1] == (req.decided, req.post.id):
+            self._count_removal(req.post)
+
+    # ------------------------------------------------------------------ outputs
+    def summary(self) -> dict[str, float]:
+        removals = self.removals_true + self.removals_wrongful
+        flags = self.detections_true + self.detections_false
+        return {
+            "scans": self.scans,
+            "detections_true": self.detections_true,
+            "detections_false": self.detections_false,
+            "removals_true": self.removals_true,
+            "removals_wrongful": self.removals_wrongful,
+            "precision_measured": self.removals_true / removals if removals else math.nan,
+            "detection_precision": self.detections_true / flags if flags else math.nan,
+            "fpr": self.fpr,
+            "reviews": self.reviews,
+        }
+
+
+__all__ = ["AutomatedDetection", "ACTIONS", "boolean", "reach_thresholds"]

@@ -60,7 +60,8 @@ def ndtri(p: float) -> float:  # pragma: no cover - compiled
     elif p <= 1.0 - plow:
         q = p - 0.5
         r = q * q
-        x = (((((a1 * r + a2) * r + a3) * r + a4) * r + a5) * r + a6) * q / (((((b1 * r + b2) * r + b3) * r + b4) * r + b5) * r + 1.0)
+        num = (((((a1 * r + a2) * r + a3) * r + a4) * r + a5) * r + a6) * q
+        x = num / (((((b1 * r + b2) * r + b3) * r + b4) * r + b5) * r + 1.0)
     else:
         q = math.sqrt(-2.0 * math.log1p(-p))
         x = -(((((c1 * q + c2) * q + c3) * q + c4) * q + c5) * q + c6) / ((((d1 * q + d2) * q + d3) * q + d4) * q + 1.0)

@@ -72,6 +72,9 @@ class RunResult:
     exposures: dict[str, np.ndarray] = field(default_factory=dict)
     removals: list[tuple[float, int]] = field(default_factory=list)
     blocked: list[Attempt] = field(default_factory=list)
+    # policy tables (per-notice records, queue length over time, ...), named
+    # ``policy<i>_<name>_<table>``; each a dict of equal-length numpy arrays
+    tables: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
 
 class _Env(simpy.Environment):
@@ -134,6 +137,9 @@ class Simulation:
         self.blocked: list[Attempt] = []
         # the shared human review queue, created by the policy that configures moderators
         self.review: ReviewQueue | None = None
+        # suspended adversary accounts -> the new account the adversary uploads from instead
+        # (set by account_strikes; the campaign's later uploads follow it, see ``account``)
+        self.replaced: dict[int, int] = {}
         self._copies: dict[int, int] = {}  # content id -> uploads so far
         self._next_content = 0
         self._spread_key = stream_key(self.seed, "spread")
@@ -184,7 +190,7 @@ class Simulation:
         cap = max(1024, 4 * self._max_degree)
         self._hf = np.zeros((cap, 2), dtype=np.float64)
         self._hi = np.zeros((cap, 4), dtype=np.int64)
-        self._meta = np.zeros(7, dtype=np.int64)
+        self._meta = np.zeros(8, dtype=np.int64)
         self._log_f = np.zeros((4096 + 1, 2), dtype=np.float64)
         self._log_i = np.zeros((4096, 4), dtype=np.int64)
         k = self.config.spread.kernel
@@ -207,6 +213,10 @@ class Simulation:
             spare = self._log_f[-1:].copy()
             self._log_f = np.concatenate([self._log_f[:-1], np.zeros((n, 2)), spare])
             self._log_i = np.concatenate([self._log_i, np.zeros((n, 4), dtype=np.int64)])
+        if 2 * (self._meta[7] + 1) > self._seen.shape[0]:
+            bigger = K.new_seen(4 * self._seen.shape[0])
+            K.rehash(self._seen, bigger)
+            self._seen = bigger
         if self._meta[1] > self.config.max_events:
             raise ConfigError("max_events", self.config.max_events,
                               f"exceeded ({int(self._meta[1])} exposures scheduled); raise max_events "
@@ -313,6 +323,15 @@ class Simulation:
         return self.review
 
     # ------------------------------------------------------------------ queries
+    def account(self, user: int) -> int:
+        """The account ``user`` uploads from now: itself, or the account that replaced it after a
+        suspension (following ``replaced`` to its end)."""
+        for _ in range(len(self.replaced) + 1):
+            if user not in self.replaced:
+                break
+            user = self.replaced[user]
+        return user
+
     def is_removed(self, post: Post) -> bool:
         """Whether ``post`` has been removed (as of now)."""
         return bool(self._pf[post.id, K.PF_REMOVED] <= self.env.now)
@@ -398,7 +417,7 @@ class Simulation:
         for i, (t, cat, up, adv) in enumerate(self._schedule):
             if t > self.env.now:
                 yield self.env.timeout(t - self.env.now)
-            self.upload(cat, up, content_id=i, adversarial=adv)
+            self.upload(cat, self.account(up) if adv else up, content_id=i, adversarial=adv)
 
     def run(self) -> RunResult:
         """Run to the horizon and collect the results."""
@@ -411,7 +430,11 @@ class Simulation:
     def _collect(self) -> RunResult:
         from .metrics import collect
 
-        return collect(self)
+        result = collect(self)
+        for i, p in enumerate(self.policies):
+            for name, table in p.tables().items():
+                result.tables[f"policy{i}_{p.name}_{name}"] = table
+        return result
 
 
 def simulate(config: SimConfig | Mapping[str, Any], seed: int = 0, *, graph: Graph | None = None,

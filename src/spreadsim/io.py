@@ -91,7 +91,8 @@ def _atomic(path: Path, write: Callable[[str], object]) -> None:
         raise
 
 
-def write_table(columns: Mapping[str, np.ndarray], path_without_suffix: str | os.PathLike[str]) -> None:
+def write_table(columns: Mapping[str, np.ndarray],
+                path_without_suffix: str | os.PathLike[str]) -> None:
     """Write a table as ``<path>.parquet`` and ``<path>.csv``, each atomically.
 
     Parameters

@@ -22,11 +22,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, types
-from numba.typed import Dict
+from numba import njit
 
 from .dists import decay_factor, delay_from_uniform, latency_from_uniform
-from .rng import subkey, uniform
+from .rng import _mix, subkey, uniform
 
 # return codes of advance()
 DONE, STOPPED, GROW = 0, 1, 2
@@ -143,7 +142,7 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
 @njit(cache=True)
 def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarray,
             hf: np.ndarray, hi: np.ndarray, meta: np.ndarray, delay_par: np.ndarray,
-            lat_table: np.ndarray, seen: Dict, log_f: np.ndarray, log_i: np.ndarray,
+            lat_table: np.ndarray, seen: np.ndarray, log_f: np.ndarray, log_i: np.ndarray,
             notice_weight: np.ndarray, until: float, horizon: float, max_degree: int,
             stop_mask: int, trace: bool, max_events: int) -> int:  # pragma: no cover
     """Process every spread event due strictly before ``until``.
@@ -152,7 +151,7 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
     post, user, source, flags (1: first exposure, 2: the user reshared).
 
     ``meta`` = [heap size, next sequence number, log length, reported event bits, reported post,
-    reported user, reported source]; the reported time is written to ``log_f``'s spare row -1.
+    reported user, reported source, size of the ``seen`` set]; the reported time is written to ``log_f``'s spare row -1.
     A first exposure carries the bits EV_EXPOSURE, EV_SHARE (the user reshared), EV_NOTICE (the
     user filed a notice: coin ``uniform(notice key, user)`` below the post's notice probability
     times ``notice_weight[user]``) and EV_THRESHOLD (the post's reach just reached its trigger).
@@ -166,7 +165,8 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
     while meta[0] > 0:
         if hf[0, HF_TIME] >= until:
             return DONE
-        if meta[0] + max_degree > cap_heap or meta[2] + 1 > cap_log or meta[1] > max_events:
+        if (meta[0] + max_degree > cap_heap or meta[2] + 1 > cap_log or meta[1] > max_events
+                or 2 * (meta[7] + 1) > seen.shape[0]):
             return GROW
         last = _pop(hf, hi, meta[0])
         meta[0] = last
@@ -178,8 +178,7 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
         if t >= pf[q, PF_REMOVED] or t >= deadline:
             continue  # the post or this copy was removed before the exposure was due
         pi[q, PI_VIEWS] += 1
-        k = q * n_users + v
-        first = k not in seen
+        first = seen_add(seen, q * n_users + v)
         j = -1
         if trace or first:
             j = meta[2]
@@ -192,7 +191,7 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
             meta[2] = j + 1
         if not first:
             continue
-        seen[k] = np.int8(1)
+        meta[7] += 1
         pi[q, PI_REACH] += 1
         age = t - pf[q, PF_T0]
         thr = pf[q, PF_P] * pf[q, PF_SCALE] * decay_factor(pi[q, PI_DECAY_KIND], pf[q, PF_DECAY_A],
@@ -217,6 +216,34 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
     return DONE
 
 
-def new_seen() -> Dict:
-    """An empty set of (post, user) pairs already exposed, as a typed dict for the kernel."""
-    return Dict.empty(key_type=types.int64, value_type=types.int8)
+@njit(cache=True, inline="always")
+def seen_add(table: np.ndarray, key: int) -> bool:  # pragma: no cover
+    """Add ``key`` (>= 0) to an open-addressing hash set (empty slots hold -1); True if new.
+
+    The set of (post, user) pairs already exposed: ``post * n_users + user``. The caller keeps
+    the load factor at most 1/2 (``advance`` asks to grow first).
+    """
+    mask = table.shape[0] - 1
+    i = int(_mix(np.uint64(key))) & mask
+    while True:
+        k = table[i]
+        if k == key:
+            return False
+        if k == -1:
+            table[i] = key
+            return True
+        i = (i + 1) & mask
+
+
+@njit(cache=True)
+def rehash(old: np.ndarray, new: np.ndarray) -> None:  # pragma: no cover
+    """Insert every key of ``old`` into the empty table ``new``."""
+    for k in old:
+        if k != -1:
+            seen_add(new, k)
+
+
+def new_seen(capacity: int = 1 << 12) -> np.ndarray:
+    """An empty hash set for :func:`seen_add` (capacity rounded up to a power of two)."""
+    cap = 1 << max(4, int(capacity - 1).bit_length())
+    return np.full(cap, -1, dtype=np.int64)

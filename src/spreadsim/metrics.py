@@ -114,10 +114,32 @@ def summarize(posts: dict[str, np.ndarray]) -> dict[str, Any]:
 
 
 def add_baseline(result: RunResult, base: RunResult) -> None:
-    """Add the paired unmoderated run's reach and the reach prevented to ``result``."""
-    result.posts["reach_baseline"] = base.posts["reach"].copy()
+    """Add the paired unmoderated run's reach and the reach prevented to ``result``.
+
+    Posts are matched by content id: ``reach_baseline`` of an original upload is its reach in the
+    unmoderated run; a re-upload (copy > 0) does not exist there, so its baseline reach is 0.
+    ``legal_reach_lost_total`` is the reach that legal posts removed by moderation (wrongful
+    removals) lost against the unmoderated run.
+    """
+    result.posts["reach_baseline"] = baseline_reach(result.posts, base.posts)
+    legal_removed = ((result.posts["category"] == LEGAL)
+                     & ~np.isnan(result.posts["removal_time_h"]))
+    lost = result.posts["reach_baseline"][legal_removed] - result.posts["reach"][legal_removed]
+    result.summary["legal_reach_lost_total"] = int(lost.sum())
     b = base.summary["reach_total"]
     s = result.summary
     s["reach_baseline_total"] = b
     s["reach_prevented_total"] = b - s["reach_total"]
     s["reach_prevented_frac"] = (b - s["reach_total"]) / b if b > 0 else 0.0
+
+
+def baseline_reach(posts: dict[str, np.ndarray], base: dict[str, np.ndarray]) -> np.ndarray:
+    """Per post of ``posts``, the reach of the same content's original upload in ``base`` (the
+    unmoderated twin run); 0 for re-uploads (copy > 0) and content the twin never uploaded."""
+    cid, copy = posts["content_id"], posts["copy"]
+    orig = base["copy"] == 0
+    b_cid = base["content_id"][orig]
+    size = 1 + int(max(cid.max(initial=-1), b_cid.max(initial=-1)))
+    table = np.zeros(size, dtype=np.int64)
+    table[b_cid] = base["reach"][orig]
+    return np.where(copy == 0, table[cid], 0).astype(np.int64)

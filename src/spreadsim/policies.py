@@ -14,8 +14,9 @@ A policy watches the simulation through hooks and acts through it:
 
 Exposure, share, notice and threshold hooks stop the compiled kernel (each becomes a SimPy event),
 so a policy receives them only if it lists them in ``wants``; ``notice`` and ``threshold`` are
-decided inside the kernel, so only the exposures that matter cost a SimPy event. Randomness comes from the policy's own named stream
-(``self.key``), so adding a policy never shifts the spread's draws.
+decided inside the kernel, so only the exposures that matter cost a SimPy event. Randomness comes
+from the policy's own named stream (``self.key``), so adding a policy never shifts the spread's
+draws.
 
 Add a policy: subclass :class:`Policy`, give it a ``name``, validate its parameters in
 ``__init__``, register it in :data:`POLICIES` and add ``conf/policy/<name>.yaml``.
@@ -35,11 +36,24 @@ import numpy as np
 from .config import ALL_CATEGORIES, CATEGORIES, LEGAL
 from .dists import LATENCY_KINDS, latency_from_uniform
 from .errors import ConfigError, DataError
-from .rng import uniform
+from .rng import subkey, uniform
 from .validate import INF_WORDS, check_keys, choice, mapping, number, probability, require
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import Attempt, Post, Simulation
+
+
+def post_uniform(key: int, post: Post | Attempt, counter: int) -> float:
+    """Counter-based uniform of stream ``key`` that belongs to a post's content and copy.
+
+    An original upload (copy 0) of content ``c`` draws ``uniform(key, c, counter)``; copy ``k`` of
+    it draws from the sub-stream of ``c``. Post ids follow the order of uploads, which shifts when
+    a policy adds or blocks re-uploads; content ids and copy numbers do not, so a draw keyed here
+    stays with its post across runs that differ in another lever (common random numbers).
+    """
+    if post.copy == 0:
+        return float(uniform(key, post.content_id, counter))
+    return float(uniform(subkey(key, post.content_id), post.copy, counter))
 
 
 class Policy:
@@ -93,6 +107,10 @@ class Policy:
 
     def summary(self) -> dict[str, float]:
         """Policy statistics for the run summary (queue waits, orders met, ...)."""
+        return {}
+
+    def tables(self) -> dict[str, dict[str, np.ndarray]]:
+        """Policy tables for ``RunResult.tables`` (name -> columns of equal length)."""
         return {}
 
 
@@ -170,9 +188,9 @@ class PreDecidedRemoval(Policy):
     def latency(self, post: Post) -> float:
         """This post's removal latency (hours; ``inf`` if it is never removed)."""
         r = self.rules[post.category]
-        if uniform(self.key, post.id, 0) >= r.prob:
+        if post_uniform(self.key, post, 0) >= r.prob:
             return math.inf
-        return float(latency_from_uniform(r.kind, r.a, r.b, r.table, uniform(self.key, post.id, 1)))
+        return float(latency_from_uniform(r.kind, r.a, r.b, r.table, post_uniform(self.key, post, 1)))
 
     def on_upload(self, post: Post) -> None:
         if not self.applies(post):
@@ -306,4 +324,5 @@ def make_policy(cfg: Mapping[str, Any], field: str = "policy") -> Policy:
 
 
 __all__ = ["Policy", "NoPolicy", "PreDecidedRemoval", "FixedLatency", "LatencyDistribution",
-           "POLICIES", "register", "registry", "make_policy", "read_delays", "CATEGORIES"]
+           "POLICIES", "register", "registry", "make_policy", "read_delays", "CATEGORIES",
+           "post_uniform"]

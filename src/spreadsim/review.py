@@ -17,6 +17,7 @@ over time, moderator utilisation (busy time over the time moderators were on shi
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 from collections.abc import Callable, Mapping
@@ -27,7 +28,7 @@ import numpy as np
 import simpy
 
 from .dists import Duration
-from .rng import uniform
+from .policies import post_uniform
 from .validate import check_keys, integer, mapping, number
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -138,6 +139,21 @@ class ReviewQueue:
         self._log_length()
         return req
 
+    def withdraw(self, req: ReviewRequest) -> bool:
+        """Take a waiting request out of the queue (to resubmit it with another priority).
+
+        Returns False if a moderator already holds it. A withdrawn request is marked ``dropped``
+        and its ``on_done`` is not called.
+        """
+        try:
+            self.store.items.remove(req)
+        except ValueError:
+            return False
+        heapq.heapify(self.store.items)
+        req.dropped = True
+        self._log_length()
+        return True
+
     def _log_length(self) -> None:
         self.length_log.append((self.env.now, len(self.store.items)))
 
@@ -156,7 +172,7 @@ class ReviewQueue:
                     req.on_done(req)
                 continue
             req.started = self.env.now
-            dt = self.review_time.sample(uniform(self.key, req.post.id, req.round))
+            dt = self.review_time.sample(post_uniform(self.key, req.post, req.round))
             self.busy += dt
             yield self.env.timeout(dt)
             req.decided = self.env.now

@@ -55,14 +55,23 @@ JOB_TABLES = ("runs", "posts", "series")
 SWEEP_TABLES = ("results", "summary")
 PLOT_FILE = "reach_vs_latency.png"
 
-__all__ = ["JobSpec", "JobError", "check_job_config", "config_hash", "run_job", "aggregate",
-           "summarize_results", "write_sweep_outputs", "format_summary", "hydra_job",
+__all__ = ["JobSpec", "JobError", "InvalidConfig", "check_job_config", "config_hash", "run_job",
+           "aggregate", "summarize_results", "write_sweep_outputs", "format_summary", "hydra_job",
            "AggregateCallback", "remove_if_only_hydra"]
 
 
 class JobError(ValueError):
     """A job failed on bad input; a plain one-line message that survives pickling between
     processes (unlike :class:`~spreadsim.errors.ConfigError`, whose constructor takes 3 fields)."""
+
+
+class InvalidConfig(BaseException):  # noqa: N818 - not an Exception on purpose
+    """Bad input found by :class:`AggregateCallback` before any job started.
+
+    Hydra 1.3 turns an ``Exception`` raised in a callback into a warning and carries on, so the
+    callback raises this ``BaseException`` instead; the ``spreadsim`` command catches it and prints
+    its one-line message.
+    """
 
 
 # --------------------------------------------------------------------------- validation
@@ -90,7 +99,8 @@ def _check_graph(graph: Mapping[str, Any]) -> None:
     if kind == "edgelist":
         path = graph.get("path")
         if not isinstance(path, str) or not path or path == "???":
-            raise ConfigError("graph.path", path, "required for graph kind 'edgelist' (a file path)")
+            raise ConfigError("graph.path", path,
+                              "required for graph kind 'edgelist' (a file path)")
         if not os.path.isfile(path):
             raise ConfigError("graph.path", path, "file not found")
 
@@ -257,7 +267,7 @@ def _column(values: list[Any]) -> np.ndarray:
     return np.array([None if v is None else str(v) for v in values], dtype=object)
 
 
-def _rows_to_columns(rows: list[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+def _rows_to_columns(rows: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
     keys: list[str] = []
     for r in rows:
         keys.extend(k for k in r if k not in keys)
@@ -301,7 +311,10 @@ def find_job_dirs(sweep_dir: str | os.PathLike[str], limit: int | None = None) -
     return [d for _, _, d in sorted(found)]
 
 
-def aggregate(job_dirs: Iterable[str | os.PathLike[str]]) -> tuple[dict[str, np.ndarray], list[str]]:
+Table = dict[str, np.ndarray]
+
+
+def aggregate(job_dirs: Iterable[str | os.PathLike[str]]) -> tuple[Table, list[str]]:
     """Join the ``runs`` tables of finished jobs into one table (one row per job x seed).
 
     Parameters
@@ -312,8 +325,9 @@ def aggregate(job_dirs: Iterable[str | os.PathLike[str]]) -> tuple[dict[str, np.
     Returns
     -------
     results : dict of str to numpy.ndarray
-        The job's parameters as columns (named by their override key, e.g. ``policy.latency_h``),
-        then ``job`` and every column of the ``runs`` tables.
+        The job's parameters as columns (named by their override key, e.g. ``policy.latency_h``;
+        ``config.<key>`` if the key is also a result column, e.g. ``config.seed``), then ``job``
+        and every column of the ``runs`` tables.
     params : list of str
         The parameter column names.
     """
@@ -321,9 +335,10 @@ def aggregate(job_dirs: Iterable[str | os.PathLike[str]]) -> tuple[dict[str, np.
     params: list[str] = []
     for d in map(Path, job_dirs):
         job = json.loads((d / JOB_FILE).read_text())
-        p = {k: _decode(v) for k, v in job["params"].items()}
-        params.extend(k for k in p if k not in params)
         runs = read_table(d / "runs")
+        reserved = {"job", *runs, *_SUMMARY_COLUMNS}
+        p = {(f"config.{k}" if k in reserved else k): _decode(v) for k, v in job["params"].items()}
+        params.extend(k for k in p if k not in params)
         n = len(runs["seed"])
         for i in range(n):
             rows.append({**p, "job": job["job_num"], **{k: _py(v[i]) for k, v in runs.items()}})
@@ -342,6 +357,11 @@ def _py(v: Any) -> Any:
     return v
 
 
+_SUMMARY_COLUMNS = ("n_seeds", "reach_mean", "reach_ci_low", "reach_ci_high", "reach_baseline_mean",
+                    "prevented_mean", "prevented_ci_low", "prevented_ci_high",
+                    "prevented_frac_mean", "removed_share_mean")
+
+
 def _ci(x: np.ndarray) -> tuple[float, float, float]:
     """Mean and 95% t confidence interval of the finite values of ``x``."""
     from scipy.special import stdtrit  # t quantile; far lighter to import than scipy.stats
@@ -357,7 +377,7 @@ def _ci(x: np.ndarray) -> tuple[float, float, float]:
     return m, m - half, m + half
 
 
-def summarize_results(results: Mapping[str, np.ndarray], params: Sequence[str]) -> dict[str, np.ndarray]:
+def summarize_results(results: Mapping[str, np.ndarray], params: Sequence[str]) -> Table:
     """One row per sweep point (job): mean reach per post and reach prevented, with 95% CIs.
 
     Parameters
@@ -370,7 +390,7 @@ def summarize_results(results: Mapping[str, np.ndarray], params: Sequence[str]) 
     Returns
     -------
     dict of str to numpy.ndarray
-        Columns: the parameters, ``job``, ``seeds``; ``reach_mean`` (mean over seeds of the
+        Columns: the parameters, ``job``, ``n_seeds``; ``reach_mean`` (mean over seeds of the
         per-run mean reach per illegal post) with ``reach_ci_low``/``reach_ci_high`` (95%, t
         distribution over seeds); ``reach_baseline_mean`` (unmoderated twin);
         ``prevented_mean`` (paired per-seed difference baseline - moderated, per post) with its
@@ -391,7 +411,7 @@ def summarize_results(results: Mapping[str, np.ndarray], params: Sequence[str]) 
         pm, plo, phi = _ci(prevented)
         row: dict[str, Any] = {k: _py(results[k][first]) for k in params}
         row.update({
-            "job": int(j), "seeds": int(sel.sum()),
+            "job": int(j), "n_seeds": int(sel.sum()),
             "reach_mean": m, "reach_ci_low": lo, "reach_ci_high": hi,
             "reach_baseline_mean": _nanmean(base),
             "prevented_mean": pm, "prevented_ci_low": plo, "prevented_ci_high": phi,
@@ -409,11 +429,12 @@ def _nanmean(x: np.ndarray) -> float:
 
 def _fmt(x: Any, width: int) -> str:
     if isinstance(x, float | np.floating):
-        if math.isnan(x):
+        f = float(x)
+        if math.isnan(f):
             return "-".rjust(width)
-        if math.isinf(x):
-            return ("inf" if x > 0 else "-inf").rjust(width)
-        return f"{x:{width}.{2 if abs(x) < 1e5 else 0}f}"
+        if math.isinf(f):
+            return ("inf" if f > 0 else "-inf").rjust(width)
+        return f"{f:{width}.{2 if abs(f) < 1e5 else 0}f}"
     return str(x).rjust(width)
 
 
@@ -439,15 +460,17 @@ def format_summary(summary: Mapping[str, np.ndarray], params: Sequence[str]) -> 
         Header line plus one line per sweep point, newline-terminated.
     """
     cols: list[tuple[str, int]] = [(p, max(10, len(p))) for p in params]
-    cols += [("seeds", 5), ("reach/post", 10), ("95% CI", 21), ("prevented/post", 14),
+    cols += [("n_seeds", 7), ("reach/post", 10), ("95% CI", 21), ("prevented/post", 14),
              ("95% CI ", 21), ("prevented", 9)]
     lines = ["  ".join(h.strip().rjust(w) for h, w in cols)]
     for i in range(len(summary["job"])):
         cells = [_fmt_param(summary[p][i], w) for p, w in cols[: len(params)]]
         ci = f"[{_fmt(summary['reach_ci_low'][i], 8)}, {_fmt(summary['reach_ci_high'][i], 8)}]"
-        pci = f"[{_fmt(summary['prevented_ci_low'][i], 8)}, {_fmt(summary['prevented_ci_high'][i], 8)}]"
+        pci = (f"[{_fmt(summary['prevented_ci_low'][i], 8)}, "
+               f"{_fmt(summary['prevented_ci_high'][i], 8)}]")
         frac = summary["prevented_frac_mean"][i]
-        cells += [str(summary["seeds"][i]).rjust(5), _fmt(summary["reach_mean"][i], 10), ci.rjust(21),
+        cells += [str(summary["n_seeds"][i]).rjust(7), _fmt(summary["reach_mean"][i], 10),
+                  ci.rjust(21),
                   _fmt(summary["prevented_mean"][i], 14), pci.rjust(21),
                   ("-" if math.isnan(frac) else f"{100 * frac:.1f}%").rjust(9)]
         lines.append("  ".join(cells))
@@ -455,7 +478,7 @@ def format_summary(summary: Mapping[str, np.ndarray], params: Sequence[str]) -> 
 
 
 def write_sweep_outputs(out_dir: str | os.PathLike[str],
-                        job_dirs: Iterable[str | os.PathLike[str]]) -> tuple[dict[str, np.ndarray], list[str]]:
+                        job_dirs: Iterable[str | os.PathLike[str]]) -> tuple[Table, list[str]]:
     """Aggregate job folders into ``results``, ``summary`` (Parquet + CSV) and the plot.
 
     Parameters
@@ -550,7 +573,7 @@ def task_container(config: DictConfig) -> dict[str, Any]:
         c.pop("hydra", None)
     out = OmegaConf.to_container(c, resolve=True)
     assert isinstance(out, dict)
-    return out
+    return {str(k): v for k, v in out.items()}
 
 
 def _parse_overrides(items: Sequence[str]) -> list[Any]:
@@ -668,11 +691,21 @@ class AggregateCallback(Callback):
     """
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        check_job_config(task_container(config))
+        try:
+            check_job_config(task_container(config))
+        except (ConfigError, DataError) as e:
+            raise InvalidConfig(str(e)) from None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         _ACTIVE["sweep_dir"] = str(config.hydra.sweep.dir)
         _ACTIVE["job_name"] = str(config.hydra.job.name)
+        try:
+            self._check_sweep(config)
+        except (ConfigError, DataError) as e:
+            raise InvalidConfig(str(e)) from None
+
+    @staticmethod
+    def _check_sweep(config: DictConfig) -> None:
         base = task_container(config)
         check_job_config(base)
         for o in _sweep_overrides(config):

@@ -88,6 +88,25 @@ class Phase:
         return _maxrss_mib()
 
 
+def _git_state() -> str:
+    """``git <commit>[+dirty]`` of the source tree spreadsim was imported from, if any."""
+    import subprocess
+
+    import spreadsim
+
+    root = os.path.dirname(os.path.abspath(spreadsim.__file__))
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "."], cwd=root, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "git ?"
+    return f"git {rev}{'+dirty src' if dirty else ''}"
+
+
 # ------------------------------------------------------------------------------------- graph
 
 
@@ -131,17 +150,19 @@ def _csr_by_hand(G: nx.Graph, name: str) -> Graph:
 
 
 def spreadsim_config(T: float, horizon: float, rate: float) -> SimConfig:
-    return SimConfig.from_dict({
-        "graph": {"kind": "prebuilt"},  # ignored: the graph is passed in
-        "spread": {"kernel": {"dist": "exponential", "rate_per_h": rate}},
-        "scenario": {
-            "illegal_posts": 1,
-            "uploaders": 1,
-            "horizon_h": horizon,
-            "window_h": 0,
-            "categories": {"hate_speech": {"weight": 1, "share_prob": T}},
-        },
-    })
+    return SimConfig.from_dict(
+        {
+            "graph": {"kind": "prebuilt"},  # ignored: the graph is passed in
+            "spread": {"kernel": {"dist": "exponential", "rate_per_h": rate}},
+            "scenario": {
+                "illegal_posts": 1,
+                "uploaders": 1,
+                "horizon_h": horizon,
+                "window_h": 0,
+                "categories": {"hate_speech": {"weight": 1, "share_prob": T}},
+            },
+        }
+    )
 
 
 def run_spreadsim(cfg: SimConfig, g: Graph, seed: int) -> tuple[float, float, int, int, int]:
@@ -151,8 +172,7 @@ def run_spreadsim(cfg: SimConfig, g: Graph, seed: int) -> tuple[float, float, in
     r = Simulation(cfg, seed, graph=g).run()
     dt = time.perf_counter() - t0
     cpu = time.process_time() - c0
-    return (dt, cpu, int(r.summary["shares_total"]) + 1, int(r.summary["reach_total"]),
-            int(r.posts["uploader"][0]))
+    return (dt, cpu, int(r.summary["shares_total"]) + 1, int(r.summary["reach_total"]), int(r.posts["uploader"][0]))
 
 
 def uploader_of(cfg: SimConfig, g: Graph, seed: int) -> Any:
@@ -166,7 +186,7 @@ def run_eon(G: nx.Graph, tau: float, gamma: float, node: Any, seed: int) -> tupl
     import EoN
 
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - EoN draws from the legacy global generator
     c0 = time.process_time()
     t0 = time.perf_counter()
     _t, _S, _I, R = EoN.fast_SIR(G, tau, gamma, initial_infecteds=[node])
@@ -174,8 +194,9 @@ def run_eon(G: nx.Graph, tau: float, gamma: float, node: Any, seed: int) -> tupl
     return dt, time.process_time() - c0, int(R[-1])
 
 
-def collect_runs(one: Callable[[int], dict[str, Any]], runs: int, max_tries: int,
-                 min_inf: int) -> tuple[list[dict[str, Any]], list[int]]:
+def collect_runs(
+    one: Callable[[int], dict[str, Any]], runs: int, max_tries: int, min_inf: int
+) -> tuple[list[dict[str, Any]], list[int]]:
     """Seeds 0, 1, ... until ``runs`` outbreaks with >= ``min_inf`` infections (kept, small)."""
     kept: list[dict[str, Any]] = []
     small: list[int] = []
@@ -195,40 +216,45 @@ def collect_runs(one: Callable[[int], dict[str, Any]], runs: int, max_tries: int
 
 
 class _Timed:
-    """Wrap a compiled kernel entry point, accumulating its wall time and call count."""
+    """Wrap a compiled kernel entry point, accumulating its CPU time and call count."""
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         self.fn, self.total, self.calls = fn, 0.0, 0
 
     def __call__(self, *a: Any) -> Any:
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         try:
             return self.fn(*a)
         finally:
-            self.total += time.perf_counter() - t0
+            self.total += time.process_time() - t0
             self.calls += 1
 
 
 def breakdown(cfg: SimConfig, g: Graph, seeds: list[int]) -> dict[str, float]:
-    """Median seconds per phase of a run: setup, kernel, SimPy/engine rest, collect."""
-    rows: dict[str, list[float]] = {k: [] for k in ("setup", "kernel", "engine", "collect", "total",
-                                                     "kernel_calls", "views", "reach", "inf")}
+    """Median CPU seconds per phase of a run: setup, kernel, SimPy/engine rest, collect.
+
+    CPU time (``time.process_time``), not wall time, so that other processes on the machine do
+    not leak into the phases.
+    """
+    rows: dict[str, list[float]] = {
+        k: [] for k in ("setup", "kernel", "engine", "collect", "total", "kernel_calls", "views", "reach", "inf")
+    }
     orig_adv, orig_share = K.advance, K.share
     try:
         for s in seeds:
             adv, shr = _Timed(orig_adv), _Timed(orig_share)
             K.advance, K.share = adv, shr
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             sim = Simulation(cfg, s, graph=g)
-            t1 = time.perf_counter()
+            t1 = time.process_time()
             # Simulation.run() without the collect, to time collect separately
             for p in sim.policies:
                 p.start()
             sim.env.process(sim._uploads())
             sim.env.run(until=cfg.scenario.horizon_h)
-            t2 = time.perf_counter()
+            t2 = time.process_time()
             r = sim._collect()
-            t3 = time.perf_counter()
+            t3 = time.process_time()
             kern = adv.total + shr.total
             rows["setup"].append(t1 - t0)
             rows["kernel"].append(kern)
@@ -267,10 +293,16 @@ def summarize(kept: list[dict[str, Any]]) -> dict[str, float]:
     inf = [r["inf"] for r in kept]
     ips = [r["inf"] / r["wall"] for r in kept]
     cpu = [r["cpu"] for r in kept]
-    return {"wall": statistics.median(w), "wall_s": _fmt_t(w), "inf": statistics.median(inf),
-            "ips": statistics.median(ips), "ips_min": min(ips), "ips_max": max(ips),
-            "cpu": statistics.median(cpu),
-            "ips_cpu": statistics.median(r["inf"] / r["cpu"] for r in kept)}
+    return {
+        "wall": statistics.median(w),
+        "wall_s": _fmt_t(w),
+        "inf": statistics.median(inf),
+        "ips": statistics.median(ips),
+        "ips_min": min(ips),
+        "ips_max": max(ips),
+        "cpu": statistics.median(cpu),
+        "ips_cpu": statistics.median(r["inf"] / r["cpu"] for r in kept),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -282,8 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--graph-seed", type=int, default=1)
     ap.add_argument("--horizon", type=float, default=1e6, help="spreadsim horizon_h (1e6)")
     ap.add_argument("--rate", type=float, default=1.0, help="feed delay rate per h; EoN gamma")
-    ap.add_argument("--min-frac", type=float, default=0.01,
-                    help="keep outbreaks with at least this fraction infected (0.01)")
+    ap.add_argument(
+        "--min-frac", type=float, default=0.01, help="keep outbreaks with at least this fraction infected (0.01)"
+    )
     ap.add_argument("--max-tries", type=int, default=0, help="seeds tried per tool (10*runs)")
     ap.add_argument("--skip-eon", action="store_true", help="spreadsim only")
     ap.add_argument("--profile-top", type=int, default=15, help="cProfile rows (0: none)")
@@ -300,17 +333,23 @@ def main(argv: list[str] | None = None) -> int:
     except metadata.PackageNotFoundError:  # pragma: no cover
         eon_version = "?"
 
-    print(f"# bench_spread  {_dt.datetime.now().isoformat(timespec='seconds')}  "
-          f"python {platform.python_version()}  cpus {os.cpu_count()}  "
-          f"numba {metadata.version('numba')}  networkx {nx.__version__}  EoN {eon_version}")
-    print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(
+        f"# bench_spread  {_dt.datetime.now().isoformat(timespec='seconds')}  "
+        f"python {platform.python_version()}  cpus {os.cpu_count()}  "
+        f"numba {metadata.version('numba')}  networkx {nx.__version__}  EoN {eon_version}"
+    )
+    print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; spreadsim {_git_state()}")
     G, g, t_ba, t_conv, how = build_graph(a.n, a.m, a.graph_seed)
-    print(f"graph: BA n={a.n} m={a.m} seed={a.graph_seed}: {G.number_of_edges()} edges; "
-          f"networkx build {t_ba:.2f}s; {how} {t_conv:.2f}s; peak RSS so far {_maxrss_mib():.0f} MiB")
+    print(
+        f"graph: BA n={a.n} m={a.m} seed={a.graph_seed}: {G.number_of_edges()} edges; "
+        f"networkx build {t_ba:.2f}s; {how} {t_conv:.2f}s; peak RSS so far {_maxrss_mib():.0f} MiB"
+    )
     cfg = spreadsim_config(a.T, a.horizon, a.rate)
-    print(f"spreadsim: p={a.T}, exponential delay rate {a.rate}/h, horizon {a.horizon:g} h | "
-          f"EoN fast_SIR: tau={tau:.6g}, gamma={gamma:g} (T={a.T}) | keep outbreaks >= "
-          f"{min_inf} infected, {a.runs} per tool, at most {max_tries} seeds")
+    print(
+        f"spreadsim: p={a.T}, exponential delay rate {a.rate}/h, horizon {a.horizon:g} h | "
+        f"EoN fast_SIR: tau={tau:.6g}, gamma={gamma:g} (T={a.T}) | keep outbreaks >= "
+        f"{min_inf} infected, {a.runs} per tool, at most {max_tries} seeds"
+    )
 
     # ---- spreadsim
     t0 = time.perf_counter()
@@ -325,8 +364,10 @@ def main(argv: list[str] | None = None) -> int:
 
     ss_kept, ss_small = collect_runs(one_ss, a.runs, max_tries, min_inf)
     ss_peak, ss_base = ph.peak_mib(), ph.start_mib
-    print(f"spreadsim: warm-up {warm:.2f}s (peak RSS {warm_rss:.0f} MiB); kept {len(ss_kept)}, discarded small {len(ss_small)}"
-          f" (seeds {ss_small})")
+    print(
+        f"spreadsim: warm-up {warm:.2f}s (peak RSS {warm_rss:.0f} MiB); kept {len(ss_kept)}, "
+        f"discarded small {len(ss_small)} (seeds {ss_small})"
+    )
 
     # ---- EoN
     ee_kept: list[dict[str, Any]] = []
@@ -347,8 +388,7 @@ def main(argv: list[str] | None = None) -> int:
 
         ee_kept, ee_small = collect_runs(one_eon, a.runs, max_tries, min_inf)
         ee_peak, ee_base = ph.peak_mib(), ph.start_mib
-        print(f"EoN: warm-up {warm:.2f}s; kept {len(ee_kept)}, discarded small {len(ee_small)}"
-              f" (seeds {ee_small})")
+        print(f"EoN: warm-up {warm:.2f}s; kept {len(ee_kept)}, discarded small {len(ee_small)} (seeds {ee_small})")
 
     if not ss_kept:
         print("no large spreadsim outbreak: nothing to report")
@@ -357,9 +397,11 @@ def main(argv: list[str] | None = None) -> int:
     # ---- table
     s = summarize(ss_kept)
     reach_med = statistics.median(r["reach"] for r in ss_kept)
-    hdr = (f"{'tool':<10} {'runs':>4} {'small':>5} {'wall s/run med (min-max)':>26} "
-           f"{'CPU s':>7} {'infections':>10} {'inf/s med':>10} {'inf/s min-max':>17} "
-           f"{'inf/CPU-s':>10} {'peak RSS MiB':>13}")
+    hdr = (
+        f"{'tool':<10} {'runs':>4} {'small':>5} {'wall s/run med (min-max)':>26} "
+        f"{'CPU s':>7} {'infections':>10} {'inf/s med':>10} {'inf/s min-max':>17} "
+        f"{'inf/CPU-s':>10} {'peak RSS MiB':>13}"
+    )
     print()
     print(hdr)
     print("-" * len(hdr))
@@ -367,9 +409,11 @@ def main(argv: list[str] | None = None) -> int:
     def row(name: str, kept: list[dict[str, Any]], small: list[int], peak: float, base: float) -> None:
         x = summarize(kept)
         rss = f"{peak:.0f} ({peak - base:+.0f})"
-        print(f"{name:<10} {len(kept):>4} {len(small):>5} {x['wall_s']:>26} {x['cpu']:>7.3f} "
-              f"{x['inf']:>10.0f} {x['ips']:>10.0f} {x['ips_min']:>8.0f}-{x['ips_max']:<8.0f} "
-              f"{x['ips_cpu']:>10.0f} {rss:>13}")
+        print(
+            f"{name:<10} {len(kept):>4} {len(small):>5} {x['wall_s']:>26} {x['cpu']:>7.3f} "
+            f"{x['inf']:>10.0f} {x['ips']:>10.0f} {x['ips_min']:>8.0f}-{x['ips_max']:<8.0f} "
+            f"{x['ips_cpu']:>10.0f} {rss:>13}"
+        )
 
     row("spreadsim", ss_kept, ss_small, ss_peak, ss_base)
     if ee_kept:
@@ -377,32 +421,47 @@ def main(argv: list[str] | None = None) -> int:
         e = summarize(ee_kept)
         ratio = s["ips"] / e["ips"]
         print("-" * len(hdr))
-        print(f"infections/s ratio spreadsim/EoN (ratio of the medians of per-run infections/s):"
-              f" wall {ratio:.1f}x, CPU {s['ips_cpu'] / e['ips_cpu']:.1f}x   [goal >= 4x; later ~80x]")
-        print(f"final sizes: spreadsim {s['inf']:.0f} sharers ({s['inf'] / a.n:.1%}), "
-              f"{reach_med:.0f} reached ({reach_med / a.n:.1%}); EoN {e['inf']:.0f} infected "
-              f"({e['inf'] / a.n:.1%})")
+        print(
+            f"infections/s ratio spreadsim/EoN (ratio of the medians of per-run infections/s):"
+            f" wall {ratio:.1f}x, CPU {s['ips_cpu'] / e['ips_cpu']:.1f}x   [goal >= 4x; later ~80x]"
+        )
+        print(
+            f"final sizes: spreadsim {s['inf']:.0f} sharers ({s['inf'] / a.n:.1%}), "
+            f"{reach_med:.0f} reached ({reach_med / a.n:.1%}); EoN {e['inf']:.0f} infected "
+            f"({e['inf'] / a.n:.1%})"
+        )
     else:
         print(f"final sizes: spreadsim {s['inf']:.0f} sharers, {reach_med:.0f} reached")
-    print("peak RSS: ru_maxrss after the tool's timed runs, high-water mark reset after its "
-          "warm-up (+ = above the RSS at that point, which holds both graphs)")
-    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
-          f"(other processes on the {os.cpu_count()} cores inflate wall times; CPU s is steadier)")
+    print(
+        "peak RSS: ru_maxrss after the tool's timed runs, high-water mark reset after its "
+        "warm-up (+ = above the RSS at that point, which holds both graphs)"
+    )
+    print(
+        f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+        f"(other processes on the {os.cpu_count()} cores inflate wall times; CPU s is steadier)"
+    )
 
     # ---- where spreadsim's time goes
     seeds = [r["seed"] for r in ss_kept]
     b = breakdown(cfg, g, seeds)
     print()
-    print(f"spreadsim per-run breakdown (median over the {len(seeds)} kept seeds, s; "
-          f"{b['views']:.0f} exposures, {b['reach']:.0f} reached, {b['inf']:.0f} infections):")
-    for k, label in (("setup", "Simulation.__init__"),
-                     ("kernel", f"kernel.advance + kernel.share ({b['kernel_calls']:.0f} calls)"),
-                     ("engine", "SimPy loop and engine outside the kernel"),
-                     ("collect", "metrics.collect"), ("total", "total")):
+    print(
+        f"spreadsim per-run breakdown (median over the {len(seeds)} kept seeds, CPU s; "
+        f"{b['views']:.0f} exposures, {b['reach']:.0f} reached, {b['inf']:.0f} infections):"
+    )
+    for k, label in (
+        ("setup", "Simulation.__init__"),
+        ("kernel", f"kernel.advance + kernel.share ({b['kernel_calls']:.0f} calls)"),
+        ("engine", "SimPy loop and engine outside the kernel"),
+        ("collect", "metrics.collect"),
+        ("total", "total"),
+    ):
         print(f"  {label:<48} {b[k]:8.4f}  {100 * b[k] / b['total']:5.1f}%")
-    print(f"  kernel: {1e9 * b['kernel'] / b['views']:.0f} ns per exposure, "
-          f"{b['inf'] / b['kernel']:.0f} infections/s inside the kernel; "
-          f"graph conversion (once, not per run) {t_conv:.2f}s")
+    print(
+        f"  kernel: {1e9 * b['kernel'] / b['views']:.0f} ns per exposure, "
+        f"{b['inf'] / b['kernel']:.0f} infections/s inside the kernel; "
+        f"graph conversion (once, not per run) {t_conv:.2f}s"
+    )
     if a.profile_top > 0:
         print()
         print(f"cProfile of one spreadsim run (seed {seeds[0]}), top {a.profile_top} by cumulative:")

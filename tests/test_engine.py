@@ -185,3 +185,46 @@ def test_max_events_cap_is_reported():
     cfg["max_events"] = 100
     with pytest.raises(ConfigError, match="max_events"):
         simulate(cfg, seed=0, graph=g)
+
+
+class _Live(Policy):
+    """Forces live counts (every exposure through the event queue), changes nothing else."""
+
+    name = "live"
+    needs_live_counts = True
+
+    def __init__(self) -> None:
+        super().__init__({})
+
+
+@pytest.mark.parametrize("removal", ["cascade", "per_copy"])
+@pytest.mark.parametrize("decay", [{"kind": "none"}, {"kind": "exponential", "half_life_h": 3.0}])
+def test_inert_exposures_give_the_same_tables(removal, decay):
+    """Exposures that can trigger nothing skip the event queue; the tables must not change."""
+    from spreadsim.graphs import build_graph
+    from spreadsim.policies import FixedLatency
+
+    g = build_graph({"kind": "barabasi_albert", "n": 2000, "m": 3}, seed=1)
+    cfg = SimConfig.from_dict(config(share_prob=0.15, kernel={"dist": "lognormal", "median_h": 1.0,
+                                                              "sigma": 1.0},
+                                     removal=removal, posts=20, uploaders=5, window_h=12.0,
+                                     horizon_h=200.0, selection="random", decay=decay))
+    for seed in range(3):
+        fast_sim = Simulation(cfg, seed, graph=g, policies=[FixedLatency({"latency_h": 5.0})])
+        assert not fast_sim.live_counts
+        fast = fast_sim.run()
+        live_sim = Simulation(cfg, seed, graph=g, policies=[FixedLatency({"latency_h": 5.0}), _Live()])
+        assert live_sim.live_counts
+        live = live_sim.run()
+        assert fast.posts["reach"].sum() > 50
+        for col in live.posts:
+            np.testing.assert_array_equal(fast.posts[col], live.posts[col], err_msg=col)
+        for col in live.series:
+            np.testing.assert_array_equal(fast.series[col], live.series[col], err_msg=col)
+
+
+def test_reach_query_needs_live_counts():
+    g = digraph([(0, 1), (1, 2)])
+    sim = Simulation(SimConfig.from_dict(config()), 0, graph=g)
+    with pytest.raises(RuntimeError, match="needs_live_counts"):
+        sim.reach(None)  # type: ignore[arg-type]

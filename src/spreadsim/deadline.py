@@ -107,7 +107,8 @@ def deadline_sweep(points: Sequence[SimConfig], seed: int, *,
         shares = np.bincount(q[live & shared], minlength=n)
         f = live & first
         posts, series = post_tables(sim.posts, t0, removed, reach, views, shares, t[f], q[f],
-                                    sim._log_f[:m, 1][f], horizon, cfg.scenario.series_step_h)
+                                    sim._log_i[:m, 1][f], sim._log_f[:m, 1][f], horizon,
+                                    cfg.scenario.series_step_h)
         summary = summarize(posts)
         summary["uploads_blocked"] = 0
         order = np.lexsort((np.arange(n), removed))

@@ -150,6 +150,12 @@ class Simulation:
         if unknown:
             raise ValueError(f"policies want unknown hooks {sorted(unknown)}; known: {list(_HOOK_BITS)}")
         self._stop_mask = sum(bit for name, bit in _HOOK_BITS.items() if name in wants)
+        # exposures that can trigger nothing skip the event queue and are counted at the end,
+        # unless something needs every exposure as it happens (trace, exposure or reach hooks,
+        # or a policy that reads reach/views during the run)
+        self.live_counts = (trace or bool(wants & {"exposure", "threshold"})
+                            or any(p.needs_live_counts for p in self.policies))
+        self._meta[9] = 0 if self.live_counts else 1
         for i, p in enumerate(self.policies):
             p.bind(self, stream_key(self.seed, f"policy:{i}:{p.name}"))
 
@@ -190,7 +196,9 @@ class Simulation:
         cap = max(1024, 4 * self._max_degree)
         self._hf = np.zeros((cap, 2), dtype=np.float64)
         self._hi = np.zeros((cap, 4), dtype=np.int64)
-        self._meta = np.zeros(8, dtype=np.int64)
+        self._meta = np.zeros(10, dtype=np.int64)
+        self._inert_f = np.zeros((cap, 2), dtype=np.float64)
+        self._inert_i = np.zeros((cap, 3), dtype=np.int64)
         self._log_f = np.zeros((4096 + 1, 2), dtype=np.float64)
         self._log_i = np.zeros((4096, 4), dtype=np.int64)
         k = self.config.spread.kernel
@@ -204,23 +212,33 @@ class Simulation:
         self._indices = self.graph.indices
 
     def _grow(self) -> None:
+        if self._meta[8] + self._max_degree > self._inert_f.shape[0]:
+            extra = self._inert_f.shape[0] + self._max_degree
+            self._inert_f = np.concatenate([self._inert_f, np.zeros((extra, 2))])
+            self._inert_i = np.concatenate([self._inert_i, np.zeros((extra, 3), dtype=np.int64)])
         if self._meta[0] + self._max_degree > self._hf.shape[0]:
             cap = 2 * self._hf.shape[0] + self._max_degree
             self._hf = np.concatenate([self._hf, np.zeros((cap - self._hf.shape[0], 2))])
             self._hi = np.concatenate([self._hi, np.zeros((cap - self._hi.shape[0], 4), dtype=np.int64)])
         if self._meta[2] + 1 > self._log_i.shape[0]:
-            n = self._log_i.shape[0]
-            spare = self._log_f[-1:].copy()
-            self._log_f = np.concatenate([self._log_f[:-1], np.zeros((n, 2)), spare])
-            self._log_i = np.concatenate([self._log_i, np.zeros((n, 4), dtype=np.int64)])
+            self._grow_log(self._log_i.shape[0])
         if 2 * (self._meta[7] + 1) > self._seen.shape[0]:
-            bigger = K.new_seen(4 * self._seen.shape[0])
-            K.rehash(self._seen, bigger)
-            self._seen = bigger
+            self._grow_seen(4 * self._seen.shape[0])
         if self._meta[1] > self.config.max_events:
             raise ConfigError("max_events", self.config.max_events,
                               f"exceeded ({int(self._meta[1])} exposures scheduled); raise max_events "
                               "or shrink the scenario")
+
+    def _grow_log(self, n: int) -> None:
+        """Add ``n`` rows to the exposure log (its last float row is the report slot)."""
+        spare = self._log_f[-1:].copy()
+        self._log_f = np.concatenate([self._log_f[:-1], np.zeros((n, 2)), spare])
+        self._log_i = np.concatenate([self._log_i, np.zeros((n, 4), dtype=np.int64)])
+
+    def _grow_seen(self, capacity: int) -> None:
+        bigger = K.new_seen(capacity)
+        K.rehash(self._seen, bigger)
+        self._seen = bigger
 
     def _advance(self, until: float) -> None:
         horizon = self.config.scenario.horizon_h
@@ -228,9 +246,9 @@ class Simulation:
         while True:
             code = K.advance(self._indptr, self._indices, self._pf, self._pi, self._hf, self._hi,
                              self._meta, self._delay, self._lat_table, self._seen, self._log_f,
-                             self._log_i, self._notice_weight, until, horizon, self._max_degree,
-                             self._stop_mask,
-                             self.trace, self.config.max_events)
+                             self._log_i, self._notice_weight, self._inert_f, self._inert_i, until,
+                             horizon, self._max_degree, self._stop_mask, self.trace,
+                             self.config.max_events)
             if code == K.GROW:
                 self._grow()
                 continue
@@ -309,10 +327,10 @@ class Simulation:
         for pol in self.policies:
             pol.on_upload(post)
         if t < self._pf[q, K.PF_REMOVED]:
-            if self._meta[0] + self._max_degree > self._hf.shape[0]:
-                self._grow()
+            self._grow()  # room for one share's worth of events
             K.share(self._indptr, self._indices, self._pf, self._pi, self._hf, self._hi, self._meta,
-                    self._delay, self._lat_table, q, uploader, t, sc.horizon_h)
+                    self._delay, self._lat_table, self._seen, self._notice_weight, self._inert_f,
+                    self._inert_i, q, uploader, t, sc.horizon_h)
         return post
 
     def require_review(self, field_name: str, who: str) -> ReviewQueue:
@@ -336,12 +354,19 @@ class Simulation:
         """Whether ``post`` has been removed (as of now)."""
         return bool(self._pf[post.id, K.PF_REMOVED] <= self.env.now)
 
+    def _check_live(self, what: str) -> None:
+        if not self.live_counts:
+            raise RuntimeError(f"{what} during a run needs live counts: give the policy "
+                               "needs_live_counts = True (or wants 'threshold')")
+
     def reach(self, post: Post) -> int:
-        """Distinct users exposed to ``post`` so far."""
+        """Distinct users exposed to ``post`` so far (needs live counts during a run)."""
+        self._check_live("reach()")
         return int(self._pi[post.id, K.PI_REACH])
 
     def views(self, post: Post) -> int:
-        """Exposures of ``post`` so far."""
+        """Exposures of ``post`` so far (needs live counts during a run)."""
+        self._check_live("views()")
         return int(self._pi[post.id, K.PI_VIEWS])
 
     def shares(self, post: Post) -> int:
@@ -425,7 +450,22 @@ class Simulation:
             p.start()
         self.env.process(self._uploads())
         self.env.run(until=self.config.scenario.horizon_h)
+        self._settle()
         return self._collect()
+
+    def _settle(self) -> None:
+        """Count the inert exposures now that every removal time is final."""
+        n_inert = int(self._meta[8])
+        if n_inert == 0:
+            return
+        free = self._log_i.shape[0] - int(self._meta[2])
+        if free < n_inert:
+            self._grow_log(n_inert - free)
+        if 2 * (self._meta[7] + n_inert + 1) > self._seen.shape[0]:
+            self._grow_seen(4 * (int(self._meta[7]) + n_inert + 1))
+        K.settle_inert(self._pf, self._pi, self._seen, self.graph.n, self._inert_f, self._inert_i,
+                       n_inert, self._log_f, self._log_i, self._meta)
+        self._meta[8] = 0
 
     def _collect(self) -> RunResult:
         from .metrics import collect

@@ -109,8 +109,18 @@ def _pop(hf: np.ndarray, hi: np.ndarray, size: int) -> int:  # pragma: no cover
 @njit(cache=True)
 def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarray,
           hf: np.ndarray, hi: np.ndarray, meta: np.ndarray, delay_par: np.ndarray,
-          lat_table: np.ndarray, q: int, u: int, t: float, horizon: float) -> None:  # pragma: no cover
-    """User ``u`` shares post ``q`` at time ``t``: schedule an exposure of every follower."""
+          lat_table: np.ndarray, seen: np.ndarray, notice_weight: np.ndarray,
+          inert_f: np.ndarray, inert_i: np.ndarray, q: int, u: int, t: float,
+          horizon: float) -> None:  # pragma: no cover
+    """User ``u`` shares post ``q`` at time ``t``: schedule an exposure of every follower.
+
+    With inert exposures on (``meta[9]``), an exposure that can trigger nothing goes to the inert
+    buffer instead of the heap: its user was already exposed, or will not reshare at this age
+    (the reshare coin is above ``share_prob * decay(age)``, an upper bound since throttles only
+    lower it) and files no notice. Reshare probability falls with age, so a user's earliest
+    exposure is live whenever any of their exposures is: first exposures of users who may act
+    are still processed in time order, and :func:`settle_inert` counts the rest at the end.
+    """
     key = pi[q, PI_KEY]
     copy_kind = pi[q, PI_COPY_KIND]
     deadline = math.inf
@@ -120,12 +130,21 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
             deadline = t + latency_from_uniform(copy_kind, pf[q, PF_COPY_A], pf[q, PF_COPY_B],
                                                 lat_table, uniform(ckey, u, 0))
     dkey = subkey(key, 0)
+    skey = subkey(key, 1)
+    nkey = pi[q, PI_NOTICE_KEY]
+    notice_p = pf[q, PF_NOTICE_P]
+    p_max = pf[q, PF_P] * max(1.0, pf[q, PF_SCALE])
+    t0 = pf[q, PF_T0]
+    dk, da, db = pi[q, PI_DECAY_KIND], pf[q, PF_DECAY_A], pf[q, PF_DECAY_B]
+    inert_on = meta[9] != 0
+    n_users = indptr.shape[0] - 1
     kind = int(delay_par[0])
     a = delay_par[1]
     b = delay_par[2]
     uploader = pi[q, PI_UPLOADER]
     size = meta[0]
     seq = meta[1]
+    n_inert = meta[8]
     for e in range(indptr[u], indptr[u + 1]):
         w = indices[e]
         if w == uploader:
@@ -133,25 +152,69 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
         te = t + delay_from_uniform(kind, a, b, uniform(dkey, u, w))
         if te >= deadline or te >= horizon:
             continue  # would fire at or after the copy's removal or the end: never happens
-        size = _push(hf, hi, size, te, deadline, seq, q, w, u)
         seq += 1
+        if inert_on:
+            live = not seen_has(seen, q * n_users + w) and (
+                uniform(skey, w, 0) < p_max * decay_factor(dk, da, db, te - t0)
+                or (notice_p > 0.0 and uniform(nkey, w, 0) < notice_p * notice_weight[w]))
+            if not live:
+                inert_f[n_inert, 0] = te
+                inert_f[n_inert, 1] = deadline
+                inert_i[n_inert, 0] = q
+                inert_i[n_inert, 1] = w
+                inert_i[n_inert, 2] = u
+                n_inert += 1
+                continue
+        size = _push(hf, hi, size, te, deadline, seq, q, w, u)
     meta[0] = size
     meta[1] = seq
+    meta[8] = n_inert
+
+
+@njit(cache=True)
+def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
+                 inert_f: np.ndarray, inert_i: np.ndarray, n_inert: int, log_f: np.ndarray,
+                 log_i: np.ndarray, meta: np.ndarray) -> None:  # pragma: no cover
+    """Count the inert exposures once removals are final: in time order, an exposure before its
+    post's (and copy's) removal is a view, and a first exposure if the user was not yet seen.
+    The log must have room for ``n_inert`` more rows."""
+    order = np.argsort(inert_f[:n_inert, 0], kind="mergesort")
+    j = meta[2]
+    for r in order:
+        t = inert_f[r, 0]
+        q = inert_i[r, 0]
+        if t >= pf[q, PF_REMOVED] or t >= inert_f[r, 1]:
+            continue
+        pi[q, PI_VIEWS] += 1
+        v = inert_i[r, 1]
+        if seen_add(seen, q * n_users + v):
+            meta[7] += 1
+            pi[q, PI_REACH] += 1
+            log_f[j, 0] = t
+            log_f[j, 1] = inert_f[r, 1]
+            log_i[j, 0] = q
+            log_i[j, 1] = v
+            log_i[j, 2] = inert_i[r, 2]
+            log_i[j, 3] = 1
+            j += 1
+    meta[2] = j
 
 
 @njit(cache=True)
 def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarray,
             hf: np.ndarray, hi: np.ndarray, meta: np.ndarray, delay_par: np.ndarray,
             lat_table: np.ndarray, seen: np.ndarray, log_f: np.ndarray, log_i: np.ndarray,
-            notice_weight: np.ndarray, until: float, horizon: float, max_degree: int,
-            stop_mask: int, trace: bool, max_events: int) -> int:  # pragma: no cover
+            notice_weight: np.ndarray, inert_f: np.ndarray, inert_i: np.ndarray, until: float,
+            horizon: float, max_degree: int, stop_mask: int, trace: bool,
+            max_events: int) -> int:  # pragma: no cover
     """Process every spread event due strictly before ``until``.
 
     The log gets one row per first exposure (every exposure with ``trace``): time, copy deadline,
     post, user, source, flags (1: first exposure, 2: the user reshared).
 
     ``meta`` = [heap size, next sequence number, log length, reported event bits, reported post,
-    reported user, reported source, size of the ``seen`` set]; the reported time is written to ``log_f``'s spare row -1.
+    reported user, reported source, size of the ``seen`` set, inert exposures buffered, inert
+    exposures on (0/1)]; the reported time is written to ``log_f``'s spare row -1.
     A first exposure carries the bits EV_EXPOSURE, EV_SHARE (the user reshared), EV_NOTICE (the
     user filed a notice: coin ``uniform(notice key, user)`` below the post's notice probability
     times ``notice_weight[user]``) and EV_THRESHOLD (the post's reach just reached its trigger).
@@ -166,7 +229,7 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
         if hf[0, HF_TIME] >= until:
             return DONE
         if (meta[0] + max_degree > cap_heap or meta[2] + 1 > cap_log or meta[1] > max_events
-                or 2 * (meta[7] + 1) > seen.shape[0]):
+                or 2 * (meta[7] + 1) > seen.shape[0] or meta[8] + max_degree > inert_f.shape[0]):
             return GROW
         last = _pop(hf, hi, meta[0])
         meta[0] = last
@@ -200,7 +263,8 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
         if shared:
             pi[q, PI_SHARES] += 1
             log_i[j, 3] = 3  # first exposure, and the user reshared
-            share(indptr, indices, pf, pi, hf, hi, meta, delay_par, lat_table, q, v, t, horizon)
+            share(indptr, indices, pf, pi, hf, hi, meta, delay_par, lat_table, seen, notice_weight,
+                  inert_f, inert_i, q, v, t, horizon)
         bits = EV_EXPOSURE | (EV_SHARE if shared else 0)
         if pf[q, PF_NOTICE_P] > 0.0 and uniform(pi[q, PI_NOTICE_KEY], v, 0) < pf[q, PF_NOTICE_P] * notice_weight[v]:
             bits |= EV_NOTICE
@@ -232,6 +296,20 @@ def seen_add(table: np.ndarray, key: int) -> bool:  # pragma: no cover
         if k == -1:
             table[i] = key
             return True
+        i = (i + 1) & mask
+
+
+@njit(cache=True, inline="always")
+def seen_has(table: np.ndarray, key: int) -> bool:  # pragma: no cover
+    """Whether ``key`` is in the hash set."""
+    mask = table.shape[0] - 1
+    i = int(_mix(np.uint64(key))) & mask
+    while True:
+        k = table[i]
+        if k == key:
+            return True
+        if k == -1:
+            return False
         i = (i + 1) & mask
 
 

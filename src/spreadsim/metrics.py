@@ -40,7 +40,7 @@ def collect(sim: Simulation) -> RunResult:
     first = (li[:, 3] & 1) == 1
     posts, series = post_tables(
         sim.posts, pf[:, K.PF_T0], pf[:, K.PF_REMOVED], pi[:, K.PI_REACH], pi[:, K.PI_VIEWS],
-        pi[:, K.PI_SHARES], lf[first, 0], li[first, 0], lf[first, 1],
+        pi[:, K.PI_SHARES], lf[first, 0], li[first, 0], li[first, 1], lf[first, 1],
         sim.config.scenario.horizon_h, sim.config.scenario.series_step_h)
     exposures: dict[str, np.ndarray] = {}
     if sim.trace:
@@ -58,11 +58,17 @@ def collect(sim: Simulation) -> RunResult:
 
 def post_tables(post_list: Sequence[Post], t0: np.ndarray, removed: np.ndarray, reach: np.ndarray,
                 views: np.ndarray, shares: np.ndarray, t_first: np.ndarray, q_first: np.ndarray,
-                copy_deadline_first: np.ndarray, horizon: float,
+                u_first: np.ndarray, copy_deadline_first: np.ndarray, horizon: float,
                 step: float) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Per-post columns and the reach-over-time series from per-post counters and the first
-    exposures (time, post, deadline of the copy first seen)."""
+    exposures (time, post, user, deadline of the copy first seen).
+
+    Sums run in a canonical order (post, time, user), so the tables do not depend on the order
+    in which the engine happened to log first exposures.
+    """
     n = len(post_list)
+    order = np.lexsort((u_first, t_first, q_first))
+    t_first, q_first, copy_deadline_first = t_first[order], q_first[order], copy_deadline_first[order]
     end = np.minimum(np.minimum(removed[q_first], copy_deadline_first), horizon)
     ph = np.bincount(q_first, weights=end - t_first, minlength=n) if n else np.zeros(0)
     posts: dict[str, np.ndarray] = {

@@ -69,6 +69,8 @@ class Policy:
 
     name: ClassVar[str] = "base"
     wants: ClassVar[frozenset[str]] = frozenset()
+    #: set True if the policy reads ``sim.reach()``/``sim.views()`` while the run goes on
+    needs_live_counts: ClassVar[bool] = False
     sim: Simulation
     key: int
 

@@ -102,8 +102,10 @@ def test_horizon_cuts_spread():
 def test_reach_series_is_cumulative_first_exposures():
     g = digraph([(0, 1), (1, 2), (2, 3)])
     r = simulate(config(horizon_h=4.0), seed=0, graph=g)
-    assert r.series["time_h"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
-    assert r.series["reach_illegal"].tolist() == [0, 1, 2, 3, 3]
+    assert r.series["time_h"].tolist() == [0.0, 1.0, 2.0, 3.0]  # ends at the last new exposure
+    assert r.series["reach_illegal"].tolist() == [0, 1, 2, 3]
+    r = simulate(config(horizon_h=2.5), seed=0, graph=g)
+    assert r.series["time_h"].tolist() == [0.0, 1.0, 2.0]
 
 
 class _Recorder(Policy):

@@ -88,7 +88,7 @@ def post_tables(post_list: Sequence[Post], t0: np.ndarray, removed: np.ndarray, 
     illegal_post = posts["category"] != LEGAL
     # the series ends at the step after the last new exposure (reach is flat from there on)
     last = float(t_first.max()) if t_first.size else 0.0
-    end = min(horizon, step * math.ceil(last / step + 1e-12) if last > 0 else 0.0)
+    end = min(horizon, step * math.ceil(last / step) if last > 0 else 0.0)
     grid = np.arange(0.0, end + step / 2, step)
     ill = illegal_post[q_first] if n else np.zeros(0, dtype=bool)
     series = {

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 DELAY_FIXED, DELAY_EXPONENTIAL, DELAY_LOGNORMAL, DELAY_POWERLAW = 0, 1, 2, 3
 DELAY_KINDS = {"fixed": DELAY_FIXED, "exponential": DELAY_EXPONENTIAL,

@@ -22,7 +22,7 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 from spreadsim.errors import ConfigError, DataError
 

@@ -22,9 +22,10 @@ True
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import numpy as np
-from numba import njit
+from ._jit import HAVE_NUMBA, njit
 
 _MASK64 = (1 << 64) - 1
 _TWO53 = float(1 << 53)
@@ -75,3 +76,21 @@ def subkey(key: int, a: int) -> int:  # pragma: no cover - compiled
     """Derive the key of sub-stream ``a`` (for example one post) of a stream."""
     x = _mix(np.uint64(key) ^ _mix(np.uint64(a) + np.uint64(0x9E3779B97F4A7C15)))
     return int(x >> np.uint64(1))
+
+
+if not HAVE_NUMBA:  # pragma: no cover - the pure-Python twins, bit for bit the same numbers
+
+    def _mix(x: Any) -> int:  # type: ignore[no-redef]
+        x = int(x) & _MASK64
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+        return x ^ (x >> 31)
+
+    def uniform(key: int, a: int, b: int) -> float:  # type: ignore[no-redef]
+        x = _mix(int(key) ^ ((int(a) * 0x9E3779B97F4A7C15) & _MASK64))
+        x = _mix(x ^ ((int(b) * 0xD1B54A32D192ED03 + 0x632BE59BD9B4E019) & _MASK64))
+        return float(x >> 11) / 9007199254740992.0
+
+    def subkey(key: int, a: int) -> int:  # type: ignore[no-redef]
+        x = _mix(int(key) ^ _mix((int(a) + 0x9E3779B97F4A7C15) & _MASK64))
+        return x >> 1

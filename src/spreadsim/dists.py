@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from ._jit import njit
 
 DELAY_FIXED, DELAY_EXPONENTIAL, DELAY_LOGNORMAL, DELAY_POWERLAW = 0, 1, 2, 3

@@ -22,9 +22,10 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
-from ._jit import njit
 
 from spreadsim.errors import ConfigError, DataError
+
+from ._jit import njit
 
 __all__ = [
     "GRAPH_KINDS",

@@ -22,8 +22,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from ._jit import njit
 
+from ._jit import njit
 from .dists import decay_factor, delay_from_uniform, latency_from_uniform
 from .rng import _mix, subkey, uniform
 

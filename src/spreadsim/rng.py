@@ -25,6 +25,7 @@ import hashlib
 from typing import Any
 
 import numpy as np
+
 from ._jit import HAVE_NUMBA, njit
 
 _MASK64 = (1 << 64) - 1

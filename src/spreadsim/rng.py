@@ -81,17 +81,17 @@ def subkey(key: int, a: int) -> int:  # pragma: no cover - compiled
 
 if not HAVE_NUMBA:  # pragma: no cover - the pure-Python twins, bit for bit the same numbers
 
-    def _mix(x: Any) -> int:  # type: ignore[no-redef]
+    def _mix(x: Any) -> int:
         x = int(x) & _MASK64
         x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
         x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
         return x ^ (x >> 31)
 
-    def uniform(key: int, a: int, b: int) -> float:  # type: ignore[no-redef]
+    def uniform(key: int, a: int, b: int) -> float:
         x = _mix(int(key) ^ ((int(a) * 0x9E3779B97F4A7C15) & _MASK64))
         x = _mix(x ^ ((int(b) * 0xD1B54A32D192ED03 + 0x632BE59BD9B4E019) & _MASK64))
         return float(x >> 11) / 9007199254740992.0
 
-    def subkey(key: int, a: int) -> int:  # type: ignore[no-redef]
+    def subkey(key: int, a: int) -> int:
         x = _mix(int(key) ^ _mix((int(a) + 0x9E3779B97F4A7C15) & _MASK64))
         return x >> 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -220,7 +220,7 @@ def check_mmc(scale: int) -> Iterator[Check]:
     rng = generator(0, "mmc:arrivals")
     post = sim.posts[0] if sim.posts else None
 
-    def source(env: simpy.Environment) -> Iterator[Any]:
+    def source(env: simpy.Environment) -> Generator[simpy.Event, Any, None]:
         from .engine import Post
 
         for i in range(n_req):
@@ -229,7 +229,7 @@ def check_mmc(scale: int) -> Iterator[Check]:
                          round=i)
 
     del post
-    sim.is_removed = lambda _p: False  # type: ignore[method-assign]  # requests for fake posts
+    setattr(sim, "is_removed", lambda _p: False)  # noqa: B010  # the requests are for stand-in posts
     sim.env.process(source(sim.env))
     sim.env.run(until=n_req / lam * 1.2)
     waits = np.array([r.started - r.created for r in queue.requests if not math.isnan(r.started)])

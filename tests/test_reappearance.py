@@ -313,3 +313,13 @@ def test_yaml_builds(name, cls):
     cfg = yaml.safe_load((CONF / f"{name}.yaml").read_text())
     assert isinstance(make_policy(cfg), cls)
     simulate(config(policy=[{"name": "fixed_latency", "latency_h": 1.0}, cfg]), seed=0, graph=CHAIN)
+
+
+def test_baseline_twin_with_reuploads():
+    cfg = config(policy=[{"name": "fixed_latency", "latency_h": 2.5},
+                         {"name": "reupload", "delay": 3.0, "max_reuploads": 2}])
+    r = simulate(cfg, seed=0, graph=CHAIN, baseline=True)
+    # copies do not exist in the unmoderated twin: their baseline reach is 0
+    assert r.posts["reach_baseline"].tolist() == [9, 0, 0]
+    assert r.summary["reach_baseline_total"] == 9
+    assert r.summary["reach_prevented_total"] == 9 - 6  # the copies' reach counts against it

@@ -135,6 +135,8 @@ class AutomatedDetection(Policy):
                                 lo=0)
         self.review_error = probability(f"{field}.review_error", cfg.get("review_error", 0.0))
         self.fpr = 0.0
+        if not self.thresholds:  # upload scans only: spread events need not stop for this policy
+            self.wants = frozenset()  # type: ignore[misc]
 
     @staticmethod
     def _rates(field: str, cfg: Mapping[str, Any], base: _Rates | None) -> _Rates:
@@ -210,7 +212,8 @@ class AutomatedDetection(Policy):
         p = self.fpr if legal else self.rates[post.category].recall
         flagged = post_uniform(self.key, post, 3 * s) < p
         now = sim.env.now
-        self.scan_log.append((now, post.id, sim.reach(post), flagged))
+        # at upload nobody has seen the post yet (and reach needs live counts)
+        self.scan_log.append((now, post.id, 0 if s == 0 else sim.reach(post), flagged))
         if not flagged:
             return
         if legal:

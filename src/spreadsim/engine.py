@@ -451,6 +451,7 @@ class Simulation:
         self.env.process(self._uploads())
         self.env.run(until=self.config.scenario.horizon_h)
         self._settle()
+        self.live_counts = True  # every count is final: reach()/views() are valid after the run
         return self._collect()
 
     def _settle(self) -> None:

@@ -46,6 +46,81 @@ def _same_world(a: SimConfig, b: SimConfig) -> bool:
             and a.max_events == b.max_events)
 
 
+class DeadlineTrace:
+    """One traced unmoderated run, from which any pre-decided removal stack's results follow.
+
+    Parameters
+    ----------
+    config : SimConfig
+        The world (graph, spread, scenario); its policies are ignored here.
+    seed : int
+        The run seed.
+    graph : Graph, optional
+        Prebuilt graph.
+    """
+
+    def __init__(self, config: SimConfig, seed: int, *, graph: Graph | None = None) -> None:
+        self.config = config
+        self.seed = seed
+        sim = Simulation(config, seed, graph=graph, policies=[], trace=True)
+        sim.run()
+        self.graph = sim.graph
+        self.posts = sim.posts
+        m = int(sim._meta[2])
+        self.t = sim._log_f[:m, 0].copy()
+        self.deadline = sim._log_f[:m, 1].copy()
+        self.q = sim._log_i[:m, 0].copy()
+        self.user = sim._log_i[:m, 1].copy()
+        flags = sim._log_i[:m, 3]
+        self.first = (flags & 1) == 1
+        self.shared = (flags & 2) == 2
+        self.t0 = np.array([p.upload_time for p in sim.posts], dtype=np.float64)
+
+    def removal_times(self, cfg: SimConfig) -> np.ndarray:
+        """Each post's removal time under ``cfg``'s policies (``inf``: never)."""
+        why = deadline_path_reason(cfg)
+        if why is not None:
+            raise ValueError(f"deadline path not applicable: {why}")
+        if not _same_world(cfg, self.config):
+            raise ValueError("deadline path: the points must differ only in their policies")
+        n = len(self.posts)
+        horizon = cfg.scenario.horizon_h
+        removed = np.full(n, math.inf)
+        for i, pol in enumerate(_policies(cfg)):
+            pol.key = stream_key(self.seed, f"policy:{i}:{pol.name}")
+            assert isinstance(pol, PreDecidedRemoval)
+            for post in self.posts:
+                if pol.applies(post):
+                    at = post.upload_time + pol.latency(post)
+                    if at < horizon:
+                        removed[post.id] = min(removed[post.id], at)
+        return removed
+
+    def reach(self, cfg: SimConfig) -> np.ndarray:
+        """Reach per post under ``cfg`` (the cheap part of :meth:`result`)."""
+        removed = self.removal_times(cfg)
+        live = self.first & (self.t < removed[self.q])
+        return np.bincount(self.q[live], minlength=len(self.posts))
+
+    def result(self, cfg: SimConfig) -> RunResult:
+        """The full :class:`RunResult` of ``cfg`` for this seed, as ``simulate`` would give it."""
+        removed = self.removal_times(cfg)
+        n = len(self.posts)
+        live = self.t < removed[self.q]
+        f = live & self.first
+        reach = np.bincount(self.q[f], minlength=n)
+        views = np.bincount(self.q[live], minlength=n)
+        shares = np.bincount(self.q[live & self.shared], minlength=n)
+        posts, series = post_tables(self.posts, self.t0, removed, reach, views, shares, self.t[f],
+                                    self.q[f], self.user[f], self.deadline[f],
+                                    cfg.scenario.horizon_h, cfg.scenario.series_step_h)
+        summary = summarize(posts)
+        summary["uploads_blocked"] = 0
+        order = np.lexsort((np.arange(n), removed))
+        removals = [(float(removed[i]), int(i)) for i in order if not math.isinf(removed[i])]
+        return RunResult(self.seed, posts, series, summary, {}, removals, [])
+
+
 def deadline_sweep(points: Sequence[SimConfig], seed: int, *,
                    graph: Graph | None = None) -> list[RunResult]:
     """Results of every configuration in ``points`` for one seed, from one unmoderated run.
@@ -78,40 +153,5 @@ def deadline_sweep(points: Sequence[SimConfig], seed: int, *,
             raise ValueError(f"deadline path not applicable: {why}")
         if not _same_world(cfg, points[0]):
             raise ValueError("deadline path: the points must differ only in their policies")
-    sim = Simulation(points[0], seed, graph=graph, policies=[], trace=True)
-    sim.run()
-    n = len(sim.posts)
-    m = int(sim._meta[2])
-    t = sim._log_f[:m, 0]
-    q = sim._log_i[:m, 0]
-    flags = sim._log_i[:m, 3]
-    first = (flags & 1) == 1
-    shared = (flags & 2) == 2
-    t0 = np.array([p.upload_time for p in sim.posts], dtype=np.float64)
-    horizon = points[0].scenario.horizon_h
-    out = []
-    for cfg in points:
-        removed = np.full(n, math.inf)
-        pols = _policies(cfg)
-        for i, pol in enumerate(pols):
-            pol.key = stream_key(seed, f"policy:{i}:{pol.name}")
-            assert isinstance(pol, PreDecidedRemoval)
-            for post in sim.posts:
-                if pol.applies(post):
-                    at = post.upload_time + pol.latency(post)
-                    if at < horizon:
-                        removed[post.id] = min(removed[post.id], at)
-        live = t < removed[q]
-        reach = np.bincount(q[live & first], minlength=n)
-        views = np.bincount(q[live], minlength=n)
-        shares = np.bincount(q[live & shared], minlength=n)
-        f = live & first
-        posts, series = post_tables(sim.posts, t0, removed, reach, views, shares, t[f], q[f],
-                                    sim._log_i[:m, 1][f], sim._log_f[:m, 1][f], horizon,
-                                    cfg.scenario.series_step_h)
-        summary = summarize(posts)
-        summary["uploads_blocked"] = 0
-        order = np.lexsort((np.arange(n), removed))
-        removals = [(float(removed[i]), int(i)) for i in order if not math.isinf(removed[i])]
-        out.append(RunResult(sim.seed, posts, series, summary, {}, removals, []))
-    return out
+    trace = DeadlineTrace(points[0], seed, graph=graph)
+    return [trace.result(cfg) for cfg in points]

@@ -1,0 +1,73 @@
+"""SLA calibration against a closed form.
+
+Tree-like graph (every user has k followers), exponential feed delay of rate theta, reshare
+probability p, branching n = k p, cascade removal at L: the expected reach per post is
+k/(1-n) * (1 - exp(-(1-n) theta L)) (the expected number of exposures before L of a Hawkes process
+with kernel n theta exp(-theta t)). Per-copy removal at age D: reach k F(D) / (1 - n F(D)) with
+F(D) = 1 - exp(-theta D). Each calibrated latency must have the true answer inside its own 95%
+interval.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from spreadsim import ConfigError
+from spreadsim.calibration import calibrate_count, calibrate_latency, set_path
+
+K, P, THETA = 6, 0.1, 1.0
+N = K * P
+
+
+def _cfg(removal: str = "cascade") -> dict:
+    return {"graph": {"kind": "random_k_out", "n": 200_000, "k": K, "seed": 1},
+            "spread": {"kernel": {"dist": "exponential", "rate_per_h": THETA}, "removal": removal},
+            "scenario": {"illegal_posts": 300, "uploaders": 300, "window_h": 0.0,
+                         "horizon_h": 1e6, "categories": {"hate_speech": {"share_prob": P}}},
+            "policy": {"name": "fixed_latency", "latency_h": 1.0}}
+
+
+def test_latency_calibration_cascade_closed_form():
+    target = 10.0
+    truth = -math.log(1 - target * (1 - N) / K) / ((1 - N) * THETA)
+    cal = calibrate_latency(_cfg(), seeds=range(12), target=target, max_latency_h=100.0)
+    assert cal.path.startswith("deadline")
+    assert cal.ci_low <= truth <= cal.ci_high, (cal.line(), truth)
+    assert cal.ci_low <= cal.value <= cal.ci_high
+    assert cal.ci_high - cal.ci_low < truth  # the interval is informative
+    assert "largest policy.latency_h" in cal.line()
+
+
+def test_latency_calibration_per_copy_simulated():
+    target = 8.0
+    F = target / (K + N * target)
+    truth = -math.log(1 - F) / THETA
+    cal = calibrate_latency(_cfg("per_copy"), seeds=range(8), target=target, max_latency_h=50.0,
+                            tol=1e-2)
+    assert cal.path == "simulated"
+    assert cal.ci_low <= truth <= cal.ci_high, (cal.line(), truth)
+
+
+def test_intervals_shrink_with_more_seeds():
+    a = calibrate_latency(_cfg(), seeds=range(4), target=10.0, max_latency_h=100.0)
+    b = calibrate_latency(_cfg(), seeds=range(16), target=10.0, max_latency_h=100.0)
+    assert b.ci_high - b.ci_low < a.ci_high - a.ci_low
+
+
+def test_infeasible_and_bad_input():
+    cal = calibrate_latency(_cfg(), seeds=range(3), target=0.0, max_latency_h=10.0)
+    assert cal.value == 0.0  # latency 0 removes at upload: zero reach
+    with pytest.raises(ConfigError, match="calibration.seeds"):
+        calibrate_latency(_cfg(), seeds=[0], target=1.0)
+    with pytest.raises(ConfigError, match="calibration.stat"):
+        calibrate_latency(_cfg(), seeds=[0, 1], target=1.0, stat="median")
+    with pytest.raises(ConfigError, match="policy.nosuch"):
+        set_path(_cfg(), "policy.nosuch.x", 1)
+
+
+def test_count_calibration_is_monotone_search():
+    # a stand-in integer lever with a known effect: the fixed latency in whole hours
+    cal = calibrate_count(_cfg(), seeds=range(6), target=5.0, lever="policy.latency_h", lo=0, hi=50)
+    assert cal.feasible is False or cal.value == 0.0

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 import hydra
-from hydra.errors import HydraException, MissingConfigException
+from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
@@ -54,6 +54,8 @@ def hydra_error_message(ex: BaseException) -> str:
         ``<field> = <value>: <what is allowed>`` where the exception allows it, else the first
         line of Hydra's message.
     """
+    if isinstance(ex, OverrideParseException):
+        return f"cannot parse the override {ex.override!r}: {_first_line(ex.message)}"
     if isinstance(ex, MissingConfigException):
         missing = ex.missing_cfg_file or ""
         group, _, name = missing.rpartition("/")

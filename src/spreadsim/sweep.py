@@ -648,14 +648,26 @@ def hydra_job(cfg: DictConfig) -> None:
         sys.stdout.flush()
 
 
-def _set_dotted(d: dict[str, Any], key: str, value: Any) -> None:
+def _set_dotted(d: Any, key: str, value: Any) -> None:
+    """Set ``value`` at a dotted key (list items by index, e.g. ``policy.1.referral_prob``)."""
     parts = key.split(".")
-    for p in parts[:-1]:
-        nxt = d.get(p)
-        if not isinstance(nxt, dict):
-            nxt = d[p] = {}
-        d = nxt
-    d[parts[-1]] = value
+    for i, p in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(d, list):
+            j = int(p) if p.lstrip("-").isdigit() else None
+            if j is None or not -len(d) <= j < len(d):
+                raise ConfigError(".".join(parts[: i + 1]), value, f"no item {p} in a list of {len(d)}")
+            if last:
+                d[j] = value
+            else:
+                d = d[j]
+            continue
+        if last:
+            d[p] = value
+        else:
+            if not isinstance(d.get(p), dict | list):
+                d[p] = {}
+            d = d[p]
 
 
 def _sweep_overrides(config: DictConfig) -> list[Any]:
@@ -725,7 +737,7 @@ class AggregateCallback(Callback):
         summary, params = write_sweep_outputs(sweep_dir, dirs)
         _ACTIVE.pop("sweep_dir", None)
         sys.stdout.write(format_summary(summary, params))
-        sys.stdout.write(f"results: {sweep_dir}\n")
+        sys.stdout.write(f"results: {sweep_dir.resolve()}\n")
         sys.stdout.flush()
 
 

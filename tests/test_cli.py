@@ -96,7 +96,8 @@ def test_single_run_writes_tables(single_runs):
     assert runs["seed"].tolist() == [0, 1]
     assert np.all(runs["reach_mean"] <= runs["reach_baseline_mean"])
     posts = read_table(out / "posts")
-    assert len(posts["seed"]) == 2 * 4 and set(posts["seed"].tolist()) == {0, 1}
+    # 4 illegal + 20 legal posts (scenario default) per seed
+    assert len(posts["seed"]) == 2 * (4 + 20) and set(posts["seed"].tolist()) == {0, 1}
     series = read_table(out / "series")
     for s in (0, 1):  # hourly from 0 h, at most to the 72 h horizon, ending at the final reach
         t = series["time_h"][series["seed"] == s]

@@ -20,6 +20,10 @@ class ConfigError(ValueError):
         self.allowed = allowed
         super().__init__(f"{field} = {value!r}: {allowed}")
 
+    def __reduce__(self) -> tuple[type, tuple[str, object, str]]:
+        # picklable, so errors raised in parallel workers (joblib, Ray, Slurm) come back intact
+        return (type(self), (self.field, self.value, self.allowed))
+
 
 class DataError(ValueError):
     """Bad input file (edge list, delay CSV): a one-line message naming the file and the line."""

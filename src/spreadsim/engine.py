@@ -9,6 +9,11 @@ own time so the hook runs at the right ``env.now``.
 The world is built once per run: the graph (compact CSR arrays, built from the ``graph`` stream or
 passed in), uploaders and upload times (``uploads`` stream), one key per post (``spread`` stream),
 one stream per policy (``policy:<index>:<name>``).
+
+Several platforms in one run (:mod:`spreadsim.platforms`) share one SimPy environment (``env=``)
+and one :class:`Catalog` of content ids and copy numbers (``catalog=``); each platform's streams
+carry a prefix (``stream_prefix=``), and a coordinator drives every platform's kernel through
+:meth:`Simulation.next_spread_time` and :meth:`Simulation._advance` (see that module for the order).
 """
 
 from __future__ import annotations
@@ -77,6 +82,18 @@ class RunResult:
     tables: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
 
+class Catalog:
+    """Content ids and copy numbers: per simulation, or shared by the platforms of one run.
+
+    ``copies`` maps a content id to the number of uploads attempted so far (the next copy number);
+    fresh content ids start after the campaign's (0..n-1).
+    """
+
+    def __init__(self) -> None:
+        self.copies: dict[int, int] = {}
+        self.next_content = 0
+
+
 class _Env(simpy.Environment):
     """SimPy environment that advances the spread kernel up to each SimPy event."""
 
@@ -89,15 +106,18 @@ class _Env(simpy.Environment):
         super().step()
 
 
+#: below this many (post, user) keys the exposed set is a bitset (8 MiB), above a hash set
+DENSE_SEEN_MAX_KEYS = 1 << 26
+
 _HOOK_BITS = {"exposure": K.EV_EXPOSURE, "share": K.EV_SHARE, "notice": K.EV_NOTICE,
               "threshold": K.EV_THRESHOLD}
 
 
-def graph_seed(cfg: Mapping[str, Any], seed: int) -> int:
-    """The graph's seed: ``graph.seed`` if set, else derived from the run seed's graph stream."""
+def graph_seed(cfg: Mapping[str, Any], seed: int, stream: str = "graph") -> int:
+    """The graph's seed: ``graph.seed`` if set, else derived from the run seed's ``stream``."""
     s = cfg.get("seed")
     if s is None:
-        return stream_key(seed, "graph") % (2**31)
+        return stream_key(seed, stream) % (2**31)
     return check_seed(s, "graph.seed")
 
 
@@ -116,13 +136,26 @@ class Simulation:
         Policy objects to use instead of building them from ``config.policies``.
     trace : bool
         Keep every exposure (not only first exposures) for exact trace tests.
+    env : simpy.Environment, optional
+        An environment shared with other simulations (platforms), driven by a coordinator that
+        advances this simulation's kernel (:meth:`next_spread_time`, :meth:`_advance`); run it with
+        :meth:`start`, ``env.run`` and :meth:`finish`. A private one if omitted.
+    stream_prefix : str
+        Prefix of the names of this simulation's random streams (``"<prefix>spread"``, ...);
+        empty for a single platform.
+    catalog : Catalog, optional
+        Content ids and copy numbers shared with other simulations; a private one if omitted.
     """
 
     def __init__(self, config: SimConfig, seed: int, *, graph: Graph | None = None,
-                 policies: Sequence[Policy] | None = None, trace: bool = False) -> None:
+                 policies: Sequence[Policy] | None = None, trace: bool = False,
+                 env: simpy.Environment | None = None, stream_prefix: str = "",
+                 catalog: Catalog | None = None) -> None:
         self.config = config
         self.seed = check_seed(seed)
-        self.graph = graph if graph is not None else build_graph(config.graph, graph_seed(config.graph, seed))
+        self.stream_prefix = stream_prefix
+        self.graph = graph if graph is not None else build_graph(
+            config.graph, graph_seed(config.graph, seed, f"{stream_prefix}graph"))
         if self.graph.n == 0 or self.graph.num_arcs == 0:
             raise ConfigError("graph", self.graph.name, "the graph is empty (no users or no edges)")
         if policies is None:
@@ -131,7 +164,7 @@ class Simulation:
         self.policies = list(policies)
         self.per_copy = config.spread.removal == "per_copy"
         self.trace = trace
-        self.env = _Env(self)
+        self.env: simpy.Environment = env if env is not None else _Env(self)
         self.posts: list[Post] = []
         self.removals: list[tuple[float, int]] = []
         self.blocked: list[Attempt] = []
@@ -140,9 +173,9 @@ class Simulation:
         # suspended adversary accounts -> the new account the adversary uploads from instead
         # (set by account_strikes; the campaign's later uploads follow it, see ``account``)
         self.replaced: dict[int, int] = {}
-        self._copies: dict[int, int] = {}  # content id -> uploads so far
-        self._next_content = 0
-        self._spread_key = stream_key(self.seed, "spread")
+        self.catalog = catalog if catalog is not None else Catalog()
+        self._copies = self.catalog.copies  # content id -> uploads so far
+        self._spread_key = stream_key(self.seed, f"{stream_prefix}spread")
         self._build_campaign()
         self._init_kernel()
         wants = set().union(*(p.wants for p in self.policies)) if self.policies else set()
@@ -157,12 +190,12 @@ class Simulation:
                             or any(p.needs_live_counts for p in self.policies))
         self._meta[9] = 0 if self.live_counts else 1
         for i, p in enumerate(self.policies):
-            p.bind(self, stream_key(self.seed, f"policy:{i}:{p.name}"))
+            p.bind(self, stream_key(self.seed, f"{stream_prefix}policy:{i}:{p.name}"))
 
     # ------------------------------------------------------------------ world
     def _build_campaign(self) -> None:
         sc = self.config.scenario
-        rng = generator(self.seed, "uploads")
+        rng = generator(self.seed, f"{self.stream_prefix}uploads")
         g = self.graph
         if sc.uploaders > g.n:
             raise ConfigError("scenario.uploaders", sc.uploaders, f"must be <= the number of users ({g.n})")
@@ -196,7 +229,7 @@ class Simulation:
         cap = max(1024, 4 * self._max_degree)
         self._hf = np.zeros((cap, 2), dtype=np.float64)
         self._hi = np.zeros((cap, 4), dtype=np.int64)
-        self._meta = np.zeros(10, dtype=np.int64)
+        self._meta = np.zeros(11, dtype=np.int64)
         self._inert_f = np.zeros((cap, 2), dtype=np.float64)
         self._inert_i = np.zeros((cap, 3), dtype=np.int64)
         self._log_f = np.zeros((4096 + 1, 2), dtype=np.float64)
@@ -205,7 +238,10 @@ class Simulation:
         self._delay = np.array([k.code, k.a, k.b], dtype=np.float64)
         self._lat_tables: list[np.ndarray] = []
         self._lat_table = np.zeros(1, dtype=np.float64)
-        self._seen = K.new_seen()
+        # the set of (post, user) pairs already exposed: a bitset while it stays small
+        self._dense = n_posts * self.graph.n <= DENSE_SEEN_MAX_KEYS
+        self._seen = K.new_dense_seen(n_posts, self.graph.n) if self._dense else K.new_seen()
+        self._meta[10] = 1 if self._dense else 0
         self._notice_weight = np.ones(self.graph.n, dtype=np.float64)
         self._triggers: dict[int, list[int]] = {}
         self._indptr = self.graph.indptr
@@ -222,7 +258,7 @@ class Simulation:
             self._hi = np.concatenate([self._hi, np.zeros((cap - self._hi.shape[0], 4), dtype=np.int64)])
         if self._meta[2] + 1 > self._log_i.shape[0]:
             self._grow_log(self._log_i.shape[0])
-        if 2 * (self._meta[7] + 1) > self._seen.shape[0]:
+        if not self._dense and 2 * (self._meta[7] + 1) > self._seen.shape[0]:
             self._grow_seen(4 * self._seen.shape[0])
         if self._meta[1] > self.config.max_events:
             raise ConfigError("max_events", self.config.max_events,
@@ -240,7 +276,19 @@ class Simulation:
         K.rehash(self._seen, bigger)
         self._seen = bigger
 
-    def _advance(self, until: float) -> None:
+    @property
+    def can_stop(self) -> bool:
+        """Whether the kernel may stop at an exposure (some policy wants exposure hooks)."""
+        return self._stop_mask != 0
+
+    def next_spread_time(self) -> float:
+        """Time of the earliest spread event in the kernel's queue (``inf`` if it is empty); a
+        lower bound of the next exposure, which may turn out to be void (its post removed)."""
+        return float(self._hf[0, K.HF_TIME]) if self._meta[0] > 0 else math.inf
+
+    def _advance(self, until: float) -> float | None:
+        """Process the spread events due strictly before ``until``; if the kernel stops at an
+        exposure with hooks, replay it as a SimPy event and return its time (else ``None``)."""
         horizon = self.config.scenario.horizon_h
         until = min(until, horizon)
         while True:
@@ -253,8 +301,10 @@ class Simulation:
                 self._grow()
                 continue
             if code == K.STOPPED:
-                self._replay(float(self._log_f[-1, 0]), *(int(x) for x in self._meta[3:7]))
-            return
+                t = float(self._log_f[-1, 0])
+                self._replay(t, *(int(x) for x in self._meta[3:7]))
+                return t
+            return None
 
     def _replay(self, t: float, bits: int, q: int, v: int, src: int) -> None:
         """Replay a reported exposure as a SimPy event at its own time, for the hooks."""
@@ -282,8 +332,8 @@ class Simulation:
     # ------------------------------------------------------------------ actions
     def new_content_id(self) -> int:
         """A fresh content id (the campaign's posts use 0..n-1 in upload order)."""
-        cid = max(self._next_content, len(self._schedule))
-        self._next_content = cid + 1
+        cid = max(self.catalog.next_content, len(self._schedule))
+        self.catalog.next_content = cid + 1
         return cid
 
     def upload(self, category: str, uploader: int, *, content_id: int | None = None,
@@ -306,6 +356,9 @@ class Simulation:
         if q >= self._pf.shape[0]:
             self._pf = np.concatenate([self._pf, np.zeros_like(self._pf)])
             self._pi = np.concatenate([self._pi, np.zeros_like(self._pi)])
+            if self._dense:  # the bitset covers keys of every post slot
+                extra = K.new_dense_seen(self._pf.shape[0], self.graph.n).size - self._seen.size
+                self._seen = np.concatenate([self._seen, np.zeros(max(extra, 0), dtype=np.int64)])
         post = Post(q, cid, category, int(uploader), t, copy, altered, adversarial)
         self.posts.append(post)
         sc = self.config.scenario
@@ -446,10 +499,18 @@ class Simulation:
 
     def run(self) -> RunResult:
         """Run to the horizon and collect the results."""
+        self.start()
+        self.env.run(until=self.config.scenario.horizon_h)
+        return self.finish()
+
+    def start(self) -> None:
+        """Start the policies' processes and the campaign's uploads (before ``env.run``)."""
         for p in self.policies:
             p.start()
         self.env.process(self._uploads())
-        self.env.run(until=self.config.scenario.horizon_h)
+
+    def finish(self) -> RunResult:
+        """Collect the results once the environment has run to the horizon."""
         self._settle()
         self.live_counts = True  # every count is final: reach()/views() are valid after the run
         return self._collect()
@@ -462,7 +523,7 @@ class Simulation:
         free = self._log_i.shape[0] - int(self._meta[2])
         if free < n_inert:
             self._grow_log(n_inert - free)
-        if 2 * (self._meta[7] + n_inert + 1) > self._seen.shape[0]:
+        if not self._dense and 2 * (self._meta[7] + n_inert + 1) > self._seen.shape[0]:
             self._grow_seen(4 * (int(self._meta[7]) + n_inert + 1))
         K.settle_inert(self._pf, self._pi, self._seen, self.graph.n, self._inert_f, self._inert_i,
                        n_inert, self._log_f, self._log_i, self._meta)

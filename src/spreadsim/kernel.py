@@ -137,6 +137,7 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
     t0 = pf[q, PF_T0]
     dk, da, db = pi[q, PI_DECAY_KIND], pf[q, PF_DECAY_A], pf[q, PF_DECAY_B]
     inert_on = meta[9] != 0
+    dense = meta[10] != 0
     n_users = indptr.shape[0] - 1
     kind = int(delay_par[0])
     a = delay_par[1]
@@ -154,15 +155,15 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
             continue  # would fire at or after the copy's removal or the end: never happens
         seq += 1
         if inert_on:
-            live = not seen_has(seen, q * n_users + w) and (
-                uniform(skey, w, 0) < p_max * decay_factor(dk, da, db, te - t0)
-                or (notice_p > 0.0 and uniform(nkey, w, 0) < notice_p * notice_weight[w]))
-            if not live:
+            repeat = seen_has(seen, q * n_users + w, dense)
+            if repeat or not (
+                    uniform(skey, w, 0) < p_max * decay_factor(dk, da, db, te - t0)
+                    or (notice_p > 0.0 and uniform(nkey, w, 0) < notice_p * notice_weight[w])):
                 inert_f[n_inert, 0] = te
                 inert_f[n_inert, 1] = deadline
                 inert_i[n_inert, 0] = q
                 inert_i[n_inert, 1] = w
-                inert_i[n_inert, 2] = u
+                inert_i[n_inert, 2] = -1 if repeat else u  # -1: a repeat, only ever a view
                 n_inert += 1
                 continue
         size = _push(hf, hi, size, te, deadline, seq, q, w, u)
@@ -175,28 +176,62 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
 def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
                  inert_f: np.ndarray, inert_i: np.ndarray, n_inert: int, log_f: np.ndarray,
                  log_i: np.ndarray, meta: np.ndarray) -> None:  # pragma: no cover
-    """Count the inert exposures once removals are final: in time order, an exposure before its
-    post's (and copy's) removal is a view, and a first exposure if the user was not yet seen.
-    The log must have room for ``n_inert`` more rows."""
-    order = np.argsort(inert_f[:n_inert, 0], kind="mergesort")
-    j = meta[2]
-    for r in order:
+    """Count the inert exposures once removals are final: an exposure before its post's (and
+    copy's) removal is a view; the earliest such exposure of a user not yet seen is their first
+    exposure (ties: the earliest buffered). The log must have room for ``n_inert`` more rows."""
+    dense = meta[10] != 0
+    # pass 1, any order: views, and for each user not yet seen the earliest of their exposures
+    # (ties: the earliest buffered), kept in a small open-addressing map key -> buffer row
+    n_new = 0
+    for r in range(n_inert):
+        if inert_i[r, 2] != -1:
+            n_new += 1
+    cap = 16
+    while cap < 2 * n_new:
+        cap *= 2
+    keys = np.full(cap, -1, dtype=np.int64)
+    rows = np.empty(cap, dtype=np.int64)
+    mask = cap - 1
+    for r in range(n_inert):
         t = inert_f[r, 0]
         q = inert_i[r, 0]
         if t >= pf[q, PF_REMOVED] or t >= inert_f[r, 1]:
             continue
         pi[q, PI_VIEWS] += 1
-        v = inert_i[r, 1]
-        if seen_add(seen, q * n_users + v):
-            meta[7] += 1
-            pi[q, PI_REACH] += 1
-            log_f[j, 0] = t
-            log_f[j, 1] = inert_f[r, 1]
-            log_i[j, 0] = q
-            log_i[j, 1] = v
-            log_i[j, 2] = inert_i[r, 2]
-            log_i[j, 3] = 1
-            j += 1
+        if inert_i[r, 2] == -1:
+            continue  # the user had been exposed before this exposure was even scheduled
+        key = q * n_users + inert_i[r, 1]
+        if seen_has(seen, key, dense):
+            continue
+        i = int(_mix(np.uint64(key))) & mask
+        while True:
+            if keys[i] == -1:
+                keys[i] = key
+                rows[i] = r
+                break
+            if keys[i] == key:
+                if t < inert_f[rows[i], 0]:
+                    rows[i] = r
+                break
+            i = (i + 1) & mask
+    # pass 2: those earliest exposures are first exposures
+    j = meta[2]
+    for i in range(cap):
+        key = keys[i]
+        if key == -1:
+            continue
+        r = rows[i]
+        seen_add(seen, key, dense)
+        q = inert_i[r, 0]
+        meta[7] += 1
+        pi[q, PI_REACH] += 1
+        log_f[j, 0] = inert_f[r, 0]
+        log_f[j, 1] = inert_f[r, 1]
+        log_i[j, 0] = q
+        log_i[j, 1] = inert_i[r, 1]
+        log_i[j, 2] = inert_i[r, 2]
+        log_i[j, 3] = 1
+        j += 1
     meta[2] = j
 
 
@@ -214,7 +249,7 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
 
     ``meta`` = [heap size, next sequence number, log length, reported event bits, reported post,
     reported user, reported source, size of the ``seen`` set, inert exposures buffered, inert
-    exposures on (0/1)]; the reported time is written to ``log_f``'s spare row -1.
+    exposures on (0/1), ``seen`` is a dense bitset (0/1)]; the reported time is written to ``log_f``'s spare row -1.
     A first exposure carries the bits EV_EXPOSURE, EV_SHARE (the user reshared), EV_NOTICE (the
     user filed a notice: coin ``uniform(notice key, user)`` below the post's notice probability
     times ``notice_weight[user]``) and EV_THRESHOLD (the post's reach just reached its trigger).
@@ -223,13 +258,15 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
     before going on; nothing was consumed).
     """
     n_users = indptr.shape[0] - 1
+    dense = meta[10] != 0
     cap_heap = hf.shape[0]
     cap_log = log_f.shape[0] - 1
     while meta[0] > 0:
         if hf[0, HF_TIME] >= until:
             return DONE
         if (meta[0] + max_degree > cap_heap or meta[2] + 1 > cap_log or meta[1] > max_events
-                or 2 * (meta[7] + 1) > seen.shape[0] or meta[8] + max_degree > inert_f.shape[0]):
+                or (not dense and 2 * (meta[7] + 1) > seen.shape[0])
+                or meta[8] + max_degree > inert_f.shape[0]):
             return GROW
         last = _pop(hf, hi, meta[0])
         meta[0] = last
@@ -241,7 +278,7 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
         if t >= pf[q, PF_REMOVED] or t >= deadline:
             continue  # the post or this copy was removed before the exposure was due
         pi[q, PI_VIEWS] += 1
-        first = seen_add(seen, q * n_users + v)
+        first = seen_add(seen, q * n_users + v, dense)
         j = -1
         if trace or first:
             j = meta[2]
@@ -281,12 +318,20 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
 
 
 @njit(cache=True, inline="always")
-def seen_add(table: np.ndarray, key: int) -> bool:  # pragma: no cover
-    """Add ``key`` (>= 0) to an open-addressing hash set (empty slots hold -1); True if new.
+def seen_add(table: np.ndarray, key: int, dense: bool) -> bool:  # pragma: no cover
+    """Add ``key`` (>= 0) to the set of (post, user) pairs already exposed; True if it is new.
 
-    The set of (post, user) pairs already exposed: ``post * n_users + user``. The caller keeps
-    the load factor at most 1/2 (``advance`` asks to grow first).
+    Keys are ``post * n_users + user``. ``dense``: ``table`` is a bitset (64 keys a word), the
+    fast choice while posts x users is moderate. Otherwise it is an open-addressing hash set
+    (empty slots hold -1) whose load factor the caller keeps at most 1/2.
     """
+    if dense:
+        w = key >> 6
+        bit = np.int64(1) << (key & 63)
+        if table[w] & bit:
+            return False
+        table[w] |= bit
+        return True
     mask = table.shape[0] - 1
     i = int(_mix(np.uint64(key))) & mask
     while True:
@@ -300,8 +345,10 @@ def seen_add(table: np.ndarray, key: int) -> bool:  # pragma: no cover
 
 
 @njit(cache=True, inline="always")
-def seen_has(table: np.ndarray, key: int) -> bool:  # pragma: no cover
-    """Whether ``key`` is in the hash set."""
+def seen_has(table: np.ndarray, key: int, dense: bool) -> bool:  # pragma: no cover
+    """Whether ``key`` is in the set (see :func:`seen_add`)."""
+    if dense:
+        return (table[key >> 6] >> (key & 63)) & 1 == 1
     mask = table.shape[0] - 1
     i = int(_mix(np.uint64(key))) & mask
     while True:
@@ -315,10 +362,15 @@ def seen_has(table: np.ndarray, key: int) -> bool:  # pragma: no cover
 
 @njit(cache=True)
 def rehash(old: np.ndarray, new: np.ndarray) -> None:  # pragma: no cover
-    """Insert every key of ``old`` into the empty table ``new``."""
+    """Insert every key of the hash set ``old`` into the empty hash set ``new``."""
     for k in old:
         if k != -1:
-            seen_add(new, k)
+            seen_add(new, k, False)
+
+
+def new_dense_seen(n_posts: int, n_users: int) -> np.ndarray:
+    """An empty bitset for the keys of ``n_posts`` posts (one spare word)."""
+    return np.zeros((n_posts * n_users) // 64 + 2, dtype=np.int64)
 
 
 def new_seen(capacity: int = 1 << 12) -> np.ndarray:

@@ -230,3 +230,14 @@ def test_reach_query_needs_live_counts():
     sim = Simulation(SimConfig.from_dict(config()), 0, graph=g)
     with pytest.raises(RuntimeError, match="needs_live_counts"):
         sim.reach(None)  # type: ignore[arg-type]
+
+
+def test_cumulative_counts_match_a_sorted_count():
+    from spreadsim.metrics import _cumulative_counts
+
+    rng = np.random.default_rng(0)
+    for step in (1.0, 0.1, 0.25, 3.0):
+        grid = np.arange(0.0, 50.0 + step / 2, step)
+        t = np.concatenate([rng.uniform(0, 50, 500), grid[::3]])  # values on grid points too
+        expected = np.searchsorted(np.sort(t), grid, side="right")
+        np.testing.assert_array_equal(_cumulative_counts(t, grid), expected)

@@ -25,6 +25,8 @@ from .config import LEGAL
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import Post, RunResult, Simulation
 
+PH_TICKS = 65536.0  # exposure person-hours are summed in units of 1/65536 h
+
 POST_COLUMNS = ("post_id", "content_id", "category", "uploader", "copy", "altered", "upload_time_h",
                 "removal_time_h", "reach", "views", "shares", "exposure_person_hours")
 
@@ -61,16 +63,16 @@ def post_tables(post_list: Sequence[Post], t0: np.ndarray, removed: np.ndarray, 
                 u_first: np.ndarray, copy_deadline_first: np.ndarray, horizon: float,
                 step: float) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Per-post columns and the reach-over-time series from per-post counters and the first
-    exposures (time, post, user, deadline of the copy first seen).
+    exposures (time, post, user, deadline of the copy first seen), in any order.
 
-    Sums run in a canonical order (post, time, user), so the tables do not depend on the order
-    in which the engine happened to log first exposures.
+    Exposure person-hours are summed in exact integer units of 1/65536 h (about 55 ms), so the
+    totals do not depend on the order in which the engine logged first exposures.
     """
+    del u_first  # the sums are order-independent; kept in the signature for callers' clarity
     n = len(post_list)
-    order = np.lexsort((u_first, t_first, q_first))
-    t_first, q_first, copy_deadline_first = t_first[order], q_first[order], copy_deadline_first[order]
     end = np.minimum(np.minimum(removed[q_first], copy_deadline_first), horizon)
-    ph = np.bincount(q_first, weights=end - t_first, minlength=n) if n else np.zeros(0)
+    ticks = np.rint((end - t_first) * PH_TICKS)  # integers: exact sums below 2**53 ticks
+    ph = np.bincount(q_first, weights=ticks, minlength=n) / PH_TICKS if n else np.zeros(0)
     posts: dict[str, np.ndarray] = {
         "post_id": np.array([p.id for p in post_list], dtype=np.int64),
         "content_id": np.array([p.content_id for p in post_list], dtype=np.int64),
@@ -93,10 +95,23 @@ def post_tables(post_list: Sequence[Post], t0: np.ndarray, removed: np.ndarray, 
     ill = illegal_post[q_first] if n else np.zeros(0, dtype=bool)
     series = {
         "time_h": grid,
-        "reach_illegal": np.searchsorted(np.sort(t_first[ill]), grid, side="right").astype(np.int64),
-        "reach_legal": np.searchsorted(np.sort(t_first[~ill]), grid, side="right").astype(np.int64),
+        "reach_illegal": _cumulative_counts(t_first[ill], grid),
+        "reach_legal": _cumulative_counts(t_first[~ill], grid),
     }
     return posts, series
+
+
+def _cumulative_counts(t: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Number of times ``<= grid[k]`` for each k (without sorting ``t``)."""
+    if grid.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    step = grid[1] - grid[0] if grid.size > 1 else 1.0
+    k = np.clip(np.ceil(t / step).astype(np.int64), 0, grid.size - 1)
+    # the division may round across a grid point: fix up to the exact comparison t <= grid[k]
+    k += (t > grid[k]) & (k < grid.size - 1)
+    k -= (k > 0) & (t <= grid[np.maximum(k - 1, 0)])
+    counts = np.bincount(k[t <= grid[k]], minlength=grid.size)
+    return np.cumsum(counts).astype(np.int64)
 
 
 def summarize(posts: dict[str, np.ndarray]) -> dict[str, Any]:

@@ -1,7 +1,15 @@
-"""Plots of sweep summaries (matplotlib, Agg backend: no display needed).
+"""Plots of sweep results (matplotlib, Agg backend: no display needed).
 
-:func:`plot_reach_vs_latency` draws the sweep's headline figure: mean reach per illegal post
-against the removal latency, with 95% confidence intervals over the paired seeds.
+* :func:`plot_reach_vs_latency`: the headline figure, mean reach per illegal post against the
+  removal latency with 95% confidence bands over the paired seeds (one line per value of any other
+  swept parameter, e.g. per graph family);
+* :func:`plot_prevented_vs_latency`: reach prevented per post against the unmoderated twin;
+* :func:`plot_time_to_removal`: distribution (ECDF) of the time from upload to removal per point;
+* :func:`plot_reach_over_time`: mean reach per post over time per point (from the series tables);
+* :func:`plot_reach_by_category`: reach per post per content category and point.
+
+Every function writes a PNG (no timestamps in it, so the same data give the same bytes) and, with
+``svg=True``, an SVG next to it.
 """
 
 from __future__ import annotations
@@ -9,13 +17,17 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["plot_reach_vs_latency", "latency_column"]
+__all__ = ["plot_reach_vs_latency", "plot_prevented_vs_latency", "plot_time_to_removal",
+           "plot_reach_over_time", "plot_reach_by_category", "plot_calibration", "latency_column",
+           "point_labels"]
 
 
 def latency_column(summary: Mapping[str, np.ndarray]) -> str | None:
@@ -35,14 +47,155 @@ def latency_column(summary: Mapping[str, np.ndarray]) -> str | None:
     return None
 
 
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: str | os.PathLike[str], svg: bool) -> list[Path]:
+    """Write ``fig`` as PNG to ``path`` (and as SVG beside it), atomically; close it."""
+    import io as _io
+
+    from .io import atomic_write_bytes
+
+    plt = _pyplot()
+    fig.tight_layout()
+    out = [Path(path)]
+    buf = _io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    atomic_write_bytes(path, buf.getvalue())
+    if svg:
+        svg_path = Path(path).with_suffix(".svg")
+        buf = _io.BytesIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+        atomic_write_bytes(svg_path, buf.getvalue())
+        out.append(svg_path)
+    plt.close(fig)
+    log.info("plot written to %s", path)
+    return out
+
+
+def point_labels(summary: Mapping[str, np.ndarray], params: Sequence[str]) -> list[str]:
+    """A short label per sweep point: its parameter values (``job <n>`` without parameters)."""
+    labels = []
+    for i in range(len(summary["job"])):
+        parts = [f"{p.split('.')[-1]}={_fmt_value(summary[p][i])}" for p in params if p in summary]
+        labels.append(", ".join(parts) if parts else f"job {summary['job'][i]}")
+    return labels
+
+
+def _fmt_value(v: Any) -> str:
+    if isinstance(v, float | np.floating):
+        return "never" if math.isinf(v) else f"{float(v):g}"
+    return str(v)
+
+
+def _groups(summary: Mapping[str, np.ndarray], x: str | None,
+            params: Sequence[str] | None) -> list[tuple[str, np.ndarray]]:
+    """Rows grouped by the parameters other than ``x`` (one line per group)."""
+    n = len(summary["job"])
+    others = [p for p in (params or []) if p != x and p in summary]
+    if not others:
+        return [("", np.ones(n, dtype=bool))]
+    keys = [tuple(_fmt_value(summary[p][i]) for p in others) for i in range(n)]
+    out = []
+    for key in dict.fromkeys(keys):
+        sel = np.array([k == key for k in keys])
+        out.append((", ".join(f"{p.split('.')[-1]}={v}" for p, v in zip(others, key, strict=True)),
+                    sel))
+    return out
+
+
+class _LatencyAxis:
+    """Log latency axis on which 0 (at upload) and inf (never) get their own places."""
+
+    def __init__(self, lat: np.ndarray) -> None:
+        finite = np.isfinite(lat) & (lat > 0)
+        pos = lat[finite]
+        self.lo = float(pos.min()) if pos.size else 1.0
+        self.hi = float(pos.max()) if pos.size else 1.0
+        # 0 and inf cannot sit on a log axis: place them one decade beyond the finite range
+        self.x0, self.xinf = self.lo / 10.0, self.hi * 10.0
+        self.has0, self.hasinf = bool((lat == 0).any()), bool(np.isinf(lat).any())
+
+    def map(self, lat: np.ndarray) -> np.ndarray:
+        return np.where(lat == 0, self.x0, np.where(np.isinf(lat), self.xinf, lat))
+
+    def decorate(self, ax: Any, xs: np.ndarray) -> None:
+        ax.set_xscale("log")
+        ticks = sorted(set(xs.tolist()))
+        labels = [("0" if t == self.x0 and self.has0 else
+                   "never" if t == self.xinf and self.hasinf else f"{t:g}") for t in ticks]
+        ax.set_xticks(ticks, labels)
+        ax.minorticks_off()
+        for edge in ((self.x0 * self.lo) ** 0.5 if self.has0 else None,
+                     (self.xinf * self.hi) ** 0.5 if self.hasinf else None):
+            if edge is not None:
+                ax.axvline(edge, color="0.7", lw=0.8, ls=":")
+        ax.set_xlabel("removal latency after upload (hours, log scale)")
+
+
+def _curve_plot(summary: Mapping[str, np.ndarray], path: str | os.PathLike[str], *, y_col: str,
+                lo_col: str, hi_col: str, ylabel: str, title: str, label: str,
+                x: str | None, params: Sequence[str] | None, svg: bool,
+                baseline: bool) -> list[Path]:
+    plt = _pyplot()
+    y = np.asarray(summary[y_col], dtype=np.float64)
+    lo = np.asarray(summary[lo_col], dtype=np.float64)
+    hi = np.asarray(summary[hi_col], dtype=np.float64)
+    err = np.vstack([np.nan_to_num(np.maximum(y - lo, 0)), np.nan_to_num(np.maximum(hi - y, 0))])
+    x = x or latency_column(summary)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    if x is None:
+        pos = np.arange(len(y))
+        ax.errorbar(pos, y, yerr=err, fmt="o", capsize=3)
+        labels = point_labels(summary, params or [])
+        ax.set_xticks(pos, labels, rotation=30 if len(labels) > 3 else 0, ha="right" if len(labels) > 3 else "center",
+                      fontsize=7)
+        ax.set_xlabel("sweep point")
+    else:
+        lat = np.asarray(summary[x], dtype=np.float64)
+        axis = _LatencyAxis(lat)
+        xs = axis.map(lat)
+        groups = _groups(summary, x, params)
+        for g, (name, sel) in enumerate(groups):
+            color = f"C{g % 10}"
+            order = np.argsort(xs[sel], kind="stable")
+            gx, gy = xs[sel][order], y[sel][order]
+            ax.plot(gx, gy, "-", color=color, lw=1.5)
+            ax.fill_between(gx, lo[sel][order], hi[sel][order], color=color, alpha=0.2,
+                            label="95% CI over seeds" if len(groups) == 1 else None)
+            ax.errorbar(gx, gy, yerr=err[:, sel][:, order], fmt="o", color=color, capsize=3,
+                        label=label if len(groups) == 1 else name)
+        axis.decorate(ax, xs)
+    base = np.asarray(summary.get("reach_baseline_mean", np.full(len(y), np.nan)), dtype=np.float64)
+    if baseline and np.isfinite(base).any() and len(_groups(summary, x, params)) == 1:
+        ax.axhline(float(np.nanmean(base)), color="0.4", ls="--", lw=1,
+                   label="unmoderated baseline")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(bottom=0)
+    ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    if not math.isfinite(float(np.nansum(y))):
+        log.warning("%s has non-finite values; the plot may be incomplete", y_col)
+    return _save(fig, path, svg)
+
+
 def plot_reach_vs_latency(summary: Mapping[str, np.ndarray], path: str | os.PathLike[str],
-                          x: str | None = None) -> None:
+                          x: str | None = None, *, params: Sequence[str] | None = None,
+                          svg: bool = False) -> list[Path]:
     """Plot mean reach per post against removal latency, with 95% CI, to a PNG file.
 
     The latency axis is logarithmic. A latency of 0 (removal at upload) is drawn as a separate
     point left of the axis break and ``inf`` (never removed) as a separate point on the right;
-    the unmoderated baseline, if known, is a dashed line. Without a latency column the points are
-    drawn in job order with their parameters as labels.
+    the unmoderated baseline, if known, is a dashed line. Other swept parameters (``params``
+    besides the latency) give one line each. Without a latency column the points are drawn in job
+    order with their parameters as labels.
 
     Parameters
     ----------
@@ -53,68 +206,210 @@ def plot_reach_vs_latency(summary: Mapping[str, np.ndarray], path: str | os.Path
         The PNG file to write.
     x : str, optional
         The latency column; found by name (``*latency_h``) if omitted.
+    params : sequence of str, optional
+        The swept parameter columns (for grouping and labels).
+    svg : bool
+        Also write an SVG beside the PNG.
+
+    Returns
+    -------
+    list of Path
+        The files written.
     """
-    import matplotlib
+    return _curve_plot(summary, path, y_col="reach_mean", lo_col="reach_ci_low",
+                       hi_col="reach_ci_high", ylabel="reach per illegal post (users exposed)",
+                       title="Reach vs removal latency", label="mean reach per post", x=x,
+                       params=params, svg=svg, baseline=True)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    from .io import atomic_write_bytes
+def plot_prevented_vs_latency(summary: Mapping[str, np.ndarray], path: str | os.PathLike[str],
+                              x: str | None = None, *, params: Sequence[str] | None = None,
+                              svg: bool = False) -> list[Path]:
+    """Plot reach prevented per post (paired against the unmoderated twin), with 95% CI.
 
-    y = np.asarray(summary["reach_mean"], dtype=np.float64)
-    lo = np.asarray(summary["reach_ci_low"], dtype=np.float64)
-    hi = np.asarray(summary["reach_ci_high"], dtype=np.float64)
-    err = np.vstack([np.nan_to_num(y - lo), np.nan_to_num(hi - y)])
-    x = x or latency_column(summary)
+    Parameters are as for :func:`plot_reach_vs_latency`; the summary needs ``prevented_mean``,
+    ``prevented_ci_low`` and ``prevented_ci_high``.
+
+    Returns
+    -------
+    list of Path
+    """
+    return _curve_plot(summary, path, y_col="prevented_mean", lo_col="prevented_ci_low",
+                       hi_col="prevented_ci_high",
+                       ylabel="reach prevented per illegal post (users)",
+                       title="Reach prevented vs removal latency", label="mean prevented per post",
+                       x=x, params=params, svg=svg, baseline=False)
+
+
+def _colors(n: int) -> list[Any]:
+    plt = _pyplot()
+    cmap = plt.get_cmap("viridis")
+    return [cmap(i / max(1, n - 1) * 0.9) for i in range(n)]
+
+
+def plot_time_to_removal(delays: Sequence[tuple[str, np.ndarray]], path: str | os.PathLike[str], *,
+                         svg: bool = False) -> list[Path]:
+    """ECDF of the time from upload to removal of the removed illegal posts, one line per point.
+
+    Parameters
+    ----------
+    delays : sequence of (label, array of hours)
+        Per sweep point, the delays of its removed posts over all seeds (points without removals
+        are listed in the legend as such).
+    path : path-like
+        The PNG file.
+    svg : bool
+        Also write an SVG.
+
+    Returns
+    -------
+    list of Path
+    """
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
-    if x is None:
-        pos = np.arange(len(y))
-        ax.errorbar(pos, y, yerr=err, fmt="o", capsize=3)
-        ax.set_xticks(pos, [f"job {j}" for j in summary["job"]])
-        ax.set_xlabel("sweep point")
-    else:
-        lat = np.asarray(summary[x], dtype=np.float64)
-        finite = np.isfinite(lat) & (lat > 0)
-        pos_lat = lat[finite]
-        lo_x = pos_lat.min() if pos_lat.size else 1.0
-        hi_x = pos_lat.max() if pos_lat.size else 1.0
-        # 0 and inf cannot sit on a log axis: place them one decade beyond the finite range
-        x0, xinf = lo_x / 10.0, hi_x * 10.0
-        xs = np.where(lat == 0, x0, np.where(np.isinf(lat), xinf, lat))
-        order = np.argsort(xs[finite], kind="stable")
-        fx, fy = xs[finite][order], y[finite][order]
-        if fx.size:
-            ax.plot(fx, fy, "-", color="C0", lw=1.5)
-            ax.fill_between(fx, lo[finite][order], hi[finite][order], color="C0", alpha=0.2,
-                            label="95% CI over seeds")
-        ax.errorbar(xs, y, yerr=err, fmt="o", color="C0", capsize=3, label="mean reach per post")
-        ax.set_xscale("log")
-        ticks = sorted(set(xs.tolist()))
-        labels = [("0" if t == x0 and (lat == 0).any() else
-                   "never" if t == xinf and np.isinf(lat).any() else f"{t:g}") for t in ticks]
-        ax.set_xticks(ticks, labels)
-        ax.minorticks_off()
-        for edge in ((x0 * lo_x) ** 0.5 if (lat == 0).any() else None,
-                     (xinf * hi_x) ** 0.5 if np.isinf(lat).any() else None):
-            if edge is not None:
-                ax.axvline(edge, color="0.7", lw=0.8, ls=":")
-        ax.set_xlabel("removal latency after upload (hours, log scale)")
-    base = np.asarray(summary.get("reach_baseline_mean", np.full(len(y), np.nan)), dtype=np.float64)
-    if np.isfinite(base).any():
-        ax.axhline(float(np.nanmean(base)), color="0.4", ls="--", lw=1,
-                   label="unmoderated baseline")
+    colors = _colors(len(delays))
+    positive = np.concatenate([d[d > 0] for _, d in delays]) if delays else np.zeros(0)
+    floor = float(positive.min()) / 2 if positive.size else 0.01
+    for (label, d), color in zip(delays, colors, strict=True):
+        d = np.sort(np.asarray(d, dtype=np.float64))
+        if d.size == 0:
+            ax.plot([], [], color=color, label=f"{label} (no removals)")
+            continue
+        y = np.arange(1, d.size + 1) / d.size
+        ax.step(np.maximum(d, floor), y, where="post", color=color, label=f"{label} (n={d.size})")
+    ax.set_xscale("log")
+    ax.set_xlabel("time from upload to removal (hours, log scale; 0 drawn at the left edge)")
+    ax.set_ylabel("share of removed illegal posts")
+    ax.set_ylim(0, 1.02)
+    ax.set_title("Time to removal")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best", fontsize=7)
+    return _save(fig, path, svg)
+
+
+def plot_reach_over_time(curves: Sequence[tuple[str, np.ndarray, np.ndarray]],
+                         path: str | os.PathLike[str], *, svg: bool = False) -> list[Path]:
+    """Mean reach per illegal post over time, one line per sweep point.
+
+    Parameters
+    ----------
+    curves : sequence of (label, time in hours, mean reach per post)
+    path : path-like
+    svg : bool
+
+    Returns
+    -------
+    list of Path
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    for (label, t, r), color in zip(curves, _colors(len(curves)), strict=True):
+        ax.plot(t, r, "-", color=color, lw=1.5, label=label)
+    ax.set_xlabel("time since the campaign started (hours)")
     ax.set_ylabel("reach per illegal post (users exposed)")
     ax.set_ylim(bottom=0)
-    ax.set_title("Reach vs removal latency")
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    import io as _io
+    ax.set_title("Reach over time (mean over seeds)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best", fontsize=7)
+    return _save(fig, path, svg)
 
-    buf = _io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
-    log.info("plot written to %s", path)
-    if not math.isfinite(float(np.nansum(y))):
-        log.warning("reach has non-finite values; the plot may be incomplete")
+
+def plot_reach_by_category(table: Mapping[str, np.ndarray], labels: Sequence[str],
+                           path: str | os.PathLike[str], *, svg: bool = False) -> list[Path]:
+    """Mean reach per post by content category, per sweep point (grouped bars with 95% CI).
+
+    Parameters
+    ----------
+    table : mapping of str to numpy.ndarray
+        The ``categories`` table (``job``, ``category``, ``reach_mean``, ``reach_ci_low``,
+        ``reach_ci_high``).
+    labels : sequence of str
+        One label per job, in the table's job order.
+    path : path-like
+    svg : bool
+
+    Returns
+    -------
+    list of Path
+    """
+    plt = _pyplot()
+    jobs = list(dict.fromkeys(np.asarray(table["job"]).tolist()))
+    cats = list(dict.fromkeys(np.asarray(table["category"]).tolist()))
+    fig, ax = plt.subplots(figsize=(max(6.4, 0.5 * len(jobs) * max(1, len(cats)) / 2), 4.2), dpi=120)
+    width = 0.8 / max(1, len(cats))
+    pos = np.arange(len(jobs))
+    for c, cat in enumerate(cats):
+        ys: list[float] = []
+        errs: list[list[float]] = [[], []]
+        for j in jobs:
+            sel = (table["job"] == j) & (table["category"] == cat)
+            if not sel.any():
+                ys.append(np.nan)
+                errs[0].append(0.0)
+                errs[1].append(0.0)
+                continue
+            i = int(np.flatnonzero(sel)[0])
+            y = float(table["reach_mean"][i])
+            ys.append(y)
+            errs[0].append(float(np.nan_to_num(max(0.0, y - table["reach_ci_low"][i]))))
+            errs[1].append(float(np.nan_to_num(max(0.0, table["reach_ci_high"][i] - y))))
+        ax.bar(pos + (c - (len(cats) - 1) / 2) * width, ys, width, yerr=np.array(errs), capsize=2,
+               label=cat.replace("_", " "), color=f"C{c % 10}")
+    ax.set_xticks(pos, list(labels), rotation=30 if len(jobs) > 3 else 0,
+                  ha="right" if len(jobs) > 3 else "center", fontsize=7)
+    ax.set_ylabel("reach per post (users exposed)")
+    ax.set_title("Reach per post by content category (95% CI over seeds)")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(loc="best", fontsize=7)
+    return _save(fig, path, svg)
+
+
+def plot_calibration(curve: Mapping[str, Sequence[float]], *, lever: str, target: float,
+                     value: float, ci_low: float, ci_high: float, stat: str,
+                     path: str | os.PathLike[str], svg: bool = False) -> list[Path]:
+    """The calibration curve (reach statistic against the lever, 95% CI), target and answer.
+
+    Parameters
+    ----------
+    curve : mapping
+        ``lever``, ``reach``, ``ci_low``, ``ci_high`` lists (the evaluated points).
+    lever : str
+        The lever's name (axis label).
+    target : float
+        The reach target (horizontal line).
+    value, ci_low, ci_high : float
+        The answer and its 95% CI (vertical line and band; NaN if infeasible).
+    stat : str
+        ``mean`` or ``p95``.
+    path : path-like
+    svg : bool
+
+    Returns
+    -------
+    list of Path
+    """
+    plt = _pyplot()
+    x = np.asarray(curve["lever"], dtype=np.float64)
+    y = np.asarray(curve["reach"], dtype=np.float64)
+    lo = np.asarray(curve["ci_low"], dtype=np.float64)
+    hi = np.asarray(curve["ci_high"], dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    latency = "latency" in lever or lever.endswith("_h")
+    xs = np.where(x > 0, x, np.nan) if latency else x
+    ax.fill_between(xs, np.where(np.isfinite(lo), lo, np.nan), np.where(np.isfinite(hi), hi, np.nan),
+                    color="C0", alpha=0.2, label="95% CI over seeds")
+    ax.plot(xs, y, "o-", color="C0", ms=3, label=f"{stat} reach per post (evaluated points)")
+    ax.axhline(target, color="C3", ls="--", lw=1, label=f"target {target:g}")
+    if math.isfinite(value):
+        ax.axvline(value, color="k", lw=1, label=f"answer {value:.4g}")
+        if math.isfinite(ci_low) and math.isfinite(ci_high) and ci_high > ci_low:
+            ax.axvspan(ci_low, ci_high, color="0.5", alpha=0.15, label="95% CI of the answer")
+    if latency:
+        ax.set_xscale("log")
+    ax.set_xlabel(lever + (" (hours, log scale)" if latency else ""))
+    ax.set_ylabel(f"{stat} reach per illegal post")
+    ax.set_ylim(bottom=0)
+    ax.set_title("SLA calibration")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best", fontsize=7)
+    return _save(fig, path, svg)

@@ -22,6 +22,7 @@ so differences between points are the policy's, not noise (common random numbers
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import logging
@@ -39,21 +40,33 @@ import numpy as np
 
 from . import __version__
 from .config import SimConfig, check_seed
-from .engine import graph_seed, simulate
+from .deadline import DeadlineTrace, deadline_path_reason
+from .engine import RunResult, graph_seed, simulate
 from .errors import ConfigError, DataError
-from .graphs import GRAPH_KINDS, build_graph
+from .graphs import GRAPH_KINDS, Graph, build_graph
 from .io import atomic_write_bytes, read_table, write_table
+from .metrics import add_baseline
 from .policies import make_policy
+from .tracecache import TraceCache
 
 log = logging.getLogger(__name__)
 
-TOP_KEYS = ("graph", "spread", "scenario", "policy", "seed", "seeds", "baseline", "max_events")
+TOP_KEYS = ("graph", "spread", "scenario", "policy", "seed", "seeds", "baseline", "max_events",
+            "deadline_path", "plots", "calibration")
 SIM_KEYS = ("graph", "spread", "scenario", "policy", "max_events")
+# keys that change how results are shown, not what they are: left out of the job hash
+PRESENTATION_KEYS = ("plots",)
+DEADLINE_PATH = ("auto", "off")
+CALIBRATION_KEYS = ("target", "stat", "lever", "min", "max", "tol")
 DONE = "done"
 JOB_FILE = "job.json"
 JOB_TABLES = ("runs", "posts", "series")
-SWEEP_TABLES = ("results", "summary")
+SWEEP_TABLES = ("results", "summary", "categories")
+SWEEP_FILE = ".sweep.json"
+CACHE_DIR = ".cache"
 PLOT_FILE = "reach_vs_latency.png"
+REPORT_FILE = "report.html"
+PROGRESS_EVERY_S = 10.0  # at most one per-seed progress line per job this often
 
 __all__ = ["JobSpec", "JobError", "InvalidConfig", "check_job_config", "config_hash", "run_job",
            "aggregate", "summarize_results", "write_sweep_outputs", "format_summary", "hydra_job",
@@ -84,6 +97,7 @@ class JobSpec:
     sim: SimConfig
     seeds: tuple[int, ...]
     baseline: bool
+    deadline_path: str = "auto"
 
 
 def _check_graph(graph: Mapping[str, Any]) -> None:
@@ -136,11 +150,98 @@ def check_job_config(cfg: Mapping[str, Any]) -> JobSpec:
     baseline = cfg.get("baseline", True)
     if not isinstance(baseline, bool):
         raise ConfigError("baseline", baseline, "must be true or false")
+    path = cfg.get("deadline_path", "auto")
+    if path not in DEADLINE_PATH:
+        raise ConfigError("deadline_path", path,
+                          "must be auto (pure deadline policies: one traced run per seed) or off "
+                          "(simulate every point)")
+    plots = cfg.get("plots") or {}
+    if not isinstance(plots, Mapping):
+        raise ConfigError("plots", plots, "must be a mapping such as {svg: false}")
+    for k, v in plots.items():
+        if k != "svg":
+            raise ConfigError(f"plots.{k}", v, "unknown key; allowed: svg")
+        if not isinstance(v, bool):
+            raise ConfigError("plots.svg", v, "must be true or false")
     sim = SimConfig.from_dict({k: cfg[k] for k in SIM_KEYS if k in cfg})
     _check_graph(sim.graph)
     for i, p in enumerate(sim.policies):
         make_policy(p, "policy" if len(sim.policies) == 1 else f"policy[{i}]")
-    return JobSpec(sim, tuple(range(seed, seed + n)), baseline)
+    if cfg.get("calibration") is not None:
+        check_calibration(cfg)
+        if n < 2:
+            raise ConfigError("seeds", n, "must be at least 2 for a calibration (for an interval)")
+    return JobSpec(sim, tuple(range(seed, seed + n)), baseline, str(path))
+
+
+def _lookup(cfg: Mapping[str, Any], dotted: str) -> Any:
+    """The value at a dotted path (list items by index); KeyError if a part is missing."""
+    node: Any = cfg
+    for part in dotted.split("."):
+        if isinstance(node, list) and part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, Mapping) and part in node:
+            node = node[part]
+        else:
+            raise KeyError(part)
+    return node
+
+
+def calibration_kind(cfg: Mapping[str, Any]) -> str:
+    """``latency`` (continuous lever: its name ends in ``_h`` or its value is a float) or ``count``
+    (an integer lever such as ``policy.moderators``)."""
+    lever = str(cfg["calibration"]["lever"])
+    value = _lookup(cfg, lever)
+    if lever.endswith("_h") or not isinstance(value, int) or isinstance(value, bool):
+        return "latency"
+    return "count"
+
+
+def check_calibration(cfg: Mapping[str, Any]) -> None:
+    """Validate the ``calibration`` block of an SLA calibration config.
+
+    Parameters
+    ----------
+    cfg : Mapping
+        The job config; ``cfg["calibration"]`` holds ``target`` (reach per post not to exceed),
+        ``stat`` (mean or p95), ``lever`` (dotted config path), optional ``min``/``max`` (search
+        range) and ``tol`` (relative tolerance of the latency bisection).
+
+    Raises
+    ------
+    ConfigError
+    """
+    from .calibration import STATS
+    from .validate import number
+
+    cal = cfg["calibration"]
+    if not isinstance(cal, Mapping):
+        raise ConfigError("calibration", cal, "must be a mapping {target, stat, lever, max, ...}")
+    for k in cal:
+        if k not in CALIBRATION_KEYS:
+            raise ConfigError(f"calibration.{k}", cal[k],
+                              f"unknown key; allowed: {', '.join(CALIBRATION_KEYS)}")
+    number("calibration.target", cal.get("target"), lo=0.0)
+    if cal.get("stat", "mean") not in STATS:
+        raise ConfigError("calibration.stat", cal.get("stat"), f"must be one of {', '.join(STATS)}")
+    lever = cal.get("lever")
+    if not isinstance(lever, str) or not lever:
+        raise ConfigError("calibration.lever", lever, "must be a dotted config key such as "
+                          "policy.latency_h or policy.moderators")
+    try:
+        value = _lookup(cfg, lever)
+    except KeyError:
+        raise ConfigError("calibration.lever", lever, "no such key in the composed config") from None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError("calibration.lever", lever, f"must name a number (it holds {value!r})")
+    if calibration_kind(cfg) == "latency":
+        number("calibration.max", cal.get("max", 720.0), lo=0.0, lo_open=True, unit="hours")
+    else:
+        from .validate import integer
+
+        lo = integer("calibration.min", cal.get("min", 1), lo=0)
+        integer("calibration.max", cal.get("max", 256), lo=lo)
+    number("calibration.tol", cal.get("tol", 1e-3), lo=0.0, lo_open=True)
 
 
 def _canonical(obj: Any) -> Any:
@@ -166,7 +267,8 @@ def config_hash(cfg: Mapping[str, Any]) -> str:
     str
         Hex SHA-256 of the canonical JSON.
     """
-    text = json.dumps({"config": _canonical(cfg), "version": __version__}, sort_keys=True)
+    kept = {k: v for k, v in cfg.items() if k not in PRESENTATION_KEYS}
+    text = json.dumps({"config": _canonical(kept), "version": __version__}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -182,8 +284,18 @@ def _job_is_done(out: Path, digest: str) -> bool:
 
 def run_job(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *,
             params: Mapping[str, Any] | None = None, overrides: Sequence[str] = (),
-            job_num: int = 0, skip_done: bool = True) -> bool:
+            job_num: int = 0, skip_done: bool = True,
+            cache_dir: str | os.PathLike[str] | None = None,
+            sweep_dir: str | os.PathLike[str] | None = None) -> bool:
     """Run every seed of one job and write its tables into ``out_dir``.
+
+    When the job's policies are pure deadlines in ``cascade`` semantics
+    (:func:`~spreadsim.deadline.deadline_path_reason` is None) and ``deadline_path`` is ``auto``,
+    no seed is simulated with its policy: each seed's traced unmoderated run
+    (:class:`~spreadsim.deadline.DeadlineTrace`, shared with the sweep's other jobs through
+    ``cache_dir``) gives the exact result and is itself the paired baseline. Otherwise every seed
+    is simulated (with its unmoderated twin if ``baseline``). The ``runs`` table's ``path`` column
+    says which (``deadline`` or ``simulated``).
 
     Parameters
     ----------
@@ -200,6 +312,10 @@ def run_job(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *,
         The job's number within its sweep (orders the rows of the aggregated tables).
     skip_done : bool
         Skip the job if ``out_dir`` already holds a finished job with an identical config.
+    cache_dir : path-like, optional
+        Folder of the traces shared by a sweep's jobs (``<sweep dir>/.cache``); None: in memory.
+    sweep_dir : path-like, optional
+        The sweep folder, for progress lines (jobs finished, elapsed, ETA).
 
     Returns
     -------
@@ -218,19 +334,55 @@ def run_job(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *,
         log.info("job %d: already done in %s, skipped", job_num, out)
         return False
     tic = time.perf_counter()
-    graph = None
-    if spec.sim.graph.get("seed") is not None:  # pinned: one graph for every seed
-        graph = build_graph(spec.sim.graph, graph_seed(spec.sim.graph, spec.seeds[0]))
+    graphs: dict[str, Graph] = {}
+
+    def graph_for(seed: int) -> Graph | None:
+        if spec.sim.graph.get("seed") is None:  # derived from each run seed: the engine builds it
+            return None
+        if "pinned" not in graphs:  # pinned: one graph for every seed
+            graphs["pinned"] = build_graph(spec.sim.graph, graph_seed(spec.sim.graph, seed))
+        return graphs["pinned"]
+
+    why = (deadline_path_reason(spec.sim) if spec.deadline_path == "auto"
+           else "deadline_path is off")
+    path = "deadline" if why is None else "simulated"
+    log.info("job %d: %d seeds, %s path%s", job_num, len(spec.seeds), path,
+             "" if why is None else f" ({why})")
+    done: dict[int, RunResult] = {}
+    ticker = _SeedTicker(job_num, len(spec.seeds))
+    if path == "deadline":
+        cache = TraceCache(cache_dir, cfg, spec.sim, graph_for)
+        unmoderated = dataclasses.replace(spec.sim, policies=())
+        deferred = []
+        for s in spec.seeds:  # seeds another job is tracing right now are left for later
+            trace = cache.get(s, blocking=False)
+            if trace is None:
+                deferred.append(s)
+                continue
+            done[s] = _deadline_result(trace, spec, unmoderated)
+            ticker.tick(len(done))
+        for s in deferred:
+            trace = cache.get(s)
+            assert trace is not None
+            done[s] = _deadline_result(trace, spec, unmoderated)
+            ticker.tick(len(done))
+        log.info("job %d: traces: %d computed, %d loaded from the sweep cache", job_num,
+                 cache.computed, cache.loaded)
+    else:
+        for s in spec.seeds:
+            done[s] = simulate(spec.sim, s, graph=graph_for(s), baseline=spec.baseline)
+            ticker.tick(len(done))
     runs: list[dict[str, Any]] = []
     posts: list[dict[str, np.ndarray]] = []
     series: list[dict[str, np.ndarray]] = []
     for s in spec.seeds:
-        r = simulate(spec.sim, s, graph=graph, baseline=spec.baseline)
+        r = done[s]
         row = {"seed": s, **r.summary}
         if spec.baseline:
             p = r.summary["posts"]
             row["reach_baseline_mean"] = r.summary["reach_baseline_total"] / p if p else math.nan
             row["reach_prevented_mean"] = row["reach_baseline_mean"] - r.summary["reach_mean"]
+        row["path"] = path
         runs.append(row)
         n_posts = len(next(iter(r.posts.values()))) if r.posts else 0
         posts.append({"seed": np.full(n_posts, s, dtype=np.int64), **r.posts})
@@ -246,9 +398,80 @@ def run_job(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *,
     write_table(_concat(posts), out / "posts")
     write_table(_concat(series), out / "series")
     atomic_write_bytes(out / DONE, (digest + "\n").encode())
-    log.info("job %d: %d seeds in %.2f s -> %s", job_num, len(spec.seeds),
-             time.perf_counter() - tic, out)
+    elapsed = time.perf_counter() - tic
+    log.info("job %d done: %d seeds, %s path, %.2f s -> %s", job_num, len(spec.seeds), path,
+             elapsed, out)
+    if sweep_dir is not None:
+        log.info("progress: %s", sweep_progress(sweep_dir))
     return True
+
+
+def _deadline_result(trace: DeadlineTrace, spec: JobSpec, unmoderated: SimConfig) -> RunResult:
+    """One seed's result from its traced unmoderated run (the trace is also the baseline)."""
+    result = trace.result(spec.sim)
+    if spec.baseline:
+        add_baseline(result, trace.result(unmoderated))
+    return result
+
+
+class _SeedTicker:
+    """Per-seed progress of one job: a log line at most every ``PROGRESS_EVERY_S`` seconds."""
+
+    def __init__(self, job_num: int, n: int) -> None:
+        self.job_num, self.n = job_num, n
+        self.start = self.last = time.perf_counter()
+
+    def tick(self, k: int) -> None:
+        now = time.perf_counter()
+        if now - self.last >= PROGRESS_EVERY_S and k < self.n:
+            self.last = now
+            eta = (now - self.start) / k * (self.n - k)
+            log.info("job %d: seed %d/%d, elapsed %s, ETA %s", self.job_num, k, self.n,
+                     _hms(now - self.start), _hms(eta))
+
+
+def _hms(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "?"
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def sweep_progress(sweep_dir: str | os.PathLike[str]) -> str:
+    """A one-line progress report of a running sweep, from its job folders' ``done`` markers.
+
+    Parameters
+    ----------
+    sweep_dir : path-like
+        The sweep folder (with the ``.sweep.json`` written when the sweep started).
+
+    Returns
+    -------
+    str
+        ``k/N jobs finished, elapsed h:mm:ss, ETA h:mm:ss`` (ETA from the jobs finished since the
+        sweep (re)started; jobs skipped as already done count as finished but not for the rate).
+    """
+    d = Path(sweep_dir)
+    try:
+        info = json.loads((d / SWEEP_FILE).read_text())
+    except (OSError, ValueError):
+        info = {}
+    start = float(info.get("start_time", math.nan))
+    total = info.get("jobs")
+    finished = fresh = 0
+    for job in d.iterdir() if d.is_dir() else ():
+        marker = job / DONE
+        if job.is_dir() and marker.is_file():
+            finished += 1
+            if math.isfinite(start) and marker.stat().st_mtime >= start:
+                fresh += 1
+    now = time.time()
+    elapsed = now - start if math.isfinite(start) else None
+    eta = None
+    if elapsed is not None and fresh and total:
+        eta = elapsed / fresh * max(0, int(total) - finished)
+    n = "?" if total is None else str(total)
+    return f"{finished}/{n} jobs finished, elapsed {_hms(elapsed)}, ETA {_hms(eta)}"
 
 
 def _column(values: list[Any]) -> np.ndarray:
@@ -359,7 +582,7 @@ def _py(v: Any) -> Any:
 
 _SUMMARY_COLUMNS = ("n_seeds", "reach_mean", "reach_ci_low", "reach_ci_high", "reach_baseline_mean",
                     "prevented_mean", "prevented_ci_low", "prevented_ci_high",
-                    "prevented_frac_mean", "removed_share_mean")
+                    "prevented_frac_mean", "removed_share_mean", "path")
 
 
 def _ci(x: np.ndarray) -> tuple[float, float, float]:
@@ -394,7 +617,8 @@ def summarize_results(results: Mapping[str, np.ndarray], params: Sequence[str]) 
         per-run mean reach per illegal post) with ``reach_ci_low``/``reach_ci_high`` (95%, t
         distribution over seeds); ``reach_baseline_mean`` (unmoderated twin);
         ``prevented_mean`` (paired per-seed difference baseline - moderated, per post) with its
-        CI; ``prevented_frac_mean``; ``removed_share_mean``.
+        CI; ``prevented_frac_mean``; ``removed_share_mean``; ``path`` (``deadline`` or
+        ``simulated``: how the job's runs were computed).
     """
     jobs = results["job"]
     order = list(dict.fromkeys(jobs.tolist()))
@@ -417,6 +641,8 @@ def summarize_results(results: Mapping[str, np.ndarray], params: Sequence[str]) 
             "prevented_mean": pm, "prevented_ci_low": plo, "prevented_ci_high": phi,
             "prevented_frac_mean": _nanmean(frac),
             "removed_share_mean": _nanmean(results["removed_share"][sel].astype(np.float64)),
+            "path": ",".join(dict.fromkeys(results["path"][sel].tolist())) if "path" in results
+            else "-",
         })
         rows.append(row)
     return _rows_to_columns(rows)
@@ -461,7 +687,7 @@ def format_summary(summary: Mapping[str, np.ndarray], params: Sequence[str]) -> 
     """
     cols: list[tuple[str, int]] = [(p, max(10, len(p))) for p in params]
     cols += [("n_seeds", 7), ("reach/post", 10), ("95% CI", 21), ("prevented/post", 14),
-             ("95% CI ", 21), ("prevented", 9)]
+             ("95% CI ", 21), ("prevented", 9), ("path", 9)]
     lines = ["  ".join(h.strip().rjust(w) for h, w in cols)]
     for i in range(len(summary["job"])):
         cells = [_fmt_param(summary[p][i], w) for p, w in cols[: len(params)]]
@@ -472,14 +698,89 @@ def format_summary(summary: Mapping[str, np.ndarray], params: Sequence[str]) -> 
         cells += [str(summary["n_seeds"][i]).rjust(7), _fmt(summary["reach_mean"][i], 10),
                   ci.rjust(21),
                   _fmt(summary["prevented_mean"][i], 14), pci.rjust(21),
-                  ("-" if math.isnan(frac) else f"{100 * frac:.1f}%").rjust(9)]
+                  ("-" if math.isnan(frac) else f"{100 * frac:.1f}%").rjust(9),
+                  str(summary["path"][i] if "path" in summary else "-").rjust(9)]
         lines.append("  ".join(cells))
     return "\n".join(lines) + "\n"
 
 
+def _seed_ci(values: np.ndarray) -> tuple[float, float, float]:
+    return _ci(np.asarray(values, dtype=np.float64))
+
+
+def category_table(results: Mapping[str, np.ndarray], params: Sequence[str],
+                   posts: Sequence[Mapping[str, np.ndarray]]) -> Table:
+    """Reach per post by content category: one row per sweep point (job) and category.
+
+    Parameters
+    ----------
+    results : mapping of str to numpy.ndarray
+        The table from :func:`aggregate` (for the parameter values of each job).
+    params : sequence of str
+        Its parameter columns.
+    posts : sequence of mappings
+        The ``posts`` table of each job, in the order of the jobs in ``results``.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        The parameters, ``job``, ``category``, ``n_seeds``, ``posts_per_seed``, ``reach_mean``
+        (mean over seeds of the seed's mean reach per post of the category) with a 95% CI,
+        ``removed_share`` and ``time_to_removal_median_h``.
+    """
+    jobs = list(dict.fromkeys(results["job"].tolist()))
+    rows: list[dict[str, Any]] = []
+    for j, p in zip(jobs, posts, strict=True):
+        first = int(np.flatnonzero(results["job"] == j)[0])
+        seeds = list(dict.fromkeys(np.asarray(p["seed"]).tolist()))
+        for cat in sorted(set(np.asarray(p["category"]).tolist())):
+            per_seed = []
+            in_cat = p["category"] == cat
+            for sd in seeds:
+                sel = in_cat & (p["seed"] == sd)
+                if sel.any():
+                    per_seed.append(float(np.asarray(p["reach"][sel], dtype=np.float64).mean()))
+            m, lo, hi = _seed_ci(np.array(per_seed))
+            removed = ~np.isnan(np.asarray(p["removal_time_h"][in_cat], dtype=np.float64))
+            delay = (p["removal_time_h"] - p["upload_time_h"])[in_cat][removed]
+            row: dict[str, Any] = {k: _py(results[k][first]) for k in params}
+            row.update({"job": int(j), "category": str(cat), "n_seeds": len(per_seed),
+                        "posts_per_seed": int(in_cat.sum()) / max(1, len(seeds)),
+                        "reach_mean": m, "reach_ci_low": lo, "reach_ci_high": hi,
+                        "removed_share": float(removed.mean()) if removed.size else math.nan,
+                        "time_to_removal_median_h": float(np.median(delay)) if delay.size
+                        else math.nan})
+            rows.append(row)
+    return _rows_to_columns(rows)
+
+
+def _mean_reach_over_time(series: Mapping[str, np.ndarray],
+                          runs: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over seeds of reach per illegal post over time (each seed's series held flat after
+    its end, where reach no longer changes)."""
+    seeds = list(dict.fromkeys(np.asarray(runs["seed"]).tolist()))
+    grids = [series["time_h"][series["seed"] == sd] for sd in seeds]
+    grid = max(grids, key=len) if grids else np.zeros(1)
+    total = np.zeros(len(grid))
+    for sd in seeds:
+        r = np.asarray(series["reach_illegal"][series["seed"] == sd], dtype=np.float64)
+        n_posts = float(runs["posts"][runs["seed"] == sd][0]) if "posts" in runs else 1.0
+        full = np.full(len(grid), r[-1] if r.size else 0.0)
+        full[: r.size] = r
+        total += full / max(1.0, n_posts)
+    return grid, total / max(1, len(seeds))
+
+
 def write_sweep_outputs(out_dir: str | os.PathLike[str],
-                        job_dirs: Iterable[str | os.PathLike[str]]) -> tuple[Table, list[str]]:
-    """Aggregate job folders into ``results``, ``summary`` (Parquet + CSV) and the plot.
+                        job_dirs: Iterable[str | os.PathLike[str]], *, svg: bool = False,
+                        config_text: str | None = None,
+                        title: str | None = None) -> tuple[Table, list[str]]:
+    """Aggregate job folders into tables, plots and ``report.html``.
+
+    Writes ``results`` (one row per job x seed), ``summary`` (one row per job, 95% CIs) and
+    ``categories`` (one row per job x content category), each as Parquet + CSV; the plots
+    ``reach_vs_latency``, ``prevented_vs_latency``, ``time_to_removal``, ``reach_over_time`` and
+    ``reach_by_category`` (PNG, and SVG if ``svg``); and the self-contained HTML report.
 
     Parameters
     ----------
@@ -487,6 +788,12 @@ def write_sweep_outputs(out_dir: str | os.PathLike[str],
         Where to write (the sweep folder; the job folder itself for a single run).
     job_dirs : iterable of path-like
         The finished job folders, in order.
+    svg : bool
+        Also write the plots as SVG (and inline them in the report).
+    config_text : str, optional
+        The configuration (YAML) for the report; the first job's config if omitted.
+    title : str, optional
+        The report's heading.
 
     Returns
     -------
@@ -494,18 +801,55 @@ def write_sweep_outputs(out_dir: str | os.PathLike[str],
     params : list of str
         The parameter columns.
     """
-    from .plots import plot_reach_vs_latency
+    from . import plots as P
+    from .report import write_report
 
-    dirs = list(job_dirs)
+    dirs = [Path(d) for d in job_dirs]
     if not dirs:
         raise DataError(f"sweep {out_dir}: no finished job folders to aggregate")
     out = Path(out_dir)
     results, params = aggregate(dirs)
     summary = summarize_results(results, params)
+    posts = [read_table(d / "posts") for d in dirs]
+    series = [read_table(d / "series") for d in dirs]
+    runs = [read_table(d / "runs") for d in dirs]
+    cats = category_table(results, params, posts)
     write_table(results, out / "results")
     write_table(summary, out / "summary")
-    plot_reach_vs_latency(summary, out / PLOT_FILE)
+    write_table(cats, out / "categories")
+    labels = P.point_labels(summary, params)
+    files = P.plot_reach_vs_latency(summary, out / PLOT_FILE, params=params, svg=svg)
+    if "prevented_mean" in summary and np.isfinite(summary["prevented_mean"]).any():
+        files += P.plot_prevented_vs_latency(summary, out / "prevented_vs_latency.png",
+                                             params=params, svg=svg)
+    delays = []
+    for label, p in zip(labels, posts, strict=True):
+        ill = p["category"] != "legal"
+        d = (p["removal_time_h"] - p["upload_time_h"])[ill]
+        delays.append((label, np.asarray(d[~np.isnan(d)], dtype=np.float64)))
+    files += P.plot_time_to_removal(delays, out / "time_to_removal.png", svg=svg)
+    curves = [(label, *_mean_reach_over_time(sr, rn))
+              for label, sr, rn in zip(labels, series, runs, strict=True)]
+    files += P.plot_reach_over_time(curves, out / "reach_over_time.png", svg=svg)
+    files += P.plot_reach_by_category(cats, labels, out / "reach_by_category.png", svg=svg)
+    if config_text is None:
+        job = json.loads((dirs[0] / JOB_FILE).read_text())
+        config_text = _yaml(job["config"])
+    paths: dict[str, int] = {}
+    if "path" in results:
+        for v in results["path"].tolist():
+            paths[str(v)] = paths.get(str(v), 0) + 1
+    shown = [f for f in files if f.suffix == (".svg" if svg else ".png")]
+    write_report(out / REPORT_FILE, title=title or f"spreadsim sweep: {out.resolve()}",
+                 config_text=config_text, summary=summary, plots=shown,
+                 seeds=sorted(set(results["seed"].tolist())), paths=paths)
     return summary, params
+
+
+def _yaml(obj: Any) -> str:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_yaml(OmegaConf.create(_canonical(obj)))
 
 
 # --------------------------------------------------------------------------- clean-up
@@ -518,7 +862,7 @@ def _only_hydra_files(path: Path, job_name: str) -> bool:
                 continue
             if not _only_hydra_files(p, job_name):
                 return False
-        elif p.name not in ("multirun.yaml", f"{job_name}.log"):
+        elif p.name not in ("multirun.yaml", f"{job_name}.log", SWEEP_FILE):
             return False
     return True
 
@@ -618,12 +962,34 @@ def override_params(overrides: Sequence[str], cfg: DictConfig) -> dict[str, Any]
     return out
 
 
+def _abs_dir(d: str, cwd: str) -> Path:
+    p = Path(d)
+    return p if p.is_absolute() else Path(cwd) / p
+
+
+def config_text(config: DictConfig) -> str:
+    """The task config as YAML for the report, headed by the sweep's overrides."""
+    head = []
+    if "hydra" in config:
+        try:
+            over = [str(o) for o in config.hydra.overrides.task]
+            params = dict(config.hydra.sweeper.get("params") or {})
+        except Exception:  # noqa: BLE001 - a report must not fail on an unusual sweeper
+            over, params = [], {}
+        head += [f"# sweep: {k}={v}" for k, v in params.items()]
+        if over:
+            head.append("# command-line overrides: " + " ".join(over))
+    body = _yaml(task_container(config))
+    return "\n".join(head) + ("\n" if head else "") + body
+
+
 def hydra_job(cfg: DictConfig) -> None:
     """Body of the ``spreadsim`` task function: run one job into Hydra's job output folder.
 
-    In ``RUN`` mode the job folder is also aggregated (``results``, ``summary``, plot) and the
-    summary printed. On bad input the folder is removed if it holds only Hydra's own files and a
-    :class:`JobError` is raised.
+    In ``RUN`` mode the job folder is also aggregated (tables, plots, ``report.html``) and the
+    summary printed. With a ``calibration`` block the job is an SLA calibration
+    (:func:`run_calibration`). On bad input the folder is removed if it holds only Hydra's own
+    files and a :class:`JobError` is raised.
 
     Parameters
     ----------
@@ -633,19 +999,98 @@ def hydra_job(cfg: DictConfig) -> None:
     hc = HydraConfig.get()
     out = Path(hc.runtime.output_dir)
     overrides = list(hc.overrides.task)
+    multirun = hc.mode == RunMode.MULTIRUN
+    sweep_dir = _abs_dir(str(hc.sweep.dir), str(hc.runtime.cwd)) if multirun else None
     try:
         plain = task_container(cfg)
+        svg = bool((plain.get("plots") or {}).get("svg", False))
+        if plain.get("calibration") is not None:
+            cal = run_calibration(plain, out, svg=svg, config_text=config_text(cfg))
+            sys.stdout.write(cal.line() + "\n")
+            sys.stdout.write(f"results: {out}\n")
+            sys.stdout.flush()
+            return
         params = override_params(overrides, cfg)
-        job_num = int(hc.job.num) if hc.mode == RunMode.MULTIRUN else 0
-        run_job(plain, out, params=params, overrides=overrides, job_num=job_num)
+        job_num = int(hc.job.num) if multirun else 0
+        run_job(plain, out, params=params, overrides=overrides, job_num=job_num,
+                cache_dir=None if sweep_dir is None else sweep_dir / CACHE_DIR,
+                sweep_dir=sweep_dir)
     except (ConfigError, DataError) as e:
         remove_if_only_hydra(out, hc.job.name)
         raise JobError(str(e)) from None
-    if hc.mode == RunMode.RUN:
-        summary, params_ = write_sweep_outputs(out, [out])
+    if not multirun:
+        summary, params_ = write_sweep_outputs(out, [out], svg=svg, config_text=config_text(cfg),
+                                               title=f"spreadsim run: {out}")
         sys.stdout.write(format_summary(summary, params_))
         sys.stdout.write(f"results: {out}\n")
         sys.stdout.flush()
+
+
+def run_calibration(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *, svg: bool = False,
+                    config_text: str | None = None) -> Any:
+    """Run an SLA calibration (``calibration`` block of ``cfg``) and write its outputs.
+
+    A latency lever (its name ends in ``_h``, or its value is a float) is calibrated with
+    :func:`~spreadsim.calibration.calibrate_latency` (the exact deadline path when the policies
+    are pure deadlines), an integer lever such as ``policy.moderators`` with
+    :func:`~spreadsim.calibration.calibrate_count`. Writes ``calibration`` (the evaluated curve,
+    Parquet + CSV), ``calibration.json`` (the answer), ``calibration.png`` and ``report.html``.
+
+    Parameters
+    ----------
+    cfg : Mapping
+        The job config as plain containers, with ``calibration: {target, stat, lever, ...}``.
+    out_dir : path-like
+        The run folder.
+    svg : bool
+        Also write the plot as SVG.
+    config_text : str, optional
+        The configuration for the report.
+
+    Returns
+    -------
+    spreadsim.calibration.Calibration
+    """
+    from .calibration import calibrate_count, calibrate_latency
+    from .plots import plot_calibration
+    from .report import write_report
+
+    spec = check_job_config(cfg)
+    cal = cfg["calibration"]
+    sim = {k: cfg[k] for k in SIM_KEYS if k in cfg}
+    kind = calibration_kind(cfg)
+    stat = cal.get("stat", "mean")
+    tic = time.perf_counter()
+    if kind == "latency":
+        res = calibrate_latency(sim, spec.seeds, float(cal["target"]), lever=cal["lever"], stat=stat,
+                                max_latency_h=float(cal.get("max", 720.0)),
+                                tol=float(cal.get("tol", 1e-3)))
+    else:
+        res = calibrate_count(sim, spec.seeds, float(cal["target"]), lever=cal["lever"], stat=stat,
+                              lo=int(cal.get("min", 1)), hi=int(cal.get("max", 256)))
+    log.info("calibration: %d points evaluated in %.2f s", len(res.curve.get("lever", [])),
+             time.perf_counter() - tic)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    curve = {k: np.asarray(v, dtype=np.float64) for k, v in res.curve.items()}
+    table = {cal["lever"]: curve["lever"], f"reach_{stat}": curve["reach"],
+             "ci_low": curve["ci_low"], "ci_high": curve["ci_high"]}
+    write_table(table, out / "calibration")
+    answer = {"lever": res.lever, "target": res.target, "stat": res.stat, "value": res.value,
+              "ci_low": res.ci_low, "ci_high": res.ci_high, "path": res.path, "seeds": list(spec.seeds),
+              "feasible": res.feasible, "line": res.line(), "version": __version__}
+    atomic_write_bytes(out / "calibration.json",
+                       (json.dumps(_canonical(answer), indent=2) + "\n").encode())
+    files = plot_calibration(res.curve, lever=res.lever, target=res.target, value=res.value,
+                             ci_low=res.ci_low, ci_high=res.ci_high, stat=res.stat,
+                             path=out / "calibration.png", svg=svg)
+    shown = [f for f in files if f.suffix == (".svg" if svg else ".png")]
+    path = "deadline" if res.path.startswith("deadline") else "simulated"
+    write_report(out / REPORT_FILE, title=f"spreadsim SLA calibration: {out}",
+                 config_text=config_text or _yaml(cfg), summary=table, plots=shown,
+                 seeds=spec.seeds, paths={path: len(spec.seeds) * len(curve["lever"])},
+                 answer=res.line())
+    return res
 
 
 def _set_dotted(d: Any, key: str, value: Any) -> None:
@@ -715,13 +1160,30 @@ class AggregateCallback(Callback):
             self._check_sweep(config)
         except (ConfigError, DataError) as e:
             raise InvalidConfig(str(e)) from None
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        n = _expected_jobs(config)
+        _ACTIVE["start"] = time.time()
+        info = {"jobs": n, "start_time": _ACTIVE["start"], "seeds": config.get("seeds")}
+        atomic_write_bytes(sweep_dir / SWEEP_FILE, (json.dumps(info) + "\n").encode())
+        log.info("sweep: %s jobs x %s seeds -> %s", "?" if n is None else n,
+                 config.get("seeds"), sweep_dir)
 
     @staticmethod
     def _check_sweep(config: DictConfig) -> None:
         base = task_container(config)
         check_job_config(base)
         for o in _sweep_overrides(config):
-            if not _is_param(o) or not o.is_sweep_override():
+            if not o.is_sweep_override():
+                continue
+            try:
+                empty = not list(o.sweep_string_iterator())
+            except Exception:  # noqa: BLE001 - a sweeper-specific form: let the sweeper judge it
+                empty = False
+            if empty:
+                raise ConfigError(o.key_or_group, o.input_line.partition("=")[2] if o.input_line
+                                  else "", "empty sweep: it gives no values (nothing to run)")
+            if not _is_param(o):
                 continue
             key = o.key_or_group
             if "." not in key and isinstance(base.get(key), dict):
@@ -733,10 +1195,25 @@ class AggregateCallback(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        dirs = find_job_dirs(sweep_dir, _expected_jobs(config))
-        summary, params = write_sweep_outputs(sweep_dir, dirs)
+        if config.get("calibration") is not None:  # one calibration per job: no tables to join
+            _ACTIVE.pop("sweep_dir", None)
+            for f in sorted(sweep_dir.glob("*/calibration.json")):
+                sys.stdout.write(f"{f.parent.name}: {json.loads(f.read_text())['line']}\n")
+            sys.stdout.flush()
+            return
+        expected = _expected_jobs(config)
+        dirs = find_job_dirs(sweep_dir, expected)
+        svg = bool((config.get("plots") or {}).get("svg", False))
+        summary, params = write_sweep_outputs(sweep_dir, dirs, svg=svg,
+                                              config_text=config_text(config))
         _ACTIVE.pop("sweep_dir", None)
+        if expected is not None and len(dirs) == expected:  # complete: the traces are not needed
+            shutil.rmtree(sweep_dir / CACHE_DIR, ignore_errors=True)
+        start = _ACTIVE.pop("start", None)
+        took = f" in {time.time() - start:.1f} s" if start is not None else ""
+        log.info("sweep finished%s: %d jobs aggregated into %s", took, len(dirs), sweep_dir)
         sys.stdout.write(format_summary(summary, params))
+        sys.stdout.write(f"report: {(sweep_dir / REPORT_FILE).resolve()}\n")
         sys.stdout.write(f"results: {sweep_dir.resolve()}\n")
         sys.stdout.flush()
 

@@ -199,23 +199,52 @@ class _Live(Policy):
         super().__init__({})
 
 
+class _LateRemover(Policy):
+    """Removes each post 5 h after upload through a SimPy process of its own (so the engine
+    cannot know removal times at upload)."""
+
+    name = "late_remover"
+
+    def __init__(self) -> None:
+        super().__init__({})
+
+    def on_upload(self, post):
+        def later():
+            yield self.sim.env.timeout(5.0)
+            self.sim.remove_post(post)
+
+        self.sim.env.process(later())
+
+
 @pytest.mark.parametrize("removal", ["cascade", "per_copy"])
 @pytest.mark.parametrize("decay", [{"kind": "none"}, {"kind": "exponential", "half_life_h": 3.0}])
-def test_inert_exposures_give_the_same_tables(removal, decay):
-    """Exposures that can trigger nothing skip the event queue; the tables must not change."""
+@pytest.mark.parametrize("known", [True, False], ids=["removal-known", "removal-later"])
+@pytest.mark.parametrize("small", [True, False], ids=["bitset", "hashset"])
+def test_inert_exposures_give_the_same_tables(removal, decay, known, small, monkeypatch):
+    """Exposures that can trigger nothing skip the event queue (counted as scheduled when
+    removal times are known at upload, else settled at the end; with a bitset or a hash set of
+    exposed users): the tables must be those of processing every exposure as an event."""
+    from spreadsim import engine
     from spreadsim.graphs import build_graph
     from spreadsim.policies import FixedLatency
 
+    if not small:
+        monkeypatch.setattr(engine, "DENSE_SEEN_MAX_KEYS", 0)
+        monkeypatch.setattr(engine, "TRACK_FIRST_MAX_KEYS", 0)
     g = build_graph({"kind": "barabasi_albert", "n": 2000, "m": 3}, seed=1)
     cfg = SimConfig.from_dict(config(share_prob=0.15, kernel={"dist": "lognormal", "median_h": 1.0,
                                                               "sigma": 1.0},
                                      removal=removal, posts=20, uploaders=5, window_h=12.0,
                                      horizon_h=200.0, selection="random", decay=decay))
+
+    def pols():
+        return [FixedLatency({"latency_h": 8.0})] if known else [_LateRemover()]
+
     for seed in range(3):
-        fast_sim = Simulation(cfg, seed, graph=g, policies=[FixedLatency({"latency_h": 5.0})])
-        assert not fast_sim.live_counts
+        fast_sim = Simulation(cfg, seed, graph=g, policies=pols())
+        assert not fast_sim.live_counts and fast_sim._dense == small
         fast = fast_sim.run()
-        live_sim = Simulation(cfg, seed, graph=g, policies=[FixedLatency({"latency_h": 5.0}), _Live()])
+        live_sim = Simulation(cfg, seed, graph=g, policies=[*pols(), _Live()])
         assert live_sim.live_counts
         live = live_sim.run()
         assert fast.posts["reach"].sum() > 50

@@ -108,6 +108,8 @@ class _Env(simpy.Environment):
 
 #: below this many (post, user) keys the exposed set is a bitset (8 MiB), above a hash set
 DENSE_SEEN_MAX_KEYS = 1 << 26
+#: below this many keys the earliest inert exposure per key is tracked in an array (16 B a key)
+TRACK_FIRST_MAX_KEYS = 1 << 21
 
 _HOOK_BITS = {"exposure": K.EV_EXPOSURE, "share": K.EV_SHARE, "notice": K.EV_NOTICE,
               "threshold": K.EV_THRESHOLD}
@@ -189,6 +191,11 @@ class Simulation:
         self.live_counts = (trace or bool(wants & {"exposure", "threshold"})
                             or any(p.needs_live_counts for p in self.policies))
         self._meta[9] = 0 if self.live_counts else 1
+        # when every policy fixes removal times at upload, inert exposures are counted as they
+        # are scheduled instead of being buffered until the end
+        from .policies import PreDecidedRemoval
+
+        self._meta[13] = int(all(isinstance(p, PreDecidedRemoval) for p in self.policies))
         for i, p in enumerate(self.policies):
             p.bind(self, stream_key(self.seed, f"{stream_prefix}policy:{i}:{p.name}"))
 
@@ -229,9 +236,9 @@ class Simulation:
         cap = max(1024, 4 * self._max_degree)
         self._hf = np.zeros((cap, 2), dtype=np.float64)
         self._hi = np.zeros((cap, 4), dtype=np.int64)
-        self._meta = np.zeros(11, dtype=np.int64)
+        self._meta = np.zeros(14, dtype=np.int64)
         self._inert_f = np.zeros((cap, 2), dtype=np.float64)
-        self._inert_i = np.zeros((cap, 3), dtype=np.int64)
+        self._inert_i = np.zeros((cap, 4), dtype=np.int64)
         self._log_f = np.zeros((4096 + 1, 2), dtype=np.float64)
         self._log_i = np.zeros((4096, 4), dtype=np.int64)
         k = self.config.spread.kernel
@@ -242,16 +249,20 @@ class Simulation:
         self._dense = n_posts * self.graph.n <= DENSE_SEEN_MAX_KEYS
         self._seen = K.new_dense_seen(n_posts, self.graph.n) if self._dense else K.new_seen()
         self._meta[10] = 1 if self._dense else 0
+        # earliest inert exposure per (post, user) key, tracked in place while that stays small
+        self._track_first = n_posts * self.graph.n <= TRACK_FIRST_MAX_KEYS
+        self._first = np.full((n_posts * self.graph.n if self._track_first else 1, 3), math.inf)
+        self._meta[12] = 1 if self._track_first else 0
         self._notice_weight = np.ones(self.graph.n, dtype=np.float64)
         self._triggers: dict[int, list[int]] = {}
         self._indptr = self.graph.indptr
         self._indices = self.graph.indices
 
     def _grow(self) -> None:
-        if self._meta[8] + self._max_degree > self._inert_f.shape[0]:
+        if max(self._meta[8], self._meta[11]) + self._max_degree > self._inert_f.shape[0]:
             extra = self._inert_f.shape[0] + self._max_degree
             self._inert_f = np.concatenate([self._inert_f, np.zeros((extra, 2))])
-            self._inert_i = np.concatenate([self._inert_i, np.zeros((extra, 3), dtype=np.int64)])
+            self._inert_i = np.concatenate([self._inert_i, np.zeros((extra, 4), dtype=np.int64)])
         if self._meta[0] + self._max_degree > self._hf.shape[0]:
             cap = 2 * self._hf.shape[0] + self._max_degree
             self._hf = np.concatenate([self._hf, np.zeros((cap - self._hf.shape[0], 2))])
@@ -294,8 +305,9 @@ class Simulation:
         while True:
             code = K.advance(self._indptr, self._indices, self._pf, self._pi, self._hf, self._hi,
                              self._meta, self._delay, self._lat_table, self._seen, self._log_f,
-                             self._log_i, self._notice_weight, self._inert_f, self._inert_i, until,
-                             horizon, self._max_degree, self._stop_mask, self.trace,
+                             self._log_i, self._notice_weight, self._inert_f, self._inert_i,
+                             self._first, until, horizon, self._max_degree, self._stop_mask,
+                             self.trace,
                              self.config.max_events)
             if code == K.GROW:
                 self._grow()
@@ -356,6 +368,9 @@ class Simulation:
         if q >= self._pf.shape[0]:
             self._pf = np.concatenate([self._pf, np.zeros_like(self._pf)])
             self._pi = np.concatenate([self._pi, np.zeros_like(self._pi)])
+            if self._track_first:  # one row per (post slot, user) key
+                more = np.full((self._pf.shape[0] * self.graph.n - self._first.shape[0], 3), math.inf)
+                self._first = np.concatenate([self._first, more])
             if self._dense:  # the bitset covers keys of every post slot
                 extra = K.new_dense_seen(self._pf.shape[0], self.graph.n).size - self._seen.size
                 self._seen = np.concatenate([self._seen, np.zeros(max(extra, 0), dtype=np.int64)])
@@ -374,6 +389,7 @@ class Simulation:
         pf[K.PF_REMOVED] = math.inf
         pf[K.PF_DECAY_A], pf[K.PF_DECAY_B] = decay.a, decay.b
         pf[K.PF_SCALE] = 1.0
+        pf[K.PF_LIMIT] = math.inf
         pi[K.PI_KEY] = subkey(subkey(self._spread_key, cid), copy)
         pi[K.PI_UPLOADER] = uploader
         pi[K.PI_DECAY_KIND] = decay.code
@@ -383,7 +399,7 @@ class Simulation:
             self._grow()  # room for one share's worth of events
             K.share(self._indptr, self._indices, self._pf, self._pi, self._hf, self._hi, self._meta,
                     self._delay, self._lat_table, self._seen, self._notice_weight, self._inert_f,
-                    self._inert_i, q, uploader, t, sc.horizon_h)
+                    self._inert_i, self._first, q, uploader, t, sc.horizon_h)
         return post
 
     def require_review(self, field_name: str, who: str) -> ReviewQueue:
@@ -448,6 +464,8 @@ class Simulation:
             return
         if at >= self.config.scenario.horizon_h:
             return  # after the end of the simulation: never observed
+        # an upper bound on the removal time: spread events at or after it can be dropped early
+        self._pf[post.id, K.PF_LIMIT] = min(self._pf[post.id, K.PF_LIMIT], at)
         self.env.timeout(at - self.env.now).callbacks.append(lambda _e: self._remove(post, at))
 
     def set_copy_clock(self, post: Post, kind: int, a: float, b: float, prob: float,
@@ -518,16 +536,18 @@ class Simulation:
     def _settle(self) -> None:
         """Count the inert exposures now that every removal time is final."""
         n_inert = int(self._meta[8])
-        if n_inert == 0:
+        rows = n_inert + int(self._meta[11])  # at most this many first exposures to log
+        if rows == 0:
             return
         free = self._log_i.shape[0] - int(self._meta[2])
-        if free < n_inert:
-            self._grow_log(n_inert - free)
-        if not self._dense and 2 * (self._meta[7] + n_inert + 1) > self._seen.shape[0]:
-            self._grow_seen(4 * (int(self._meta[7]) + n_inert + 1))
+        if free < rows:
+            self._grow_log(rows - free)
+        if not self._dense and 2 * (self._meta[7] + rows + 1) > self._seen.shape[0]:
+            self._grow_seen(4 * (int(self._meta[7]) + rows + 1))
         K.settle_inert(self._pf, self._pi, self._seen, self.graph.n, self._inert_f, self._inert_i,
-                       n_inert, self._log_f, self._log_i, self._meta)
+                       n_inert, self._log_f, self._log_i, self._meta, self._first)
         self._meta[8] = 0
+        self._meta[11] = 0
 
     def _collect(self) -> RunResult:
         from .metrics import collect

@@ -33,8 +33,8 @@ DONE, STOPPED, GROW = 0, 1, 2
 EV_EXPOSURE, EV_SHARE, EV_NOTICE, EV_THRESHOLD = 1, 2, 4, 8
 # columns of the per-post float and int tables
 (PF_T0, PF_P, PF_REMOVED, PF_DECAY_A, PF_DECAY_B, PF_COPY_A, PF_COPY_B, PF_COPY_PROB, PF_SCALE,
- PF_NOTICE_P) = range(10)
-NPF = 10
+ PF_NOTICE_P, PF_LIMIT) = range(11)
+NPF = 11
 (PI_KEY, PI_UPLOADER, PI_DECAY_KIND, PI_COPY_KIND, PI_VIEWS, PI_REACH, PI_SHARES, PI_NOTICE_KEY,
  PI_REACH_TRIGGER) = range(9)
 NPI = 9
@@ -110,7 +110,7 @@ def _pop(hf: np.ndarray, hi: np.ndarray, size: int) -> int:  # pragma: no cover
 def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarray,
           hf: np.ndarray, hi: np.ndarray, meta: np.ndarray, delay_par: np.ndarray,
           lat_table: np.ndarray, seen: np.ndarray, notice_weight: np.ndarray,
-          inert_f: np.ndarray, inert_i: np.ndarray, q: int, u: int, t: float,
+          inert_f: np.ndarray, inert_i: np.ndarray, first: np.ndarray, q: int, u: int, t: float,
           horizon: float) -> None:  # pragma: no cover
     """User ``u`` shares post ``q`` at time ``t``: schedule an exposure of every follower.
 
@@ -138,6 +138,9 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
     dk, da, db = pi[q, PI_DECAY_KIND], pf[q, PF_DECAY_A], pf[q, PF_DECAY_B]
     inert_on = meta[9] != 0
     dense = meta[10] != 0
+    track_first = meta[12] != 0
+    final = meta[13] != 0
+    limit = pf[q, PF_LIMIT]
     n_users = indptr.shape[0] - 1
     kind = int(delay_par[0])
     a = delay_par[1]
@@ -151,14 +154,25 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
         if w == uploader:
             continue
         te = t + delay_from_uniform(kind, a, b, uniform(dkey, u, w))
-        if te >= deadline or te >= horizon:
-            continue  # would fire at or after the copy's removal or the end: never happens
+        if te >= deadline or te >= horizon or te >= limit:
+            continue  # at or after the copy's or post's (scheduled) removal, or the end: never
         seq += 1
         if inert_on:
-            repeat = seen_has(seen, q * n_users + w, dense)
+            k = q * n_users + w
+            repeat = seen_has(seen, k, dense)
             if repeat or not (
                     uniform(skey, w, 0) < p_max * decay_factor(dk, da, db, te - t0)
                     or (notice_p > 0.0 and uniform(nkey, w, 0) < notice_p * notice_weight[w])):
+                if track_first and not repeat and te < first[k, 0]:
+                    if first[k, 0] == math.inf:  # first touch: remember the key
+                        inert_i[meta[11], 3] = k
+                        meta[11] += 1
+                    first[k, 0] = te
+                    first[k, 1] = deadline
+                    first[k, 2] = u
+                if final and (repeat or track_first):
+                    pi[q, PI_VIEWS] += 1  # removal times are final: this view will happen
+                    continue
                 inert_f[n_inert, 0] = te
                 inert_f[n_inert, 1] = deadline
                 inert_i[n_inert, 0] = q
@@ -175,11 +189,34 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
 @njit(cache=True)
 def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
                  inert_f: np.ndarray, inert_i: np.ndarray, n_inert: int, log_f: np.ndarray,
-                 log_i: np.ndarray, meta: np.ndarray) -> None:  # pragma: no cover
+                 log_i: np.ndarray, meta: np.ndarray, first: np.ndarray) -> None:  # pragma: no cover
     """Count the inert exposures once removals are final: an exposure before its post's (and
     copy's) removal is a view; the earliest such exposure of a user not yet seen is their first
     exposure (ties: the earliest buffered). The log must have room for ``n_inert`` more rows."""
     dense = meta[10] != 0
+    if meta[12] != 0:  # the earliest inert exposure of each user was tracked when scheduled
+        for r in range(n_inert):
+            q = inert_i[r, 0]
+            if inert_f[r, 0] < pf[q, PF_REMOVED] and inert_f[r, 0] < inert_f[r, 1]:
+                pi[q, PI_VIEWS] += 1
+        j = meta[2]
+        for c in range(meta[11]):
+            key = inert_i[c, 3]
+            q = key // n_users
+            t = first[key, 0]
+            if t >= pf[q, PF_REMOVED] or t >= first[key, 1] or not seen_add(seen, key, dense):
+                continue
+            meta[7] += 1
+            pi[q, PI_REACH] += 1
+            log_f[j, 0] = t
+            log_f[j, 1] = first[key, 1]
+            log_i[j, 0] = q
+            log_i[j, 1] = key - q * n_users
+            log_i[j, 2] = int(first[key, 2])
+            log_i[j, 3] = 1
+            j += 1
+        meta[2] = j
+        return
     # pass 1, any order: views, and for each user not yet seen the earliest of their exposures
     # (ties: the earliest buffered), kept in a small open-addressing map key -> buffer row
     n_new = 0
@@ -239,9 +276,9 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
 def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarray,
             hf: np.ndarray, hi: np.ndarray, meta: np.ndarray, delay_par: np.ndarray,
             lat_table: np.ndarray, seen: np.ndarray, log_f: np.ndarray, log_i: np.ndarray,
-            notice_weight: np.ndarray, inert_f: np.ndarray, inert_i: np.ndarray, until: float,
-            horizon: float, max_degree: int, stop_mask: int, trace: bool,
-            max_events: int) -> int:  # pragma: no cover
+            notice_weight: np.ndarray, inert_f: np.ndarray, inert_i: np.ndarray,
+            first: np.ndarray, until: float, horizon: float, max_degree: int, stop_mask: int,
+            trace: bool, max_events: int) -> int:  # pragma: no cover
     """Process every spread event due strictly before ``until``.
 
     The log gets one row per first exposure (every exposure with ``trace``): time, copy deadline,
@@ -249,7 +286,9 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
 
     ``meta`` = [heap size, next sequence number, log length, reported event bits, reported post,
     reported user, reported source, size of the ``seen`` set, inert exposures buffered, inert
-    exposures on (0/1), ``seen`` is a dense bitset (0/1)]; the reported time is written to ``log_f``'s spare row -1.
+    exposures on (0/1), ``seen`` is a dense bitset (0/1), keys tracked in ``first``, tracking on
+    (0/1), removal times final at upload (0/1)]; ``first[key]`` = (earliest inert exposure time,
+    its copy's deadline, its source). The reported time is written to ``log_f``'s spare row -1.
     A first exposure carries the bits EV_EXPOSURE, EV_SHARE (the user reshared), EV_NOTICE (the
     user filed a notice: coin ``uniform(notice key, user)`` below the post's notice probability
     times ``notice_weight[user]``) and EV_THRESHOLD (the post's reach just reached its trigger).
@@ -266,7 +305,7 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
             return DONE
         if (meta[0] + max_degree > cap_heap or meta[2] + 1 > cap_log or meta[1] > max_events
                 or (not dense and 2 * (meta[7] + 1) > seen.shape[0])
-                or meta[8] + max_degree > inert_f.shape[0]):
+                or max(meta[8], meta[11]) + max_degree > inert_f.shape[0]):
             return GROW
         last = _pop(hf, hi, meta[0])
         meta[0] = last
@@ -278,18 +317,18 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
         if t >= pf[q, PF_REMOVED] or t >= deadline:
             continue  # the post or this copy was removed before the exposure was due
         pi[q, PI_VIEWS] += 1
-        first = seen_add(seen, q * n_users + v, dense)
+        is_first = seen_add(seen, q * n_users + v, dense)
         j = -1
-        if trace or first:
+        if trace or is_first:
             j = meta[2]
             log_f[j, 0] = t
             log_f[j, 1] = deadline
             log_i[j, 0] = q
             log_i[j, 1] = v
             log_i[j, 2] = src
-            log_i[j, 3] = 1 if first else 0
+            log_i[j, 3] = 1 if is_first else 0
             meta[2] = j + 1
-        if not first:
+        if not is_first:
             continue
         meta[7] += 1
         pi[q, PI_REACH] += 1
@@ -301,7 +340,7 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
             pi[q, PI_SHARES] += 1
             log_i[j, 3] = 3  # first exposure, and the user reshared
             share(indptr, indices, pf, pi, hf, hi, meta, delay_par, lat_table, seen, notice_weight,
-                  inert_f, inert_i, q, v, t, horizon)
+                  inert_f, inert_i, first, q, v, t, horizon)
         bits = EV_EXPOSURE | (EV_SHARE if shared else 0)
         if pf[q, PF_NOTICE_P] > 0.0 and uniform(pi[q, PI_NOTICE_KEY], v, 0) < pf[q, PF_NOTICE_P] * notice_weight[v]:
             bits |= EV_NOTICE

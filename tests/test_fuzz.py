@@ -257,18 +257,21 @@ def test_bounds(G, cfg, seed):
     ph = p["exposure_person_hours"]
     assert np.isfinite(ph).all()
     assert (ph >= 0).all()
-    assert (ph <= p["reach"] * horizon + 1e-9).all()
+    # person-hours are summed in ticks of 1/65536 h (metrics.PH_TICKS), each reached user's time
+    # rounded to the nearest tick: allow half a tick per reached user
+    slack = p["reach"] * (0.5 / 65536) + 1e-9
+    assert (ph <= p["reach"] * horizon + slack).all()
     # tighter: nobody is exposed before the upload
-    assert (ph <= p["reach"] * (horizon - p["upload_time_h"]) + 1e-9).all()
+    assert (ph <= p["reach"] * (horizon - p["upload_time_h"]) + slack).all()
     assert ((p["upload_time_h"] >= 0) & (p["upload_time_h"] <= cfg["scenario"]["window_h"])).all()
 
 
 # ------------------------------------------------------------------------------------ found bugs
 
-@pytest.mark.xfail(strict=True, reason="metrics.post_tables (src/spreadsim/metrics.py:91-92) builds the "
-                   "series grid with np.arange(0, end + step/2, step); when horizon_h is not a multiple of "
-                   "series_step_h the last grid point falls before the horizon, and first exposures "
-                   "between it and the horizon are missing from the series")
+@pytest.mark.xfail(strict=True, reason="metrics.post_tables (src/spreadsim/metrics.py) builds the series grid "
+                   "as np.arange(0, end + step/2, step) with end = min(horizon, step*ceil(last/step)); when "
+                   "horizon_h is not a multiple of series_step_h the last grid point falls before the "
+                   "horizon, and first exposures between it and the horizon are missing from the series")
 def test_series_ends_at_reach_total_when_horizon_is_not_a_multiple_of_the_step():
     G = nx.DiGraph([(0, 1), (1, 2), (2, 3)])
     cfg = {"graph": DUMMY_GRAPH,

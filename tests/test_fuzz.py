@@ -268,10 +268,6 @@ def test_bounds(G, cfg, seed):
 
 # ------------------------------------------------------------------------------------ found bugs
 
-@pytest.mark.xfail(strict=True, reason="metrics.post_tables (src/spreadsim/metrics.py) builds the series grid "
-                   "as np.arange(0, end + step/2, step) with end = min(horizon, step*ceil(last/step)); when "
-                   "horizon_h is not a multiple of series_step_h the last grid point falls before the "
-                   "horizon, and first exposures between it and the horizon are missing from the series")
 def test_series_ends_at_reach_total_when_horizon_is_not_a_multiple_of_the_step():
     G = nx.DiGraph([(0, 1), (1, 2), (2, 3)])
     cfg = {"graph": DUMMY_GRAPH,

@@ -159,7 +159,8 @@ class ScenarioConfig:
         if horizon < window:
             raise ConfigError(f"{s}.horizon_h", horizon, f"must be >= scenario.window_h ({window:g})")
         return cls(
-            illegal_posts=integer(f"{s}.illegal_posts", cfg.get("illegal_posts", d.illegal_posts), lo=0),
+            illegal_posts=integer(f"{s}.illegal_posts", cfg.get("illegal_posts", d.illegal_posts), lo=0,
+                                  hi=MAX_POSTS),
             window_h=window,
             horizon_h=horizon,
             uploaders=integer(f"{s}.uploaders", cfg.get("uploaders", d.uploaders), lo=1),
@@ -167,12 +168,25 @@ class ScenarioConfig:
                                       cfg.get("uploader_selection", d.uploader_selection),
                                       ("random", "top_degree"), "uploader selection"),
             categories=tuple(cats),
-            legal_posts=integer(f"{s}.legal_posts", cfg.get("legal_posts", d.legal_posts), lo=0),
+            legal_posts=integer(f"{s}.legal_posts", cfg.get("legal_posts", d.legal_posts), lo=0,
+                                hi=MAX_POSTS),
             legal_share_prob=probability(f"{s}.legal_share_prob",
                                          cfg.get("legal_share_prob", d.legal_share_prob)),
-            series_step_h=number(f"{s}.series_step_h", cfg.get("series_step_h", d.series_step_h),
-                                 lo=0.0, lo_open=True, unit="hours"),
+            series_step_h=_series_step(f"{s}.series_step_h",
+                                       cfg.get("series_step_h", d.series_step_h), horizon),
         )
+
+
+MAX_POSTS = 10_000_000  # posts per run (each post's state lives in memory)
+MAX_SERIES_POINTS = 10_000_000
+
+
+def _series_step(field_name: str, value: Any, horizon: float) -> float:
+    step = number(field_name, value, lo=0.0, lo_open=True, unit="hours")
+    if horizon / step > MAX_SERIES_POINTS:
+        raise ConfigError(field_name, value, f"must be >= horizon_h / {MAX_SERIES_POINTS:.0e} "
+                          f"({horizon / MAX_SERIES_POINTS:.3g} h): the series would be too long")
+    return step
 
 
 @dataclass(frozen=True)
@@ -209,7 +223,7 @@ class SimConfig:
             spread=SpreadConfig.from_dict(cfg.get("spread")),
             scenario=ScenarioConfig.from_dict(cfg.get("scenario")),
             policies=pols,
-            max_events=integer("max_events", cfg.get("max_events", 50_000_000), lo=1),
+            max_events=integer("max_events", cfg.get("max_events", 50_000_000), lo=1, hi=2**62),
         )
 
 

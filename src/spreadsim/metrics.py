@@ -92,6 +92,8 @@ def post_tables(post_list: Sequence[Post], t0: np.ndarray, removed: np.ndarray, 
     last = float(t_first.max()) if t_first.size else 0.0
     end = min(horizon, step * math.ceil(last / step) if last > 0 else 0.0)
     grid = np.arange(0.0, end + step / 2, step)
+    if grid[-1] < end:  # the horizon is not a multiple of the step: end the grid at it
+        grid = np.append(grid, end)
     ill = illegal_post[q_first] if n else np.zeros(0, dtype=bool)
     series = {
         "time_h": grid,
@@ -105,7 +107,7 @@ def _cumulative_counts(t: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """Number of times ``<= grid[k]`` for each k (without sorting ``t``)."""
     if grid.size == 0:
         return np.zeros(0, dtype=np.int64)
-    step = grid[1] - grid[0] if grid.size > 1 else 1.0
+    step = grid[1] - grid[0] if grid.size > 1 else 1.0  # uniform but for a shorter last step
     k = np.clip(np.ceil(t / step).astype(np.int64), 0, grid.size - 1)
     # the division may round across a grid point: fix up to the exact comparison t <= grid[k]
     k += (t > grid[k]) & (k < grid.size - 1)

@@ -266,20 +266,27 @@ def read_delays(path: Any, column: Any, field: str) -> np.ndarray:
     p = Path(str(path))
     if not p.is_file():
         raise ConfigError(field, str(path), "file not found")
-    with p.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.reader(line for line in fh if not line.startswith("#")))
-    if not rows:
+    raw = p.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DataError(f"delay file {p}: looks binary (not UTF-8 text)") from None
+    if "\x00" in text:
+        raise DataError(f"delay file {p}: looks binary (NUL bytes)")
+    # keep the file's own line numbers: comment and blank lines are skipped, not renumbered
+    numbered = [(i, line) for i, line in enumerate(text.splitlines(), start=1)
+                if line.strip() and not line.lstrip().startswith("#")]
+    if not numbered:
         raise DataError(f"delay file {p}: empty")
-    header, body = rows[0], rows[1:]
+    rows = list(csv.reader(line for _, line in numbered))
+    header = rows[0]
     col = column if column is not None else header[0]
     if col not in header:
         raise ConfigError(field.rsplit(".", 1)[0] + ".column", col,
                           f"not a column of {p}; columns: {', '.join(header)}")
     j = header.index(col)
     vals = []
-    for i, row in enumerate(body, start=2):
-        if not row or all(not c.strip() for c in row):
-            continue
+    for (i, _), row in zip(numbered[1:], rows[1:], strict=True):
         s = row[j].strip() if j < len(row) else ""
         try:
             x = math.inf if s.lower() in INF_WORDS else float(s)

@@ -10,6 +10,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
+
 from .errors import ConfigError
 
 INF_WORDS = ("inf", "infinity", "never", "none")
@@ -36,7 +38,9 @@ def number(field: str, value: Any, *, lo: float | None = None, hi: float | None 
     """A real number in a range; ``allow_inf`` also accepts ``inf``/``never`` (as ``math.inf``)."""
     if isinstance(value, str) and allow_inf and value.strip().lower() in INF_WORDS:
         return math.inf
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool | np.bool_):
+        raise ConfigError(field, value, _range_text(lo, hi, lo_open, hi_open, allow_inf, unit))
+    if not isinstance(value, int | float):
         try:
             if isinstance(value, bool):
                 raise TypeError
@@ -76,6 +80,8 @@ def probability(field: str, value: Any) -> float:
 
 def integer(field: str, value: Any, *, lo: int | None = None, hi: int | None = None) -> int:
     """An integer (not a bool, not a float with a fraction) in [lo, hi]."""
+    if isinstance(value, np.integer):
+        value = int(value)
     ok = isinstance(value, int) and not isinstance(value, bool)
     if not ok and isinstance(value, float) and value.is_integer():
         ok, value = True, int(value)

@@ -178,14 +178,16 @@ class ScenarioConfig:
 
 
 MAX_POSTS = 10_000_000  # posts per run (each post's state lives in memory)
-MAX_SERIES_POINTS = 10_000_000
+MAX_SERIES_POINTS = 10_000_000  # points of the reach-over-time series of one run
+MAX_HORIZON_STEPS = 1e12
 
 
 def _series_step(field_name: str, value: Any, horizon: float) -> float:
+    # the series ends after the last new exposure; a step this small could never be stored
     step = number(field_name, value, lo=0.0, lo_open=True, unit="hours")
-    if horizon / step > MAX_SERIES_POINTS:
-        raise ConfigError(field_name, value, f"must be >= horizon_h / {MAX_SERIES_POINTS:.0e} "
-                          f"({horizon / MAX_SERIES_POINTS:.3g} h): the series would be too long")
+    if horizon / step > MAX_HORIZON_STEPS:
+        raise ConfigError(field_name, value, f"must be >= horizon_h / {MAX_HORIZON_STEPS:.0e} "
+                          f"({horizon / MAX_HORIZON_STEPS:.3g} h)")
     return step
 
 

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import kernel as K
-from .config import LEGAL
+from .config import LEGAL, MAX_SERIES_POINTS
+from .errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import Post, RunResult, Simulation
@@ -91,6 +92,9 @@ def post_tables(post_list: Sequence[Post], t0: np.ndarray, removed: np.ndarray, 
     # the series ends at the step after the last new exposure (reach is flat from there on)
     last = float(t_first.max()) if t_first.size else 0.0
     end = min(horizon, step * math.ceil(last / step) if last > 0 else 0.0)
+    if end / step > MAX_SERIES_POINTS:
+        raise ConfigError("scenario.series_step_h", step, f"too small for this run: the series "
+                          f"would have {end / step:.3g} points (at most {MAX_SERIES_POINTS:.0e})")
     grid = np.arange(0.0, end + step / 2, step)
     if grid[-1] < end:  # the horizon is not a multiple of the step: end the grid at it
         grid = np.append(grid, end)

@@ -27,3 +27,8 @@ class ConfigError(ValueError):
 
 class DataError(ValueError):
     """Bad input file (edge list, delay CSV): a one-line message naming the file and the line."""
+
+
+class OutputError(DataError):
+    """A result file could not be written (read-only folder, disk full): one line naming the
+    file and the reason; nothing partial is left behind."""

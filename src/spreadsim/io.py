@@ -30,9 +30,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from .errors import DataError
+from .errors import DataError, OutputError
 
 COMPRESSION = "zstd"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 __all__ = ["write_table", "read_table", "atomic_write_bytes", "to_arrow"]
 
@@ -80,14 +82,22 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 
 
 def _atomic(path: Path, write: Callable[[str], object]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    """Write through a temporary file in the same folder and rename it into place; on any failure
+    the temporary file is removed, the destination is untouched, and an OS error (read-only
+    folder, disk full) becomes a one-line :class:`OutputError`."""
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results get the usual permissions
         write(tmp)
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as e:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            reason = e.strerror or str(e).splitlines()[0]
+            raise OutputError(f"cannot write {path}: {reason}") from e
         raise
 
 

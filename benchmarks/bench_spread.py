@@ -30,7 +30,9 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime as _dt
+import heapq
 import io
+import json
 import os
 import platform
 import pstats
@@ -212,6 +214,38 @@ def collect_runs(
     return kept, small
 
 
+def run_heapq(indptr: list[int], indices: list[int], src: int, p: float, rate: float,
+              seed: int) -> tuple[float, float, int, int]:
+    """Plain-heapq reference of spreadsim's model in pure Python (no SimPy, no numba).
+
+    A sharer exposes every follower after an exponential delay (``rate``); on a user's first
+    exposure a coin with probability ``p`` decides the reshare (site-like, as in spreadsim).
+    Returns (wall seconds, CPU seconds, infections incl. the uploader, exposures).
+    """
+    rnd = random.Random(seed)
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    seen = bytearray(len(indptr) - 1)
+    seen[src] = 1
+    heap: list[tuple[float, int]] = []
+    push, pop, expo, uni = heapq.heappush, heapq.heappop, rnd.expovariate, rnd.random
+    for w in indices[indptr[src]:indptr[src + 1]]:
+        push(heap, (expo(rate), w))
+    inf, views = 1, 0
+    while heap:
+        t, v = pop(heap)
+        views += 1
+        if seen[v]:
+            continue
+        seen[v] = 1
+        if uni() < p:
+            inf += 1
+            for w in indices[indptr[v]:indptr[v + 1]]:
+                push(heap, (t + expo(rate), w))
+    dt = time.perf_counter() - t0
+    return dt, time.process_time() - c0, inf, views
+
+
 # ------------------------------------------------------------------------------------- breakdown
 
 
@@ -239,11 +273,11 @@ def breakdown(cfg: SimConfig, g: Graph, seeds: list[int]) -> dict[str, float]:
     rows: dict[str, list[float]] = {
         k: [] for k in ("setup", "kernel", "engine", "collect", "total", "kernel_calls", "views", "reach", "inf")
     }
-    orig_adv, orig_share = K.advance, K.share
+    orig_adv, orig_share, orig_settle = K.advance, K.share, K.settle_inert
     try:
         for s in seeds:
-            adv, shr = _Timed(orig_adv), _Timed(orig_share)
-            K.advance, K.share = adv, shr
+            adv, shr, stl = _Timed(orig_adv), _Timed(orig_share), _Timed(orig_settle)
+            K.advance, K.share, K.settle_inert = adv, shr, stl
             t0 = time.process_time()
             sim = Simulation(cfg, s, graph=g)
             t1 = time.process_time()
@@ -253,20 +287,20 @@ def breakdown(cfg: SimConfig, g: Graph, seeds: list[int]) -> dict[str, float]:
             sim.env.process(sim._uploads())
             sim.env.run(until=cfg.scenario.horizon_h)
             t2 = time.process_time()
-            r = sim._collect()
+            r = sim.finish()  # settle the inert exposures (kernel) + metrics.collect
             t3 = time.process_time()
-            kern = adv.total + shr.total
+            kern = adv.total + shr.total + stl.total
             rows["setup"].append(t1 - t0)
             rows["kernel"].append(kern)
             rows["engine"].append(t2 - t1 - kern)
-            rows["collect"].append(t3 - t2)
+            rows["collect"].append(t3 - t2 - stl.total)
             rows["total"].append(t3 - t0)
-            rows["kernel_calls"].append(adv.calls + shr.calls)
+            rows["kernel_calls"].append(adv.calls + shr.calls + stl.calls)
             rows["views"].append(r.summary["views_total"])
             rows["reach"].append(r.summary["reach_total"])
             rows["inf"].append(r.summary["shares_total"] + 1)
     finally:
-        K.advance, K.share = orig_adv, orig_share
+        K.advance, K.share, K.settle_inert = orig_adv, orig_share, orig_settle
     return {k: statistics.median(v) for k, v in rows.items()}
 
 
@@ -318,7 +352,9 @@ def main(argv: list[str] | None = None) -> int:
         "--min-frac", type=float, default=0.01, help="keep outbreaks with at least this fraction infected (0.01)"
     )
     ap.add_argument("--max-tries", type=int, default=0, help="seeds tried per tool (10*runs)")
-    ap.add_argument("--skip-eon", action="store_true", help="spreadsim only")
+    ap.add_argument("--skip-eon", action="store_true", help="no EoN run")
+    ap.add_argument("--skip-heapq", action="store_true", help="no plain-heapq reference run")
+    ap.add_argument("--json", help="write the results here (for run_all.py)")
     ap.add_argument("--profile-top", type=int, default=15, help="cProfile rows (0: none)")
     a = ap.parse_args(argv)
     if not 0.0 < a.T < 1.0:
@@ -390,6 +426,25 @@ def main(argv: list[str] | None = None) -> int:
         ee_peak, ee_base = ph.peak_mib(), ph.start_mib
         print(f"EoN: warm-up {warm:.2f}s; kept {len(ee_kept)}, discarded small {len(ee_small)} (seeds {ee_small})")
 
+    # ---- plain heapq reference (pure Python, same model as spreadsim)
+    hq_kept: list[dict[str, Any]] = []
+    hq_small: list[int] = []
+    hq_peak = hq_base = float("nan")
+    if not a.skip_heapq:
+        ip, ix = g.indptr.tolist(), g.indices.tolist()
+        run_heapq(ip, ix, int(Simulation(cfg, 10**6, graph=g).uploaders[0]), a.T, a.rate, 10**6)
+        ph = Phase()
+
+        def one_hq(seed: int) -> dict[str, Any]:
+            up = int(Simulation(cfg, seed, graph=g).uploaders[0])
+            dt, cpu, inf, views = run_heapq(ip, ix, up, a.T, a.rate, seed)
+            return {"wall": dt, "cpu": cpu, "inf": inf, "views": views}
+
+        hq_kept, hq_small = collect_runs(one_hq, a.runs, max_tries, min_inf)
+        hq_peak, hq_base = ph.peak_mib(), ph.start_mib
+        del ip, ix
+        print(f"heapq: kept {len(hq_kept)}, discarded small {len(hq_small)} (seeds {hq_small})")
+
     if not ss_kept:
         print("no large spreadsim outbreak: nothing to report")
         return 1
@@ -416,11 +471,19 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     row("spreadsim", ss_kept, ss_small, ss_peak, ss_base)
+    if hq_kept:
+        row("heapq", hq_kept, hq_small, hq_peak, hq_base)
     if ee_kept:
         row("EoN", ee_kept, ee_small, ee_peak, ee_base)
+    if hq_kept:
+        h = summarize(hq_kept)
+        print(
+            f"infections/s ratio spreadsim/heapq (plain-heapq pure-Python reference, same model):"
+            f" wall {s['ips'] / h['ips']:.1f}x, CPU {s['ips_cpu'] / h['ips_cpu']:.1f}x"
+        )
+    if ee_kept:
         e = summarize(ee_kept)
         ratio = s["ips"] / e["ips"]
-        print("-" * len(hdr))
         print(
             f"infections/s ratio spreadsim/EoN (ratio of the medians of per-run infections/s):"
             f" wall {ratio:.1f}x, CPU {s['ips_cpu'] / e['ips_cpu']:.1f}x   [goal >= 4x; later ~80x]"
@@ -432,6 +495,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         print(f"final sizes: spreadsim {s['inf']:.0f} sharers, {reach_med:.0f} reached")
+    print("-" * len(hdr))
     print(
         "peak RSS: ru_maxrss after the tool's timed runs, high-water mark reset after its "
         "warm-up (+ = above the RSS at that point, which holds both graphs)"
@@ -451,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     for k, label in (
         ("setup", "Simulation.__init__"),
-        ("kernel", f"kernel.advance + kernel.share ({b['kernel_calls']:.0f} calls)"),
+        ("kernel", f"kernel advance+share+settle_inert ({b['kernel_calls']:.0f} calls)"),
         ("engine", "SimPy loop and engine outside the kernel"),
         ("collect", "metrics.collect"),
         ("total", "total"),
@@ -466,6 +530,19 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(f"cProfile of one spreadsim run (seed {seeds[0]}), top {a.profile_top} by cumulative:")
         print(profile_one(cfg, g, seeds[0], a.profile_top))
+    if a.json:
+        out: dict[str, Any] = {"args": vars(a), "load_end": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+                               "breakdown": b}
+        for name, kept in (("spreadsim", ss_kept), ("heapq", hq_kept), ("EoN", ee_kept)):
+            if kept:
+                x = summarize(kept)
+                out[name] = {k: v for k, v in x.items() if k != "wall_s"} | {
+                    "runs": len(kept), "wall_s": x["wall_s"], "cpu_s": _fmt_t([r["cpu"] for r in kept]),
+                    "ips_cpu_min": min(r["inf"] / r["cpu"] for r in kept),
+                    "ips_cpu_max": max(r["inf"] / r["cpu"] for r in kept)}
+        out["peak_rss_spreadsim"] = ss_peak
+        with open(a.json, "w") as fh:
+            json.dump(out, fh, indent=1, default=float)
     return 0
 
 

@@ -64,6 +64,8 @@ def test_default_config_is_the_latency_sweep(hydra_compose):
     assert str(cfg.hydra.mode) == "RunMode.MULTIRUN"
     assert cfg.hydra.sweeper.params["policy.latency_h"] == "0,0.25,1,6,24,168,inf"
     assert cfg.hydra.callbacks.aggregate._target_ == "spreadsim.sweep.AggregateCallback"
+    assert cfg.hydra.launcher._target_.endswith("JoblibLauncher") and cfg.hydra.launcher.n_jobs == -1
+    assert cfg.deadline_path == "auto" and cfg.plots.svg is False
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -142,6 +144,10 @@ def test_default_sweep_shrunk(tmp_path):
     summary = read_table(sweep / "summary")
     assert summary["policy.latency_h"].tolist() == [0.0, 1.0, math.inf]
     assert summary["n_seeds"].tolist() == [2, 2, 2]
+    # pure deadlines: every job read its results off the shared traced runs
+    assert summary["path"].tolist() == ["deadline"] * 3 and set(res["path"]) == {"deadline"}
+    assert not (sweep / ".cache").exists()  # the trace cache goes when the sweep completes
+    assert (sweep / "report.html").is_file()
     assert summary["reach_mean"][0] == 0.0
     assert summary["prevented_mean"][-1] == 0.0
     for t in ("results", "summary"):
@@ -149,6 +155,7 @@ def test_default_sweep_shrunk(tmp_path):
     png = (sweep / "reach_vs_latency.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
     assert "policy.latency_h" in r.stdout and "reach/post" in r.stdout  # printed summary
+    assert "deadline" in r.stdout  # the path is printed too
 
 
 # the cases run as real subprocesses (in parallel)

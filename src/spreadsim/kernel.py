@@ -44,65 +44,69 @@ HI_SEQ, HI_POST, HI_USER, HI_SRC = 0, 1, 2, 3
 
 
 @njit(cache=True, inline="always")
-def _less(hf: np.ndarray, hi: np.ndarray, i: int, j: int) -> bool:  # pragma: no cover
-    if hf[i, 0] < hf[j, 0]:
-        return True
-    if hf[i, 0] > hf[j, 0]:
-        return False
-    return hi[i, 0] < hi[j, 0]
-
-
-@njit(cache=True, inline="always")
-def _swap(hf: np.ndarray, hi: np.ndarray, i: int, j: int) -> None:  # pragma: no cover
-    for c in range(2):
-        t = hf[i, c]
-        hf[i, c] = hf[j, c]
-        hf[j, c] = t
-    for c in range(4):
-        s = hi[i, c]
-        hi[i, c] = hi[j, c]
-        hi[j, c] = s
+def _copy_row(hf: np.ndarray, hi: np.ndarray, src: int, dst: int) -> None:  # pragma: no cover
+    hf[dst, 0] = hf[src, 0]
+    hf[dst, 1] = hf[src, 1]
+    hi[dst, 0] = hi[src, 0]
+    hi[dst, 1] = hi[src, 1]
+    hi[dst, 2] = hi[src, 2]
+    hi[dst, 3] = hi[src, 3]
 
 
 @njit(cache=True)
 def _push(hf: np.ndarray, hi: np.ndarray, size: int, t: float, deadline: float, seq: int,
           post: int, user: int, src: int) -> int:  # pragma: no cover
+    """Insert an event into the binary heap ordered by (time, sequence number)."""
     i = size
+    while i > 0:  # move the hole up past every later parent
+        parent = (i - 1) >> 1
+        pt = hf[parent, 0]
+        if t < pt or (t == pt and seq < hi[parent, 0]):
+            _copy_row(hf, hi, parent, i)
+            i = parent
+        else:
+            break
     hf[i, 0] = t
     hf[i, 1] = deadline
     hi[i, 0] = seq
     hi[i, 1] = post
     hi[i, 2] = user
     hi[i, 3] = src
-    while i > 0:
-        parent = (i - 1) >> 1
-        if _less(hf, hi, i, parent):
-            _swap(hf, hi, i, parent)
-            i = parent
-        else:
-            break
     return size + 1
 
 
 @njit(cache=True)
 def _pop(hf: np.ndarray, hi: np.ndarray, size: int) -> int:  # pragma: no cover
-    """Move the smallest element to slot ``size - 1`` and restore the heap on the rest."""
+    """Move the smallest event to slot ``size - 1`` and restore the heap on the rest."""
     last = size - 1
-    _swap(hf, hi, 0, last)
+    # keep the root aside, sift the last element down from the root through a hole
+    r_t, r_d = hf[0, 0], hf[0, 1]
+    r_s, r_q, r_u, r_v = hi[0, 0], hi[0, 1], hi[0, 2], hi[0, 3]
+    xt = hf[last, 0]
+    xs = hi[last, 0]
     i = 0
     while True:
-        left = 2 * i + 1
-        if left >= last:
+        c = 2 * i + 1
+        if c >= last:
             break
-        smallest = left
-        right = left + 1
-        if right < last and _less(hf, hi, right, left):
-            smallest = right
-        if _less(hf, hi, smallest, i):
-            _swap(hf, hi, smallest, i)
-            i = smallest
+        if c + 1 < last:
+            ct, dt = hf[c, 0], hf[c + 1, 0]
+            if dt < ct or (dt == ct and hi[c + 1, 0] < hi[c, 0]):
+                c += 1
+        ct = hf[c, 0]
+        if ct < xt or (ct == xt and hi[c, 0] < xs):
+            _copy_row(hf, hi, c, i)
+            i = c
         else:
             break
+    if i != last:
+        _copy_row(hf, hi, last, i)
+    hf[last, 0] = r_t
+    hf[last, 1] = r_d
+    hi[last, 0] = r_s
+    hi[last, 1] = r_q
+    hi[last, 2] = r_u
+    hi[last, 3] = r_v
     return last
 
 

@@ -31,7 +31,8 @@ __all__ = ["plot_reach_vs_latency", "plot_prevented_vs_latency", "plot_time_to_r
 
 
 def latency_column(summary: Mapping[str, np.ndarray]) -> str | None:
-    """The summary's removal-latency column (a numeric column named ``...latency_h``), if any.
+    """The summary's removal-time column, if any: a numeric column named ``...latency_h`` (or,
+    failing that, ``...half_life_h``, the half-life of a latency distribution).
 
     Parameters
     ----------
@@ -41,9 +42,10 @@ def latency_column(summary: Mapping[str, np.ndarray]) -> str | None:
     -------
     str or None
     """
-    for k, v in summary.items():
-        if k.split(".")[-1] == "latency_h" and np.asarray(v).dtype.kind in "fiu":
-            return k
+    for suffix in ("latency_h", "half_life_h"):
+        for k, v in summary.items():
+            if k.split(".")[-1] == suffix and np.asarray(v).dtype.kind in "fiu":
+                return k
     return None
 
 
@@ -56,14 +58,16 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(fig: Any, path: str | os.PathLike[str], svg: bool) -> list[Path]:
-    """Write ``fig`` as PNG to ``path`` (and as SVG beside it), atomically; close it."""
+def _save(fig: Any, path: str | os.PathLike[str], svg: bool, bottom: float = 0.12) -> list[Path]:
+    """Write ``fig`` as PNG to ``path`` (and as SVG beside it), atomically; close it.
+
+    Fixed margins instead of ``tight_layout`` (which costs as much as drawing the figure)."""
     import io as _io
 
     from .io import atomic_write_bytes
 
     plt = _pyplot()
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.12, right=0.97, top=0.92, bottom=bottom)
     out = [Path(path)]
     buf = _io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})
@@ -81,9 +85,11 @@ def _save(fig: Any, path: str | os.PathLike[str], svg: bool) -> list[Path]:
 
 def point_labels(summary: Mapping[str, np.ndarray], params: Sequence[str]) -> list[str]:
     """A short label per sweep point: its parameter values (``job <n>`` without parameters)."""
+    present = [p for p in params if p in summary]
+    varying = [p for p in present if len({_fmt_value(v) for v in summary[p]}) > 1] or present
     labels = []
     for i in range(len(summary["job"])):
-        parts = [f"{p.split('.')[-1]}={_fmt_value(summary[p][i])}" for p in params if p in summary]
+        parts = [f"{p.split('.')[-1]}={_fmt_value(summary[p][i])}" for p in varying]
         labels.append(", ".join(parts) if parts else f"job {summary['job'][i]}")
     return labels
 
@@ -98,7 +104,8 @@ def _groups(summary: Mapping[str, np.ndarray], x: str | None,
             params: Sequence[str] | None) -> list[tuple[str, np.ndarray]]:
     """Rows grouped by the parameters other than ``x`` (one line per group)."""
     n = len(summary["job"])
-    others = [p for p in (params or []) if p != x and p in summary]
+    others = [p for p in (params or []) if p != x and p in summary
+              and len({_fmt_value(v) for v in summary[p]}) > 1]
     if not others:
         return [("", np.ones(n, dtype=bool))]
     keys = [tuple(_fmt_value(summary[p][i]) for p in others) for i in range(n)]
@@ -125,9 +132,12 @@ class _LatencyAxis:
     def map(self, lat: np.ndarray) -> np.ndarray:
         return np.where(lat == 0, self.x0, np.where(np.isinf(lat), self.xinf, lat))
 
-    def decorate(self, ax: Any, xs: np.ndarray) -> None:
+    def decorate(self, ax: Any, xs: np.ndarray, name: str = "") -> None:
         ax.set_xscale("log")
-        ticks = sorted(set(xs.tolist()))
+        ticks: list[float] = []
+        for t in sorted(set(xs.tolist())):  # drop ticks that would print on top of each other
+            if not ticks or math.log10(t / ticks[-1]) >= 0.3 or t in (self.x0, self.xinf):
+                ticks.append(t)
         labels = [("0" if t == self.x0 and self.has0 else
                    "never" if t == self.xinf and self.hasinf else f"{t:g}") for t in ticks]
         ax.set_xticks(ticks, labels)
@@ -136,7 +146,8 @@ class _LatencyAxis:
                      (self.xinf * self.hi) ** 0.5 if self.hasinf else None):
             if edge is not None:
                 ax.axvline(edge, color="0.7", lw=0.8, ls=":")
-        ax.set_xlabel("removal latency after upload (hours, log scale)")
+        ax.set_xlabel("takedown half-life (hours, log scale)" if name.endswith("half_life_h")
+                      else "removal latency after upload (hours, log scale)")
 
 
 def _curve_plot(summary: Mapping[str, np.ndarray], path: str | os.PathLike[str], *, y_col: str,
@@ -150,6 +161,7 @@ def _curve_plot(summary: Mapping[str, np.ndarray], path: str | os.PathLike[str],
     err = np.vstack([np.nan_to_num(np.maximum(y - lo, 0)), np.nan_to_num(np.maximum(hi - y, 0))])
     x = x or latency_column(summary)
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    bottom = 0.12
     if x is None:
         pos = np.arange(len(y))
         ax.errorbar(pos, y, yerr=err, fmt="o", capsize=3)
@@ -157,6 +169,7 @@ def _curve_plot(summary: Mapping[str, np.ndarray], path: str | os.PathLike[str],
         ax.set_xticks(pos, labels, rotation=30 if len(labels) > 3 else 0, ha="right" if len(labels) > 3 else "center",
                       fontsize=7)
         ax.set_xlabel("sweep point")
+        bottom = 0.3 if len(labels) > 3 else 0.14
     else:
         lat = np.asarray(summary[x], dtype=np.float64)
         axis = _LatencyAxis(lat)
@@ -171,19 +184,19 @@ def _curve_plot(summary: Mapping[str, np.ndarray], path: str | os.PathLike[str],
                             label="95% CI over seeds" if len(groups) == 1 else None)
             ax.errorbar(gx, gy, yerr=err[:, sel][:, order], fmt="o", color=color, capsize=3,
                         label=label if len(groups) == 1 else name)
-        axis.decorate(ax, xs)
+        axis.decorate(ax, xs, x)
     base = np.asarray(summary.get("reach_baseline_mean", np.full(len(y), np.nan)), dtype=np.float64)
-    if baseline and np.isfinite(base).any() and len(_groups(summary, x, params)) == 1:
+    if baseline and np.isfinite(base).any() and (x is None or len(_groups(summary, x, params)) == 1):
         ax.axhline(float(np.nanmean(base)), color="0.4", ls="--", lw=1,
                    label="unmoderated baseline")
     ax.set_ylabel(ylabel)
     ax.set_ylim(bottom=0)
-    ax.set_title(title)
+    ax.set_title(title if x is not None else title.replace("removal time", "sweep point"))
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     if not math.isfinite(float(np.nansum(y))):
         log.warning("%s has non-finite values; the plot may be incomplete", y_col)
-    return _save(fig, path, svg)
+    return _save(fig, path, svg, bottom)
 
 
 def plot_reach_vs_latency(summary: Mapping[str, np.ndarray], path: str | os.PathLike[str],
@@ -218,7 +231,7 @@ def plot_reach_vs_latency(summary: Mapping[str, np.ndarray], path: str | os.Path
     """
     return _curve_plot(summary, path, y_col="reach_mean", lo_col="reach_ci_low",
                        hi_col="reach_ci_high", ylabel="reach per illegal post (users exposed)",
-                       title="Reach vs removal latency", label="mean reach per post", x=x,
+                       title="Reach vs removal time", label="mean reach per post", x=x,
                        params=params, svg=svg, baseline=True)
 
 
@@ -237,7 +250,7 @@ def plot_prevented_vs_latency(summary: Mapping[str, np.ndarray], path: str | os.
     return _curve_plot(summary, path, y_col="prevented_mean", lo_col="prevented_ci_low",
                        hi_col="prevented_ci_high",
                        ylabel="reach prevented per illegal post (users)",
-                       title="Reach prevented vs removal latency", label="mean prevented per post",
+                       title="Reach prevented vs removal time", label="mean prevented per post",
                        x=x, params=params, svg=svg, baseline=False)
 
 
@@ -358,10 +371,11 @@ def plot_reach_by_category(table: Mapping[str, np.ndarray], labels: Sequence[str
     ax.set_xticks(pos, list(labels), rotation=30 if len(jobs) > 3 else 0,
                   ha="right" if len(jobs) > 3 else "center", fontsize=7)
     ax.set_ylabel("reach per post (users exposed)")
+    ax.set_ylim(bottom=0)
     ax.set_title("Reach per post by content category (95% CI over seeds)")
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(loc="best", fontsize=7)
-    return _save(fig, path, svg)
+    return _save(fig, path, svg, 0.3 if len(jobs) > 3 else 0.12)
 
 
 def plot_calibration(curve: Mapping[str, Sequence[float]], *, lever: str, target: float,

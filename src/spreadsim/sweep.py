@@ -359,12 +359,12 @@ def run_job(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *,
             if trace is None:
                 deferred.append(s)
                 continue
-            done[s] = _deadline_result(trace, spec, unmoderated)
+            done[s] = _deadline_result(trace, spec, cache, unmoderated)
             ticker.tick(len(done))
         for s in deferred:
             trace = cache.get(s)
             assert trace is not None
-            done[s] = _deadline_result(trace, spec, unmoderated)
+            done[s] = _deadline_result(trace, spec, cache, unmoderated)
             ticker.tick(len(done))
         log.info("job %d: traces: %d computed, %d loaded from the sweep cache", job_num,
                  cache.computed, cache.loaded)
@@ -406,11 +406,12 @@ def run_job(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *,
     return True
 
 
-def _deadline_result(trace: DeadlineTrace, spec: JobSpec, unmoderated: SimConfig) -> RunResult:
+def _deadline_result(trace: DeadlineTrace, spec: JobSpec, cache: TraceCache,
+                     unmoderated: SimConfig) -> RunResult:
     """One seed's result from its traced unmoderated run (the trace is also the baseline)."""
     result = trace.result(spec.sim)
     if spec.baseline:
-        add_baseline(result, trace.result(unmoderated))
+        add_baseline(result, cache.unmoderated(trace, unmoderated))
     return result
 
 

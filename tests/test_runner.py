@@ -1,0 +1,362 @@
+"""The experiment runner: the deadline path gives the simulated tables, a killed sweep resumes to
+the same table, launchers compose, bad sweeps fail before any job, the report is self-contained,
+and the SLA calibration experiment writes its answer."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_module
+from hydra.core.global_hydra import GlobalHydra
+
+from spreadsim import tracecache
+from spreadsim.io import read_table, write_table
+from spreadsim.sweep import aggregate, check_job_config, run_calibration, run_job, task_container, write_sweep_outputs
+from spreadsim.tracecache import TraceCache, trace_from_arrays, trace_to_arrays
+
+SMALL = ["graph.n=600", "scenario.illegal_posts=4", "scenario.horizon_h=72"]
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+
+
+def _cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "spreadsim.cli", *args]
+
+
+def _job_cfg(latency: float, **extra) -> dict:
+    cfg = {"graph": {"kind": "barabasi_albert", "n": 800, "m": 3, "seed": 7},
+           "scenario": {"illegal_posts": 6, "legal_posts": 4, "uploaders": 4, "horizon_h": 96},
+           "policy": {"name": "fixed_latency", "latency_h": latency, "removal_prob": 0.8},
+           "seed": 0, "seeds": 3, "baseline": True}
+    cfg.update(extra)
+    return cfg
+
+
+# --------------------------------------------------------------------------- deadline path
+
+
+def test_deadline_path_gives_the_simulated_tables(tmp_path):
+    """Each job's posts/series tables are byte-identical and the joined results table equals the
+    forced-simulation one in every column but ``path`` (byte-identical Parquet without it)."""
+    latencies = [0.0, 0.5, 6.0, math.inf]
+    dirs: dict[str, list[Path]] = {"auto": [], "off": []}
+    for mode in dirs:
+        for j, lat in enumerate(latencies):
+            d = tmp_path / mode / str(j)
+            assert run_job(_job_cfg(lat, deadline_path=mode), d, params={"policy.latency_h": lat},
+                           job_num=j, cache_dir=tmp_path / mode / ".cache")
+            dirs[mode].append(d)
+    # the traces were cached once per seed and shared by the four jobs
+    assert len(list((tmp_path / "auto" / ".cache").glob("*/seed-*.npz"))) == 3
+    assert not (tmp_path / "off" / ".cache").exists()
+    for a, b in zip(dirs["auto"], dirs["off"], strict=True):
+        for t in ("posts", "series"):
+            assert (a / f"{t}.parquet").read_bytes() == (b / f"{t}.parquet").read_bytes(), (a, t)
+    res = {m: aggregate(d)[0] for m, d in dirs.items()}
+    assert set(res["auto"]["path"]) == {"deadline"} and set(res["off"]["path"]) == {"simulated"}
+    for m in res:
+        del res[m]["path"]
+        write_table(res[m], tmp_path / f"results_{m}")
+    assert (tmp_path / "results_auto.parquet").read_bytes() == \
+        (tmp_path / "results_off.parquet").read_bytes()
+    # a second run of the same job is skipped as done
+    assert not run_job(_job_cfg(0.5, deadline_path="auto"), dirs["auto"][1], job_num=1)
+
+
+def test_trace_round_trips_through_plain_arrays(tmp_path):
+    spec = check_job_config(_job_cfg(1.0))
+    cache = TraceCache(tmp_path, _job_cfg(1.0), spec.sim, lambda s: None)
+    fresh = cache.get(2)
+    assert fresh is not None and cache.computed == 1
+    tracecache._MEMORY.clear()  # a fresh process: the trace comes from the file
+    again_cache = TraceCache(tmp_path, _job_cfg(1.0), spec.sim, lambda s: None)
+    again = again_cache.get(2)
+    assert again is not None and again is not fresh
+    assert again_cache.computed == 0 and again_cache.loaded == 1
+    files = list(tmp_path.glob("*/seed-2.npz"))
+    assert len(files) == 1
+    with np.load(files[0], allow_pickle=False) as z:  # plain arrays only: no pickle needed
+        assert "post_category" in z.files and z["exp_f"].dtype == np.float64
+    assert again.posts == fresh.posts
+    a, b = fresh.result(spec.sim), again.result(spec.sim)
+    for col in a.posts:
+        np.testing.assert_array_equal(a.posts[col], b.posts[col])
+    rebuilt = trace_from_arrays(spec.sim, trace_to_arrays(fresh))
+    assert rebuilt.posts == fresh.posts
+
+
+def test_policy_that_reacts_is_simulated(tmp_path):
+    cfg = _job_cfg(1.0)
+    cfg["spread"] = {"removal": "per_copy"}
+    assert run_job(cfg, tmp_path / "j", cache_dir=tmp_path / ".cache")
+    assert set(read_table(tmp_path / "j" / "runs")["path"]) == {"simulated"}
+    assert not (tmp_path / ".cache").exists()
+
+
+# --------------------------------------------------------------------------- plots and report
+
+
+class _Refs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.refs: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        for k, v in attrs:
+            if k == "id" and v:
+                self.ids.add(v)
+            if k in ("src", "href", "xlink:href", "action", "data") and v is not None:
+                self.refs.append(v)
+
+
+@pytest.fixture(scope="module")
+def small_sweep(tmp_path_factory):
+    """Three latency points x 3 seeds, aggregated with every plot (SVG too) and the report."""
+    tmp = tmp_path_factory.mktemp("sweep")
+    dirs = []
+    for j, lat in enumerate([0.0, 2.0, math.inf]):
+        d = tmp / str(j)
+        run_job(_job_cfg(lat), d, params={"policy.latency_h": lat}, job_num=j,
+                cache_dir=tmp / ".cache")
+        dirs.append(d)
+    write_sweep_outputs(tmp, dirs, svg=True, config_text="policy:\n  latency_h: 0,2,inf\n")
+    return tmp
+
+
+def test_sweep_writes_every_plot_and_table(small_sweep):
+    for name in ("reach_vs_latency", "prevented_vs_latency", "time_to_removal", "reach_over_time",
+                 "reach_by_category"):
+        png = (small_sweep / f"{name}.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000, name
+        assert (small_sweep / f"{name}.svg").read_text().lstrip().startswith("<?xml"), name
+    cats = read_table(small_sweep / "categories")
+    assert set(cats["category"]) == {"hate_speech", "ip_infringement", "terrorist_propaganda", "legal"}
+    assert cats["job"].tolist() == sorted(cats["job"].tolist())
+    never = (cats["policy.latency_h"] == math.inf) & (cats["category"] != "legal")
+    assert np.all(cats["removed_share"][never] == 0)
+    summary = read_table(small_sweep / "summary")
+    assert summary["path"].tolist() == ["deadline"] * 3
+
+
+def test_report_is_self_contained_with_every_section(small_sweep):
+    text = (small_sweep / "report.html").read_text(encoding="utf-8")
+    p = _Refs()
+    p.feed(text)
+    for section in ("summary", "plots", "config", "seeds", "path", "versions"):
+        assert section in p.ids, section
+    assert {"table", "svg", "pre"} <= set(p.tags)
+    for ref in p.refs:  # every reference stays inside the file
+        assert ref.startswith("#") or ref.startswith("data:"), ref
+    assert "<script" not in text and "<link" not in text and "@import" not in text
+    assert "latency_h: 0,2,inf" in text
+    for pkg in ("spreadsim", "numpy", "networkx", "simpy", "hydra-core", "numba", "python"):
+        assert f"<td class=\"s\">{pkg}</td>" in text, pkg
+    assert "3 paired seeds: 0 to 2" in text
+    assert "<td class=\"s\">deadline</td><td>9</td>" in text
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def test_sla_calibration_writes_answer_table_plot(tmp_path):
+    cfg = _job_cfg(1.0, calibration={"target": 5.0, "stat": "mean", "lever": "policy.latency_h",
+                                     "max": 200.0, "tol": 1e-2})
+    cal = run_calibration(cfg, tmp_path)
+    assert cal.path.startswith("deadline") and cal.feasible
+    assert cal.ci_low <= cal.value <= cal.ci_high
+    table = read_table(tmp_path / "calibration")
+    assert list(table) == ["policy.latency_h", "reach_mean", "ci_low", "ci_high"]
+    assert np.all(np.diff(table["policy.latency_h"]) > 0) and np.all(np.diff(table["reach_mean"]) >= 0)
+    answer = json.loads((tmp_path / "calibration.json").read_text())
+    assert answer["line"] == cal.line() and answer["seeds"] == [0, 1, 2]
+    assert (tmp_path / "calibration.png").read_bytes()[:4] == b"\x89PNG"
+    assert 'id="answer"' in (tmp_path / "report.html").read_text()
+
+
+def test_sla_calibration_count_lever_and_bad_lever():
+    from spreadsim.errors import ConfigError
+    from spreadsim.sweep import calibration_kind
+
+    cfg = _job_cfg(1.0, calibration={"target": 5.0, "lever": "policy.moderators", "max": 8})
+    cfg["policy"] = {"name": "notice_and_takedown", "moderators": 2}
+    check_job_config(cfg)
+    assert calibration_kind(cfg) == "count"
+    bad = copy.deepcopy(cfg)
+    bad["calibration"]["lever"] = "policy.nosuch"
+    with pytest.raises(ConfigError, match="calibration.lever"):
+        check_job_config(bad)
+    bad = copy.deepcopy(cfg)
+    bad["calibration"]["stat"] = "median"
+    with pytest.raises(ConfigError, match="calibration.stat"):
+        check_job_config(bad)
+
+
+# --------------------------------------------------------------------------- configs
+
+
+@pytest.fixture
+def hydra_compose():
+    GlobalHydra.instance().clear()
+    with initialize_config_module(config_module="spreadsim.conf", version_base="1.3"):
+        yield compose
+    GlobalHydra.instance().clear()
+
+
+LAUNCHERS = {"local": "JoblibLauncher", "joblib": "JoblibLauncher", "basic": "BasicLauncher"}
+try:  # the optional extras' launchers compose only where their plugin is installed
+    import hydra_plugins.hydra_submitit_launcher  # noqa: F401
+
+    LAUNCHERS.update({"slurm": "SlurmLauncher", "submitit_slurm": "SlurmLauncher",
+                      "submitit_local": "LocalLauncher"})
+except ImportError:  # pragma: no cover
+    pass
+try:
+    import hydra_plugins.hydra_ray_launcher  # noqa: F401
+
+    LAUNCHERS.update({"ray_cluster": "RayLauncher", "ray": "RayLauncher"})
+except ImportError:
+    pass
+
+
+@pytest.mark.parametrize("experiment", ["latency_sweep", "tco_one_hour"])
+def test_every_launcher_composes_with_any_experiment(experiment, hydra_compose):
+    """The launcher is chosen on the command line; no experiment pins it (no 'n_jobs' clash)."""
+    cfgs = {}
+    for launcher, target in LAUNCHERS.items():
+        cfg = hydra_compose(config_name="config", return_hydra_config=True,
+                            overrides=[f"experiment={experiment}", f"hydra/launcher={launcher}"])
+        assert cfg.hydra.launcher._target_.endswith(target), launcher
+        cfgs[launcher] = task_container(cfg)
+    assert all(c == cfgs["local"] for c in cfgs.values())  # the experiment does not change
+    default = hydra_compose(config_name="config", return_hydra_config=True,
+                            overrides=[f"experiment={experiment}"])
+    assert default.hydra.launcher._target_.endswith("JoblibLauncher")
+    assert default.hydra.launcher.n_jobs == -1
+
+
+def test_sla_calibration_experiment_composes(hydra_compose):
+    cfg = hydra_compose(config_name="config", return_hydra_config=True,
+                        overrides=["experiment=sla_calibration"])
+    assert str(cfg.hydra.mode) == "RunMode.RUN"
+    plain = task_container(cfg)
+    check_job_config(plain)
+    assert plain["calibration"]["lever"] == "policy.latency_h"
+
+
+# --------------------------------------------------------------------------- bad sweeps
+
+
+BAD_SWEEPS = {
+    "empty range": (["policy.latency_h=range(5,5)"], "policy.latency_h", "empty sweep"),
+    "empty value": (["policy.latency_h="], "policy.latency_h", "number"),
+    "unknown policy parameter": (["policy.nosuch=1,2"], "policy.nosuch", "unknown key"),
+    "unknown section": (["nosuch.x=1,2"], "nosuch", "unknown key"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_SWEEPS))
+def test_bad_sweep_fails_in_one_line_before_any_job(name, tmp_path, capsys, monkeypatch):
+    from spreadsim.cli import main
+
+    args, field, what = BAD_SWEEPS[name]
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    monkeypatch.setattr(sys, "argv", ["spreadsim"])
+    GlobalHydra.instance().clear()
+    with pytest.raises(SystemExit) as e:
+        main([*args, "seeds=1", f"hydra.sweep.dir={tmp_path}/sweep"])
+    GlobalHydra.instance().clear()
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("spreadsim: error: "), err
+    assert field in err[0] and what in err[0], err
+    assert not (tmp_path / "sweep").exists()  # no job started, nothing written
+
+
+# --------------------------------------------------------------------------- resume after SIGKILL
+
+RESUME_ARGS = ["seeds=2", *SMALL, "graph.seed=3", "deadline_path=off", "policy.latency_h=0,1,4,16,inf"]
+N_RESUME_JOBS = 5
+
+
+def _markers(sweep: Path) -> list[Path]:
+    return sorted(sweep.glob("*/done"))
+
+
+def test_sigkill_midway_then_rerun_gives_the_uninterrupted_table(tmp_path):
+    killed, reference = tmp_path / "killed", tmp_path / "reference"
+    # the uninterrupted reference runs beside the sweep that will be killed (joblib, 2 workers)
+    ref = subprocess.Popen(_cmd(*RESUME_ARGS, "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={reference}"),
+                           cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)
+    run = subprocess.Popen(_cmd(*RESUME_ARGS, "hydra.launcher.n_jobs=1", f"hydra.sweep.dir={killed}"),
+                           cwd=tmp_path, env=_env(), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not _markers(killed) and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.01)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    done_before = _markers(killed)
+    assert 1 <= len(done_before) < N_RESUME_JOBS, "the kill should land midway"
+    assert not (killed / "results.parquet").exists()
+    mtimes = {m.parent.name: (m.parent / "runs.parquet").stat().st_mtime_ns for m in done_before}
+    out, _ = ref.communicate(timeout=300)
+    assert ref.returncode == 0, out
+    again = subprocess.run(_cmd(*RESUME_ARGS, "hydra.launcher.n_jobs=1", f"hydra.sweep.dir={killed}"),
+                           cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    for name, t in mtimes.items():  # finished jobs were skipped, not redone
+        assert (killed / name / "runs.parquet").stat().st_mtime_ns == t
+        assert f"job {name}: already done" in again.stdout
+    assert len(_markers(killed)) == N_RESUME_JOBS
+    for t in ("results", "summary"):
+        assert (killed / f"{t}.parquet").read_bytes() == (reference / f"{t}.parquet").read_bytes(), t
+    # progress lines: readable in a log file (no carriage returns), with counts and an ETA
+    assert "\r" not in out and "\r" not in again.stdout
+    assert "progress: " in again.stdout and f"/{N_RESUME_JOBS} jobs finished" in again.stdout
+    assert "ETA" in again.stdout
+
+
+# --------------------------------------------------------------------------- launchers (slow)
+
+
+@pytest.mark.slow
+def test_submitit_local_launcher(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher",
+                        reason="hydra-submitit-launcher not installed (pip install 'spreadsim[slurm]')")
+    sweep = tmp_path / "sweep"
+    r = subprocess.run(_cmd("hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10", "seeds=2",
+                            *SMALL, "policy.latency_h=0,1,inf", f"hydra.sweep.dir={sweep}"), cwd=tmp_path, env=_env(),
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    res = read_table(sweep / "results")
+    assert res["policy.latency_h"].tolist() == [0.0, 0.0, 1.0, 1.0, math.inf, math.inf]
+    assert (sweep / ".submitit").is_dir() and (sweep / "report.html").is_file()
+
+
+@pytest.mark.slow
+def test_ray_launcher(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher",
+                        reason="hydra-ray-launcher not installed (pip install 'spreadsim[ray]')")
+    sweep = tmp_path / "sweep"
+    r = subprocess.run(_cmd("hydra/launcher=ray_cluster", "seeds=2", *SMALL, "policy.latency_h=0,inf",
+                            f"hydra.sweep.dir={sweep}"), cwd=tmp_path, env=_env(),
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert len(read_table(sweep / "results")["seed"]) == 4

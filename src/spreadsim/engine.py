@@ -108,11 +108,20 @@ class _Env(simpy.Environment):
 
 #: below this many (post, user) keys the exposed set is a bitset (8 MiB), above a hash set
 DENSE_SEEN_MAX_KEYS = 1 << 26
-#: below this many keys the earliest inert exposure per key is tracked in an array (16 B a key)
+#: below this many keys the earliest inert exposure per key is tracked in an array (24 B a key),
+#: above in a map that grows with the users reached
 TRACK_FIRST_MAX_KEYS = 1 << 21
 
 _HOOK_BITS = {"exposure": K.EV_EXPOSURE, "share": K.EV_SHARE, "notice": K.EV_NOTICE,
               "threshold": K.EV_THRESHOLD}
+
+
+def _enlarge(a: np.ndarray, rows: int, exact: bool = False) -> np.ndarray:
+    """``a`` with at least ``rows`` rows (new rows zero), grown by at least half in place where
+    the allocator can, so that repeated growth stays linear in the final size."""
+    new = rows if exact else max(rows, a.shape[0] + a.shape[0] // 2)
+    a.resize((new, *a.shape[1:]), refcheck=False)
+    return a
 
 
 def graph_seed(cfg: Mapping[str, Any], seed: int, stream: str = "graph") -> int:
@@ -238,7 +247,7 @@ class Simulation:
         self._hi = np.zeros((cap, 4), dtype=np.int64)
         self._meta = np.zeros(14, dtype=np.int64)
         self._inert_f = np.zeros((cap, 2), dtype=np.float64)
-        self._inert_i = np.zeros((cap, 4), dtype=np.int64)
+        self._inert_i = np.zeros((cap, 1), dtype=np.int64)
         self._log_f = np.zeros((4096 + 1, 2), dtype=np.float64)
         self._log_i = np.zeros((4096, 4), dtype=np.int64)
         k = self.config.spread.kernel
@@ -249,24 +258,38 @@ class Simulation:
         self._dense = n_posts * self.graph.n <= DENSE_SEEN_MAX_KEYS
         self._seen = K.new_dense_seen(n_posts, self.graph.n) if self._dense else K.new_seen()
         self._meta[10] = 1 if self._dense else 0
-        # earliest inert exposure per (post, user) key, tracked in place while that stays small
-        self._track_first = n_posts * self.graph.n <= TRACK_FIRST_MAX_KEYS
-        self._first = np.full((n_posts * self.graph.n if self._track_first else 1, 3), math.inf)
-        self._meta[12] = 1 if self._track_first else 0
+        # earliest inert exposure per (post, user) key: an array indexed by key while that stays
+        # small, else a map (first_keys) that grows with the users reached
+        self._mapped = n_posts * self.graph.n > TRACK_FIRST_MAX_KEYS
+        slots = 1 << 12 if self._mapped else n_posts * self.graph.n
+        self._first = np.full((slots, 3), math.inf)
+        self._first_keys = np.full(slots if self._mapped else 1, -1, dtype=np.int64)
+        self._touched = np.zeros(cap, dtype=np.int64)
+        self._meta[12] = 1 if self._mapped else 0
         self._notice_weight = np.ones(self.graph.n, dtype=np.float64)
         self._triggers: dict[int, list[int]] = {}
         self._indptr = self.graph.indptr
         self._indices = self.graph.indices
 
     def _grow(self) -> None:
-        if max(self._meta[8], self._meta[11]) + self._max_degree > self._inert_f.shape[0]:
-            extra = self._inert_f.shape[0] + self._max_degree
-            self._inert_f = np.concatenate([self._inert_f, np.zeros((extra, 2))])
-            self._inert_i = np.concatenate([self._inert_i, np.zeros((extra, 4), dtype=np.int64)])
-        if self._meta[0] + self._max_degree > self._hf.shape[0]:
-            cap = 2 * self._hf.shape[0] + self._max_degree
-            self._hf = np.concatenate([self._hf, np.zeros((cap - self._hf.shape[0], 2))])
-            self._hi = np.concatenate([self._hi, np.zeros((cap - self._hi.shape[0], 4), dtype=np.int64)])
+        """Make room for one more share's events in every buffer (called when the kernel asks)."""
+        room = self._max_degree
+        if self._meta[8] + room > self._inert_f.shape[0]:
+            self._inert_f = _enlarge(self._inert_f, self._inert_f.shape[0] + room)
+            self._inert_i = _enlarge(self._inert_i, self._inert_f.shape[0])
+        if self._meta[11] + room > self._touched.shape[0]:
+            self._touched = _enlarge(self._touched, self._touched.shape[0] + room)
+        if self._mapped and 2 * (self._meta[11] + room) > self._first_keys.shape[0]:
+            cap = 4 * self._first_keys.shape[0]
+            while 2 * (self._meta[11] + room) > cap:
+                cap *= 2
+            keys, first = np.full(cap, -1, dtype=np.int64), np.full((cap, 3), math.inf)
+            K.rehash_first(self._first_keys, self._first, self._touched, int(self._meta[11]),
+                           keys, first)
+            self._first_keys, self._first = keys, first
+        if self._meta[0] + room > self._hf.shape[0]:
+            self._hf = _enlarge(self._hf, self._hf.shape[0] + room)
+            self._hi = _enlarge(self._hi, self._hf.shape[0])
         if self._meta[2] + 1 > self._log_i.shape[0]:
             self._grow_log(self._log_i.shape[0])
         if not self._dense and 2 * (self._meta[7] + 1) > self._seen.shape[0]:
@@ -277,10 +300,10 @@ class Simulation:
                               "or shrink the scenario")
 
     def _grow_log(self, n: int) -> None:
-        """Add ``n`` rows to the exposure log (its last float row is the report slot)."""
-        spare = self._log_f[-1:].copy()
-        self._log_f = np.concatenate([self._log_f[:-1], np.zeros((n, 2)), spare])
-        self._log_i = np.concatenate([self._log_i, np.zeros((n, 4), dtype=np.int64)])
+        """Add at least ``n`` rows to the exposure log (its last float row is the report slot)."""
+        rows = self._log_i.shape[0] + n
+        self._log_i = _enlarge(self._log_i, rows, exact=True)
+        self._log_f = _enlarge(self._log_f, rows + 1, exact=True)
 
     def _grow_seen(self, capacity: int) -> None:
         bigger = K.new_seen(capacity)
@@ -306,7 +329,8 @@ class Simulation:
             code = K.advance(self._indptr, self._indices, self._pf, self._pi, self._hf, self._hi,
                              self._meta, self._delay, self._lat_table, self._seen, self._log_f,
                              self._log_i, self._notice_weight, self._inert_f, self._inert_i,
-                             self._first, until, horizon, self._max_degree, self._stop_mask,
+                             self._first, self._first_keys, self._touched, until, horizon,
+                             self._max_degree, self._stop_mask,
                              self.trace,
                              self.config.max_events)
             if code == K.GROW:
@@ -368,7 +392,7 @@ class Simulation:
         if q >= self._pf.shape[0]:
             self._pf = np.concatenate([self._pf, np.zeros_like(self._pf)])
             self._pi = np.concatenate([self._pi, np.zeros_like(self._pi)])
-            if self._track_first:  # one row per (post slot, user) key
+            if not self._mapped:  # one row per (post slot, user) key
                 more = np.full((self._pf.shape[0] * self.graph.n - self._first.shape[0], 3), math.inf)
                 self._first = np.concatenate([self._first, more])
             if self._dense:  # the bitset covers keys of every post slot
@@ -399,7 +423,8 @@ class Simulation:
             self._grow()  # room for one share's worth of events
             K.share(self._indptr, self._indices, self._pf, self._pi, self._hf, self._hi, self._meta,
                     self._delay, self._lat_table, self._seen, self._notice_weight, self._inert_f,
-                    self._inert_i, self._first, q, uploader, t, sc.horizon_h)
+                    self._inert_i, self._first, self._first_keys, self._touched, q, uploader, t,
+                    sc.horizon_h)
         return post
 
     def require_review(self, field_name: str, who: str) -> ReviewQueue:
@@ -536,8 +561,8 @@ class Simulation:
     def _settle(self) -> None:
         """Count the inert exposures now that every removal time is final."""
         n_inert = int(self._meta[8])
-        rows = n_inert + int(self._meta[11])  # at most this many first exposures to log
-        if rows == 0:
+        rows = int(self._meta[11])  # at most this many first exposures to log
+        if rows == 0 and n_inert == 0:
             return
         free = self._log_i.shape[0] - int(self._meta[2])
         if free < rows:
@@ -545,7 +570,8 @@ class Simulation:
         if not self._dense and 2 * (self._meta[7] + rows + 1) > self._seen.shape[0]:
             self._grow_seen(4 * (int(self._meta[7]) + rows + 1))
         K.settle_inert(self._pf, self._pi, self._seen, self.graph.n, self._inert_f, self._inert_i,
-                       n_inert, self._log_f, self._log_i, self._meta, self._first)
+                       n_inert, self._log_f, self._log_i, self._meta, self._first,
+                       self._first_keys, self._touched)
         self._meta[8] = 0
         self._meta[11] = 0
 

@@ -114,8 +114,8 @@ def _pop(hf: np.ndarray, hi: np.ndarray, size: int) -> int:  # pragma: no cover
 def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarray,
           hf: np.ndarray, hi: np.ndarray, meta: np.ndarray, delay_par: np.ndarray,
           lat_table: np.ndarray, seen: np.ndarray, notice_weight: np.ndarray,
-          inert_f: np.ndarray, inert_i: np.ndarray, first: np.ndarray, q: int, u: int, t: float,
-          horizon: float) -> None:  # pragma: no cover
+          inert_f: np.ndarray, inert_i: np.ndarray, first: np.ndarray, first_keys: np.ndarray,
+          touched: np.ndarray, q: int, u: int, t: float, horizon: float) -> None:  # pragma: no cover
     """User ``u`` shares post ``q`` at time ``t``: schedule an exposure of every follower.
 
     With inert exposures on (``meta[9]``), an exposure that can trigger nothing goes to the inert
@@ -123,7 +123,10 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
     (the reshare coin is above ``share_prob * decay(age)``, an upper bound since throttles only
     lower it) and files no notice. Reshare probability falls with age, so a user's earliest
     exposure is live whenever any of their exposures is: first exposures of users who may act
-    are still processed in time order, and :func:`settle_inert` counts the rest at the end.
+    are still processed in time order. For the others, the earliest inert exposure per (post,
+    user) is tracked in ``first`` (indexed by key, or through the open-addressing map
+    ``first_keys`` when there are too many keys); views are counted at once when removal times
+    are final at upload, else buffered. :func:`settle_inert` settles both at the end.
     """
     key = pi[q, PI_KEY]
     copy_kind = pi[q, PI_COPY_KIND]
@@ -142,7 +145,7 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
     dk, da, db = pi[q, PI_DECAY_KIND], pf[q, PF_DECAY_A], pf[q, PF_DECAY_B]
     inert_on = meta[9] != 0
     dense = meta[10] != 0
-    track_first = meta[12] != 0
+    mapped = meta[12] != 0
     final = meta[13] != 0
     limit = pf[q, PF_LIMIT]
     n_users = indptr.shape[0] - 1
@@ -167,21 +170,21 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
             if repeat or not (
                     uniform(skey, w, 0) < p_max * decay_factor(dk, da, db, te - t0)
                     or (notice_p > 0.0 and uniform(nkey, w, 0) < notice_p * notice_weight[w])):
-                if track_first and not repeat and te < first[k, 0]:
-                    if first[k, 0] == math.inf:  # first touch: remember the key
-                        inert_i[meta[11], 3] = k
-                        meta[11] += 1
-                    first[k, 0] = te
-                    first[k, 1] = deadline
-                    first[k, 2] = u
-                if final and (repeat or track_first):
+                if not repeat:
+                    slot = first_slot(first_keys, k) if mapped else k
+                    if te < first[slot, 0]:
+                        if first[slot, 0] == math.inf:  # first touch: remember the slot
+                            touched[meta[11]] = slot
+                            meta[11] += 1
+                        first[slot, 0] = te
+                        first[slot, 1] = deadline
+                        first[slot, 2] = u
+                if final:
                     pi[q, PI_VIEWS] += 1  # removal times are final: this view will happen
                     continue
                 inert_f[n_inert, 0] = te
                 inert_f[n_inert, 1] = deadline
                 inert_i[n_inert, 0] = q
-                inert_i[n_inert, 1] = w
-                inert_i[n_inert, 2] = -1 if repeat else u  # -1: a repeat, only ever a view
                 n_inert += 1
                 continue
         size = _push(hf, hi, size, te, deadline, seq, q, w, u)
@@ -193,87 +196,65 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
 @njit(cache=True)
 def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
                  inert_f: np.ndarray, inert_i: np.ndarray, n_inert: int, log_f: np.ndarray,
-                 log_i: np.ndarray, meta: np.ndarray, first: np.ndarray) -> None:  # pragma: no cover
-    """Count the inert exposures once removals are final: an exposure before its post's (and
-    copy's) removal is a view; the earliest such exposure of a user not yet seen is their first
-    exposure (ties: the earliest buffered). The log must have room for ``n_inert`` more rows."""
+                 log_i: np.ndarray, meta: np.ndarray, first: np.ndarray, first_keys: np.ndarray,
+                 touched: np.ndarray) -> None:  # pragma: no cover
+    """Settle the inert exposures once removals are final: a buffered exposure before its post's
+    (and copy's) removal is a view; the earliest inert exposure of a user not exposed through
+    the event queue is their first exposure if it came before the removal (ties: the earliest
+    scheduled). The log must have room for ``meta[11]`` more rows."""
     dense = meta[10] != 0
-    if meta[12] != 0:  # the earliest inert exposure of each user was tracked when scheduled
-        for r in range(n_inert):
-            q = inert_i[r, 0]
-            if inert_f[r, 0] < pf[q, PF_REMOVED] and inert_f[r, 0] < inert_f[r, 1]:
-                pi[q, PI_VIEWS] += 1
-        j = meta[2]
-        for c in range(meta[11]):
-            key = inert_i[c, 3]
-            q = key // n_users
-            t = first[key, 0]
-            if t >= pf[q, PF_REMOVED] or t >= first[key, 1] or not seen_add(seen, key, dense):
-                continue
-            meta[7] += 1
-            pi[q, PI_REACH] += 1
-            log_f[j, 0] = t
-            log_f[j, 1] = first[key, 1]
-            log_i[j, 0] = q
-            log_i[j, 1] = key - q * n_users
-            log_i[j, 2] = int(first[key, 2])
-            log_i[j, 3] = 1
-            j += 1
-        meta[2] = j
-        return
-    # pass 1, any order: views, and for each user not yet seen the earliest of their exposures
-    # (ties: the earliest buffered), kept in a small open-addressing map key -> buffer row
-    n_new = 0
+    mapped = meta[12] != 0
     for r in range(n_inert):
-        if inert_i[r, 2] != -1:
-            n_new += 1
-    cap = 16
-    while cap < 2 * n_new:
-        cap *= 2
-    keys = np.full(cap, -1, dtype=np.int64)
-    rows = np.empty(cap, dtype=np.int64)
-    mask = cap - 1
-    for r in range(n_inert):
-        t = inert_f[r, 0]
         q = inert_i[r, 0]
-        if t >= pf[q, PF_REMOVED] or t >= inert_f[r, 1]:
-            continue
-        pi[q, PI_VIEWS] += 1
-        if inert_i[r, 2] == -1:
-            continue  # the user had been exposed before this exposure was even scheduled
-        key = q * n_users + inert_i[r, 1]
-        if seen_has(seen, key, dense):
-            continue
-        i = int(_mix(np.uint64(key))) & mask
-        while True:
-            if keys[i] == -1:
-                keys[i] = key
-                rows[i] = r
-                break
-            if keys[i] == key:
-                if t < inert_f[rows[i], 0]:
-                    rows[i] = r
-                break
-            i = (i + 1) & mask
-    # pass 2: those earliest exposures are first exposures
+        if inert_f[r, 0] < pf[q, PF_REMOVED] and inert_f[r, 0] < inert_f[r, 1]:
+            pi[q, PI_VIEWS] += 1
     j = meta[2]
-    for i in range(cap):
-        key = keys[i]
-        if key == -1:
+    for c in range(meta[11]):
+        slot = touched[c]
+        key = first_keys[slot] if mapped else slot
+        q = key // n_users
+        t = first[slot, 0]
+        if t >= pf[q, PF_REMOVED] or t >= first[slot, 1] or not seen_add(seen, key, dense):
             continue
-        r = rows[i]
-        seen_add(seen, key, dense)
-        q = inert_i[r, 0]
         meta[7] += 1
         pi[q, PI_REACH] += 1
-        log_f[j, 0] = inert_f[r, 0]
-        log_f[j, 1] = inert_f[r, 1]
+        log_f[j, 0] = t
+        log_f[j, 1] = first[slot, 1]
         log_i[j, 0] = q
-        log_i[j, 1] = inert_i[r, 1]
-        log_i[j, 2] = inert_i[r, 2]
+        log_i[j, 1] = key - q * n_users
+        log_i[j, 2] = int(first[slot, 2])
         log_i[j, 3] = 1
         j += 1
     meta[2] = j
+
+
+@njit(cache=True, inline="always")
+def first_slot(keys: np.ndarray, key: int) -> int:  # pragma: no cover
+    """The slot of ``key`` in the open-addressing map ``keys`` (claimed if new; -1 = empty)."""
+    mask = keys.shape[0] - 1
+    i = int(_mix(np.uint64(key))) & mask
+    while True:
+        k = keys[i]
+        if k == key:
+            return i
+        if k == -1:
+            keys[i] = key
+            return i
+        i = (i + 1) & mask
+
+
+@njit(cache=True)
+def rehash_first(keys: np.ndarray, first: np.ndarray, touched: np.ndarray, n_touched: int,
+                 new_keys: np.ndarray, new_first: np.ndarray) -> None:  # pragma: no cover
+    """Move the tracked keys into a bigger map (``new_first`` filled with inf), renumbering
+    ``touched`` to the new slots."""
+    for c in range(n_touched):
+        old = touched[c]
+        slot = first_slot(new_keys, keys[old])
+        new_first[slot, 0] = first[old, 0]
+        new_first[slot, 1] = first[old, 1]
+        new_first[slot, 2] = first[old, 2]
+        touched[c] = slot
 
 
 @njit(cache=True)
@@ -281,8 +262,9 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
             hf: np.ndarray, hi: np.ndarray, meta: np.ndarray, delay_par: np.ndarray,
             lat_table: np.ndarray, seen: np.ndarray, log_f: np.ndarray, log_i: np.ndarray,
             notice_weight: np.ndarray, inert_f: np.ndarray, inert_i: np.ndarray,
-            first: np.ndarray, until: float, horizon: float, max_degree: int, stop_mask: int,
-            trace: bool, max_events: int) -> int:  # pragma: no cover
+            first: np.ndarray, first_keys: np.ndarray, touched: np.ndarray, until: float,
+            horizon: float, max_degree: int, stop_mask: int, trace: bool,
+            max_events: int) -> int:  # pragma: no cover
     """Process every spread event due strictly before ``until``.
 
     The log gets one row per first exposure (every exposure with ``trace``): time, copy deadline,
@@ -290,9 +272,10 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
 
     ``meta`` = [heap size, next sequence number, log length, reported event bits, reported post,
     reported user, reported source, size of the ``seen`` set, inert exposures buffered, inert
-    exposures on (0/1), ``seen`` is a dense bitset (0/1), keys tracked in ``first``, tracking on
-    (0/1), removal times final at upload (0/1)]; ``first[key]`` = (earliest inert exposure time,
-    its copy's deadline, its source). The reported time is written to ``log_f``'s spare row -1.
+    exposures on (0/1), ``seen`` is a dense bitset (0/1), keys tracked in ``first``, ``first`` is
+    reached through the map ``first_keys`` (0/1), removal times final at upload (0/1)];
+    ``first[slot]`` = (earliest inert exposure time, its copy's deadline, its source). The
+    reported time is written to ``log_f``'s spare row -1.
     A first exposure carries the bits EV_EXPOSURE, EV_SHARE (the user reshared), EV_NOTICE (the
     user filed a notice: coin ``uniform(notice key, user)`` below the post's notice probability
     times ``notice_weight[user]``) and EV_THRESHOLD (the post's reach just reached its trigger).
@@ -309,7 +292,9 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
             return DONE
         if (meta[0] + max_degree > cap_heap or meta[2] + 1 > cap_log or meta[1] > max_events
                 or (not dense and 2 * (meta[7] + 1) > seen.shape[0])
-                or max(meta[8], meta[11]) + max_degree > inert_f.shape[0]):
+                or meta[8] + max_degree > inert_f.shape[0]
+                or meta[11] + max_degree > touched.shape[0]
+                or (meta[12] != 0 and 2 * (meta[11] + max_degree) > first_keys.shape[0])):
             return GROW
         last = _pop(hf, hi, meta[0])
         meta[0] = last
@@ -344,7 +329,7 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
             pi[q, PI_SHARES] += 1
             log_i[j, 3] = 3  # first exposure, and the user reshared
             share(indptr, indices, pf, pi, hf, hi, meta, delay_par, lat_table, seen, notice_weight,
-                  inert_f, inert_i, first, q, v, t, horizon)
+                  inert_f, inert_i, first, first_keys, touched, q, v, t, horizon)
         bits = EV_EXPOSURE | (EV_SHARE if shared else 0)
         if pf[q, PF_NOTICE_P] > 0.0 and uniform(pi[q, PI_NOTICE_KEY], v, 0) < pf[q, PF_NOTICE_P] * notice_weight[v]:
             bits |= EV_NOTICE

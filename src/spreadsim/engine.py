@@ -108,9 +108,11 @@ class _Env(simpy.Environment):
 
 #: below this many (post, user) keys the exposed set is a bitset (8 MiB), above a hash set
 DENSE_SEEN_MAX_KEYS = 1 << 26
-#: below this many keys the earliest inert exposure per key is tracked in an array (24 B a key),
-#: above in a map that grows with the users reached
-TRACK_FIRST_MAX_KEYS = 1 << 21
+#: below this many keys the earliest inert exposure per key is tracked in an array (16 B a key,
+#: 512 MiB at most), above in a map that grows with the users reached (about 48 B a user)
+TRACK_FIRST_MAX_KEYS = 1 << 25
+#: settled first exposures go straight into a histogram of at most this many bins
+HIST_MAX_BINS = 1 << 22
 
 _HOOK_BITS = {"exposure": K.EV_EXPOSURE, "share": K.EV_SHARE, "notice": K.EV_NOTICE,
               "threshold": K.EV_THRESHOLD}
@@ -262,9 +264,11 @@ class Simulation:
         # small, else a map (first_keys) that grows with the users reached
         self._mapped = n_posts * self.graph.n > TRACK_FIRST_MAX_KEYS
         slots = 1 << 12 if self._mapped else n_posts * self.graph.n
-        self._first = np.full((slots, 3), math.inf)
+        self._first = np.full((slots, 2), math.inf)
         self._first_keys = np.full(slots if self._mapped else 1, -1, dtype=np.int64)
         self._touched = np.zeros(cap, dtype=np.int64)
+        self._hist = np.zeros((2, 0), dtype=np.int64)  # filled by _settle
+        self._hist_last = np.zeros(1, dtype=np.float64)
         self._meta[12] = 1 if self._mapped else 0
         self._notice_weight = np.ones(self.graph.n, dtype=np.float64)
         self._triggers: dict[int, list[int]] = {}
@@ -283,7 +287,7 @@ class Simulation:
             cap = 4 * self._first_keys.shape[0]
             while 2 * (self._meta[11] + room) > cap:
                 cap *= 2
-            keys, first = np.full(cap, -1, dtype=np.int64), np.full((cap, 3), math.inf)
+            keys, first = np.full(cap, -1, dtype=np.int64), np.full((cap, 2), math.inf)
             K.rehash_first(self._first_keys, self._first, self._touched, int(self._meta[11]),
                            keys, first)
             self._first_keys, self._first = keys, first
@@ -393,7 +397,7 @@ class Simulation:
             self._pf = np.concatenate([self._pf, np.zeros_like(self._pf)])
             self._pi = np.concatenate([self._pi, np.zeros_like(self._pi)])
             if not self._mapped:  # one row per (post slot, user) key
-                more = np.full((self._pf.shape[0] * self.graph.n - self._first.shape[0], 3), math.inf)
+                more = np.full((self._pf.shape[0] * self.graph.n - self._first.shape[0], 2), math.inf)
                 self._first = np.concatenate([self._first, more])
             if self._dense:  # the bitset covers keys of every post slot
                 extra = K.new_dense_seen(self._pf.shape[0], self.graph.n).size - self._seen.size
@@ -417,6 +421,7 @@ class Simulation:
         pi[K.PI_KEY] = subkey(subkey(self._spread_key, cid), copy)
         pi[K.PI_UPLOADER] = uploader
         pi[K.PI_DECAY_KIND] = decay.code
+        pi[K.PI_LEGAL] = 1 if category == LEGAL else 0
         for pol in self.policies:
             pol.on_upload(post)
         if t < self._pf[q, K.PF_REMOVED]:
@@ -561,17 +566,22 @@ class Simulation:
     def _settle(self) -> None:
         """Count the inert exposures now that every removal time is final."""
         n_inert = int(self._meta[8])
-        rows = int(self._meta[11])  # at most this many first exposures to log
-        if rows == 0 and n_inert == 0:
+        sc = self.config.scenario
+        bins = int(sc.horizon_h / sc.series_step_h) + 2
+        # first exposures straight into the reach-over-time histogram, unless it would be huge
+        self._hist = np.zeros((2, bins if bins <= HIST_MAX_BINS else 0), dtype=np.int64)
+        rows = int(self._meta[11]) if self._hist.shape[1] == 0 else 0  # rows to log
+        if rows == 0 and n_inert == 0 and self._meta[11] == 0:
             return
         free = self._log_i.shape[0] - int(self._meta[2])
         if free < rows:
             self._grow_log(rows - free)
-        if not self._dense and 2 * (self._meta[7] + rows + 1) > self._seen.shape[0]:
-            self._grow_seen(4 * (int(self._meta[7]) + rows + 1))
+        if not self._dense and 2 * (self._meta[7] + self._meta[11] + 1) > self._seen.shape[0]:
+            self._grow_seen(4 * (int(self._meta[7]) + int(self._meta[11]) + 1))
         K.settle_inert(self._pf, self._pi, self._seen, self.graph.n, self._inert_f, self._inert_i,
                        n_inert, self._log_f, self._log_i, self._meta, self._first,
-                       self._first_keys, self._touched)
+                       self._first_keys, self._touched, self._hist, sc.series_step_h,
+                       sc.horizon_h, self._hist_last)
         self._meta[8] = 0
         self._meta[11] = 0
 

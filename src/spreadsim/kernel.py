@@ -36,8 +36,9 @@ EV_EXPOSURE, EV_SHARE, EV_NOTICE, EV_THRESHOLD = 1, 2, 4, 8
  PF_NOTICE_P, PF_LIMIT) = range(11)
 NPF = 11
 (PI_KEY, PI_UPLOADER, PI_DECAY_KIND, PI_COPY_KIND, PI_VIEWS, PI_REACH, PI_SHARES, PI_NOTICE_KEY,
- PI_REACH_TRIGGER) = range(9)
-NPI = 9
+ PI_REACH_TRIGGER, PI_LEGAL, PI_PH_TICKS) = range(11)
+NPI = 11
+PH_TICKS = 65536.0  # exposure person-hours are summed in exact integer units of 1/65536 h
 # heap columns
 HF_TIME, HF_DEADLINE = 0, 1
 HI_SEQ, HI_POST, HI_USER, HI_SRC = 0, 1, 2, 3
@@ -178,7 +179,6 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
                             meta[11] += 1
                         first[slot, 0] = te
                         first[slot, 1] = deadline
-                        first[slot, 2] = u
                 if final:
                     pi[q, PI_VIEWS] += 1  # removal times are final: this view will happen
                     continue
@@ -197,13 +197,21 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
 def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
                  inert_f: np.ndarray, inert_i: np.ndarray, n_inert: int, log_f: np.ndarray,
                  log_i: np.ndarray, meta: np.ndarray, first: np.ndarray, first_keys: np.ndarray,
-                 touched: np.ndarray) -> None:  # pragma: no cover
+                 touched: np.ndarray, hist: np.ndarray, step: float, horizon: float,
+                 last: np.ndarray) -> None:  # pragma: no cover
     """Settle the inert exposures once removals are final: a buffered exposure before its post's
     (and copy's) removal is a view; the earliest inert exposure of a user not exposed through
     the event queue is their first exposure if it came before the removal (ties: the earliest
-    scheduled). The log must have room for ``meta[11]`` more rows."""
+    scheduled).
+
+    Such first exposures are not logged one by one when ``hist`` has bins: they are counted
+    straight into the reach-over-time histogram (``hist[legal, k]``: first exposures in
+    ``((k-1) step, k step]``), their exposure person-hours into ``pi[:, PI_PH_TICKS]`` and
+    their latest time into ``last[0]``. Otherwise the log must have room for ``meta[11]`` rows.
+    """
     dense = meta[10] != 0
     mapped = meta[12] != 0
+    nbins = hist.shape[1]
     for r in range(n_inert):
         q = inert_i[r, 0]
         if inert_f[r, 0] < pf[q, PF_REMOVED] and inert_f[r, 0] < inert_f[r, 1]:
@@ -218,11 +226,23 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
             continue
         meta[7] += 1
         pi[q, PI_REACH] += 1
+        if nbins > 0:
+            end = min(pf[q, PF_REMOVED], first[slot, 1], horizon)
+            pi[q, PI_PH_TICKS] += int(np.rint((end - t) * PH_TICKS))
+            b = int(math.ceil(t / step))
+            if t > b * step:
+                b += 1
+            if b > 0 and t <= (b - 1) * step:
+                b -= 1
+            hist[pi[q, PI_LEGAL], min(b, nbins - 1)] += 1
+            if t > last[0]:
+                last[0] = t
+            continue
         log_f[j, 0] = t
         log_f[j, 1] = first[slot, 1]
         log_i[j, 0] = q
         log_i[j, 1] = key - q * n_users
-        log_i[j, 2] = int(first[slot, 2])
+        log_i[j, 2] = -1  # the source of an inert first exposure is not kept
         log_i[j, 3] = 1
         j += 1
     meta[2] = j
@@ -253,7 +273,6 @@ def rehash_first(keys: np.ndarray, first: np.ndarray, touched: np.ndarray, n_tou
         slot = first_slot(new_keys, keys[old])
         new_first[slot, 0] = first[old, 0]
         new_first[slot, 1] = first[old, 1]
-        new_first[slot, 2] = first[old, 2]
         touched[c] = slot
 
 
@@ -274,7 +293,7 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
     reported user, reported source, size of the ``seen`` set, inert exposures buffered, inert
     exposures on (0/1), ``seen`` is a dense bitset (0/1), keys tracked in ``first``, ``first`` is
     reached through the map ``first_keys`` (0/1), removal times final at upload (0/1)];
-    ``first[slot]`` = (earliest inert exposure time, its copy's deadline, its source). The
+    ``first[slot]`` = (earliest inert exposure time, its copy's deadline). The
     reported time is written to ``log_f``'s spare row -1.
     A first exposure carries the bits EV_EXPOSURE, EV_SHARE (the user reshared), EV_NOTICE (the
     user filed a notice: coin ``uniform(notice key, user)`` below the post's notice probability

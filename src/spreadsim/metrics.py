@@ -22,11 +22,11 @@ import numpy as np
 from . import kernel as K
 from .config import LEGAL, MAX_SERIES_POINTS
 from .errors import ConfigError
+from .kernel import PH_TICKS
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import Post, RunResult, Simulation
 
-PH_TICKS = 65536.0  # exposure person-hours are summed in units of 1/65536 h
 
 POST_COLUMNS = ("post_id", "content_id", "category", "uploader", "copy", "altered", "upload_time_h",
                 "removal_time_h", "reach", "views", "shares", "exposure_person_hours")
@@ -44,7 +44,8 @@ def collect(sim: Simulation) -> RunResult:
     posts, series = post_tables(
         sim.posts, pf[:, K.PF_T0], pf[:, K.PF_REMOVED], pi[:, K.PI_REACH], pi[:, K.PI_VIEWS],
         pi[:, K.PI_SHARES], lf[first, 0], li[first, 0], li[first, 1], lf[first, 1],
-        sim.config.scenario.horizon_h, sim.config.scenario.series_step_h)
+        sim.config.scenario.horizon_h, sim.config.scenario.series_step_h,
+        settled=(pi[:, K.PI_PH_TICKS], sim._hist, float(sim._hist_last[0])))
     exposures: dict[str, np.ndarray] = {}
     if sim.trace:
         exposures = {"time_h": lf[:, 0].copy(), "post_id": li[:, 0].copy(), "user": li[:, 1].copy(),
@@ -62,9 +63,12 @@ def collect(sim: Simulation) -> RunResult:
 def post_tables(post_list: Sequence[Post], t0: np.ndarray, removed: np.ndarray, reach: np.ndarray,
                 views: np.ndarray, shares: np.ndarray, t_first: np.ndarray, q_first: np.ndarray,
                 u_first: np.ndarray, copy_deadline_first: np.ndarray, horizon: float,
-                step: float) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Per-post columns and the reach-over-time series from per-post counters and the first
-    exposures (time, post, user, deadline of the copy first seen), in any order.
+                step: float, settled: tuple[np.ndarray, np.ndarray, float] | None = None,
+                ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per-post columns and the reach-over-time series from per-post counters and the logged
+    first exposures (time, post, user, deadline of the copy first seen), in any order, plus the
+    first exposures the kernel settled without logging (``settled``: person-hour ticks per post,
+    a histogram of their times by series step for illegal/legal posts, and their latest time).
 
     Exposure person-hours are summed in exact integer units of 1/65536 h (about 55 ms), so the
     totals do not depend on the order in which the engine logged first exposures.
@@ -73,7 +77,10 @@ def post_tables(post_list: Sequence[Post], t0: np.ndarray, removed: np.ndarray, 
     n = len(post_list)
     end = np.minimum(np.minimum(removed[q_first], copy_deadline_first), horizon)
     ticks = np.rint((end - t_first) * PH_TICKS)  # integers: exact sums below 2**53 ticks
-    ph = np.bincount(q_first, weights=ticks, minlength=n) / PH_TICKS if n else np.zeros(0)
+    ph_ticks = np.bincount(q_first, weights=ticks, minlength=n) if n else np.zeros(0)
+    if settled is not None:
+        ph_ticks = ph_ticks + settled[0][:n]
+    ph = ph_ticks / PH_TICKS
     posts: dict[str, np.ndarray] = {
         "post_id": np.array([p.id for p in post_list], dtype=np.int64),
         "content_id": np.array([p.content_id for p in post_list], dtype=np.int64),
@@ -91,6 +98,8 @@ def post_tables(post_list: Sequence[Post], t0: np.ndarray, removed: np.ndarray, 
     illegal_post = posts["category"] != LEGAL
     # the series ends at the step after the last new exposure (reach is flat from there on)
     last = float(t_first.max()) if t_first.size else 0.0
+    if settled is not None:
+        last = max(last, settled[2])
     end = min(horizon, step * math.ceil(last / step) if last > 0 else 0.0)
     if end / step > MAX_SERIES_POINTS:
         raise ConfigError("scenario.series_step_h", step, f"too small for this run: the series "
@@ -99,16 +108,22 @@ def post_tables(post_list: Sequence[Post], t0: np.ndarray, removed: np.ndarray, 
     if grid[-1] < end:  # the horizon is not a multiple of the step: end the grid at it
         grid = np.append(grid, end)
     ill = illegal_post[q_first] if n else np.zeros(0, dtype=bool)
+    counts = [_bin_counts(t_first[ill], grid), _bin_counts(t_first[~ill], grid)]
+    if settled is not None and settled[1].shape[1]:
+        for legal in (0, 1):
+            h = settled[1][legal]
+            counts[legal][: grid.size - 1] += h[: grid.size - 1]
+            counts[legal][grid.size - 1] += h[grid.size - 1:].sum()
     series = {
         "time_h": grid,
-        "reach_illegal": _cumulative_counts(t_first[ill], grid),
-        "reach_legal": _cumulative_counts(t_first[~ill], grid),
+        "reach_illegal": np.cumsum(counts[0]).astype(np.int64),
+        "reach_legal": np.cumsum(counts[1]).astype(np.int64),
     }
     return posts, series
 
 
-def _cumulative_counts(t: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Number of times ``<= grid[k]`` for each k (without sorting ``t``)."""
+def _bin_counts(t: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """For each k, the number of times in ``(grid[k-1], grid[k]]`` (``[.., grid[0]]`` for k=0)."""
     if grid.size == 0:
         return np.zeros(0, dtype=np.int64)
     step = grid[1] - grid[0] if grid.size > 1 else 1.0  # uniform but for a shorter last step
@@ -116,8 +131,12 @@ def _cumulative_counts(t: np.ndarray, grid: np.ndarray) -> np.ndarray:
     # the division may round across a grid point: fix up to the exact comparison t <= grid[k]
     k += (t > grid[k]) & (k < grid.size - 1)
     k -= (k > 0) & (t <= grid[np.maximum(k - 1, 0)])
-    counts = np.bincount(k[t <= grid[k]], minlength=grid.size)
-    return np.cumsum(counts).astype(np.int64)
+    return np.bincount(k[t <= grid[k]], minlength=grid.size).astype(np.int64)
+
+
+def _cumulative_counts(t: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Number of times ``<= grid[k]`` for each k (without sorting ``t``)."""
+    return np.cumsum(_bin_counts(t, grid)).astype(np.int64)
 
 
 def summarize(posts: dict[str, np.ndarray]) -> dict[str, Any]:

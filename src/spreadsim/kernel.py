@@ -249,18 +249,25 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
 
 
 @njit(cache=True, inline="always")
-def first_slot(keys: np.ndarray, key: int) -> int:  # pragma: no cover
-    """The slot of ``key`` in the open-addressing map ``keys`` (claimed if new; -1 = empty)."""
+def _claim(keys: np.ndarray, key: int) -> tuple[int, bool]:  # pragma: no cover
+    """Slot of ``key`` (>= 0) in the open-addressing table ``keys`` (empty slots hold -1; linear
+    probing), claiming a slot if the key is new; returns (slot, new)."""
     mask = keys.shape[0] - 1
     i = int(_mix(np.uint64(key))) & mask
     while True:
         k = keys[i]
         if k == key:
-            return i
+            return i, False
         if k == -1:
             keys[i] = key
-            return i
+            return i, True
         i = (i + 1) & mask
+
+
+@njit(cache=True, inline="always")
+def first_slot(keys: np.ndarray, key: int) -> int:  # pragma: no cover
+    """The slot of ``key`` in the map ``keys`` of tracked first exposures (claimed if new)."""
+    return _claim(keys, key)[0]
 
 
 @njit(cache=True)
@@ -379,16 +386,7 @@ def seen_add(table: np.ndarray, key: int, dense: bool) -> bool:  # pragma: no co
             return False
         table[w] |= bit
         return True
-    mask = table.shape[0] - 1
-    i = int(_mix(np.uint64(key))) & mask
-    while True:
-        k = table[i]
-        if k == key:
-            return False
-        if k == -1:
-            table[i] = key
-            return True
-        i = (i + 1) & mask
+    return _claim(table, key)[1]
 
 
 @njit(cache=True, inline="always")

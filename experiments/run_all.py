@@ -212,7 +212,7 @@ def powerlaw_harm(sweep: Path, out: Path) -> list[str]:
     ax.set_xscale("log")
     ax.set_xlabel("per-copy removal age D (hours, log scale)")
     ax.set_ylabel("fraction of the cascade prevented")
-    ax.set_ylim(0, n + 0.05)
+    ax.set_ylim(0, 1)
     ax.set_title(f"Harm reduction, Lomax delay (c={c:g} h, gamma={gamma:g}), n={n:g}")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)

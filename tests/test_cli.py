@@ -51,7 +51,10 @@ def test_every_config_composes_and_validates(group, hydra_compose, tmp_path):
         cfg = hydra_compose(config_name="config", overrides=overrides)
         plain = task_container(cfg)
         spec = check_job_config(plain)
-        assert spec.seeds and spec.sim.scenario.horizon_h > 0, (group, opt)
+        if spec.multi is not None:  # several platforms, each with its own graph and policies
+            assert spec.seeds and len(spec.multi.platforms) >= 1, (group, opt)
+            continue
+        assert spec.seeds and spec.sim is not None and spec.sim.scenario.horizon_h > 0, (group, opt)
         for i, p in enumerate(spec.sim.policies):
             make_policy(p, f"policy[{i}]")
 

@@ -79,3 +79,14 @@ def test_cli_disk_full_one_line(small_disk):
     assert len(errors) == 1 and "No space left" in errors[0], res.stderr[-2000:]
     leftovers = [p for p in (small_disk / "run").rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
+
+
+def test_cli_read_only_output_one_line(read_only):
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    res = subprocess.run([sys.executable, "-m", "spreadsim.cli", "experiment=single", "seeds=2",
+                          "graph.n=500", f"hydra.run.dir={read_only}/run"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode != 0
+    errors = [line for line in res.stderr.splitlines() if line.strip()]
+    assert errors == [f"spreadsim: error: cannot write {read_only}/run: Read-only file system"], \
+        res.stderr[-2000:]

@@ -22,7 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 # staged outside conf/experiment until the CLI dispatches multi-platform configs (the CLI's
 # config check rejects the `platforms` key); composed here through Hydra's search path
-EXPERIMENTS = ROOT / "experiments" / "multi_platform"
 CHAIN_A = digraph([(0, 1), (1, 2), (2, 3)])           # user 0 uploads; 1, 2, 3 reshare
 CHAIN_B = digraph([(0, 1), (1, 2), (2, 3), (3, 4)])   # user 0 uploads; 1..4 reshare
 DUMMY_GRAPH = {"kind": "barabasi_albert", "n": 10, "m": 2}  # replaced by graphs=
@@ -451,8 +450,7 @@ def _compose(overrides: tuple[str, ...] = ()) -> dict[str, Any]:
     from omegaconf import OmegaConf
 
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        c = compose("config", overrides=[f"hydra.searchpath=[file://{EXPERIMENTS}]",
-                                         "experiment=two_platforms", *overrides])
+        c = compose("config", overrides=["experiment=two_platforms", *overrides])
     d = OmegaConf.to_container(c, resolve=True)
     assert isinstance(d, dict)
     return {k: d[k] for k in P.TOP_KEYS if k in d}
@@ -465,6 +463,30 @@ def test_two_platforms_experiment_runs_small():
     r = simulate_platforms(cfg, seed=0)
     assert r.summary["big.posts"] >= 10 and r.summary["posts"] >= 10
     assert len(r.accounts[("big", "small")]) == round(cfg["cross_posting"]["overlap"] * 1500)
+
+
+def test_two_platforms_through_the_cli(tmp_path):
+    """`spreadsim experiment=two_platforms` runs several platforms and writes tables with a
+    platform column."""
+    import subprocess
+    import sys
+
+    from spreadsim.io import read_table
+
+    out = tmp_path / "run"
+    res = subprocess.run([sys.executable, "-m", "spreadsim.cli", "experiment=two_platforms",
+                          "seeds=2", "platforms.0.graph.n=1500", "platforms.1.graph.n=800",
+                          "scenario.illegal_posts=6", f"hydra.run.dir={out}"],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    posts = read_table(out / "posts")
+    assert set(posts["platform"].tolist()) <= {"big", "small"} and "big" in posts["platform"]
+    runs = read_table(out / "runs")
+    assert runs["seed"].tolist() == [0, 1] and "big.reach_total" in runs
+    bad = subprocess.run([sys.executable, "-m", "spreadsim.cli", "experiment=two_platforms",
+                          "seeds=2", "baseline=true", f"hydra.run.dir={tmp_path / 'bad'}"],
+                         capture_output=True, text=True, timeout=600)
+    assert bad.returncode != 0 and bad.stderr.strip().startswith("spreadsim: error: baseline")
 
 
 def test_graph_seed_streams_differ_per_platform():

@@ -34,3 +34,13 @@ def test_unknown_check_rejected():
     with pytest.raises(SystemExit):
         main(["--only", "nosuch"])
     assert set(CHECKS) >= {"sir", "mmc", "deadline"}
+
+
+def test_cli_validate_subcommand():
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "spreadsim.cli", "validate", "--only", "deadline"],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "deadline identity" in res.stdout and "2 passed, 0 failed" in res.stdout

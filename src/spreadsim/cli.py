@@ -117,6 +117,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     argv : sequence of str, optional
         Command-line arguments (without the program name); ``sys.argv[1:]`` if omitted.
     """
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["validate"]:  # spreadsim validate [--quick|--full]: the engine against theory
+        from .validation import main as validate_main
+
+        raise SystemExit(validate_main(args[1:]))
     user_full_error = os.environ.get("HYDRA_FULL_ERROR") == "1"
     # Let exceptions leave Hydra so that they can be reported as one line here.
     os.environ["HYDRA_FULL_ERROR"] = "1"
@@ -139,6 +144,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         if user_full_error:
             raise
         _fail(hydra_error_message(e))
+    except OSError as e:  # e.g. a read-only or full output folder, before our own writers ran
+        sys.stderr = real_stderr
+        if user_full_error:
+            raise
+        where = f" {e.filename}" if e.filename else ""
+        _fail(f"cannot write{where}: {e.strerror or e}")
     finally:
         sys.stderr = real_stderr
         if not user_full_error:

@@ -46,13 +46,16 @@ from .errors import ConfigError, DataError
 from .graphs import GRAPH_KINDS, Graph, build_graph
 from .io import atomic_write_bytes, read_table, write_table
 from .metrics import add_baseline
+from .platforms import MultiConfig, simulate_platforms
 from .policies import make_policy
 from .tracecache import TraceCache
 
 log = logging.getLogger(__name__)
 
 TOP_KEYS = ("graph", "spread", "scenario", "policy", "seed", "seeds", "baseline", "max_events",
-            "deadline_path", "plots", "calibration")
+            "deadline_path", "plots", "calibration", "platforms", "cross_posting", "hash_sharing")
+# the keys of a multi-platform run (spreadsim.platforms), used instead of graph/policy
+MULTI_KEYS = ("platforms", "spread", "scenario", "cross_posting", "hash_sharing", "max_events")
 SIM_KEYS = ("graph", "spread", "scenario", "policy", "max_events")
 # keys that change how results are shown, not what they are: left out of the job hash
 PRESENTATION_KEYS = ("plots",)
@@ -94,10 +97,11 @@ class InvalidConfig(BaseException):  # noqa: N818 - not an Exception on purpose
 class JobSpec:
     """A validated job: the simulation config, the paired seeds and whether to run baselines."""
 
-    sim: SimConfig
+    sim: SimConfig | None
     seeds: tuple[int, ...]
     baseline: bool
     deadline_path: str = "auto"
+    multi: MultiConfig | None = None  # several platforms (spreadsim.platforms) instead of ``sim``
 
 
 def _check_graph(graph: Mapping[str, Any]) -> None:
@@ -163,6 +167,19 @@ def check_job_config(cfg: Mapping[str, Any]) -> JobSpec:
             raise ConfigError(f"plots.{k}", v, "unknown key; allowed: svg")
         if not isinstance(v, bool):
             raise ConfigError("plots.svg", v, "must be true or false")
+    if cfg.get("platforms") is not None:
+        for k in ("graph", "policy", "calibration"):
+            if cfg.get(k) is not None:
+                raise ConfigError(k, cfg[k], "not used with platforms: each platform has its own "
+                                  "graph and policy (set it to null)")
+        if baseline:
+            raise ConfigError("baseline", baseline, "must be false for a multi-platform run "
+                              "(there is no paired unmoderated twin yet)")
+        multi = MultiConfig.from_dict({k: cfg[k] for k in MULTI_KEYS if cfg.get(k) is not None})
+        return JobSpec(None, tuple(range(seed, seed + n)), False, "off", multi)
+    for k in ("cross_posting", "hash_sharing"):
+        if cfg.get(k) is not None:
+            raise ConfigError(k, cfg[k], "only used with platforms (a multi-platform run)")
     sim = SimConfig.from_dict({k: cfg[k] for k in SIM_KEYS if k in cfg})
     _check_graph(sim.graph)
     for i, p in enumerate(sim.policies):
@@ -337,12 +354,16 @@ def run_job(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *,
     graphs: dict[str, Graph] = {}
 
     def graph_for(seed: int) -> Graph | None:
+        assert spec.sim is not None
         if spec.sim.graph.get("seed") is None:  # derived from each run seed: the engine builds it
             return None
         if "pinned" not in graphs:  # pinned: one graph for every seed
             graphs["pinned"] = build_graph(spec.sim.graph, graph_seed(spec.sim.graph, seed))
         return graphs["pinned"]
 
+    if spec.multi is not None:
+        return _run_multi_job(spec, cfg, out, digest, params, overrides, job_num, sweep_dir, tic)
+    assert spec.sim is not None
     why = (deadline_path_reason(spec.sim) if spec.deadline_path == "auto"
            else "deadline_path is off")
     path = "deadline" if why is None else "simulated"
@@ -372,6 +393,34 @@ def run_job(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *,
         for s in spec.seeds:
             done[s] = simulate(spec.sim, s, graph=graph_for(s), baseline=spec.baseline)
             ticker.tick(len(done))
+    return _write_job(spec, cfg, out, digest, params, overrides, job_num, sweep_dir, tic, path,
+                      done)
+
+
+def _run_multi_job(spec: JobSpec, cfg: Mapping[str, Any], out: Path, digest: str,
+                   params: Mapping[str, Any] | None, overrides: Sequence[str], job_num: int,
+                   sweep_dir: str | os.PathLike[str] | None, tic: float) -> bool:
+    """A job of several platforms: every seed simulated with :func:`simulate_platforms`; the
+    tables carry a ``platform`` column (the summary row: totals and ``<platform>.<key>``)."""
+    assert spec.multi is not None
+    log.info("job %d: %d seeds, %d platforms", job_num, len(spec.seeds), len(spec.multi.platforms))
+    done: dict[int, Any] = {}
+    ticker = _SeedTicker(job_num, len(spec.seeds))
+    for s in spec.seeds:
+        mr = simulate_platforms(spec.multi, s)
+        series = [{"platform": np.full(len(r.series["time_h"]), name, dtype=object), **r.series}
+                  for name, r in mr.platforms.items()]
+        done[s] = RunResult(s, mr.posts, _concat(series), dict(mr.summary))
+        ticker.tick(len(done))
+    return _write_job(spec, cfg, out, digest, params, overrides, job_num, sweep_dir, tic,
+                      "simulated", done)
+
+
+def _write_job(spec: JobSpec, cfg: Mapping[str, Any], out: Path, digest: str,
+               params: Mapping[str, Any] | None, overrides: Sequence[str], job_num: int,
+               sweep_dir: str | os.PathLike[str] | None, tic: float, path: str,
+               done: Mapping[int, RunResult]) -> bool:
+    """Write one job's tables (runs, posts, series), its ``job.json`` and its done marker."""
     runs: list[dict[str, Any]] = []
     posts: list[dict[str, np.ndarray]] = []
     series: list[dict[str, np.ndarray]] = []
@@ -409,6 +458,7 @@ def run_job(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *,
 def _deadline_result(trace: DeadlineTrace, spec: JobSpec, cache: TraceCache,
                      unmoderated: SimConfig) -> RunResult:
     """One seed's result from its traced unmoderated run (the trace is also the baseline)."""
+    assert spec.sim is not None
     result = trace.result(spec.sim)
     if spec.baseline:
         add_baseline(result, cache.unmoderated(trace, unmoderated))
@@ -641,7 +691,8 @@ def summarize_results(results: Mapping[str, np.ndarray], params: Sequence[str]) 
             "reach_baseline_mean": _nanmean(base),
             "prevented_mean": pm, "prevented_ci_low": plo, "prevented_ci_high": phi,
             "prevented_frac_mean": _nanmean(frac),
-            "removed_share_mean": _nanmean(results["removed_share"][sel].astype(np.float64)),
+            "removed_share_mean": (_nanmean(results["removed_share"][sel].astype(np.float64))
+                                   if "removed_share" in results else math.nan),
             "path": ",".join(dict.fromkeys(results["path"][sel].tolist())) if "path" in results
             else "-",
         })

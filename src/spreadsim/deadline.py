@@ -18,12 +18,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .config import SimConfig
+from ._jit import njit
+from .config import LEGAL, SimConfig
+from .dists import latency_from_uniform
 from .engine import RunResult, Simulation
 from .graphs import Graph
 from .metrics import post_tables, summarize
 from .policies import Policy, PreDecidedRemoval, make_policy
-from .rng import stream_key
+from .rng import stream_key, subkey, uniform
 
 
 def _policies(cfg: SimConfig) -> list[Policy]:
@@ -62,22 +64,29 @@ class DeadlineTrace:
     def __init__(self, config: SimConfig, seed: int, *, graph: Graph | None = None) -> None:
         self.config = config
         self.seed = seed
-        sim = Simulation(config, seed, graph=graph, policies=[], trace=True)
+        sim = Simulation(config, seed, graph=graph, policies=[], record_views=True)
         sim.run()
         self.graph = sim.graph
         self.posts = sim.posts
         m = int(sim._meta[2])
-        self.t = sim._log_f[:m, 0].copy()
-        self.deadline = sim._log_f[:m, 1].copy()
-        self.q = sim._log_i[:m, 0].copy()
-        self.user = sim._log_i[:m, 1].copy()
         flags = sim._log_i[:m, 3]
-        self.first = (flags & 1) == 1
-        self.shared = (flags & 2) == 2
+        # first exposures: logged (as events, or settled from the inert buffer)
+        first = (flags & 1) == 1
+        self.t = sim._log_f[:m, 0][first].copy()
+        self.deadline = sim._log_f[:m, 1][first].copy()
+        self.q = sim._log_i[:m, 0][first].copy()
+        self.user = sim._log_i[:m, 1][first].copy()
+        self.shared = (flags[first] & 2) == 2
+        # every exposure (for views): the logged events plus the inert buffer
+        event = (flags & 4) == 0
+        n_inert = sim._inert_rows
+        self.view_t = np.concatenate([sim._log_f[:m, 0][event], sim._inert_f[:n_inert, 0]])
+        self.view_q = np.concatenate([sim._log_i[:m, 0][event], sim._inert_i[:n_inert, 0]])
         self.t0 = np.array([p.upload_time for p in sim.posts], dtype=np.float64)
 
     def removal_times(self, cfg: SimConfig) -> np.ndarray:
-        """Each post's removal time under ``cfg``'s policies (``inf``: never)."""
+        """Each post's removal time under ``cfg``'s policies (``inf``: never), vectorised: the
+        same draws and arithmetic as :meth:`PreDecidedRemoval.latency` post by post."""
         why = deadline_path_reason(cfg)
         if why is not None:
             raise ValueError(f"deadline path not applicable: {why}")
@@ -85,32 +94,41 @@ class DeadlineTrace:
             raise ValueError("deadline path: the points must differ only in their policies")
         n = len(self.posts)
         horizon = cfg.scenario.horizon_h
+        if not hasattr(self, "_content"):
+            self._content = np.array([p.content_id for p in self.posts], dtype=np.int64)
+            self._copy = np.array([p.copy for p in self.posts], dtype=np.int64)
+            self._category = np.array([p.category for p in self.posts], dtype=object)
         removed = np.full(n, math.inf)
         for i, pol in enumerate(_policies(cfg)):
-            pol.key = stream_key(self.seed, f"policy:{i}:{pol.name}")
             assert isinstance(pol, PreDecidedRemoval)
-            for post in self.posts:
-                if pol.applies(post):
-                    at = post.upload_time + pol.latency(post)
-                    if at < horizon:
-                        removed[post.id] = min(removed[post.id], at)
+            key = stream_key(self.seed, f"policy:{i}:{pol.name}")
+            coin = _post_uniforms(key, self._content, self._copy, 0)
+            u = _post_uniforms(key, self._content, self._copy, 1)
+            at = np.full(n, math.inf)
+            for cat, rule in pol.rules.items():
+                sel = (self._category == cat) & (coin < rule.prob)
+                if cat == LEGAL and pol.applies_to != "all":
+                    continue
+                if sel.any():
+                    at[sel] = self.t0[sel] + _latencies(rule.kind, rule.a, rule.b, rule.table,
+                                                        u[sel])
+            at[at >= horizon] = math.inf  # after the end: never observed
+            removed = np.minimum(removed, at)
         return removed
 
     def reach(self, cfg: SimConfig) -> np.ndarray:
         """Reach per post under ``cfg`` (the cheap part of :meth:`result`)."""
         removed = self.removal_times(cfg)
-        live = self.first & (self.t < removed[self.q])
-        return np.bincount(self.q[live], minlength=len(self.posts))
+        return np.bincount(self.q[self.t < removed[self.q]], minlength=len(self.posts))
 
     def result(self, cfg: SimConfig) -> RunResult:
         """The full :class:`RunResult` of ``cfg`` for this seed, as ``simulate`` would give it."""
         removed = self.removal_times(cfg)
         n = len(self.posts)
-        live = self.t < removed[self.q]
-        f = live & self.first
+        f = self.t < removed[self.q]
         reach = np.bincount(self.q[f], minlength=n)
-        views = np.bincount(self.q[live], minlength=n)
-        shares = np.bincount(self.q[live & self.shared], minlength=n)
+        views = np.bincount(self.view_q[self.view_t < removed[self.view_q]], minlength=n)
+        shares = np.bincount(self.q[f & self.shared], minlength=n)
         posts, series = post_tables(self.posts, self.t0, removed, reach, views, shares, self.t[f],
                                     self.q[f], self.user[f], self.deadline[f],
                                     cfg.scenario.horizon_h, cfg.scenario.series_step_h)
@@ -155,3 +173,26 @@ def deadline_sweep(points: Sequence[SimConfig], seed: int, *,
             raise ValueError("deadline path: the points must differ only in their policies")
     trace = DeadlineTrace(points[0], seed, graph=graph)
     return [trace.result(cfg) for cfg in points]
+
+
+@njit(cache=True)
+def _post_uniforms(key: int, content: np.ndarray, copy: np.ndarray,
+                   counter: int) -> np.ndarray:  # pragma: no cover
+    """``policies.post_uniform`` for arrays of posts (content ids and copy numbers)."""
+    out = np.empty(content.shape[0])
+    for i in range(content.shape[0]):
+        if copy[i] == 0:
+            out[i] = uniform(key, content[i], counter)
+        else:
+            out[i] = uniform(subkey(key, content[i]), copy[i], counter)
+    return out
+
+
+@njit(cache=True)
+def _latencies(kind: int, a: float, b: float, table: np.ndarray,
+               u: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """``latency_from_uniform`` for an array of quantiles."""
+    out = np.empty(u.shape[0])
+    for i in range(u.shape[0]):
+        out[i] = latency_from_uniform(kind, a, b, table, u[i])
+    return out

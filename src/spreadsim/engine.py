@@ -149,6 +149,9 @@ class Simulation:
         Policy objects to use instead of building them from ``config.policies``.
     trace : bool
         Keep every exposure (not only first exposures) for exact trace tests.
+    record_views : bool
+        Keep the time of every exposure without tracing (for the deadline path): log rows for
+        exposures processed as events and first exposures, the inert buffer for the others.
     env : simpy.Environment, optional
         An environment shared with other simulations (platforms), driven by a coordinator that
         advances this simulation's kernel (:meth:`next_spread_time`, :meth:`_advance`); run it with
@@ -163,7 +166,7 @@ class Simulation:
     def __init__(self, config: SimConfig, seed: int, *, graph: Graph | None = None,
                  policies: Sequence[Policy] | None = None, trace: bool = False,
                  env: simpy.Environment | None = None, stream_prefix: str = "",
-                 catalog: Catalog | None = None) -> None:
+                 catalog: Catalog | None = None, record_views: bool = False) -> None:
         self.config = config
         self.seed = check_seed(seed)
         self.stream_prefix = stream_prefix
@@ -207,6 +210,12 @@ class Simulation:
         from .policies import PreDecidedRemoval
 
         self._meta[13] = int(all(isinstance(p, PreDecidedRemoval) for p in self.policies))
+        # record_views (for the deadline path): keep the time of every exposure, cheaply: the
+        # event-queue ones in the log, the inert ones in their buffer (settled first exposures
+        # are logged too, flagged 4: their view is in the buffer)
+        self.record_views = record_views and not self.live_counts
+        if self.record_views:
+            self._meta[13] = 0
         for i, p in enumerate(self.policies):
             p.bind(self, stream_key(self.seed, f"{stream_prefix}policy:{i}:{p.name}"))
 
@@ -269,6 +278,7 @@ class Simulation:
         self._touched = np.zeros(cap, dtype=np.int64)
         self._hist = np.zeros((2, 0), dtype=np.int64)  # filled by _settle
         self._hist_last = np.zeros(1, dtype=np.float64)
+        self._inert_rows = 0
         self._meta[12] = 1 if self._mapped else 0
         self._notice_weight = np.ones(self.graph.n, dtype=np.float64)
         self._triggers: dict[int, list[int]] = {}
@@ -335,7 +345,7 @@ class Simulation:
                              self._log_i, self._notice_weight, self._inert_f, self._inert_i,
                              self._first, self._first_keys, self._touched, until, horizon,
                              self._max_degree, self._stop_mask,
-                             self.trace,
+                             self.trace or self.record_views,
                              self.config.max_events)
             if code == K.GROW:
                 self._grow()
@@ -569,7 +579,8 @@ class Simulation:
         sc = self.config.scenario
         bins = int(sc.horizon_h / sc.series_step_h) + 2
         # first exposures straight into the reach-over-time histogram, unless it would be huge
-        self._hist = np.zeros((2, bins if bins <= HIST_MAX_BINS else 0), dtype=np.int64)
+        self._hist = np.zeros((2, bins if bins <= HIST_MAX_BINS and not self.record_views else 0),
+                              dtype=np.int64)
         rows = int(self._meta[11]) if self._hist.shape[1] == 0 else 0  # rows to log
         if rows == 0 and n_inert == 0 and self._meta[11] == 0:
             return
@@ -582,6 +593,7 @@ class Simulation:
                        n_inert, self._log_f, self._log_i, self._meta, self._first,
                        self._first_keys, self._touched, self._hist, sc.series_step_h,
                        sc.horizon_h, self._hist_last)
+        self._inert_rows = n_inert  # kept for record_views readers; the buffer is not cleared
         self._meta[8] = 0
         self._meta[11] = 0
 

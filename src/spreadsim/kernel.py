@@ -243,7 +243,7 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
         log_i[j, 0] = q
         log_i[j, 1] = key - q * n_users
         log_i[j, 2] = -1  # the source of an inert first exposure is not kept
-        log_i[j, 3] = 1
+        log_i[j, 3] = 5  # a first exposure (1), settled from the inert buffer (4)
         j += 1
     meta[2] = j
 
@@ -294,7 +294,8 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
     """Process every spread event due strictly before ``until``.
 
     The log gets one row per first exposure (every exposure with ``trace``): time, copy deadline,
-    post, user, source, flags (1: first exposure, 2: the user reshared).
+    post, user, source, flags (1: first exposure, 2: the user reshared, 4: settled from the
+    inert buffer by :func:`settle_inert`).
 
     ``meta`` = [heap size, next sequence number, log length, reported event bits, reported post,
     reported user, reported source, size of the ``seen`` set, inert exposures buffered, inert

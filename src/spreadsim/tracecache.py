@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1
 WORLD_KEYS = ("graph", "spread", "scenario", "max_events")
-_TRACE_ARRAYS = ("t", "deadline", "q", "user", "first", "shared", "t0")
+_TRACE_ARRAYS = ("t", "deadline", "q", "user", "shared", "view_t", "view_q", "t0")
 
 __all__ = ["world_key", "trace_to_arrays", "trace_from_arrays", "TraceCache"]
 
@@ -88,8 +88,9 @@ def trace_to_arrays(trace: DeadlineTrace) -> dict[str, np.ndarray]:
     Returns
     -------
     dict of str to numpy.ndarray
-        ``seed``; the exposure log as ``exp_f`` (time, copy deadline), ``exp_i`` (post, user)
-        and ``exp_flags`` (bit 0 first exposure, bit 1 reshared); ``t0`` (upload times); the
+        ``seed``; the first exposures as ``exp_f`` (time, copy deadline), ``exp_i`` (post, user)
+        and ``exp_shared`` (the user reshared); every exposure as ``view_t``/``view_q``; ``t0``
+        (upload times); the
         post fields as ``post_i`` (integer and boolean fields, rows named by ``post_i_names``),
         ``post_f`` (float fields, ``post_f_names``) and ``post_category``.
     """
@@ -105,7 +106,9 @@ def trace_to_arrays(trace: DeadlineTrace) -> dict[str, np.ndarray]:
         "seed": np.array(trace.seed, dtype=np.int64),
         "exp_f": np.vstack([trace.t, trace.deadline]).astype(np.float64),
         "exp_i": np.vstack([trace.q, trace.user]).astype(np.int64),
-        "exp_flags": (trace.first.astype(np.uint8) | (trace.shared.astype(np.uint8) << 1)),
+        "exp_shared": trace.shared.astype(np.uint8),
+        "view_t": np.asarray(trace.view_t, dtype=np.float64),
+        "view_q": np.asarray(trace.view_q, dtype=np.int64),
         "t0": np.asarray(trace.t0, dtype=np.float64),
         "post_i": np.array([[int(getattr(p, n)) for p in posts] for n in names_i],
                            dtype=np.int64).reshape(len(names_i), len(posts)),
@@ -135,11 +138,11 @@ def trace_from_arrays(config: SimConfig, arrays: Mapping[str, np.ndarray]) -> De
     trace.config = config
     trace.seed = int(arrays["seed"])
     exp_f, exp_i = np.asarray(arrays["exp_f"]), np.asarray(arrays["exp_i"])
-    flags = np.asarray(arrays["exp_flags"])
     trace.t, trace.deadline = exp_f[0].copy(), exp_f[1].copy()
     trace.q, trace.user = exp_i[0].copy(), exp_i[1].copy()
-    trace.first = (flags & 1) == 1
-    trace.shared = (flags & 2) == 2
+    trace.shared = np.asarray(arrays["exp_shared"]) == 1
+    trace.view_t = np.asarray(arrays["view_t"], dtype=np.float64).copy()
+    trace.view_q = np.asarray(arrays["view_q"], dtype=np.int64).copy()
     trace.t0 = np.asarray(arrays["t0"], dtype=np.float64)
     kinds = {f.name: f.type for f in dataclasses.fields(Post)}
     cols: dict[str, list[Any]] = {"category": [str(c) for c in arrays["post_category"].tolist()]}

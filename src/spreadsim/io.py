@@ -20,10 +20,12 @@ Examples
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -36,7 +38,7 @@ COMPRESSION = "zstd"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
-__all__ = ["write_table", "read_table", "atomic_write_bytes", "to_arrow"]
+__all__ = ["write_table", "read_table", "atomic_write_bytes", "to_arrow", "canonical"]
 
 
 def to_arrow(columns: Mapping[str, np.ndarray]) -> pa.Table:
@@ -66,6 +68,18 @@ def to_arrow(columns: Mapping[str, np.ndarray]) -> pa.Table:
         else:
             arrays.append(pa.array(a))
     return pa.Table.from_arrays(arrays, names=[str(k) for k in columns])
+
+
+def canonical(obj: Any) -> Any:
+    """A config as JSON-ready plain data with stable types (non-finite floats as their repr), for
+    hashing and for ``job.json``."""
+    if isinstance(obj, Mapping):
+        return {str(k): canonical(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [canonical(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return repr(obj)
+    return obj
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

@@ -45,6 +45,7 @@ from .engine import RunResult, graph_seed, simulate
 from .errors import ConfigError, DataError
 from .graphs import GRAPH_KINDS, Graph, build_graph
 from .io import atomic_write_bytes, read_table, write_table
+from .io import canonical as _canonical
 from .metrics import add_baseline
 from .platforms import MultiConfig, simulate_platforms
 from .policies import make_policy
@@ -259,16 +260,6 @@ def check_calibration(cfg: Mapping[str, Any]) -> None:
         lo = integer("calibration.min", cal.get("min", 1), lo=0)
         integer("calibration.max", cal.get("max", 256), lo=lo)
     number("calibration.tol", cal.get("tol", 1e-3), lo=0.0, lo_open=True)
-
-
-def _canonical(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _canonical(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_canonical(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return repr(obj)
-    return obj
 
 
 def config_hash(cfg: Mapping[str, Any]) -> str:

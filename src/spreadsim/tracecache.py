@@ -19,7 +19,6 @@ import hashlib
 import io
 import json
 import logging
-import math
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
@@ -34,6 +33,7 @@ from .deadline import DeadlineTrace
 from .engine import Post
 from .graphs import Graph
 from .io import atomic_write_bytes
+from .io import canonical as _canonical
 
 try:  # POSIX advisory locks; without them (Windows) parallel jobs may compute a trace twice
     import fcntl
@@ -47,16 +47,6 @@ WORLD_KEYS = ("graph", "spread", "scenario", "max_events")
 _TRACE_ARRAYS = ("t", "deadline", "q", "user", "shared", "view_t", "view_q", "t0")
 
 __all__ = ["world_key", "trace_to_arrays", "trace_from_arrays", "TraceCache"]
-
-
-def _canonical(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _canonical(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_canonical(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return repr(obj)
-    return obj
 
 
 def world_key(cfg: Mapping[str, Any]) -> str:

@@ -270,3 +270,18 @@ def test_cumulative_counts_match_a_sorted_count():
         t = np.concatenate([rng.uniform(0, 50, 500), grid[::3]])  # values on grid points too
         expected = np.searchsorted(np.sort(t), grid, side="right")
         np.testing.assert_array_equal(_cumulative_counts(t, grid), expected)
+
+
+def test_series_covers_an_exposure_at_a_denormal_time():
+    # found by Hypothesis: last / step underflows to 0, the series must still reach the total
+    g = digraph([(0, 1), (0, 2), (0, 3)])
+    cfg = config(kernel={"dist": "fixed", "value_h": 0.0}, window_h=5e-324, horizon_h=2.0,
+                 share_prob=0.0)
+    cfg["scenario"]["series_step_h"] = 2.0
+    denormal = 0
+    for seed in range(20):  # uploads fall at 0 or at the denormal 5e-324: test both
+        for trace in (False, True):
+            r = simulate(cfg, seed=seed, graph=g, trace=trace)
+            denormal += r.posts["upload_time_h"][0] > 0
+            assert r.series["reach_illegal"][-1] == r.summary["reach_total"] == 3
+    assert denormal > 0

@@ -100,7 +100,10 @@ def post_tables(post_list: Sequence[Post], t0: np.ndarray, removed: np.ndarray, 
     last = float(t_first.max()) if t_first.size else 0.0
     if settled is not None:
         last = max(last, settled[2])
-    end = min(horizon, step * math.ceil(last / step) if last > 0 else 0.0)
+    k_end = math.ceil(last / step) if last > 0 else 0
+    if k_end * step < last:  # last / step rounded down (e.g. underflow): the next step covers it
+        k_end += 1
+    end = min(horizon, step * k_end)
     if end / step > MAX_SERIES_POINTS:
         raise ConfigError("scenario.series_step_h", step, f"too small for this run: the series "
                           f"would have {end / step:.3g} points (at most {MAX_SERIES_POINTS:.0e})")

@@ -285,3 +285,47 @@ def test_series_covers_an_exposure_at_a_denormal_time():
             denormal += r.posts["upload_time_h"][0] > 0
             assert r.series["reach_illegal"][-1] == r.summary["reach_total"] == 3
     assert denormal > 0
+
+
+class _Watcher(Policy):
+    """Wants reach-threshold hooks (so reach is live but repeat exposures may skip the queue);
+    records when each post's reach reached 5 and 20 users."""
+
+    name = "watcher"
+    wants = frozenset({"threshold"})
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.hits: list[tuple[int, int, float]] = []
+
+    def on_upload(self, post):
+        for n in (5, 20):
+            self.sim.add_reach_trigger(post, n)
+
+    def on_reach_threshold(self, post, reach):
+        self.hits.append((post.id, reach, self.sim.env.now))
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["removal-known", "removal-later"])
+def test_repeats_skip_the_queue_when_only_reach_is_live(known):
+    from spreadsim.graphs import build_graph
+    from spreadsim.policies import FixedLatency
+
+    g = build_graph({"kind": "barabasi_albert", "n": 2000, "m": 3}, seed=2)
+    cfg = SimConfig.from_dict(config(share_prob=0.15, kernel={"dist": "lognormal", "median_h": 1.0,
+                                                              "sigma": 1.0},
+                                     posts=15, uploaders=5, window_h=12.0, horizon_h=200.0,
+                                     selection="random"))
+    for seed in range(3):
+        pol = [FixedLatency({"latency_h": 8.0})] if known else [_LateRemover()]
+        w1, w2 = _Watcher(), _Watcher()
+        a_sim = Simulation(cfg, seed, graph=g, policies=[*pol, w1])
+        assert a_sim.live_reach and not a_sim.live_views
+        a = a_sim.run()
+        pol = [FixedLatency({"latency_h": 8.0})] if known else [_LateRemover()]
+        b = Simulation(cfg, seed, graph=g, policies=[*pol, w2, _Live()]).run()
+        assert w1.hits == w2.hits and len(w1.hits) > 5
+        for col in b.posts:
+            np.testing.assert_array_equal(a.posts[col], b.posts[col], err_msg=col)
+        for col in b.series:
+            np.testing.assert_array_equal(a.series[col], b.series[col], err_msg=col)

@@ -202,9 +202,14 @@ class Simulation:
         # exposures that can trigger nothing skip the event queue and are counted at the end,
         # unless something needs every exposure as it happens (trace, exposure or reach hooks,
         # or a policy that reads reach/views during the run)
-        self.live_counts = (trace or bool(wants & {"exposure", "threshold"})
-                            or any(p.needs_live_counts for p in self.policies))
-        self._meta[9] = 0 if self.live_counts else 1
+        # live views: every exposure counted as it happens (trace, or a policy reading views);
+        # live reach: every first exposure processed in time order (exposure or reach hooks),
+        # while repeat exposures may still skip the queue
+        self.live_views = trace or any(p.needs_live_counts for p in self.policies)
+        self.live_reach = self.live_views or bool(wants & {"exposure", "threshold"})
+        self.live_counts = self.live_reach
+        self._meta[9] = 0 if self.live_reach else 1
+        self._meta[15] = 1 if self.live_reach and not self.live_views else 0
         # when every policy fixes removal times at upload, inert exposures are counted as they
         # are scheduled instead of being buffered until the end
         from .policies import PreDecidedRemoval
@@ -256,7 +261,7 @@ class Simulation:
         cap = max(1024, 4 * self._max_degree)
         self._hf = np.zeros((cap, 2), dtype=np.float64)
         self._hi = np.zeros((cap, 4), dtype=np.int64)
-        self._meta = np.zeros(14, dtype=np.int64)
+        self._meta = np.zeros(16, dtype=np.int64)
         self._inert_f = np.zeros((cap, 2), dtype=np.float64)
         self._inert_i = np.zeros((cap, 1), dtype=np.int64)
         self._log_f = np.zeros((4096 + 1, 2), dtype=np.float64)
@@ -463,19 +468,20 @@ class Simulation:
         """Whether ``post`` has been removed (as of now)."""
         return bool(self._pf[post.id, K.PF_REMOVED] <= self.env.now)
 
-    def _check_live(self, what: str) -> None:
-        if not self.live_counts:
-            raise RuntimeError(f"{what} during a run needs live counts: give the policy "
-                               "needs_live_counts = True (or wants 'threshold')")
-
     def reach(self, post: Post) -> int:
-        """Distinct users exposed to ``post`` so far (needs live counts during a run)."""
-        self._check_live("reach()")
+        """Distinct users exposed to ``post`` so far (during a run: needs a policy that wants
+        exposure or reach-threshold hooks, or ``needs_live_counts``)."""
+        if not self.live_reach:
+            raise RuntimeError("reach() during a run needs live counts: give the policy "
+                               "needs_live_counts = True (or wants 'threshold')")
         return int(self._pi[post.id, K.PI_REACH])
 
     def views(self, post: Post) -> int:
-        """Exposures of ``post`` so far (needs live counts during a run)."""
-        self._check_live("views()")
+        """Exposures of ``post`` so far (during a run: needs a policy with
+        ``needs_live_counts``)."""
+        if not self.live_views:
+            raise RuntimeError("views() during a run needs live counts: give the policy "
+                               "needs_live_counts = True")
         return int(self._pi[post.id, K.PI_VIEWS])
 
     def shares(self, post: Post) -> int:
@@ -570,7 +576,8 @@ class Simulation:
     def finish(self) -> RunResult:
         """Collect the results once the environment has run to the horizon."""
         self._settle()
-        self.live_counts = True  # every count is final: reach()/views() are valid after the run
+        # every count is final: reach()/views() are valid after the run
+        self.live_counts = self.live_reach = self.live_views = True
         return self._collect()
 
     def _settle(self) -> None:

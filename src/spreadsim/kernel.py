@@ -145,6 +145,7 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
     t0 = pf[q, PF_T0]
     dk, da, db = pi[q, PI_DECAY_KIND], pf[q, PF_DECAY_A], pf[q, PF_DECAY_B]
     inert_on = meta[9] != 0
+    repeats_inert = meta[15] != 0
     dense = meta[10] != 0
     mapped = meta[12] != 0
     final = meta[13] != 0
@@ -187,6 +188,16 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
                 inert_i[n_inert, 0] = q
                 n_inert += 1
                 continue
+        elif repeats_inert and seen_has(seen, q * n_users + w, dense):
+            # reach is live but views are not: a repeat exposure is only ever a view
+            if final:
+                pi[q, PI_VIEWS] += 1
+            else:
+                inert_f[n_inert, 0] = te
+                inert_f[n_inert, 1] = deadline
+                inert_i[n_inert, 0] = q
+                n_inert += 1
+            continue
         size = _push(hf, hi, size, te, deadline, seq, q, w, u)
     meta[0] = size
     meta[1] = seq

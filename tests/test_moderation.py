@@ -466,3 +466,11 @@ def test_code_of_conduct_calibration(name, removed, within_24h):
     mean, se = rows.mean(axis=0), rows.std(axis=0, ddof=1) / math.sqrt(len(rows))
     for m, e, target in zip(mean, se, (removed, within_24h), strict=True):
         assert abs(m - target) < 3 * e, (m, e, target)
+
+
+def test_absurd_moderator_count_rejected():
+    from spreadsim import ConfigError
+    from spreadsim.policies import make_policy
+
+    with pytest.raises(ConfigError, match="policy.moderators"):
+        make_policy({"name": "notice_and_takedown", "moderators": 10**9})

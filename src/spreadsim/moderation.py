@@ -37,7 +37,7 @@ from .config import ALL_CATEGORIES, CATEGORIES, LEGAL
 from .dists import Duration
 from .errors import ConfigError
 from .policies import Policy, register
-from .review import PRIORITY, ReviewQueue, ReviewRequest, Shifts, parse_shifts
+from .review import MAX_MODERATORS, PRIORITY, ReviewQueue, ReviewRequest, Shifts, parse_shifts
 from .rng import subkey, uniform
 from .validate import check_keys, choice, integer, mapping, number, probability
 
@@ -142,7 +142,8 @@ class NoticeAndTakedown(Policy):
         super().__init__(cfg, field)
         check_keys(field, cfg, self.KEYS)
         f = field
-        self.moderators = integer(f"{f}.moderators", cfg.get("moderators", 10), lo=1)
+        self.moderators = integer(f"{f}.moderators", cfg.get("moderators", 10), lo=1,
+                                  hi=MAX_MODERATORS)
         self.review_time = Duration.from_config(
             f"{f}.review_time", cfg.get("review_time", {"dist": "exponential", "mean_h": 1.0}))
         self.shifts: Shifts | None = parse_shifts(f"{f}.shifts", cfg.get("shifts"))

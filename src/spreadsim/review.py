@@ -34,6 +34,8 @@ from .validate import check_keys, integer, mapping, number
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import Post, Simulation
 
+MAX_MODERATORS = 100_000  # each moderator is a SimPy process
+
 PRIORITY = {"order": 0, "referral": 0, "trusted": 1, "detection": 1, "circuit_breaker": 1,
             "notice": 2}
 
@@ -122,7 +124,7 @@ class ReviewQueue:
     @staticmethod
     def from_config(sim: Simulation, field_name: str, cfg: Mapping[str, Any], key: int) -> ReviewQueue:
         """Build from a policy's config: ``moderators``, ``review_time``, ``shifts``."""
-        m = integer(f"{field_name}.moderators", cfg.get("moderators", 10), lo=1)
+        m = integer(f"{field_name}.moderators", cfg.get("moderators", 10), lo=1, hi=MAX_MODERATORS)
         rt = Duration.from_config(f"{field_name}.review_time",
                                   cfg.get("review_time", {"dist": "exponential", "mean_h": 1.0}))
         return ReviewQueue(sim, m, rt, key, parse_shifts(f"{field_name}.shifts", cfg.get("shifts")))

@@ -218,7 +218,6 @@ def check_mmc(scale: int) -> Iterator[Check]:
     sim = Simulation(cfg, 0, graph=g, policies=[])
     queue = ReviewQueue(sim, c, Duration("exponential", 1 / mu), stream_key(0, "mmc:review"))
     rng = generator(0, "mmc:arrivals")
-    post = sim.posts[0] if sim.posts else None
 
     def source(env: simpy.Environment) -> Generator[simpy.Event, Any, None]:
         from .engine import Post
@@ -228,7 +227,6 @@ def check_mmc(scale: int) -> Iterator[Check]:
             queue.submit(Post(i, i, "hate_speech", 0, env.now), "notice", lambda _r: False,
                          round=i)
 
-    del post
     setattr(sim, "is_removed", lambda _p: False)  # noqa: B010  # the requests are for stand-in posts
     sim.env.process(source(sim.env))
     sim.env.run(until=n_req / lam * 1.2)

@@ -23,7 +23,7 @@ from .config import LEGAL, SimConfig
 from .dists import latency_from_uniform
 from .engine import RunResult, Simulation
 from .graphs import Graph
-from .metrics import post_tables, summarize
+from .metrics import post_columns, post_tables, summarize
 from .policies import Policy, PreDecidedRemoval, make_policy
 from .rng import stream_key, subkey, uniform
 
@@ -116,22 +116,43 @@ class DeadlineTrace:
             removed = np.minimum(removed, at)
         return removed
 
+    def _index(self) -> None:
+        """Sort first exposures and views by (post, time) once, so that every point's counts
+        are a binary search per post."""
+        n = len(self.posts)
+        order = np.lexsort((self.t, self.q))
+        self.t, self.deadline, self.q = self.t[order], self.deadline[order], self.q[order]
+        self.user, self.shared = self.user[order], self.shared[order]
+        self._off = np.searchsorted(self.q, np.arange(n + 1))
+        self._rank = np.arange(self.q.size) - self._off[self.q]
+        self._shared_cum = np.concatenate([[0], np.cumsum(self.shared)])
+        vorder = np.lexsort((self.view_t, self.view_q))
+        self.view_t, self.view_q = self.view_t[vorder], self.view_q[vorder]
+        self._voff = np.searchsorted(self.view_q, np.arange(n + 1))
+        self._indexed = True
+
     def reach(self, cfg: SimConfig) -> np.ndarray:
         """Reach per post under ``cfg`` (the cheap part of :meth:`result`)."""
-        removed = self.removal_times(cfg)
-        return np.bincount(self.q[self.t < removed[self.q]], minlength=len(self.posts))
+        if not getattr(self, "_indexed", False):
+            self._index()
+        return _count_below(self.t, self._off, self.removal_times(cfg))
 
     def result(self, cfg: SimConfig) -> RunResult:
         """The full :class:`RunResult` of ``cfg`` for this seed, as ``simulate`` would give it."""
+        if not getattr(self, "_indexed", False):
+            self._index()
         removed = self.removal_times(cfg)
         n = len(self.posts)
-        f = self.t < removed[self.q]
-        reach = np.bincount(self.q[f], minlength=n)
-        views = np.bincount(self.view_q[self.view_t < removed[self.view_q]], minlength=n)
-        shares = np.bincount(self.q[f & self.shared], minlength=n)
+        reach = _count_below(self.t, self._off, removed)  # first exposures before removal
+        views = _count_below(self.view_t, self._voff, removed)
+        shares = self._shared_cum[self._off[:-1] + reach] - self._shared_cum[self._off[:-1]]
+        f = self._rank < reach[self.q]
+        if getattr(self, "_fixed", None) is None:
+            self._fixed = post_columns(self.posts)
         posts, series = post_tables(self.posts, self.t0, removed, reach, views, shares, self.t[f],
                                     self.q[f], self.user[f], self.deadline[f],
-                                    cfg.scenario.horizon_h, cfg.scenario.series_step_h)
+                                    cfg.scenario.horizon_h, cfg.scenario.series_step_h,
+                                    fixed=self._fixed)
         summary = summarize(posts)
         summary["uploads_blocked"] = 0
         order = np.lexsort((np.arange(n), removed))
@@ -195,4 +216,15 @@ def _latencies(kind: int, a: float, b: float, table: np.ndarray,
     out = np.empty(u.shape[0])
     for i in range(u.shape[0]):
         out[i] = latency_from_uniform(kind, a, b, table, u[i])
+    return out
+
+
+@njit(cache=True)
+def _count_below(t: np.ndarray, off: np.ndarray, limit: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """For each post q, how many of its times ``t[off[q]:off[q+1]]`` (sorted) are < limit[q]."""
+    n = off.shape[0] - 1
+    out = np.zeros(n, dtype=np.int64)
+    for q in range(n):
+        lo, hi = off[q], off[q + 1]
+        out[q] = np.searchsorted(t[lo:hi], limit[q], side="left")
     return out

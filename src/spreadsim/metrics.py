@@ -64,11 +64,13 @@ def post_tables(post_list: Sequence[Post], t0: np.ndarray, removed: np.ndarray, 
                 views: np.ndarray, shares: np.ndarray, t_first: np.ndarray, q_first: np.ndarray,
                 u_first: np.ndarray, copy_deadline_first: np.ndarray, horizon: float,
                 step: float, settled: tuple[np.ndarray, np.ndarray, float] | None = None,
+                fixed: dict[str, np.ndarray] | None = None,
                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Per-post columns and the reach-over-time series from per-post counters and the logged
     first exposures (time, post, user, deadline of the copy first seen), in any order, plus the
     first exposures the kernel settled without logging (``settled``: person-hour ticks per post,
     a histogram of their times by series step for illegal/legal posts, and their latest time).
+    ``fixed``: the columns of :func:`post_columns`, if the caller has them already.
 
     Exposure person-hours are summed in exact integer units of 1/65536 h (about 55 ms), so the
     totals do not depend on the order in which the engine logged first exposures.
@@ -82,12 +84,7 @@ def post_tables(post_list: Sequence[Post], t0: np.ndarray, removed: np.ndarray, 
         ph_ticks = ph_ticks + settled[0][:n]
     ph = ph_ticks / PH_TICKS
     posts: dict[str, np.ndarray] = {
-        "post_id": np.array([p.id for p in post_list], dtype=np.int64),
-        "content_id": np.array([p.content_id for p in post_list], dtype=np.int64),
-        "category": np.array([p.category for p in post_list], dtype=object),
-        "uploader": np.array([p.uploader for p in post_list], dtype=np.int64),
-        "copy": np.array([p.copy for p in post_list], dtype=np.int64),
-        "altered": np.array([p.altered for p in post_list], dtype=bool),
+        **(post_columns(post_list) if fixed is None else {k: v.copy() for k, v in fixed.items()}),
         "upload_time_h": np.asarray(t0, dtype=np.float64).copy(),
         "removal_time_h": np.where(np.isinf(removed), np.nan, removed),
         "reach": np.asarray(reach, dtype=np.int64).copy(),
@@ -123,6 +120,18 @@ def post_tables(post_list: Sequence[Post], t0: np.ndarray, removed: np.ndarray, 
         "reach_legal": np.cumsum(counts[1]).astype(np.int64),
     }
     return posts, series
+
+
+def post_columns(post_list: Sequence[Post]) -> dict[str, np.ndarray]:
+    """The per-post columns that describe the posts themselves (not what happened to them)."""
+    return {
+        "post_id": np.array([p.id for p in post_list], dtype=np.int64),
+        "content_id": np.array([p.content_id for p in post_list], dtype=np.int64),
+        "category": np.array([p.category for p in post_list], dtype=object),
+        "uploader": np.array([p.uploader for p in post_list], dtype=np.int64),
+        "copy": np.array([p.copy for p in post_list], dtype=np.int64),
+        "altered": np.array([p.altered for p in post_list], dtype=bool),
+    }
 
 
 def _bin_counts(t: np.ndarray, grid: np.ndarray) -> np.ndarray:

@@ -120,13 +120,13 @@ class DeadlineTrace:
         """Sort first exposures and views by (post, time) once, so that every point's counts
         are a binary search per post."""
         n = len(self.posts)
-        order = np.lexsort((self.t, self.q))
+        order = _by_post_then_time(self.q, self.t, n)
         self.t, self.deadline, self.q = self.t[order], self.deadline[order], self.q[order]
         self.user, self.shared = self.user[order], self.shared[order]
         self._off = np.searchsorted(self.q, np.arange(n + 1))
         self._rank = np.arange(self.q.size) - self._off[self.q]
         self._shared_cum = np.concatenate([[0], np.cumsum(self.shared)])
-        vorder = np.lexsort((self.view_t, self.view_q))
+        vorder = _by_post_then_time(self.view_q, self.view_t, n)
         self.view_t, self.view_q = self.view_t[vorder], self.view_q[vorder]
         self._voff = np.searchsorted(self.view_q, np.arange(n + 1))
         self._indexed = True
@@ -217,6 +217,14 @@ def _latencies(kind: int, a: float, b: float, table: np.ndarray,
     for i in range(u.shape[0]):
         out[i] = latency_from_uniform(kind, a, b, table, u[i])
     return out
+
+
+def _by_post_then_time(q: np.ndarray, t: np.ndarray, n_posts: int) -> np.ndarray:
+    """Order by (post, time): a sort by time, then a stable sort by post (a radix sort when post
+    numbers fit 16 bits)."""
+    by_t = np.argsort(t)
+    keys = q[by_t].astype(np.int16 if n_posts < 2**15 else np.int64)
+    return by_t[np.argsort(keys, kind="stable")]
 
 
 @njit(cache=True)

@@ -38,8 +38,13 @@ POINTS = [
 ]
 
 
+@pytest.mark.parametrize("table", [True, False], ids=["prefix-sums", "from-exposures"])
 @pytest.mark.parametrize("seed", [0, 4])
-def test_deadline_path_equals_simulation(graph, seed):
+def test_deadline_path_equals_simulation(graph, seed, table, monkeypatch):
+    from spreadsim import deadline
+
+    if not table:
+        monkeypatch.setattr(deadline, "CUM_TABLE_MAX", 0)
     cfgs = [SimConfig.from_dict(_cfg(p)) for p in POINTS]
     fast = deadline_sweep(cfgs, seed, graph=graph)
     for cfg, f in zip(cfgs, fast, strict=True):

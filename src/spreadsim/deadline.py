@@ -23,9 +23,13 @@ from .config import LEGAL, SimConfig
 from .dists import latency_from_uniform
 from .engine import RunResult, Simulation
 from .graphs import Graph
-from .metrics import post_columns, post_tables, summarize
+from .kernel import PH_TICKS
+from .metrics import post_columns, post_tables, series_grid, summarize
 from .policies import Policy, PreDecidedRemoval, make_policy
 from .rng import stream_key, subkey, uniform
+
+#: largest posts x series-points table of per-post cumulative reach kept per trace
+CUM_TABLE_MAX = 5_000_000
 
 
 def _policies(cfg: SimConfig) -> list[Policy]:
@@ -129,6 +133,20 @@ class DeadlineTrace:
         vorder = _by_post_then_time(self.view_q, self.view_t, n)
         self.view_t, self.view_q = self.view_t[vorder], self.view_q[vorder]
         self._voff = np.searchsorted(self.view_q, np.arange(n + 1))
+        # exposure person-hours: start ticks summed per post in (post, time) order
+        self._start_ticks = np.concatenate([[0], np.cumsum(np.rint(self.t * PH_TICKS).astype(np.int64))])
+        # reach over time: for each post, first exposures at or before each time of the full
+        # series grid (a point's grid is a prefix of it), if that table stays small
+        sc = self.config.scenario
+        self._grid = series_grid(float(self.t.max()) if self.t.size else 0.0, sc.horizon_h,
+                                 sc.series_step_h)
+        self._legal = np.array([p.category == LEGAL for p in self.posts], dtype=bool)
+        self._cum = None
+        if n * self._grid.size <= CUM_TABLE_MAX:
+            self._cum = np.empty((n, self._grid.size), dtype=np.int64)
+            for q in range(n):
+                seg = self.t[self._off[q]:self._off[q + 1]]
+                self._cum[q] = np.searchsorted(seg, self._grid, side="right")
         self._indexed = True
 
     def reach(self, cfg: SimConfig) -> np.ndarray:
@@ -146,18 +164,48 @@ class DeadlineTrace:
         reach = _count_below(self.t, self._off, removed)  # first exposures before removal
         views = _count_below(self.view_t, self._voff, removed)
         shares = self._shared_cum[self._off[:-1] + reach] - self._shared_cum[self._off[:-1]]
-        f = self._rank < reach[self.q]
         if getattr(self, "_fixed", None) is None:
             self._fixed = post_columns(self.posts)
-        posts, series = post_tables(self.posts, self.t0, removed, reach, views, shares, self.t[f],
-                                    self.q[f], self.user[f], self.deadline[f],
-                                    cfg.scenario.horizon_h, cfg.scenario.series_step_h,
-                                    fixed=self._fixed)
+        if self._cum is not None:
+            posts, series = self._tables(cfg, removed, reach, views, shares)
+        else:
+            f = self._rank < reach[self.q]
+            posts, series = post_tables(self.posts, self.t0, removed, reach, views, shares,
+                                        self.t[f], self.q[f], self.user[f], self.deadline[f],
+                                        cfg.scenario.horizon_h, cfg.scenario.series_step_h,
+                                        fixed=self._fixed)
         summary = summarize(posts)
         summary["uploads_blocked"] = 0
         order = np.lexsort((np.arange(n), removed))
         removals = [(float(removed[i]), int(i)) for i in order if not math.isinf(removed[i])]
         return RunResult(self.seed, posts, series, summary, {}, removals, [])
+
+
+    def _tables(self, cfg: SimConfig, removed: np.ndarray, reach: np.ndarray, views: np.ndarray,
+                shares: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The per-post table and the series without touching the exposures again: prefix sums
+        per post (the same values as :func:`~spreadsim.metrics.post_tables`, tested)."""
+        assert self._cum is not None
+        horizon = cfg.scenario.horizon_h
+        start = self._off[:-1]
+        end_ticks = np.rint(np.minimum(removed, horizon) * PH_TICKS).astype(np.int64)
+        ph = reach * end_ticks - (self._start_ticks[start + reach] - self._start_ticks[start])
+        posts = {k: v.copy() for k, v in self._fixed.items()}
+        posts.update({
+            "upload_time_h": self.t0.copy(),
+            "removal_time_h": np.where(np.isinf(removed), np.nan, removed),
+            "reach": reach.astype(np.int64), "views": views.astype(np.int64),
+            "shares": shares.astype(np.int64),
+            "exposure_person_hours": ph.astype(np.float64) / PH_TICKS,
+        })
+        has = reach > 0
+        last = float(self.t[start[has] + reach[has] - 1].max()) if has.any() else 0.0
+        grid = series_grid(last, horizon, cfg.scenario.series_step_h)
+        capped = np.minimum(self._cum[:, : grid.size], reach[:, None])
+        series = {"time_h": grid,
+                  "reach_illegal": capped[~self._legal].sum(axis=0).astype(np.int64),
+                  "reach_legal": capped[self._legal].sum(axis=0).astype(np.int64)}
+        return posts, series
 
 
 def deadline_sweep(points: Sequence[SimConfig], seed: int, *,

@@ -239,7 +239,7 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
         pi[q, PI_REACH] += 1
         if nbins > 0:
             end = min(pf[q, PF_REMOVED], first[slot, 1], horizon)
-            pi[q, PI_PH_TICKS] += int(np.rint((end - t) * PH_TICKS))
+            pi[q, PI_PH_TICKS] += int(np.rint(end * PH_TICKS)) - int(np.rint(t * PH_TICKS))
             b = int(math.ceil(t / step))
             if t > b * step:
                 b += 1

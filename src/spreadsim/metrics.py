@@ -72,13 +72,16 @@ def post_tables(post_list: Sequence[Post], t0: np.ndarray, removed: np.ndarray, 
     a histogram of their times by series step for illegal/legal posts, and their latest time).
     ``fixed``: the columns of :func:`post_columns`, if the caller has them already.
 
-    Exposure person-hours are summed in exact integer units of 1/65536 h (about 55 ms), so the
-    totals do not depend on the order in which the engine logged first exposures.
+    Exposure person-hours are summed in exact integer units of 1/65536 h (about 55 ms): each
+    exposure counts from the tick of its start to the tick of its end, so the totals do not
+    depend on the order in which the engine logged first exposures.
     """
     del u_first  # the sums are order-independent; kept in the signature for callers' clarity
     n = len(post_list)
     end = np.minimum(np.minimum(removed[q_first], copy_deadline_first), horizon)
-    ticks = np.rint((end - t_first) * PH_TICKS)  # integers: exact sums below 2**53 ticks
+    # each exposure lasts from its tick to the end's tick: integers, so exact sums below 2**53
+    # ticks in any order, and a post's total is (count x end tick - sum of start ticks)
+    ticks = np.rint(end * PH_TICKS) - np.rint(t_first * PH_TICKS)
     ph_ticks = np.bincount(q_first, weights=ticks, minlength=n) if n else np.zeros(0)
     if settled is not None:
         ph_ticks = ph_ticks + settled[0][:n]
@@ -93,20 +96,10 @@ def post_tables(post_list: Sequence[Post], t0: np.ndarray, removed: np.ndarray, 
         "exposure_person_hours": np.asarray(ph, dtype=np.float64),
     }
     illegal_post = posts["category"] != LEGAL
-    # the series ends at the step after the last new exposure (reach is flat from there on)
     last = float(t_first.max()) if t_first.size else 0.0
     if settled is not None:
         last = max(last, settled[2])
-    k_end = math.ceil(last / step) if last > 0 else 0
-    if k_end * step < last:  # last / step rounded down (e.g. underflow): the next step covers it
-        k_end += 1
-    end = min(horizon, step * k_end)
-    if end / step > MAX_SERIES_POINTS:
-        raise ConfigError("scenario.series_step_h", step, f"too small for this run: the series "
-                          f"would have {end / step:.3g} points (at most {MAX_SERIES_POINTS:.0e})")
-    grid = np.arange(0.0, end + step / 2, step)
-    if grid[-1] < end:  # the horizon is not a multiple of the step: end the grid at it
-        grid = np.append(grid, end)
+    grid = series_grid(last, horizon, step)
     ill = illegal_post[q_first] if n else np.zeros(0, dtype=bool)
     counts = [_bin_counts(t_first[ill], grid), _bin_counts(t_first[~ill], grid)]
     if settled is not None and settled[1].shape[1]:
@@ -120,6 +113,22 @@ def post_tables(post_list: Sequence[Post], t0: np.ndarray, removed: np.ndarray, 
         "reach_legal": np.cumsum(counts[1]).astype(np.int64),
     }
     return posts, series
+
+
+def series_grid(last: float, horizon: float, step: float) -> np.ndarray:
+    """Times of the reach-over-time series: multiples of ``step`` up to the step after the last
+    new exposure (reach is flat from there on), ending at the horizon if that comes first."""
+    k_end = math.ceil(last / step) if last > 0 else 0
+    if k_end * step < last:  # last / step rounded down (e.g. underflow): the next step covers it
+        k_end += 1
+    end = min(horizon, step * k_end)
+    if end / step > MAX_SERIES_POINTS:
+        raise ConfigError("scenario.series_step_h", step, f"too small for this run: the series "
+                          f"would have {end / step:.3g} points (at most {MAX_SERIES_POINTS:.0e})")
+    grid = np.arange(0.0, end + step / 2, step)
+    if grid[-1] < end:  # the horizon is not a multiple of the step: end the grid at it
+        grid = np.append(grid, end)
+    return grid
 
 
 def post_columns(post_list: Sequence[Post]) -> dict[str, np.ndarray]:

@@ -177,7 +177,8 @@ class DeadlineTrace:
         summary = summarize(posts)
         summary["uploads_blocked"] = 0
         order = np.lexsort((np.arange(n), removed))
-        removals = [(float(removed[i]), int(i)) for i in order if not math.isinf(removed[i])]
+        order = order[np.isfinite(removed[order])]
+        removals = list(zip(removed[order].tolist(), order.tolist(), strict=True))
         return RunResult(self.seed, posts, series, summary, {}, removals, [])
 
 

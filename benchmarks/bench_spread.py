@@ -48,7 +48,9 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import spreadsim.kernel as K
+from _common import Timed  # noqa: E402
 from spreadsim.config import SimConfig
 from spreadsim.engine import Simulation
 from spreadsim.graphs import Graph
@@ -249,21 +251,6 @@ def run_heapq(indptr: list[int], indices: list[int], src: int, p: float, rate: f
 # ------------------------------------------------------------------------------------- breakdown
 
 
-class _Timed:
-    """Wrap a compiled kernel entry point, accumulating its CPU time and call count."""
-
-    def __init__(self, fn: Callable[..., Any]) -> None:
-        self.fn, self.total, self.calls = fn, 0.0, 0
-
-    def __call__(self, *a: Any) -> Any:
-        t0 = time.process_time()
-        try:
-            return self.fn(*a)
-        finally:
-            self.total += time.process_time() - t0
-            self.calls += 1
-
-
 def breakdown(cfg: SimConfig, g: Graph, seeds: list[int]) -> dict[str, float]:
     """Median CPU seconds per phase of a run: setup, kernel, SimPy/engine rest, collect.
 
@@ -276,7 +263,7 @@ def breakdown(cfg: SimConfig, g: Graph, seeds: list[int]) -> dict[str, float]:
     orig_adv, orig_share, orig_settle = K.advance, K.share, K.settle_inert
     try:
         for s in seeds:
-            adv, shr, stl = _Timed(orig_adv), _Timed(orig_share), _Timed(orig_settle)
+            adv, shr, stl = Timed(orig_adv), Timed(orig_share), Timed(orig_settle)
             K.advance, K.share, K.settle_inert = adv, shr, stl
             t0 = time.process_time()
             sim = Simulation(cfg, s, graph=g)

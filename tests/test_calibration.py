@@ -67,7 +67,24 @@ def test_infeasible_and_bad_input():
         set_path(_cfg(), "policy.nosuch.x", 1)
 
 
-def test_count_calibration_is_monotone_search():
-    # a stand-in integer lever with a known effect: the fixed latency in whole hours
-    cal = calibrate_count(_cfg(), seeds=range(6), target=5.0, lever="policy.latency_h", lo=0, hi=50)
-    assert cal.feasible is False or cal.value == 0.0
+def test_count_calibration_finds_the_smallest_head_count():
+    """Moderators against mean reach: the answer meets the target and one fewer does not
+    (both read off the paired-seed curve the search evaluated)."""
+    cfg = {"graph": {"kind": "barabasi_albert", "n": 3000, "m": 3, "seed": 4},
+           "spread": {"kernel": {"dist": "exponential", "rate_per_h": 0.5}},
+           "scenario": {"illegal_posts": 60, "uploaders": 20, "window_h": 6.0, "horizon_h": 200.0,
+                        "categories": {"hate_speech": {"share_prob": 0.12}}},
+           "policy": {"name": "notice_and_takedown", "moderators": 1, "notice_prob": 0.05,
+                      "review_time": {"dist": "exponential", "mean_h": 3.0},
+                      "removal_prob": 1.0}}
+    seeds = range(4)
+    lo = calibrate_count(cfg, seeds, 0.0, lo=1, hi=1).curve["reach"][0]  # one moderator
+    hi = calibrate_count(cfg, seeds, 0.0, lo=24, hi=24).curve["reach"][0]  # many
+    assert hi < lo
+    target = (lo + hi) / 2
+    cal = calibrate_count(cfg, seeds, target, lo=1, hi=24)
+    assert cal.feasible and 1 < cal.value <= 24
+    curve = dict(zip(cal.curve["lever"], cal.curve["reach"], strict=True))
+    assert curve[cal.value] <= target
+    assert curve[cal.value - 1] > target  # bisection evaluated the neighbour below
+    assert "smallest policy.moderators" in cal.line()

@@ -329,3 +329,56 @@ def test_repeats_skip_the_queue_when_only_reach_is_live(known):
             np.testing.assert_array_equal(a.posts[col], b.posts[col], err_msg=col)
         for col in b.series:
             np.testing.assert_array_equal(a.series[col], b.series[col], err_msg=col)
+
+
+@pytest.mark.parametrize("kernel", [{"dist": "exponential", "rate_per_h": 0.5},
+                                    {"dist": "powerlaw", "c_h": 0.5, "gamma": 1.5},
+                                    {"dist": "fixed", "value_h": 1.5}], ids=lambda k: k["dist"])
+@pytest.mark.parametrize("removal", ["cascade", "per_copy"])
+def test_repeats_counted_without_their_delay_give_the_same_tables(kernel, removal):
+    """With removal times final at upload, a repeat exposure of a user exposed by then is counted
+    as a view without drawing its delay when the delay surely lands before the removal: every
+    feed-delay kernel must give the tables of processing every exposure as an event."""
+    from spreadsim.graphs import build_graph
+    from spreadsim.policies import FixedLatency
+
+    g = build_graph({"kind": "barabasi_albert", "n": 1500, "m": 4}, seed=3)
+    cfg = SimConfig.from_dict(config(share_prob=0.2, kernel=kernel, removal=removal, posts=10,
+                                     uploaders=4, window_h=6.0, horizon_h=30.0, selection="random"))
+    for seed in range(3):
+        fast = Simulation(cfg, seed, graph=g, policies=[FixedLatency({"latency_h": 6.0})]).run()
+        live = Simulation(cfg, seed, graph=g, policies=[FixedLatency({"latency_h": 6.0}), _Live()]).run()
+        assert fast.posts["views"].sum() > fast.posts["reach"].sum() > 50  # repeats happened
+        for col in live.posts:
+            np.testing.assert_array_equal(fast.posts[col], live.posts[col], err_msg=col)
+        for col in live.series:
+            np.testing.assert_array_equal(fast.series[col], live.series[col], err_msg=col)
+
+
+@pytest.mark.parametrize("kind,a,b", [(1, 0.5, 0.0), (1, 40.0, 0.0), (2, 2.0, 1.5), (2, 0.01, 0.3),
+                                      (3, 0.5, 1.5), (3, 3.0, 0.2)])
+def test_delay_surely_before_is_sure_and_tight(kind, a, b):
+    """Every quantile below ``delay_surely_before`` lands strictly before the limit (checked at
+    the bound itself, the worst case), and the bound is the delay's CDF (scipy's) at the limit
+    less the documented margin, not something looser."""
+    from scipy import stats
+
+    from spreadsim.dists import delay_from_uniform, delay_surely_before
+
+    dist = {1: stats.expon(scale=1 / a), 2: stats.lognorm(s=b or 1, scale=a),
+            3: stats.lomax(c=b or 1, scale=a)}[kind]
+    rng = np.random.default_rng(kind * 100 + int(a * 10))
+    for _ in range(2000):
+        t = float(rng.choice([0.0, rng.uniform(0, 10), rng.uniform(0, 1e6)]))
+        limit = t + float(rng.choice([rng.exponential(1.0), rng.exponential(100.0), 1e-12, 0.0]))
+        c = delay_surely_before(kind, a, b, t, limit)
+        assert 0.0 <= c < 1.0
+        u_top = np.nextafter(c, 0.0)  # the largest quantile the kernel takes the short cut for
+        for u in (u_top, c * 0.5, c * rng.uniform()):
+            if u > 0:
+                assert t + delay_from_uniform(kind, a, b, u) < limit, (t, limit, u)
+        y = (limit - t) - 1e-9 * max(abs(limit), 1.0)
+        expected = float(dist.cdf(y)) * (1 - 1e-9) if y > 0 else 0.0
+        assert c == pytest.approx(expected, rel=1e-9, abs=1e-15)
+    assert delay_surely_before(kind, a, b, 1.0, math.inf) > 1.0  # no limit: every quantile
+    assert delay_surely_before(0, 1.0, 0.0, 0.0, 5.0) == 0.0  # fixed: never a short cut

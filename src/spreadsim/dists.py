@@ -85,6 +85,29 @@ def delay_from_uniform(kind: int, a: float, b: float, u: float) -> float:  # pra
 
 
 @njit(cache=True)
+def delay_surely_before(kind: int, a: float, b: float, t: float, limit: float) -> float:  # pragma: no cover
+    """A quantile ``c`` such that every draw below it lands strictly before ``limit``: for every
+    ``u < c``, ``t + delay_from_uniform(kind, a, b, u) < limit`` in floating point.
+
+    Conservative by a margin far above rounding error (``limit - t`` less 1e-9 of ``limit``, then
+    ``c`` less 1e-9 of itself); 0 when no quantile is sure (or for ``fixed``, cheap to compute
+    exactly anyway). Lets the kernel tell that an exposure will happen without the delay itself.
+    """
+    if limit == math.inf:
+        return 2.0  # every u in [0, 1)
+    y = (limit - t) - 1e-9 * max(abs(limit), 1.0)
+    if kind == DELAY_FIXED or not y > 0.0:
+        return 0.0
+    if kind == DELAY_EXPONENTIAL:
+        c = -math.expm1(-a * y)
+    elif kind == DELAY_LOGNORMAL:
+        c = 0.5 * math.erfc(-(math.log(y / a) / b) / math.sqrt(2.0))  # sigma b > 0
+    else:
+        c = 1.0 - math.pow(1.0 + y / a, -b)
+    return c * (1.0 - 1e-9)
+
+
+@njit(cache=True)
 def latency_from_uniform(kind: int, a: float, b: float, table: np.ndarray, u: float) -> float:  # pragma: no cover
     """Removal latency (hours) of kind ``kind`` at quantile ``u``; ``table`` holds sorted observed
     delays for ``empirical`` (inverse empirical CDF)."""

@@ -278,7 +278,9 @@ class Simulation:
         # small, else a map (first_keys) that grows with the users reached
         self._mapped = n_posts * self.graph.n > TRACK_FIRST_MAX_KEYS
         slots = 1 << 12 if self._mapped else n_posts * self.graph.n
-        self._first = np.full((slots, 2), math.inf)
+        # row 0: the earliest exposure time per key (the hot row, contiguous); row 1, only when
+        # copies have their own removal clocks (per_copy), the deadline of that exposure's copy
+        self._first = np.full((2 if self.per_copy else 1, slots), math.inf)
         self._first_keys = np.full(slots if self._mapped else 1, -1, dtype=np.int64)
         self._touched = np.zeros(cap, dtype=np.int64)
         self._hist = np.zeros((2, 0), dtype=np.int64)  # filled by _settle
@@ -302,7 +304,8 @@ class Simulation:
             cap = 4 * self._first_keys.shape[0]
             while 2 * (self._meta[11] + room) > cap:
                 cap *= 2
-            keys, first = np.full(cap, -1, dtype=np.int64), np.full((cap, 2), math.inf)
+            keys = np.full(cap, -1, dtype=np.int64)
+            first = np.full((self._first.shape[0], cap), math.inf)
             K.rehash_first(self._first_keys, self._first, self._touched, int(self._meta[11]),
                            keys, first)
             self._first_keys, self._first = keys, first
@@ -412,8 +415,9 @@ class Simulation:
             self._pf = np.concatenate([self._pf, np.zeros_like(self._pf)])
             self._pi = np.concatenate([self._pi, np.zeros_like(self._pi)])
             if not self._mapped:  # one row per (post slot, user) key
-                more = np.full((self._pf.shape[0] * self.graph.n - self._first.shape[0], 2), math.inf)
-                self._first = np.concatenate([self._first, more])
+                more = np.full((self._first.shape[0], self._pf.shape[0] * self.graph.n
+                                - self._first.shape[1]), math.inf)
+                self._first = np.concatenate([self._first, more], axis=1)
             if self._dense:  # the bitset covers keys of every post slot
                 extra = K.new_dense_seen(self._pf.shape[0], self.graph.n).size - self._seen.size
                 self._seen = np.concatenate([self._seen, np.zeros(max(extra, 0), dtype=np.int64)])
@@ -522,6 +526,8 @@ class Simulation:
                 raise ConfigError("policy", "empirical", "one empirical delay table per simulation "
                                   "in per_copy semantics")
             self._lat_table = table
+        if kind != 0 and self._first.shape[0] == 1:  # keep the copies' deadlines from now on
+            self._first = np.vstack([self._first, np.full_like(self._first, math.inf)])
         pf, pi = self._pf[post.id], self._pi[post.id]
         pi[K.PI_COPY_KIND] = kind if kind != 0 else 0
         pf[K.PF_COPY_A], pf[K.PF_COPY_B], pf[K.PF_COPY_PROB] = a, b, prob

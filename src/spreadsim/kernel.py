@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from ._jit import njit
-from .dists import decay_factor, delay_from_uniform, latency_from_uniform
+from .dists import decay_factor, delay_from_uniform, delay_surely_before, latency_from_uniform
 from .rng import _mix, subkey, uniform
 
 # return codes of advance()
@@ -119,15 +119,23 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
           touched: np.ndarray, q: int, u: int, t: float, horizon: float) -> None:  # pragma: no cover
     """User ``u`` shares post ``q`` at time ``t``: schedule an exposure of every follower.
 
-    With inert exposures on (``meta[9]``), an exposure that can trigger nothing goes to the inert
-    buffer instead of the heap: its user was already exposed, or will not reshare at this age
-    (the reshare coin is above ``share_prob * decay(age)``, an upper bound since throttles only
-    lower it) and files no notice. Reshare probability falls with age, so a user's earliest
-    exposure is live whenever any of their exposures is: first exposures of users who may act
-    are still processed in time order. For the others, the earliest inert exposure per (post,
-    user) is tracked in ``first`` (indexed by key, or through the open-addressing map
-    ``first_keys`` when there are too many keys); views are counted at once when removal times
-    are final at upload, else buffered. :func:`settle_inert` settles both at the end.
+    With inert exposures on (``meta[9]``) or only repeats inert (``meta[15]``), the earliest
+    exposure scheduled so far is tracked per (post, user) in ``first`` (indexed by key, or through
+    the open-addressing map ``first_keys`` when there are too many keys; ``first[0]`` the times,
+    ``first[1]``, if present, the deadlines of their copies), like a tentative distance
+    in Dijkstra's algorithm. Only an exposure earlier than it can be the user's first, so every
+    other exposure is a view and nothing more: it skips the heap (as does a repeat of a user
+    already processed, which is necessarily later). An earlier exposure goes to the heap when it
+    may trigger something: with ``meta[15]`` always (first exposures are live), with ``meta[9]``
+    when the user would reshare at this age (the coin is below ``share_prob * decay(age)``, an
+    upper bound since throttles only lower it) or files a notice. Reshare probability falls with
+    age, so a user's earliest exposure is live whenever any of their exposures is: first
+    exposures of users who may act are processed in time order; the earliest exposure of the
+    others is settled from ``first``. An exposure that may fire with a later removal time is
+    exactly as certain as the earliest one (a post's removal cancels every exposure at or after
+    it; a copy's clock is known at scheduling), so dropping the later ones loses nothing.
+    Skipped views are counted at once when removal times are final at upload, else buffered.
+    :func:`settle_inert` settles both at the end.
     """
     key = pi[q, PI_KEY]
     copy_kind = pi[q, PI_COPY_KIND]
@@ -146,9 +154,9 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
     dk, da, db = pi[q, PI_DECAY_KIND], pf[q, PF_DECAY_A], pf[q, PF_DECAY_B]
     inert_on = meta[9] != 0
     repeats_inert = meta[15] != 0
-    dense = meta[10] != 0
     mapped = meta[12] != 0
     final = meta[13] != 0
+    track_deadline = first.shape[0] > 1
     limit = pf[q, PF_LIMIT]
     n_users = indptr.shape[0] - 1
     kind = int(delay_par[0])
@@ -158,50 +166,58 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
     size = meta[0]
     seq = meta[1]
     n_inert = meta[8]
+    views = 0
+    # a repeat is only a view when removal times are final: it needs no delay if it will surely
+    # come before the removal and the end (draws below ``sure``) and the user was exposed by now
+    sure = 0.0
+    if final and (inert_on or repeats_inert) and not mapped:
+        sure = delay_surely_before(kind, a, b, t, min(deadline, horizon, limit))
     for e in range(indptr[u], indptr[u + 1]):
         w = indices[e]
         if w == uploader:
             continue
-        te = t + delay_from_uniform(kind, a, b, uniform(dkey, u, w))
+        x = uniform(dkey, u, w)
+        if x < sure and first[0, q * n_users + w] <= t:
+            seq += 1
+            views += 1
+            continue
+        te = t + delay_from_uniform(kind, a, b, x)
         if te >= deadline or te >= horizon or te >= limit:
             continue  # at or after the copy's or post's (scheduled) removal, or the end: never
         seq += 1
-        if inert_on:
+        if inert_on or repeats_inert:
+            # the earliest exposure scheduled so far per (post, user): only an exposure earlier
+            # than it can be the user's first, so only such an exposure may need the event queue
+            # (a repeat of a user already processed is later than its first exposure, too)
             k = q * n_users + w
-            repeat = seen_has(seen, k, dense)
-            if repeat or not (
-                    uniform(skey, w, 0) < p_max * decay_factor(dk, da, db, te - t0)
-                    or (notice_p > 0.0 and uniform(nkey, w, 0) < notice_p * notice_weight[w])):
-                if not repeat:
-                    slot = first_slot(first_keys, k) if mapped else k
-                    if te < first[slot, 0]:
-                        if first[slot, 0] == math.inf:  # first touch: remember the slot
-                            touched[meta[11]] = slot
-                            meta[11] += 1
-                        first[slot, 0] = te
-                        first[slot, 1] = deadline
-                if final:
-                    pi[q, PI_VIEWS] += 1  # removal times are final: this view will happen
+            slot = first_slot(first_keys, k) if mapped else k
+            cur = first[0, slot]
+            if te < cur:
+                if cur == math.inf:  # first touch: remember the slot
+                    touched[meta[11]] = slot
+                    meta[11] += 1
+                first[0, slot] = te
+                if track_deadline:
+                    first[1, slot] = deadline
+                if repeats_inert or (
+                        uniform(skey, w, 0) < p_max * decay_factor(dk, da, db, te - t0)
+                        or (notice_p > 0.0 and uniform(nkey, w, 0) < notice_p * notice_weight[w])):
+                    size = _push(hf, hi, size, te, deadline, seq, q, w, u)
                     continue
-                inert_f[n_inert, 0] = te
-                inert_f[n_inert, 1] = deadline
-                inert_i[n_inert, 0] = q
-                n_inert += 1
-                continue
-        elif repeats_inert and seen_has(seen, q * n_users + w, dense):
-            # reach is live but views are not: a repeat exposure is only ever a view
+            # a view only: a later exposure, or one of a user who will not act at this age
             if final:
-                pi[q, PI_VIEWS] += 1
-            else:
-                inert_f[n_inert, 0] = te
-                inert_f[n_inert, 1] = deadline
-                inert_i[n_inert, 0] = q
-                n_inert += 1
+                views += 1  # removal times are final: this view will happen
+                continue
+            inert_f[n_inert, 0] = te
+            inert_f[n_inert, 1] = deadline
+            inert_i[n_inert, 0] = q
+            n_inert += 1
             continue
         size = _push(hf, hi, size, te, deadline, seq, q, w, u)
     meta[0] = size
     meta[1] = seq
     meta[8] = n_inert
+    pi[q, PI_VIEWS] += views
 
 
 @njit(cache=True)
@@ -222,6 +238,7 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
     """
     dense = meta[10] != 0
     mapped = meta[12] != 0
+    track_deadline = first.shape[0] > 1
     nbins = hist.shape[1]
     for r in range(n_inert):
         q = inert_i[r, 0]
@@ -232,13 +249,14 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
         slot = touched[c]
         key = first_keys[slot] if mapped else slot
         q = key // n_users
-        t = first[slot, 0]
-        if t >= pf[q, PF_REMOVED] or t >= first[slot, 1] or not seen_add(seen, key, dense):
+        t = first[0, slot]
+        dl = first[1, slot] if track_deadline else math.inf
+        if t >= pf[q, PF_REMOVED] or t >= dl or not seen_add(seen, key, dense):
             continue
         meta[7] += 1
         pi[q, PI_REACH] += 1
         if nbins > 0:
-            end = min(pf[q, PF_REMOVED], first[slot, 1], horizon)
+            end = min(pf[q, PF_REMOVED], dl, horizon)
             pi[q, PI_PH_TICKS] += int(np.rint(end * PH_TICKS)) - int(np.rint(t * PH_TICKS))
             b = int(math.ceil(t / step))
             if t > b * step:
@@ -250,7 +268,7 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
                 last[0] = t
             continue
         log_f[j, 0] = t
-        log_f[j, 1] = first[slot, 1]
+        log_f[j, 1] = dl
         log_i[j, 0] = q
         log_i[j, 1] = key - q * n_users
         log_i[j, 2] = -1  # the source of an inert first exposure is not kept
@@ -284,13 +302,14 @@ def first_slot(keys: np.ndarray, key: int) -> int:  # pragma: no cover
 @njit(cache=True)
 def rehash_first(keys: np.ndarray, first: np.ndarray, touched: np.ndarray, n_touched: int,
                  new_keys: np.ndarray, new_first: np.ndarray) -> None:  # pragma: no cover
-    """Move the tracked keys into a bigger map (``new_first`` filled with inf), renumbering
+    """Move the tracked keys into a bigger map (``new_first``, rows as ``first``, filled with
+    inf), renumbering
     ``touched`` to the new slots."""
     for c in range(n_touched):
         old = touched[c]
         slot = first_slot(new_keys, keys[old])
-        new_first[slot, 0] = first[old, 0]
-        new_first[slot, 1] = first[old, 1]
+        for r in range(first.shape[0]):
+            new_first[r, slot] = first[r, old]
         touched[c] = slot
 
 
@@ -312,7 +331,8 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
     reported user, reported source, size of the ``seen`` set, inert exposures buffered, inert
     exposures on (0/1), ``seen`` is a dense bitset (0/1), keys tracked in ``first``, ``first`` is
     reached through the map ``first_keys`` (0/1), removal times final at upload (0/1)];
-    ``first[slot]`` = (earliest inert exposure time, its copy's deadline). The
+    ``first[0, slot]`` = earliest exposure time scheduled for the key, ``first[1, slot]`` its copy's
+    deadline (that row only exists when copy clocks may be set; otherwise every deadline is inf). The
     reported time is written to ``log_f``'s spare row -1.
     A first exposure carries the bits EV_EXPOSURE, EV_SHARE (the user reshared), EV_NOTICE (the
     user filed a notice: coin ``uniform(notice key, user)`` below the post's notice probability

@@ -64,3 +64,19 @@ def test_compiled_here():
     g = build_graph({"kind": "barabasi_albert", "n": 50, "m": 2}, seed=0)
     r = simulate(_cfgs()[0], seed=0, graph=g)
     assert np.all(r.posts["reach"] >= 0)
+
+
+def test_prefetch_hint_changes_nothing():
+    """The cache hint compiles (LLVM's prefetch) and is a no-op in plain Python."""
+    from spreadsim._jit import _prefetch_noop, njit, prefetch
+
+    def total(a):
+        s = 0.0
+        for i in range(a.shape[0]):
+            prefetch(a, (i * 7) % a.shape[0])
+            s += a[i]
+        return s
+
+    a = np.arange(1000, dtype=np.float64)
+    assert njit(total)(a) == a.sum()
+    assert _prefetch_noop(a, 3) is None

@@ -34,3 +34,37 @@ def njit(*args: Any, **kwargs: Any) -> Any:
         return f
 
     return keep
+
+
+def _prefetch_noop(arr: Any, i: int) -> None:
+    """Plain Python: prefetching is a no-op."""
+
+
+prefetch: Any = _prefetch_noop
+
+if HAVE_NUMBA:  # pragma: no branch
+    from llvmlite import ir as _ir
+    from numba import types as _types
+    from numba.core import cgutils as _cgutils
+    from numba.extending import intrinsic as _intrinsic
+
+    @_intrinsic
+    def _prefetch(typingctx: Any, arr: Any, i: Any) -> Any:  # pragma: no cover - compiled
+        """Hint the CPU to fetch ``arr[i]`` (1-d array) into the caches: LLVM's prefetch (read,
+        high locality). Changes no value; ``i`` must be a valid index."""
+        sig = _types.void(arr, i)
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            aryty = signature.args[0]
+            ary = context.make_array(aryty)(context, builder, args[0])
+            ptr = _cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
+            i8p = _ir.IntType(8).as_pointer()
+            i32 = _ir.IntType(32)
+            fnty = _ir.FunctionType(_ir.VoidType(), [i8p, i32, i32, i32])
+            fn = _cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+            builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    prefetch = _prefetch

@@ -256,16 +256,18 @@ class Simulation:
         n_posts = max(1, len(self._schedule))
         self._pf = np.zeros((n_posts, K.NPF), dtype=np.float64)
         self._pi = np.zeros((n_posts, K.NPI), dtype=np.int64)
-        deg = self.graph.out_degree()
-        self._max_degree = int(deg.max()) if deg.size else 0
-        cap = max(1024, 4 * self._max_degree)
-        self._hf = np.zeros((cap, 2), dtype=np.float64)
-        self._hi = np.zeros((cap, 4), dtype=np.int64)
+        self._max_degree = self.graph.max_out_degree
+        n_keys = n_posts * self.graph.n
+        # buffers start large enough for most runs (np.empty: pages cost memory only once used)
+        cap = max(1024, 4 * self._max_degree, min(n_keys // 8, 1 << 16))
+        self._hf = np.empty((cap, 2), dtype=np.float64)
+        self._hi = np.empty((cap, 4), dtype=np.int64)
         self._meta = np.zeros(16, dtype=np.int64)
         self._inert_f = np.zeros((cap, 2), dtype=np.float64)
         self._inert_i = np.zeros((cap, 1), dtype=np.int64)
-        self._log_f = np.zeros((4096 + 1, 2), dtype=np.float64)
-        self._log_i = np.zeros((4096, 4), dtype=np.int64)
+        log_rows = max(4096, min(n_keys // 2, 1 << 16))
+        self._log_f = np.empty((log_rows + 1, 2), dtype=np.float64)
+        self._log_i = np.empty((log_rows, 4), dtype=np.int64)
         k = self.config.spread.kernel
         self._delay = np.array([k.code, k.a, k.b], dtype=np.float64)
         self._lat_tables: list[np.ndarray] = []
@@ -282,12 +284,15 @@ class Simulation:
         # copies have their own removal clocks (per_copy), the deadline of that exposure's copy
         self._first = np.full((2 if self.per_copy else 1, slots), math.inf)
         self._first_keys = np.full(slots if self._mapped else 1, -1, dtype=np.int64)
-        self._touched = np.zeros(cap, dtype=np.int64)
+        # every key touched at most once: room for all of them when the keys index an array
+        self._touched = np.empty(cap if self._mapped else min(n_keys, 1 << 24) + 1, dtype=np.int64)
         self._hist = np.zeros((2, 0), dtype=np.int64)  # filled by _settle
         self._hist_last = np.zeros(1, dtype=np.float64)
         self._inert_rows = 0
         self._meta[12] = 1 if self._mapped else 0
-        self._notice_weight = np.ones(self.graph.n, dtype=np.float64)
+        # per-user notice weights: read by the kernel only for posts with notices, so a full
+        # array is made only when a policy sets notices (see _notice_weights)
+        self._notice_weight = np.ones(1, dtype=np.float64)
         self._triggers: dict[int, list[int]] = {}
         self._indptr = self.graph.indptr
         self._indices = self.graph.indices
@@ -535,12 +540,19 @@ class Simulation:
     def set_notices(self, post: Post, prob: float, key: int) -> None:
         """Each first exposure to ``post`` files a notice with probability ``prob`` (times the
         user's notice weight), decided by the counter-based coin of stream ``key``."""
+        self._notice_weights()
         self._pf[post.id, K.PF_NOTICE_P] = prob
         self._pi[post.id, K.PI_NOTICE_KEY] = key
 
     def set_notice_weights(self, users: np.ndarray, weight: float) -> None:
         """Multiply the notice probability of ``users`` by ``weight`` (a user group)."""
-        self._notice_weight[np.asarray(users, dtype=np.int64)] = weight
+        self._notice_weights()[np.asarray(users, dtype=np.int64)] = weight
+
+    def _notice_weights(self) -> np.ndarray:
+        """The per-user notice weights, made full size (all 1) on first use."""
+        if self._notice_weight.shape[0] != self.graph.n:
+            self._notice_weight = np.ones(self.graph.n, dtype=np.float64)
+        return self._notice_weight
 
     def add_reach_trigger(self, post: Post, reach: int) -> None:
         """Call ``on_reach_threshold`` when ``post``'s reach reaches ``reach`` users."""
@@ -589,23 +601,31 @@ class Simulation:
     def _settle(self) -> None:
         """Count the inert exposures now that every removal time is final."""
         n_inert = int(self._meta[8])
+        n_touched = int(self._meta[11])
         sc = self.config.scenario
-        bins = int(sc.horizon_h / sc.series_step_h) + 2
-        # first exposures straight into the reach-over-time histogram, unless it would be huge
-        self._hist = np.zeros((2, bins if bins <= HIST_MAX_BINS and not self.record_views else 0),
-                              dtype=np.int64)
-        rows = int(self._meta[11]) if self._hist.shape[1] == 0 else 0  # rows to log
-        if rows == 0 and n_inert == 0 and self._meta[11] == 0:
+        # first exposures go straight into the reach-over-time histogram (one bin per series step
+        # up to the latest tracked exposure), unless it would be huge or each must be logged
+        log_rows = self.record_views
+        # many keys touched: read them in key order (sequential) rather than in touch order
+        scan = not self._mapped and not log_rows and 32 * n_touched >= self._first.shape[1]
+        bins = 0
+        if not log_rows and n_touched:
+            span = K.first_span(self._first, self._touched, n_touched, scan)
+            steps = min(span, sc.horizon_h) / sc.series_step_h
+            bins = int(steps) + 3 if steps < HIST_MAX_BINS else 0
+        self._hist = np.zeros((2, bins), dtype=np.int64)
+        rows = n_touched if bins == 0 else 0  # rows to log
+        if rows == 0 and n_inert == 0 and n_touched == 0:
             return
         free = self._log_i.shape[0] - int(self._meta[2])
         if free < rows:
             self._grow_log(rows - free)
-        if not self._dense and 2 * (self._meta[7] + self._meta[11] + 1) > self._seen.shape[0]:
-            self._grow_seen(4 * (int(self._meta[7]) + int(self._meta[11]) + 1))
+        if not self._dense and 2 * (self._meta[7] + n_touched + 1) > self._seen.shape[0]:
+            self._grow_seen(4 * (int(self._meta[7]) + n_touched + 1))
         K.settle_inert(self._pf, self._pi, self._seen, self.graph.n, self._inert_f, self._inert_i,
                        n_inert, self._log_f, self._log_i, self._meta, self._first,
                        self._first_keys, self._touched, self._hist, sc.series_step_h,
-                       sc.horizon_h, self._hist_last)
+                       sc.horizon_h, self._hist_last, scan and bins > 0)
         self._inert_rows = n_inert  # kept for record_views readers; the buffer is not cleared
         self._meta[8] = 0
         self._meta[11] = 0

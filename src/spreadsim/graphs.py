@@ -13,6 +13,7 @@ plain ``numpy`` arrays that numba kernels can consume directly.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import math
 import os
@@ -109,6 +110,11 @@ class Graph:
     def num_edges(self) -> int:
         """Number of edges: arcs for directed graphs, arcs / 2 for undirected graphs."""
         return self.num_arcs if self.directed else self.num_arcs // 2
+
+    @functools.cached_property
+    def max_out_degree(self) -> int:
+        """The largest number of followers of any node (0 for a graph without nodes)."""
+        return int(np.diff(self.indptr).max()) if self.n else 0
 
     def out_degree(self) -> np.ndarray:
         """Number of followers of every node.

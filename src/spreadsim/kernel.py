@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from ._jit import njit
+from ._jit import njit, prefetch
 from .dists import decay_factor, delay_from_uniform, delay_surely_before, latency_from_uniform
 from .rng import _mix, subkey, uniform
 
@@ -167,12 +167,19 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
     seq = meta[1]
     n_inert = meta[8]
     views = 0
+    lo, hi_ = indptr[u], indptr[u + 1]
+    if (inert_on or repeats_inert) and not mapped:
+        # ask for every follower's earliest-exposure time at once: the misses overlap
+        row = first[0]
+        base = q * n_users
+        for e in range(lo, hi_):
+            prefetch(row, base + indices[e])
     # a repeat is only a view when removal times are final: it needs no delay if it will surely
     # come before the removal and the end (draws below ``sure``) and the user was exposed by now
     sure = 0.0
     if final and (inert_on or repeats_inert) and not mapped:
         sure = delay_surely_before(kind, a, b, t, min(deadline, horizon, limit))
-    for e in range(indptr[u], indptr[u + 1]):
+    for e in range(lo, hi_):
         w = indices[e]
         if w == uploader:
             continue
@@ -225,7 +232,7 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
                  inert_f: np.ndarray, inert_i: np.ndarray, n_inert: int, log_f: np.ndarray,
                  log_i: np.ndarray, meta: np.ndarray, first: np.ndarray, first_keys: np.ndarray,
                  touched: np.ndarray, hist: np.ndarray, step: float, horizon: float,
-                 last: np.ndarray) -> None:  # pragma: no cover
+                 last: np.ndarray, scan: bool) -> None:  # pragma: no cover
     """Settle the inert exposures once removals are final: a buffered exposure before its post's
     (and copy's) removal is a view; the earliest inert exposure of a user not exposed through
     the event queue is their first exposure if it came before the removal (ties: the earliest
@@ -235,6 +242,8 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
     straight into the reach-over-time histogram (``hist[legal, k]``: first exposures in
     ``((k-1) step, k step]``), their exposure person-hours into ``pi[:, PI_PH_TICKS]`` and
     their latest time into ``last[0]``. Otherwise the log must have room for ``meta[11]`` rows.
+    ``scan``: visit the tracked keys by scanning ``first`` in key order (an array indexed by key)
+    rather than in the order they were touched; the same counts, read sequentially.
     """
     dense = meta[10] != 0
     mapped = meta[12] != 0
@@ -245,11 +254,17 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
         if inert_f[r, 0] < pf[q, PF_REMOVED] and inert_f[r, 0] < inert_f[r, 1]:
             pi[q, PI_VIEWS] += 1
     j = meta[2]
-    for c in range(meta[11]):
-        slot = touched[c]
+    for c in range(first.shape[1] if scan else meta[11]):
+        if scan:
+            t = first[0, c]
+            if t == math.inf:
+                continue  # never touched
+            slot = c
+        else:
+            slot = touched[c]
+            t = first[0, slot]
         key = first_keys[slot] if mapped else slot
         q = key // n_users
-        t = first[0, slot]
         dl = first[1, slot] if track_deadline else math.inf
         if t >= pf[q, PF_REMOVED] or t >= dl or not seen_add(seen, key, dense):
             continue
@@ -275,6 +290,25 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
         log_i[j, 3] = 5  # a first exposure (1), settled from the inert buffer (4)
         j += 1
     meta[2] = j
+
+
+@njit(cache=True)
+def first_span(first: np.ndarray, touched: np.ndarray, n_touched: int, scan: bool) -> float:  # pragma: no cover
+    """The latest tracked earliest-exposure time (0 if none): a bound on the last settled first
+    exposure. ``scan`` as in :func:`settle_inert`."""
+    m = 0.0
+    row = first[0]
+    if scan:
+        for k in range(row.shape[0]):
+            t = row[k]
+            if t > m and t != math.inf:
+                m = t
+    else:
+        for c in range(n_touched):
+            t = row[touched[c]]
+            if t > m:
+                m = t
+    return m
 
 
 @njit(cache=True, inline="always")
@@ -354,8 +388,12 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
                 or meta[11] + max_degree > touched.shape[0]
                 or (meta[12] != 0 and 2 * (meta[11] + max_degree) > first_keys.shape[0])):
             return GROW
+        # the next event's followers: their row start was asked for one event ago
+        prefetch(indices, indptr[hi[0, HI_USER]])
         last = _pop(hf, hi, meta[0])
         meta[0] = last
+        if last > 0:
+            prefetch(indptr, hi[0, HI_USER])  # the row start of the event after this one
         t = hf[last, HF_TIME]
         deadline = hf[last, HF_DEADLINE]
         q = hi[last, HI_POST]

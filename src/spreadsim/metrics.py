@@ -105,8 +105,9 @@ def post_tables(post_list: Sequence[Post], t0: np.ndarray, removed: np.ndarray, 
     if settled is not None and settled[1].shape[1]:
         for legal in (0, 1):
             h = settled[1][legal]
-            counts[legal][: grid.size - 1] += h[: grid.size - 1]
-            counts[legal][grid.size - 1] += h[grid.size - 1:].sum()
+            k = min(grid.size - 1, h.size)
+            counts[legal][:k] += h[:k]
+            counts[legal][grid.size - 1] += h[k:].sum()
     series = {
         "time_h": grid,
         "reach_illegal": np.cumsum(counts[0]).astype(np.int64),

@@ -71,7 +71,7 @@ def ndtri(p: float) -> float:  # pragma: no cover - compiled
     return x - u / (1.0 + x * u / 2.0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def delay_from_uniform(kind: int, a: float, b: float, u: float) -> float:  # pragma: no cover
     """Feed delay (hours) of kernel ``kind`` with parameters (a, b) at quantile ``u``."""
     if kind == DELAY_FIXED:
@@ -126,7 +126,7 @@ def latency_from_uniform(kind: int, a: float, b: float, table: np.ndarray, u: fl
     return table[i]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def decay_factor(kind: int, a: float, b: float, age: float) -> float:  # pragma: no cover
     """Attention decay factor at post age ``age`` (hours)."""
     if kind == DECAY_NONE:

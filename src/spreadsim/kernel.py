@@ -227,6 +227,24 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
     pi[q, PI_VIEWS] += views
 
 
+@njit(cache=True, inline="always")
+def _count_first(pf: np.ndarray, pi: np.ndarray, hist: np.ndarray, q: int, t: float, dl: float,
+                 step: float, horizon: float, last: np.ndarray) -> None:  # pragma: no cover
+    """Count a first exposure of post ``q`` at ``t`` (its copy's deadline ``dl``) into the
+    histogram, the post's person-hour ticks and the latest time (see :func:`settle_inert`)."""
+    nbins = hist.shape[1]
+    end = min(pf[q, PF_REMOVED], dl, horizon)
+    pi[q, PI_PH_TICKS] += int(np.rint(end * PH_TICKS)) - int(np.rint(t * PH_TICKS))
+    b = int(math.ceil(t / step))
+    if t > b * step:
+        b += 1
+    if b > 0 and t <= (b - 1) * step:
+        b -= 1
+    hist[pi[q, PI_LEGAL], min(b, nbins - 1)] += 1
+    if t > last[0]:
+        last[0] = t
+
+
 @njit(cache=True)
 def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
                  inert_f: np.ndarray, inert_i: np.ndarray, n_inert: int, log_f: np.ndarray,
@@ -238,10 +256,12 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
     the event queue is their first exposure if it came before the removal (ties: the earliest
     scheduled).
 
-    Such first exposures are not logged one by one when ``hist`` has bins: they are counted
-    straight into the reach-over-time histogram (``hist[legal, k]``: first exposures in
-    ``((k-1) step, k step]``), their exposure person-hours into ``pi[:, PI_PH_TICKS]`` and
-    their latest time into ``last[0]``. Otherwise the log must have room for ``meta[11]`` rows.
+    When ``hist`` has bins, every first exposure (these, and those the event queue logged, whose
+    rows are then dropped: ``meta[2]`` is set to 0) is counted straight into the reach-over-time
+    histogram (``hist[legal, k]``: first exposures in ``((k-1) step, k step]``), its exposure
+    person-hours into ``pi[:, PI_PH_TICKS]`` and its time into the latest, ``last[0]``.
+    Otherwise settled first exposures are logged, and the log must have room for ``meta[11]``
+    more rows.
     ``scan``: visit the tracked keys by scanning ``first`` in key order (an array indexed by key)
     rather than in the order they were touched; the same counts, read sequentially.
     """
@@ -254,6 +274,11 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
         if inert_f[r, 0] < pf[q, PF_REMOVED] and inert_f[r, 0] < inert_f[r, 1]:
             pi[q, PI_VIEWS] += 1
     j = meta[2]
+    if nbins > 0:  # the first exposures the event queue logged go into the histogram too
+        for r in range(j):
+            if log_i[r, 3] & 1:
+                _count_first(pf, pi, hist, log_i[r, 0], log_f[r, 0], log_f[r, 1], step, horizon, last)
+        j = 0  # ... and their rows are done with
     for c in range(first.shape[1] if scan else meta[11]):
         if scan:
             t = first[0, c]
@@ -271,16 +296,7 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
         meta[7] += 1
         pi[q, PI_REACH] += 1
         if nbins > 0:
-            end = min(pf[q, PF_REMOVED], dl, horizon)
-            pi[q, PI_PH_TICKS] += int(np.rint(end * PH_TICKS)) - int(np.rint(t * PH_TICKS))
-            b = int(math.ceil(t / step))
-            if t > b * step:
-                b += 1
-            if b > 0 and t <= (b - 1) * step:
-                b -= 1
-            hist[pi[q, PI_LEGAL], min(b, nbins - 1)] += 1
-            if t > last[0]:
-                last[0] = t
+            _count_first(pf, pi, hist, q, t, dl, step, horizon, last)
             continue
         log_f[j, 0] = t
         log_f[j, 1] = dl

@@ -64,7 +64,7 @@ def _mix(x: np.uint64) -> np.uint64:  # pragma: no cover - compiled
     return x ^ (x >> np.uint64(31))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def uniform(key: int, a: int, b: int) -> float:  # pragma: no cover - compiled
     """Counter-based uniform on [0, 1) from a stream key and two integer counters."""
     x = _mix(np.uint64(key) ^ (np.uint64(a) * np.uint64(0x9E3779B97F4A7C15)))
@@ -72,7 +72,7 @@ def uniform(key: int, a: int, b: int) -> float:  # pragma: no cover - compiled
     return float(x >> np.uint64(11)) / 9007199254740992.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def subkey(key: int, a: int) -> int:  # pragma: no cover - compiled
     """Derive the key of sub-stream ``a`` (for example one post) of a stream."""
     x = _mix(np.uint64(key) ^ _mix(np.uint64(a) + np.uint64(0x9E3779B97F4A7C15)))

@@ -382,3 +382,66 @@ def test_delay_surely_before_is_sure_and_tight(kind, a, b):
         assert c == pytest.approx(expected, rel=1e-9, abs=1e-15)
     assert delay_surely_before(kind, a, b, 1.0, math.inf) > 1.0  # no limit: every quantile
     assert delay_surely_before(0, 1.0, 0.0, 0.0, 5.0) == 0.0  # fixed: never a short cut
+
+
+@pytest.mark.parametrize("triggers", [(3,), (2, 40)])
+def test_reach_is_live_only_while_a_trigger_is_pending(triggers):
+    """With threshold hooks only, a post's first exposures go through the event queue until its
+    last trigger fired, and skip it afterwards (queued entries may then be superseded by earlier
+    exposures kept off the queue): hooks and tables must be those of live counts throughout."""
+    from spreadsim.graphs import build_graph
+
+    g = build_graph({"kind": "barabasi_albert", "n": 3000, "m": 3}, seed=4)
+    cfg = SimConfig.from_dict(config(share_prob=0.2, kernel={"dist": "lognormal", "median_h": 1.0,
+                                                             "sigma": 1.5},
+                                     posts=12, uploaders=4, window_h=6.0, horizon_h=100.0,
+                                     selection="random"))
+
+    class _Few(_Watcher):
+        def on_upload(self, post):
+            if post.id % 3:  # a third of the posts get no trigger at all
+                for n in triggers:
+                    self.sim.add_reach_trigger(post, n)
+
+    for seed in range(4):
+        w1, w2 = _Few(), _Few()
+        a_sim = Simulation(cfg, seed, graph=g, policies=[w1])
+        assert a_sim._meta[15] == 1
+        a = a_sim.run()
+        b = Simulation(cfg, seed, graph=g, policies=[w2, _Live()]).run()
+        assert w1.hits == w2.hits and len(w1.hits) > 3
+        for col in b.posts:
+            np.testing.assert_array_equal(a.posts[col], b.posts[col], err_msg=col)
+        for col in b.series:
+            np.testing.assert_array_equal(a.series[col], b.series[col], err_msg=col)
+
+
+def test_reach_of_a_post_without_pending_trigger_is_refused_later():
+    """A post whose reach stopped being counted live (no trigger left) cannot be read, nor get
+    a trigger, at a later SimPy event: one line saying what to do instead. Right at the hook it
+    can (nothing has moved since), and a trigger added then makes it live again."""
+    g = digraph([(0, 1), (1, 2), (2, 3), (3, 4)])
+    cfg = SimConfig.from_dict(config(share_prob=1.0, kernel={"dist": "fixed", "value_h": 1.0},
+                                     horizon_h=20.0))
+
+    class _Late(_Watcher):
+        def on_upload(self, post):
+            self.sim.add_reach_trigger(post, 1)
+
+        def on_reach_threshold(self, post, reach):
+            super().on_reach_threshold(post, reach)
+            if reach == 1:
+                self.sim.add_reach_trigger(post, 2)  # at the hook: allowed, live again
+
+        def start(self):
+            def later():
+                yield self.sim.env.timeout(10.0)
+                self.sim.add_reach_trigger(self.sim.posts[0], 9)
+
+            self.sim.env.process(later())
+
+    w = _Late()
+    sim = Simulation(cfg, 0, graph=g, policies=[w])
+    with pytest.raises(RuntimeError, match="pending reach trigger"):
+        sim.run()
+    assert [(r, t) for _, r, t in w.hits] == [(1, 1.0), (2, 2.0)]

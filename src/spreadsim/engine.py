@@ -209,7 +209,11 @@ class Simulation:
         self.live_reach = self.live_views or bool(wants & {"exposure", "threshold"})
         self.live_counts = self.live_reach
         self._meta[9] = 0 if self.live_reach else 1
-        self._meta[15] = 1 if self.live_reach and not self.live_views else 0
+        # reach live without live views: for every post with exposure hooks, else only for posts
+        # with a pending reach trigger (their reach is counted in time order until the last one)
+        self._meta[15] = (2 if "exposure" in wants else 1) if self.live_reach and not self.live_views else 0
+        self._advances = 0  # kernel advances so far (reach() of a post whose reach stopped being
+        self._reach_frozen: dict[int, int] = {}  # live is exact only until the next advance)
         # when every policy fixes removal times at upload, inert exposures are counted as they
         # are scheduled instead of being buffered until the end
         from .policies import PreDecidedRemoval
@@ -352,6 +356,7 @@ class Simulation:
         exposure with hooks, replay it as a SimPy event and return its time (else ``None``)."""
         horizon = self.config.scenario.horizon_h
         until = min(until, horizon)
+        self._advances += 1
         while True:
             code = K.advance(self._indptr, self._indices, self._pf, self._pi, self._hf, self._hi,
                              self._meta, self._delay, self._lat_table, self._seen, self._log_f,
@@ -448,6 +453,8 @@ class Simulation:
         pi[K.PI_LEGAL] = 1 if category == LEGAL else 0
         for pol in self.policies:
             pol.on_upload(post)
+        if not self._pi[q, K.PI_REACH_TRIGGER]:
+            self._freeze_reach(post)  # no trigger: its reach need not be counted live
         if t < self._pf[q, K.PF_REMOVED]:
             self._grow()  # room for one share's worth of events
             K.share(self._indptr, self._indices, self._pf, self._pi, self._hf, self._hi, self._meta,
@@ -479,10 +486,16 @@ class Simulation:
 
     def reach(self, post: Post) -> int:
         """Distinct users exposed to ``post`` so far (during a run: needs a policy that wants
-        exposure or reach-threshold hooks, or ``needs_live_counts``)."""
+        exposure hooks or ``needs_live_counts``, or, with reach-threshold hooks only, a post
+        whose reach is still counted live: one with a pending reach trigger)."""
         if not self.live_reach:
             raise RuntimeError("reach() during a run needs live counts: give the policy "
                                "needs_live_counts = True (or wants 'threshold')")
+        if self._reach_frozen.get(post.id, self._advances) != self._advances:
+            raise RuntimeError(f"reach() of post {post.id} during a run: with reach-threshold hooks "
+                               "only, a post's reach is counted live while it has a pending reach "
+                               "trigger (add triggers at upload); give the policy needs_live_counts "
+                               "= True or want 'exposure' hooks to read it at any time")
         return int(self._pi[post.id, K.PI_REACH])
 
     def views(self, post: Post) -> int:
@@ -561,12 +574,22 @@ class Simulation:
             lst.append(reach)
             lst.sort()
         self._pi[post.id, K.PI_REACH_TRIGGER] = lst[0] if lst else 0
+        if lst:
+            self._reach_frozen.pop(post.id, None)  # counted live again from now on
 
     def _next_trigger(self, post: Post) -> None:
         lst = self._triggers.get(post.id, [])
         while lst and lst[0] <= self.reach(post):
             lst.pop(0)
         self._pi[post.id, K.PI_REACH_TRIGGER] = lst[0] if lst else 0
+        if not lst:
+            self._freeze_reach(post)
+
+    def _freeze_reach(self, post: Post) -> None:
+        """With reach counted live only for posts with a pending trigger (``meta[15] == 1``),
+        ``post`` has none left: its reach stays exact only until the kernel advances."""
+        if self._meta[15] == 1:
+            self._reach_frozen[post.id] = self._advances
 
     def throttle(self, post: Post, factor: float) -> None:
         """Scale ``post``'s reshare probability by ``factor`` from now on."""
@@ -596,6 +619,7 @@ class Simulation:
         self._settle()
         # every count is final: reach()/views() are valid after the run
         self.live_counts = self.live_reach = self.live_views = True
+        self._reach_frozen.clear()
         return self._collect()
 
     def _settle(self) -> None:

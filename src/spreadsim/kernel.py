@@ -119,15 +119,16 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
           touched: np.ndarray, q: int, u: int, t: float, horizon: float) -> None:  # pragma: no cover
     """User ``u`` shares post ``q`` at time ``t``: schedule an exposure of every follower.
 
-    With inert exposures on (``meta[9]``) or only repeats inert (``meta[15]``), the earliest
+    With inert exposures on (``meta[9]``) or live reach without live views (``meta[15]``: 2 for
+    every post, 1 for posts with a pending reach trigger), the earliest
     exposure scheduled so far is tracked per (post, user) in ``first`` (indexed by key, or through
     the open-addressing map ``first_keys`` when there are too many keys; ``first[0]`` the times,
     ``first[1]``, if present, the deadlines of their copies), like a tentative distance
     in Dijkstra's algorithm. Only an exposure earlier than it can be the user's first, so every
     other exposure is a view and nothing more: it skips the heap (as does a repeat of a user
     already processed, which is necessarily later). An earlier exposure goes to the heap when it
-    may trigger something: with ``meta[15]`` always (first exposures are live), with ``meta[9]``
-    when the user would reshare at this age (the coin is below ``share_prob * decay(age)``, an
+    may trigger something: always while the post's reach is live (first exposures are live),
+    otherwise when the user would reshare at this age (the coin is below ``share_prob * decay(age)``, an
     upper bound since throttles only lower it) or files a notice. Reshare probability falls with
     age, so a user's earliest exposure is live whenever any of their exposures is: first
     exposures of users who may act are processed in time order; the earliest exposure of the
@@ -152,8 +153,10 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
     p_max = pf[q, PF_P] * max(1.0, pf[q, PF_SCALE])
     t0 = pf[q, PF_T0]
     dk, da, db = pi[q, PI_DECAY_KIND], pf[q, PF_DECAY_A], pf[q, PF_DECAY_B]
-    inert_on = meta[9] != 0
-    repeats_inert = meta[15] != 0
+    # track earliest exposures (skip the heap when nothing can happen) unless every exposure is
+    # live; first exposures are live when reach is counted live for this post
+    track = meta[9] != 0 or meta[15] != 0
+    reach_live = meta[15] == 2 or (meta[15] == 1 and pi[q, PI_REACH_TRIGGER] > 0)
     mapped = meta[12] != 0
     final = meta[13] != 0
     track_deadline = first.shape[0] > 1
@@ -168,7 +171,7 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
     n_inert = meta[8]
     views = 0
     lo, hi_ = indptr[u], indptr[u + 1]
-    if (inert_on or repeats_inert) and not mapped:
+    if track and not mapped:
         # ask for every follower's earliest-exposure time at once: the misses overlap
         row = first[0]
         base = q * n_users
@@ -177,7 +180,7 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
     # a repeat is only a view when removal times are final: it needs no delay if it will surely
     # come before the removal and the end (draws below ``sure``) and the user was exposed by now
     sure = 0.0
-    if final and (inert_on or repeats_inert) and not mapped:
+    if final and track and not mapped:
         sure = delay_surely_before(kind, a, b, t, min(deadline, horizon, limit))
     for e in range(lo, hi_):
         w = indices[e]
@@ -192,7 +195,7 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
         if te >= deadline or te >= horizon or te >= limit:
             continue  # at or after the copy's or post's (scheduled) removal, or the end: never
         seq += 1
-        if inert_on or repeats_inert:
+        if track:
             # the earliest exposure scheduled so far per (post, user): only an exposure earlier
             # than it can be the user's first, so only such an exposure may need the event queue
             # (a repeat of a user already processed is later than its first exposure, too)
@@ -206,7 +209,7 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
                 first[0, slot] = te
                 if track_deadline:
                     first[1, slot] = deadline
-                if repeats_inert or (
+                if reach_live or (
                         uniform(skey, w, 0) < p_max * decay_factor(dk, da, db, te - t0)
                         or (notice_p > 0.0 and uniform(nkey, w, 0) < notice_p * notice_weight[w])):
                     size = _push(hf, hi, size, te, deadline, seq, q, w, u)
@@ -393,6 +396,8 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
     """
     n_users = indptr.shape[0] - 1
     dense = meta[10] != 0
+    mapped = meta[12] != 0
+    trigger_live = meta[15] == 1  # reach live only for posts with a pending trigger
     cap_heap = hf.shape[0]
     cap_log = log_f.shape[0] - 1
     while meta[0] > 0:
@@ -418,7 +423,11 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
         if t >= pf[q, PF_REMOVED] or t >= deadline:
             continue  # the post or this copy was removed before the exposure was due
         pi[q, PI_VIEWS] += 1
-        is_first = seen_add(seen, q * n_users + v, dense)
+        key = q * n_users + v
+        # an entry queued while the post's reach was live may have been superseded by an earlier
+        # exposure scheduled once it no longer was (and kept off the queue): then it is a repeat
+        is_first = (not (trigger_live and t > first[0, first_slot(first_keys, key) if mapped else key])
+                    and seen_add(seen, key, dense))
         j = -1
         if trace or is_first:
             j = meta[2]

@@ -169,6 +169,7 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
     size = meta[0]
     seq = meta[1]
     n_inert = meta[8]
+    n_touched = meta[11]
     views = 0
     lo, hi_ = indptr[u], indptr[u + 1]
     if track and not mapped:
@@ -204,8 +205,8 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
             cur = first[0, slot]
             if te < cur:
                 if cur == math.inf:  # first touch: remember the slot
-                    touched[meta[11]] = slot
-                    meta[11] += 1
+                    touched[n_touched] = slot
+                    n_touched += 1
                 first[0, slot] = te
                 if track_deadline:
                     first[1, slot] = deadline
@@ -227,6 +228,7 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
     meta[0] = size
     meta[1] = seq
     meta[8] = n_inert
+    meta[11] = n_touched
     pi[q, PI_VIEWS] += views
 
 

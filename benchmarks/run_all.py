@@ -35,7 +35,7 @@ QUICK = {
     "sweep": ["--points", "4", "--seeds", "4", "--repeat", "1"],
 }
 FULL = {
-    "spread": ["--n", "100000", "--runs", "5", "--profile-top", "0"],
+    "spread": ["--n", "100000", "--runs", "7", "--profile-top", "0"],
     "load": ["--repeat", "3"],
     "pipeline": ["--n", "100000", "--runs", "5"],
     "scale": ["--sizes", "10000", "100000", "1000000", "--runs", "5"],

@@ -448,6 +448,7 @@ class Simulation:
         pf[K.PF_SCALE] = 1.0
         pf[K.PF_LIMIT] = math.inf
         pi[K.PI_KEY] = subkey(subkey(self._spread_key, cid), copy)
+        pi[K.PI_DELAY_KEY], pi[K.PI_SHARE_KEY] = subkey(pi[K.PI_KEY], 0), subkey(pi[K.PI_KEY], 1)
         pi[K.PI_UPLOADER] = uploader
         pi[K.PI_DECAY_KIND] = decay.code
         pi[K.PI_LEGAL] = 1 if category == LEGAL else 0

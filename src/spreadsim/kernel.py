@@ -36,8 +36,8 @@ EV_EXPOSURE, EV_SHARE, EV_NOTICE, EV_THRESHOLD = 1, 2, 4, 8
  PF_NOTICE_P, PF_LIMIT) = range(11)
 NPF = 11
 (PI_KEY, PI_UPLOADER, PI_DECAY_KIND, PI_COPY_KIND, PI_VIEWS, PI_REACH, PI_SHARES, PI_NOTICE_KEY,
- PI_REACH_TRIGGER, PI_LEGAL, PI_PH_TICKS) = range(11)
-NPI = 11
+ PI_REACH_TRIGGER, PI_LEGAL, PI_PH_TICKS, PI_DELAY_KEY, PI_SHARE_KEY) = range(13)
+NPI = 13  # PI_DELAY_KEY, PI_SHARE_KEY: subkey(PI_KEY, 0) and subkey(PI_KEY, 1), set at upload
 PH_TICKS = 65536.0  # exposure person-hours are summed in exact integer units of 1/65536 h
 # heap columns
 HF_TIME, HF_DEADLINE = 0, 1
@@ -146,8 +146,8 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
         if uniform(ckey, u, 1) < pf[q, PF_COPY_PROB]:
             deadline = t + latency_from_uniform(copy_kind, pf[q, PF_COPY_A], pf[q, PF_COPY_B],
                                                 lat_table, uniform(ckey, u, 0))
-    dkey = subkey(key, 0)
-    skey = subkey(key, 1)
+    dkey = pi[q, PI_DELAY_KEY]
+    skey = pi[q, PI_SHARE_KEY]
     nkey = pi[q, PI_NOTICE_KEY]
     notice_p = pf[q, PF_NOTICE_P]
     p_max = pf[q, PF_P] * max(1.0, pf[q, PF_SCALE])
@@ -385,7 +385,9 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
     ``meta`` = [heap size, next sequence number, log length, reported event bits, reported post,
     reported user, reported source, size of the ``seen`` set, inert exposures buffered, inert
     exposures on (0/1), ``seen`` is a dense bitset (0/1), keys tracked in ``first``, ``first`` is
-    reached through the map ``first_keys`` (0/1), removal times final at upload (0/1)];
+    reached through the map ``first_keys`` (0/1), removal times final at upload (0/1), unused,
+    reach live without live views (0: no; 1: for posts with a pending reach trigger; 2: for
+    every post)];
     ``first[0, slot]`` = earliest exposure time scheduled for the key, ``first[1, slot]`` its copy's
     deadline (that row only exists when copy clocks may be set; otherwise every deadline is inf). The
     reported time is written to ``log_f``'s spare row -1.
@@ -447,7 +449,7 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
         age = t - pf[q, PF_T0]
         thr = pf[q, PF_P] * pf[q, PF_SCALE] * decay_factor(pi[q, PI_DECAY_KIND], pf[q, PF_DECAY_A],
                                                            pf[q, PF_DECAY_B], age)
-        shared = uniform(subkey(pi[q, PI_KEY], 1), v, 0) < thr
+        shared = uniform(pi[q, PI_SHARE_KEY], v, 0) < thr
         if shared:
             pi[q, PI_SHARES] += 1
             log_i[j, 3] = 3  # first exposure, and the user reshared

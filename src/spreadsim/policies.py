@@ -14,7 +14,10 @@ A policy watches the simulation through hooks and acts through it:
 
 Exposure, share, notice and threshold hooks stop the compiled kernel (each becomes a SimPy event),
 so a policy receives them only if it lists them in ``wants``; ``notice`` and ``threshold`` are
-decided inside the kernel, so only the exposures that matter cost a SimPy event. Randomness comes
+decided inside the kernel, so only the exposures that matter cost a SimPy event. Reading counts
+during a run costs speed: ``needs_live_counts`` makes every exposure an event; a policy that only
+wants ``threshold`` hooks gets a post's ``reach`` while that post has a pending trigger (add the
+triggers at upload), after which its exposures leave the event queue again. Randomness comes
 from the policy's own named stream (``self.key``), so adding a policy never shifts the spread's
 draws.
 

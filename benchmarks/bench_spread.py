@@ -34,6 +34,7 @@ import gc
 import heapq
 import io
 import json
+import math
 import os
 import platform
 import pstats
@@ -52,9 +53,11 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import spreadsim.kernel as K
 from _common import Timed  # noqa: E402
+from spreadsim._jit import njit, prefetch
 from spreadsim.config import SimConfig
 from spreadsim.engine import Simulation
 from spreadsim.graphs import Graph
+from spreadsim.rng import uniform
 
 # ------------------------------------------------------------------------------------- memory
 
@@ -249,6 +252,99 @@ def run_heapq(indptr: list[int], indices: list[int], src: int, p: float, rate: f
     return dt, time.process_time() - c0, inf, views
 
 
+# ------------------------------------------------------------------------------------- compiled limit
+
+
+@njit(cache=True)
+def _bare_cascade(indptr: np.ndarray, indices: np.ndarray, src: int, p: float, rate: float,
+                  dkey: int, skey: int, first: np.ndarray, ht: np.ndarray, hu: np.ndarray) -> tuple[int, int]:
+    """The bare compiled cascade of one post: spreadsim's model and draws with nothing else.
+
+    Dijkstra's algorithm on feed delays ``uniform(dkey, u, w)`` (exponential, ``rate``) from the
+    uploader ``src`` at time 0; a user reshares on first exposure when ``uniform(skey, w, 0) < p``.
+    The earliest exposure per user is a tentative time; only users who will reshare enter the
+    binary heap (``ht``/``hu``), the follower rows and earliest times are prefetched. No policies,
+    no SimPy, no views, no tables. Returns (infections including the uploader, users reached).
+    """
+    size = 0
+    inf = 1
+    reach = 0
+    t = 0.0
+    u = src
+    while True:
+        lo, hi_ = indptr[u], indptr[u + 1]
+        for e in range(lo, hi_):
+            prefetch(first, indices[e])
+        if size > 0:
+            prefetch(indptr, hu[0])
+        for e in range(lo, hi_):
+            w = indices[e]
+            if w == src:
+                continue
+            te = t - math.log1p(-uniform(dkey, u, w)) / rate
+            cur = first[w]
+            if te < cur:
+                if cur == math.inf:
+                    reach += 1
+                first[w] = te
+                if uniform(skey, w, 0) < p:  # will reshare: into the heap (lazy deletion)
+                    i = size
+                    size += 1
+                    while i > 0:
+                        par = (i - 1) >> 1
+                        if te < ht[par]:
+                            ht[i] = ht[par]
+                            hu[i] = hu[par]
+                            i = par
+                        else:
+                            break
+                    ht[i] = te
+                    hu[i] = w
+        while True:  # pop the next reshare that is still its user's earliest exposure
+            if size == 0:
+                return inf, reach
+            prefetch(indices, indptr[hu[0]])
+            t, u = ht[0], hu[0]
+            size -= 1
+            xt, xu = ht[size], hu[size]
+            i = 0
+            while True:
+                c = 2 * i + 1
+                if c >= size:
+                    break
+                if c + 1 < size and ht[c + 1] < ht[c]:
+                    c += 1
+                if ht[c] < xt:
+                    ht[i] = ht[c]
+                    hu[i] = hu[c]
+                    i = c
+                else:
+                    break
+            if size > 0:
+                ht[i] = xt
+                hu[i] = xu
+            if t == first[u]:
+                inf += 1
+                break
+
+
+def run_bare(cfg: SimConfig, g: Graph, seed: int, p: float, rate: float) -> tuple[float, float, int, int]:
+    """One timed bare-kernel run of spreadsim's seed ``seed``: (wall s, CPU s, infections, reach).
+
+    The uploader and the post's keys are spreadsim's (setup outside the timer, like a graph)."""
+    sim = Simulation(cfg, seed, graph=g)
+    sim.upload(sim._schedule[0][1], sim._schedule[0][2], content_id=0, adversarial=True)
+    src = int(sim.posts[0].uploader)
+    dkey, skey = int(sim._pi[0, K.PI_DELAY_KEY]), int(sim._pi[0, K.PI_SHARE_KEY])
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    first = np.full(g.n, math.inf)
+    ht = np.empty(g.n, dtype=np.float64)
+    hu = np.empty(g.n, dtype=np.int64)
+    inf, reach = _bare_cascade(g.indptr, g.indices, src, p, rate, dkey, skey, first, ht, hu)
+    return time.perf_counter() - t0, time.process_time() - c0, int(inf), int(reach)
+
+
 # ------------------------------------------------------------------------------------- breakdown
 
 
@@ -342,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-tries", type=int, default=0, help="seeds tried per tool (10*runs)")
     ap.add_argument("--skip-eon", action="store_true", help="no EoN run")
     ap.add_argument("--skip-heapq", action="store_true", help="no plain-heapq reference run")
+    ap.add_argument("--skip-bare", action="store_true", help="no bare compiled-kernel reference run")
     ap.add_argument("--json", help="write the results here (for run_all.py)")
     ap.add_argument("--profile-top", type=int, default=15, help="cProfile rows (0: none)")
     ap.add_argument("--no-gc-freeze", action="store_true",
@@ -392,16 +489,32 @@ def main(argv: list[str] | None = None) -> int:
     warm_rss = _maxrss_mib()
     ph = Phase()
 
+    if not a.skip_bare:
+        run_bare(cfg, g, 10**6, a.T, a.rate)  # warm-up of the bare kernel (compile), untimed
+    bare: dict[int, dict[str, Any]] = {}
+
     def one_ss(seed: int) -> dict[str, Any]:
         dt, cpu, inf, reach, up = run_spreadsim(cfg, g, seed)
+        if not a.skip_bare:  # interleaved seed by seed, so that the machine's load hits both alike
+            b_dt, b_cpu, b_inf, b_reach = run_bare(cfg, g, seed, a.T, a.rate)
+            if (b_inf, b_reach) != (inf, reach):  # same model, same draws: the same cascade
+                raise SystemExit(f"bare kernel disagrees with spreadsim at seed {seed}: {b_inf} "
+                                 f"infections, {b_reach} reached vs {inf}, {reach}")
+            bare[seed] = {"wall": b_dt, "cpu": b_cpu, "inf": b_inf, "reach": b_reach, "seed": seed}
         return {"wall": dt, "cpu": cpu, "inf": inf, "reach": reach, "uploader": up}
 
     ss_kept, ss_small = collect_runs(one_ss, a.runs, max_tries, min_inf)
     ss_peak, ss_base = ph.peak_mib(), ph.start_mib
+    bk_kept = [bare[r["seed"]] for r in ss_kept if r["seed"] in bare]
+    bk_peak = bk_base = float("nan")  # measured together with spreadsim's runs
     print(
         f"spreadsim: warm-up {warm:.2f}s (peak RSS {warm_rss:.0f} MiB); kept {len(ss_kept)}, "
         f"discarded small {len(ss_small)} (seeds {ss_small})"
     )
+
+    if bk_kept:
+        print(f"bare compiled kernel: run after spreadsim on every seed; the same infections and reach "
+              f"on all {len(bare)} seeds")
 
     # ---- EoN
     ee_kept: list[dict[str, Any]] = []
@@ -461,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def row(name: str, kept: list[dict[str, Any]], small: list[int], peak: float, base: float) -> None:
         x = summarize(kept)
-        rss = f"{peak:.0f} ({peak - base:+.0f})"
+        rss = f"{peak:.0f} ({peak - base:+.0f})" if peak == peak else "with spreadsim"
         print(
             f"{name:<10} {len(kept):>4} {len(small):>5} {x['wall_s']:>26} {x['cpu']:>7.3f} "
             f"{x['inf']:>10.0f} {x['ips']:>10.0f} {x['ips_min']:>8.0f}-{x['ips_max']:<8.0f} "
@@ -469,10 +582,18 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     row("spreadsim", ss_kept, ss_small, ss_peak, ss_base)
+    if bk_kept:
+        row("compiled", bk_kept, ss_small, bk_peak, bk_base)
     if hq_kept:
         row("heapq", hq_kept, hq_small, hq_peak, hq_base)
     if ee_kept:
         row("EoN", ee_kept, ee_small, ee_peak, ee_base)
+    if bk_kept:
+        c = summarize(bk_kept)
+        print(
+            f"spreadsim / bare compiled kernel (the compiled limit of this model: no engine, SimPy,"
+            f" policies or tables): wall {s['ips'] / c['ips']:.2f}, CPU {s['ips_cpu'] / c['ips_cpu']:.2f}"
+        )
     if hq_kept:
         h = summarize(hq_kept)
         print(
@@ -486,6 +607,9 @@ def main(argv: list[str] | None = None) -> int:
             f"infections/s ratio spreadsim/EoN (ratio of the medians of per-run infections/s):"
             f" wall {ratio:.1f}x, CPU {s['ips_cpu'] / e['ips_cpu']:.1f}x   [goal >= 4x; later ~80x]"
         )
+        if bk_kept:
+            print(f"infections/s ratio bare compiled kernel/EoN: wall {c['ips'] / e['ips']:.1f}x, "
+                  f"CPU {c['ips_cpu'] / e['ips_cpu']:.1f}x")
         print(
             f"final sizes: spreadsim {s['inf']:.0f} sharers ({s['inf'] / a.n:.1%}), "
             f"{reach_med:.0f} reached ({reach_med / a.n:.1%}); EoN {e['inf']:.0f} infected "
@@ -531,7 +655,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.json:
         out: dict[str, Any] = {"args": vars(a), "load_end": " ".join(f"{x:.2f}" for x in os.getloadavg()),
                                "breakdown": b}
-        for name, kept in (("spreadsim", ss_kept), ("heapq", hq_kept), ("EoN", ee_kept)):
+        for name, kept in (("spreadsim", ss_kept), ("compiled", bk_kept), ("heapq", hq_kept), ("EoN", ee_kept)):
             if kept:
                 x = summarize(kept)
                 out[name] = {k: v for k, v in x.items() if k != "wall_s"} | {

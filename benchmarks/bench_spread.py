@@ -376,7 +376,7 @@ def breakdown(cfg: SimConfig, g: Graph, seeds: list[int]) -> dict[str, float]:
             kern = adv.total + shr.total + stl.total
             rows["setup"].append(t1 - t0)
             rows["kernel"].append(kern)
-            rows["engine"].append(t2 - t1 - kern)
+            rows["engine"].append(t2 - t1 - adv.total - shr.total)  # settling runs in finish()
             rows["collect"].append(t3 - t2 - stl.total)
             rows["total"].append(t3 - t0)
             rows["kernel_calls"].append(adv.calls + shr.calls + stl.calls)

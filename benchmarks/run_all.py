@@ -105,6 +105,12 @@ def combined(res: dict[str, Any]) -> list[tuple[str, ...]]:
                          f"EoN {e['ips_cpu']:.0f}", f"CPU {r:.1f}x", ">= 80x and >= 1M/s",
                          "met" if r >= 80 and s["ips_cpu"] >= 1e6 else
                          f"NOT met ({s['ips_cpu'] / 1e6:.2f} of 1M/s, {r / 80:.2f} of 80x)"))
+        if "compiled" in sp:
+            c = sp["compiled"]
+            peer = f" ({c['ips_cpu'] / sp['EoN']['ips_cpu']:.0f}x EoN)" if "EoN" in sp else ""
+            rows.append((f"#5.1 spread vs bare compiled kernel, BA {n // 1000}k", f"{ss} inf/CPU-s",
+                         f"bare {c['ips_cpu']:.0f}{peer}", f"{s['ips_cpu'] / c['ips_cpu']:.2f} of it",
+                         "(compiled limit)", "-"))
         if "heapq" in sp:
             h = sp["heapq"]
             rows.append((f"#5 spread vs plain heapq, BA {n // 1000}k", f"{ss} inf/CPU-s",

@@ -445,3 +445,16 @@ def test_reach_of_a_post_without_pending_trigger_is_refused_later():
     with pytest.raises(RuntimeError, match="pending reach trigger"):
         sim.run()
     assert [(r, t) for _, r, t in w.hits] == [(1, 1.0), (2, 2.0)]
+
+
+def test_reach_histogram_is_sized_by_the_latest_exposure_not_the_horizon():
+    """A long horizon with a fine series step must not allocate a histogram bin per step up to
+    the horizon: settling sizes it by the latest tracked exposure; the series is unchanged."""
+    g = digraph([(0, 1), (1, 2), (2, 3)])
+    cfg = SimConfig.from_dict(config(share_prob=1.0, kernel={"dist": "fixed", "value_h": 1.5},
+                                     horizon_h=1e6))
+    sim = Simulation(cfg, 0, graph=g)
+    r = sim.run()
+    assert 0 < sim._hist.shape[1] <= 10  # exposures at 1.5, 3 and 4.5 h, hourly steps
+    np.testing.assert_array_equal(r.series["reach_illegal"], [0, 0, 1, 2, 2, 3])  # reach <= t
+    np.testing.assert_array_equal(r.series["time_h"], np.arange(6.0))

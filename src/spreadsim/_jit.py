@@ -51,7 +51,8 @@ if HAVE_NUMBA:  # pragma: no branch
     @_intrinsic
     def _prefetch(typingctx: Any, arr: Any, i: Any) -> Any:  # pragma: no cover - compiled
         """Hint the CPU to fetch ``arr[i]`` (1-d array) into the caches: LLVM's prefetch (read,
-        high locality). Changes no value; ``i`` must be a valid index."""
+        high locality). Reads and changes nothing: the address is only computed (no bounds check
+        or wraparound), and a prefetch never faults, even one element past the end."""
         sig = _types.void(arr, i)
 
         def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:

@@ -488,22 +488,6 @@ def seen_add(table: np.ndarray, key: int, dense: bool) -> bool:  # pragma: no co
     return _claim(table, key)[1]
 
 
-@njit(cache=True, inline="always")
-def seen_has(table: np.ndarray, key: int, dense: bool) -> bool:  # pragma: no cover
-    """Whether ``key`` is in the set (see :func:`seen_add`)."""
-    if dense:
-        return (table[key >> 6] >> (key & 63)) & 1 == 1
-    mask = table.shape[0] - 1
-    i = int(_mix(np.uint64(key))) & mask
-    while True:
-        k = table[i]
-        if k == key:
-            return True
-        if k == -1:
-            return False
-        i = (i + 1) & mask
-
-
 @njit(cache=True)
 def rehash(old: np.ndarray, new: np.ndarray) -> None:  # pragma: no cover
     """Insert every key of the hash set ``old`` into the empty hash set ``new``."""

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from spreadsim import _jit, simulate
 from spreadsim.graphs import build_graph
@@ -80,3 +81,25 @@ def test_prefetch_hint_changes_nothing():
     a = np.arange(1000, dtype=np.float64)
     assert njit(total)(a) == a.sum()
     assert _prefetch_noop(a, 3) is None
+
+
+def test_kernel_compiles_without_reference_counting(monkeypatch):
+    """The spread kernel is compiled with numba's ``_nrt=False`` (no atomic reference counting on
+    its array arguments); a numba without that option gets the decorator without it."""
+    from spreadsim import kernel as K
+
+    if not _jit.HAVE_NUMBA:  # pragma: no cover - pure-Python runs
+        pytest.skip("numba not in use")
+    for f in (K.advance, K.share, K.settle_inert):
+        assert f.targetoptions.get("_nrt") is False, f
+    # the kernel's functions allocate nothing, so they run the same either way
+    monkeypatch.setattr(_jit, "_HAS_NRT_OPTION", False)
+
+    def double(a):
+        for i in range(a.shape[0]):
+            a[i] *= 2.0
+
+    f = _jit.njit(_nrt=False)(double)
+    a = np.ones(4)
+    f(a)
+    assert f.targetoptions.get("_nrt") is None and a.tolist() == [2.0] * 4

@@ -107,7 +107,7 @@ def delay_surely_before(kind: int, a: float, b: float, t: float, limit: float) -
     return c * (1.0 - 1e-9)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def latency_from_uniform(kind: int, a: float, b: float, table: np.ndarray, u: float) -> float:  # pragma: no cover
     """Removal latency (hours) of kind ``kind`` at quantile ``u``; ``table`` holds sorted observed
     delays for ``empirical`` (inverse empirical CDF)."""

@@ -650,7 +650,7 @@ class Simulation:
         K.settle_inert(self._pf, self._pi, self._seen, self.graph.n, self._inert_f, self._inert_i,
                        n_inert, self._log_f, self._log_i, self._meta, self._first,
                        self._first_keys, self._touched, self._hist, sc.series_step_h,
-                       sc.horizon_h, self._hist_last, scan and bins > 0)
+                       sc.horizon_h, self._hist_last, scan and bins > 0, np.empty((2, 4096)))
         self._inert_rows = n_inert  # kept for record_views readers; the buffer is not cleared
         self._meta[8] = 0
         self._meta[11] = 0

@@ -44,7 +44,7 @@ HF_TIME, HF_DEADLINE = 0, 1
 HI_SEQ, HI_POST, HI_USER, HI_SRC = 0, 1, 2, 3
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _copy_row(hf: np.ndarray, hi: np.ndarray, src: int, dst: int) -> None:  # pragma: no cover
     hf[dst, 0] = hf[src, 0]
     hf[dst, 1] = hf[src, 1]
@@ -54,7 +54,7 @@ def _copy_row(hf: np.ndarray, hi: np.ndarray, src: int, dst: int) -> None:  # pr
     hi[dst, 3] = hi[src, 3]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", _nrt=False)
 def _push(hf: np.ndarray, hi: np.ndarray, size: int, t: float, deadline: float, seq: int,
           post: int, user: int, src: int) -> int:  # pragma: no cover
     """Insert an event into the binary heap ordered by (time, sequence number)."""
@@ -76,7 +76,7 @@ def _push(hf: np.ndarray, hi: np.ndarray, size: int, t: float, deadline: float, 
     return size + 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _pop(hf: np.ndarray, hi: np.ndarray, size: int) -> int:  # pragma: no cover
     """Move the smallest event to slot ``size - 1`` and restore the heap on the rest."""
     last = size - 1
@@ -111,7 +111,7 @@ def _pop(hf: np.ndarray, hi: np.ndarray, size: int) -> int:  # pragma: no cover
     return last
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", _nrt=False)
 def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarray,
           hf: np.ndarray, hi: np.ndarray, meta: np.ndarray, delay_par: np.ndarray,
           lat_table: np.ndarray, seen: np.ndarray, notice_weight: np.ndarray,
@@ -232,30 +232,31 @@ def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarra
     pi[q, PI_VIEWS] += views
 
 
-@njit(cache=True, inline="always")
-def _count_first(pf: np.ndarray, pi: np.ndarray, hist: np.ndarray, q: int, t: float, dl: float,
-                 step: float, horizon: float, last: np.ndarray) -> None:  # pragma: no cover
-    """Count a first exposure of post ``q`` at ``t`` (its copy's deadline ``dl``) into the
-    histogram, the post's person-hour ticks and the latest time (see :func:`settle_inert`)."""
-    nbins = hist.shape[1]
-    end = min(pf[q, PF_REMOVED], dl, horizon)
-    pi[q, PI_PH_TICKS] += int(np.rint(end * PH_TICKS)) - int(np.rint(t * PH_TICKS))
-    b = int(math.ceil(t / step))
+@njit(cache=True, inline="always", _nrt=False)
+def _bin(t: float, step: float, inv_step: float, nbins: int) -> int:  # pragma: no cover
+    """The reach-histogram bin of a first exposure at ``t``: the k with (k-1) step < t <= k step
+    (the products in floating point), at most ``nbins - 1``. ceil(t / step) from a product that
+    may be one off near a bin edge, then made exact by the comparisons."""
+    b = int(math.ceil(t * inv_step))
     if t > b * step:
         b += 1
     if b > 0 and t <= (b - 1) * step:
         b -= 1
-    hist[pi[q, PI_LEGAL], min(b, nbins - 1)] += 1
-    if t > last[0]:
-        last[0] = t
+    return min(b, nbins - 1)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", _nrt=False)
+def _end_ticks(pf: np.ndarray, q: int, dl: float, horizon: float) -> int:  # pragma: no cover
+    """The tick at which a first exposure of post ``q`` (its copy's deadline ``dl``) ends."""
+    return int(np.rint(min(pf[q, PF_REMOVED], dl, horizon) * PH_TICKS))
+
+
+@njit(cache=True, _nrt=False)
 def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
                  inert_f: np.ndarray, inert_i: np.ndarray, n_inert: int, log_f: np.ndarray,
                  log_i: np.ndarray, meta: np.ndarray, first: np.ndarray, first_keys: np.ndarray,
                  touched: np.ndarray, hist: np.ndarray, step: float, horizon: float,
-                 last: np.ndarray, scan: bool) -> None:  # pragma: no cover
+                 last: np.ndarray, scan: bool, buf: np.ndarray) -> None:  # pragma: no cover
     """Settle the inert exposures once removals are final: a buffered exposure before its post's
     (and copy's) removal is a view; the earliest inert exposure of a user not exposed through
     the event queue is their first exposure if it came before the removal (ties: the earliest
@@ -269,6 +270,7 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
     more rows.
     ``scan``: visit the tracked keys by scanning ``first`` in key order (an array indexed by key)
     rather than in the order they were touched; the same counts, read sequentially.
+    ``buf``: scratch room, shape (2, any > 0).
     """
     dense = meta[10] != 0
     mapped = meta[12] != 0
@@ -279,11 +281,72 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
         if inert_f[r, 0] < pf[q, PF_REMOVED] and inert_f[r, 0] < inert_f[r, 1]:
             pi[q, PI_VIEWS] += 1
     j = meta[2]
+    inv_step = 1.0 / step
+    latest = last[0]
     if nbins > 0:  # the first exposures the event queue logged go into the histogram too
+        # the end tick of the last post and copy deadline seen, and that post's ticks so far
+        cq, cdl, cend, legal, ph = -1, 0.0, 0, 0, 0
         for r in range(j):
             if log_i[r, 3] & 1:
-                _count_first(pf, pi, hist, log_i[r, 0], log_f[r, 0], log_f[r, 1], step, horizon, last)
+                q = log_i[r, 0]
+                t = log_f[r, 0]
+                dl = log_f[r, 1]
+                if q != cq or dl != cdl:
+                    if cq >= 0:
+                        pi[cq, PI_PH_TICKS] += ph
+                    cq, cdl, cend, legal, ph = q, dl, _end_ticks(pf, q, dl, horizon), pi[q, PI_LEGAL], 0
+                ph += cend - int(np.rint(t * PH_TICKS))
+                hist[legal, _bin(t, step, inv_step, nbins)] += 1
+                latest = max(latest, t)
+        if cq >= 0:
+            pi[cq, PI_PH_TICKS] += ph
         j = 0  # ... and their rows are done with
+    if scan and nbins > 0 and dense:
+        # key order is post by post (no division per key). The keys that count (touched, before
+        # the removals, not exposed through the event queue: their bit in the bitset ``seen``,
+        # which is read, not updated, as nothing reads it after settling) are first gathered
+        # into ``buf`` without a branch on the data (times row 0, copy deadlines row 1), then
+        # counted: the unpredictable tests cost no mispredicted branches
+        cap = buf.shape[1]
+        n_reached = 0
+        for q in range(first.shape[1] // n_users):
+            base = q * n_users
+            stop = base + n_users
+            removed = pf[q, PF_REMOVED]
+            legal = pi[q, PI_LEGAL]
+            cdl, cend = math.inf, _end_ticks(pf, q, math.inf, horizon)
+            reach = 0
+            ph = 0
+            word = seen[base >> 6]
+            m = 0
+            key = base
+            while key < stop:
+                if (key & 63) == 0:
+                    word = seen[key >> 6]
+                t = first[0, key]
+                dl = first[1, key] if track_deadline else math.inf
+                buf[0, m] = t
+                buf[1, m] = dl
+                m += 1 if (t < removed) & (t < dl) & (((word >> (key & 63)) & 1) == 0) else 0
+                key += 1
+                if m == cap or key == stop:
+                    for i in range(m):
+                        t = buf[0, i]
+                        dl = buf[1, i]
+                        if dl != cdl:
+                            cdl, cend = dl, _end_ticks(pf, q, dl, horizon)
+                        ph += cend - int(np.rint(t * PH_TICKS))
+                        hist[legal, _bin(t, step, inv_step, nbins)] += 1
+                        latest = max(latest, t)
+                    reach += m
+                    m = 0
+            pi[q, PI_REACH] += reach
+            pi[q, PI_PH_TICKS] += ph
+            n_reached += reach
+        meta[7] += n_reached
+        last[0] = latest
+        meta[2] = j
+        return
     for c in range(first.shape[1] if scan else meta[11]):
         if scan:
             t = first[0, c]
@@ -301,7 +364,9 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
         meta[7] += 1
         pi[q, PI_REACH] += 1
         if nbins > 0:
-            _count_first(pf, pi, hist, q, t, dl, step, horizon, last)
+            pi[q, PI_PH_TICKS] += _end_ticks(pf, q, dl, horizon) - int(np.rint(t * PH_TICKS))
+            hist[pi[q, PI_LEGAL], _bin(t, step, inv_step, nbins)] += 1
+            latest = max(latest, t)
             continue
         log_f[j, 0] = t
         log_f[j, 1] = dl
@@ -310,10 +375,11 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
         log_i[j, 2] = -1  # the source of an inert first exposure is not kept
         log_i[j, 3] = 5  # a first exposure (1), settled from the inert buffer (4)
         j += 1
+    last[0] = latest
     meta[2] = j
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def first_span(first: np.ndarray, touched: np.ndarray, n_touched: int, scan: bool) -> float:  # pragma: no cover
     """The latest tracked earliest-exposure time (0 if none): a bound on the last settled first
     exposure. ``scan`` as in :func:`settle_inert`."""
@@ -332,7 +398,7 @@ def first_span(first: np.ndarray, touched: np.ndarray, n_touched: int, scan: boo
     return m
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _claim(keys: np.ndarray, key: int) -> tuple[int, bool]:  # pragma: no cover
     """Slot of ``key`` (>= 0) in the open-addressing table ``keys`` (empty slots hold -1; linear
     probing), claiming a slot if the key is new; returns (slot, new)."""
@@ -348,13 +414,13 @@ def _claim(keys: np.ndarray, key: int) -> tuple[int, bool]:  # pragma: no cover
         i = (i + 1) & mask
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def first_slot(keys: np.ndarray, key: int) -> int:  # pragma: no cover
     """The slot of ``key`` in the map ``keys`` of tracked first exposures (claimed if new)."""
     return _claim(keys, key)[0]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def rehash_first(keys: np.ndarray, first: np.ndarray, touched: np.ndarray, n_touched: int,
                  new_keys: np.ndarray, new_first: np.ndarray) -> None:  # pragma: no cover
     """Move the tracked keys into a bigger map (``new_first``, rows as ``first``, filled with
@@ -368,7 +434,7 @@ def rehash_first(keys: np.ndarray, first: np.ndarray, touched: np.ndarray, n_tou
         touched[c] = slot
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarray,
             hf: np.ndarray, hi: np.ndarray, meta: np.ndarray, delay_par: np.ndarray,
             lat_table: np.ndarray, seen: np.ndarray, log_f: np.ndarray, log_i: np.ndarray,
@@ -470,7 +536,7 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
     return DONE
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def seen_add(table: np.ndarray, key: int, dense: bool) -> bool:  # pragma: no cover
     """Add ``key`` (>= 0) to the set of (post, user) pairs already exposed; True if it is new.
 
@@ -488,7 +554,7 @@ def seen_add(table: np.ndarray, key: int, dense: bool) -> bool:  # pragma: no co
     return _claim(table, key)[1]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def rehash(old: np.ndarray, new: np.ndarray) -> None:  # pragma: no cover
     """Insert every key of the hash set ``old`` into the empty hash set ``new``."""
     for k in old:

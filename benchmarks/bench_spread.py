@@ -328,19 +328,26 @@ def _bare_cascade(indptr: np.ndarray, indices: np.ndarray, src: int, p: float, r
                 break
 
 
+_BARE_ARRAYS: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
 def run_bare(cfg: SimConfig, g: Graph, seed: int, p: float, rate: float) -> tuple[float, float, int, int]:
     """One timed bare-kernel run of spreadsim's seed ``seed``: (wall s, CPU s, infections, reach).
 
-    The uploader and the post's keys are spreadsim's (setup outside the timer, like a graph)."""
+    The uploader and the post's keys are spreadsim's (setup outside the timer, like a graph). Like
+    spreadsim, which keeps its work arrays for the next run, the bare kernel reuses its arrays
+    from run to run (allocated once per graph size); resetting the earliest times is timed."""
     sim = Simulation(cfg, seed, graph=g)
     sim.upload(sim._schedule[0][1], sim._schedule[0][2], content_id=0, adversarial=True)
     src = int(sim.posts[0].uploader)
     dkey, skey = int(sim._pi[0, K.PI_DELAY_KEY]), int(sim._pi[0, K.PI_SHARE_KEY])
+    sim._release()  # its work arrays go back to spreadsim's pool, as after a run
+    if g.n not in _BARE_ARRAYS:
+        _BARE_ARRAYS[g.n] = (np.empty(g.n), np.empty(g.n), np.empty(g.n, dtype=np.int64))
+    first, ht, hu = _BARE_ARRAYS[g.n]
     c0 = time.process_time()
     t0 = time.perf_counter()
-    first = np.full(g.n, math.inf)
-    ht = np.empty(g.n, dtype=np.float64)
-    hu = np.empty(g.n, dtype=np.int64)
+    first.fill(math.inf)
     inf, reach = _bare_cascade(g.indptr, g.indices, src, p, rate, dkey, skey, first, ht, hu)
     return time.perf_counter() - t0, time.process_time() - c0, int(inf), int(reach)
 

@@ -270,6 +270,25 @@ def test_cumulative_counts_match_a_sorted_count():
         t = np.concatenate([rng.uniform(0, 50, 500), grid[::3]])  # values on grid points too
         expected = np.searchsorted(np.sort(t), grid, side="right")
         np.testing.assert_array_equal(_cumulative_counts(t, grid), expected)
+        np.testing.assert_array_equal(_cumulative_counts(t[:0], grid), np.zeros(grid.size))
+
+
+def test_summary_median_and_p95_are_numpys():
+    """The summary takes the median and the 95th percentile of reach in one np.percentile call:
+    on integer counts the 50th percentile is exactly np.median."""
+    from spreadsim.metrics import summarize
+
+    rng = np.random.default_rng(3)
+    for n in [*range(1, 40), 999, 1000]:
+        reach = rng.integers(0, int(rng.choice([5, 1000, 10**9])), n)
+        posts = {"category": np.array(["hate_speech"] * n, dtype=object), "reach": reach,
+                 "removal_time_h": np.full(n, np.nan), "upload_time_h": np.zeros(n),
+                 "views": reach, "shares": reach, "exposure_person_hours": np.zeros(n)}
+        s = summarize(posts)
+        assert s["reach_median"] == np.median(reach.astype(np.float64))
+        assert s["reach_p95"] == np.percentile(reach.astype(np.float64), 95)
+    empty = summarize({k: v[:0] for k, v in posts.items()})
+    assert np.isnan(empty["reach_median"]) and np.isnan(empty["reach_p95"])
 
 
 def test_series_covers_an_exposure_at_a_denormal_time():
@@ -458,3 +477,90 @@ def test_reach_histogram_is_sized_by_the_latest_exposure_not_the_horizon():
     assert 0 < sim._hist.shape[1] <= 10  # exposures at 1.5, 3 and 4.5 h, hourly steps
     np.testing.assert_array_equal(r.series["reach_illegal"], [0, 0, 1, 2, 2, 3])  # reach <= t
     np.testing.assert_array_equal(r.series["time_h"], np.arange(6.0))
+
+
+def _poisoned_take(take, poison):
+    """An ``_ArrayPool.take`` whose unfilled arrays hold garbage: ``"nan"`` (NaN, a huge
+    integer) or ``"random"`` (uniform on [0, 100), random integers)."""
+    rng = np.random.default_rng(7)
+
+    def poisoned(self, shape, dtype, fill=None):
+        a = take(self, shape, dtype, fill)
+        if fill is None:
+            if poison == "nan":
+                a.fill(np.nan if a.dtype.kind == "f" else np.iinfo(a.dtype).max // 3)
+            elif a.dtype.kind == "f":
+                a[...] = rng.uniform(0.0, 100.0, a.shape)
+            else:
+                a[...] = rng.integers(-5, 1 << 20, a.shape)
+        return a
+
+    return poisoned
+
+
+@pytest.mark.parametrize("removal", ["cascade", "per_copy"])
+@pytest.mark.parametrize("known", [True, False], ids=["removal-known", "removal-later"])
+@pytest.mark.parametrize("trace", [False, True], ids=["counts", "trace"])
+@pytest.mark.parametrize("small", [True, False], ids=["bitset", "hashset"])
+def test_pooled_work_arrays_carry_nothing_between_runs(removal, known, trace, small, monkeypatch):
+    """A run takes its work arrays from the pool of earlier runs (see engine._ArrayPool): every
+    array handed out unfilled must be written before it is read, so a pool of garbage gives the
+    tables of fresh arrays; and a finished run's arrays are reused by the next one."""
+    from spreadsim import engine
+    from spreadsim.graphs import build_graph
+    from spreadsim.policies import FixedLatency
+
+    if not small:
+        monkeypatch.setattr(engine, "DENSE_SEEN_MAX_KEYS", 0)
+        monkeypatch.setattr(engine, "TRACK_FIRST_MAX_KEYS", 0)
+    g = build_graph({"kind": "barabasi_albert", "n": 1500, "m": 3}, seed=2)
+    cfg = SimConfig.from_dict(config(share_prob=0.2, removal=removal, posts=8, uploaders=3,
+                                     window_h=6.0, horizon_h=60.0, selection="random"))
+
+    def pols():
+        return [FixedLatency({"latency_h": 5.0})] if known else [_LateRemover()]
+
+    def tables(r):
+        return {**{f"p:{k}": v for k, v in r.posts.items()}, **{f"s:{k}": v for k, v in r.series.items()},
+                **{f"e:{k}": v for k, v in r.exposures.items()}}
+
+    take = engine._ArrayPool.take
+    monkeypatch.setattr(engine, "_POOL", engine._ArrayPool())
+    monkeypatch.setattr(engine._ArrayPool, "take", _poisoned_take(take, "nan"))
+    ref = [tables(Simulation(cfg, s, graph=g, policies=pols(), trace=trace).run()) for s in range(3)]
+    assert all(r["p:reach"].sum() > 100 for r in ref)
+    assert engine._POOL.nbytes > 0  # the runs gave their arrays back
+    monkeypatch.setattr(engine._ArrayPool, "take", _poisoned_take(take, "random"))
+    for s in range(3):
+        got = tables(Simulation(cfg, s, graph=g, policies=pols(), trace=trace).run())
+        assert got.keys() == ref[s].keys()
+        for k in got:
+            np.testing.assert_array_equal(got[k], ref[s][k], err_msg=k)
+    # the next run takes the very arrays the last one gave back (those that kept their size:
+    # the map of tracked keys grows with the users reached, the log with a trace)
+    kept = {id(a) for stack in engine._POOL.free.values() for a in stack}
+    sim = Simulation(cfg, 0, graph=g, policies=pols(), trace=trace)
+    assert not small or (id(sim._first) in kept and id(sim._seen) in kept)
+
+
+def test_pool_is_bounded_and_per_thread(monkeypatch):
+    """The pool keeps at most POOL_MAX_BYTES, only arrays owning their memory, one pool per
+    thread."""
+    import threading
+
+    from spreadsim import engine
+
+    pool = engine._ArrayPool()
+    monkeypatch.setattr(engine, "POOL_MAX_BYTES", 1000)
+    big, small = np.empty(200), np.empty(50)
+    pool.give(big, small, np.empty(100)[::2], small[:10])  # views are not kept
+    assert pool.nbytes == 400 and [a is small for a in pool.free[((50,), "<f8")]] == [True]
+    a = pool.take((50,), np.float64, 7.0)
+    assert a is small and np.all(a == 7.0) and pool.nbytes == 0
+    assert pool.take((50,), np.float64).shape == (50,)  # empty pool: a new array
+    pool.give(small)
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(pool.free.get(((50,), "<f8"))))
+    t.start()
+    t.join()
+    assert seen == [None] and pool.free[((50,), "<f8")] == [small]

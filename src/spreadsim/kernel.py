@@ -562,9 +562,14 @@ def rehash(old: np.ndarray, new: np.ndarray) -> None:  # pragma: no cover
             seen_add(new, k, False)
 
 
+def dense_seen_words(n_posts: int, n_users: int) -> int:
+    """Length of the bitset of the keys of ``n_posts`` posts (one spare word)."""
+    return (n_posts * n_users) // 64 + 2
+
+
 def new_dense_seen(n_posts: int, n_users: int) -> np.ndarray:
-    """An empty bitset for the keys of ``n_posts`` posts (one spare word)."""
-    return np.zeros((n_posts * n_users) // 64 + 2, dtype=np.int64)
+    """An empty bitset for the keys of ``n_posts`` posts."""
+    return np.zeros(dense_seen_words(n_posts, n_users), dtype=np.int64)
 
 
 def new_seen(capacity: int = 1 << 12) -> np.ndarray:

@@ -273,13 +273,20 @@ def test_cumulative_counts_match_a_sorted_count():
         np.testing.assert_array_equal(_cumulative_counts(t[:0], grid), np.zeros(grid.size))
 
 
-def test_summary_median_and_p95_are_numpys():
-    """The summary takes the median and the 95th percentile of reach in one np.percentile call:
-    on integer counts the 50th percentile is exactly np.median."""
-    from spreadsim.metrics import summarize
+def test_summary_percentiles_are_numpys():
+    """The summary's median and 95th percentile of reach use metrics._percentiles, numpy's
+    default (linear) percentile by the same arithmetic: equal to np.percentile (and, on integer
+    counts, the median to np.median) for any sizes, values and percentiles."""
+    from spreadsim.metrics import _percentiles, summarize
 
     rng = np.random.default_rng(3)
-    for n in [*range(1, 40), 999, 1000]:
+    for trial in range(3000):
+        n = int(rng.integers(1, 50)) if trial % 10 else int(rng.integers(50, 3000))
+        x = [rng.integers(0, 10 ** int(rng.integers(1, 12)), n).astype(np.float64),
+             rng.uniform(0.0, 1e3, n), rng.lognormal(0.0, 3.0, n)][trial % 3]
+        qs = (50.0, 95.0, 0.0, 100.0, float(rng.uniform(0.0, 100.0)))
+        assert _percentiles(x, qs) == list(np.percentile(x, qs)), (x, qs)
+    for n in [*range(1, 30), 999, 1000]:
         reach = rng.integers(0, int(rng.choice([5, 1000, 10**9])), n)
         posts = {"category": np.array(["hate_speech"] * n, dtype=object), "reach": reach,
                  "removal_time_h": np.full(n, np.nan), "upload_time_h": np.zeros(n),

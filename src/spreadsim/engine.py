@@ -114,6 +114,8 @@ DENSE_SEEN_MAX_KEYS = 1 << 26
 TRACK_FIRST_MAX_KEYS = 1 << 25
 #: settled first exposures go straight into a histogram of at most this many bins
 HIST_MAX_BINS = 1 << 22
+#: settling scans the tracked keys in key order when at least this share of them was touched
+SCAN_MIN_TOUCHED = 1 / 32
 
 #: work arrays kept for the next run of the same thread (see _ArrayPool), at most this many bytes
 POOL_MAX_BYTES = 64 << 20
@@ -266,6 +268,11 @@ class Simulation:
         self.record_views = record_views and not self.live_counts
         if self.record_views:
             self._meta[13] = 0
+        # with earliest times tracked and nothing that needs the log's rows (a trace, recorded
+        # views), first exposures through the event queue are not logged: settling counts them
+        # from the tracked earliest times, where their times are
+        tracked = self._meta[9] != 0 or self._meta[15] != 0
+        self._meta[14] = int(tracked and not (self.trace or self.record_views))
         for i, p in enumerate(self.policies):
             p.bind(self, stream_key(self.seed, f"{stream_prefix}policy:{i}:{p.name}"))
 
@@ -692,7 +699,8 @@ class Simulation:
         # up to the latest tracked exposure), unless it would be huge or each must be logged
         log_rows = self.record_views
         # many keys touched: read them in key order (sequential) rather than in touch order
-        scan = not self._mapped and not log_rows and 32 * n_touched >= self._first.shape[1]
+        scan = (not self._mapped and not log_rows
+                and n_touched >= SCAN_MIN_TOUCHED * self._first.shape[1])
         bins = 0
         if not log_rows and n_touched:
             span = K.first_span(self._first, self._touched, n_touched, scan)

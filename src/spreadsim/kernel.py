@@ -267,13 +267,16 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
     histogram (``hist[legal, k]``: first exposures in ``((k-1) step, k step]``), its exposure
     person-hours into ``pi[:, PI_PH_TICKS]`` and its time into the latest, ``last[0]``.
     Otherwise settled first exposures are logged, and the log must have room for ``meta[11]``
-    more rows.
+    more rows. With ``meta[14]`` set, the event queue's first exposures were not logged: they are
+    counted (or logged) here from ``first`` too, where their time is (a first exposure through the
+    queue is the earliest exposure of its key), but their reach was counted already.
     ``scan``: visit the tracked keys by scanning ``first`` in key order (an array indexed by key)
     rather than in the order they were touched; the same counts, read sequentially.
     ``buf``: scratch room, shape (2, any > 0).
     """
     dense = meta[10] != 0
     mapped = meta[12] != 0
+    every = meta[14] != 0  # count the keys exposed through the queue too (not their reach)
     track_deadline = first.shape[0] > 1
     nbins = hist.shape[1]
     for r in range(n_inert):
@@ -327,7 +330,10 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
                 dl = first[1, key] if track_deadline else math.inf
                 buf[0, m] = t
                 buf[1, m] = dl
-                m += 1 if (t < removed) & (t < dl) & (((word >> (key & 63)) & 1) == 0) else 0
+                valid = (t < removed) & (t < dl)
+                fresh = valid & (((word >> (key & 63)) & 1) == 0)
+                reach += 1 if fresh else 0
+                m += 1 if fresh | (valid & every) else 0
                 key += 1
                 if m == cap or key == stop:
                     for i in range(m):
@@ -338,7 +344,6 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
                         ph += cend - int(np.rint(t * PH_TICKS))
                         hist[legal, _bin(t, step, inv_step, nbins)] += 1
                         latest = max(latest, t)
-                    reach += m
                     m = 0
             pi[q, PI_REACH] += reach
             pi[q, PI_PH_TICKS] += ph
@@ -359,10 +364,13 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
         key = first_keys[slot] if mapped else slot
         q = key // n_users
         dl = first[1, slot] if track_deadline else math.inf
-        if t >= pf[q, PF_REMOVED] or t >= dl or not seen_add(seen, key, dense):
+        if t >= pf[q, PF_REMOVED] or t >= dl:
             continue
-        meta[7] += 1
-        pi[q, PI_REACH] += 1
+        if seen_add(seen, key, dense):
+            meta[7] += 1
+            pi[q, PI_REACH] += 1
+        elif not every:
+            continue  # counted through the queue
         if nbins > 0:
             pi[q, PI_PH_TICKS] += _end_ticks(pf, q, dl, horizon) - int(np.rint(t * PH_TICKS))
             hist[pi[q, PI_LEGAL], _bin(t, step, inv_step, nbins)] += 1
@@ -451,8 +459,9 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
     ``meta`` = [heap size, next sequence number, log length, reported event bits, reported post,
     reported user, reported source, size of the ``seen`` set, inert exposures buffered, inert
     exposures on (0/1), ``seen`` is a dense bitset (0/1), keys tracked in ``first``, ``first`` is
-    reached through the map ``first_keys`` (0/1), removal times final at upload (0/1), unused,
-    reach live without live views (0: no; 1: for posts with a pending reach trigger; 2: for
+    reached through the map ``first_keys`` (0/1), removal times final at upload (0/1), first
+    exposures not logged (0/1: only with earliest times tracked and no trace; :func:`settle_inert`
+    counts them from ``first``), reach live without live views (0: no; 1: for posts with a pending reach trigger; 2: for
     every post)];
     ``first[0, slot]`` = earliest exposure time scheduled for the key, ``first[1, slot]`` its copy's
     deadline (that row only exists when copy clocks may be set; otherwise every deadline is inf). The
@@ -468,6 +477,7 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
     dense = meta[10] != 0
     mapped = meta[12] != 0
     trigger_live = meta[15] == 1  # reach live only for posts with a pending trigger
+    unlogged = meta[14] != 0  # first exposures are settled from ``first``, not logged
     cap_heap = hf.shape[0]
     cap_log = log_f.shape[0] - 1
     while meta[0] > 0:
@@ -499,7 +509,7 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
         is_first = (not (trigger_live and t > first[0, first_slot(first_keys, key) if mapped else key])
                     and seen_add(seen, key, dense))
         j = -1
-        if trace or is_first:
+        if trace or (is_first and not unlogged):
             j = meta[2]
             log_f[j, 0] = t
             log_f[j, 1] = deadline
@@ -518,7 +528,8 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
         shared = uniform(pi[q, PI_SHARE_KEY], v, 0) < thr
         if shared:
             pi[q, PI_SHARES] += 1
-            log_i[j, 3] = 3  # first exposure, and the user reshared
+            if j >= 0:
+                log_i[j, 3] = 3  # first exposure, and the user reshared
             share(indptr, indices, pf, pi, hf, hi, meta, delay_par, lat_table, seen, notice_weight,
                   inert_f, inert_i, first, first_keys, touched, q, v, t, horizon)
         bits = EV_EXPOSURE | (EV_SHARE if shared else 0)

@@ -696,8 +696,10 @@ class Simulation:
         n_touched = int(self._meta[11])
         sc = self.config.scenario
         # first exposures go straight into the reach-over-time histogram (one bin per series step
-        # up to the latest tracked exposure), unless it would be huge or each must be logged
-        log_rows = self.record_views
+        # up to the latest tracked exposure), unless it would be huge or each must be logged (for
+        # recorded views, or when the event queue logged its first exposures: then every first
+        # exposure is in the log)
+        log_rows = self.record_views or not self._meta[14]
         # many keys touched: read them in key order (sequential) rather than in touch order
         scan = (not self._mapped and not log_rows
                 and n_touched >= SCAN_MIN_TOUCHED * self._first.shape[1])

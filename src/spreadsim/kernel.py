@@ -262,14 +262,14 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
     the event queue is their first exposure if it came before the removal (ties: the earliest
     scheduled).
 
-    When ``hist`` has bins, every first exposure (these, and those the event queue logged, whose
-    rows are then dropped: ``meta[2]`` is set to 0) is counted straight into the reach-over-time
-    histogram (``hist[legal, k]``: first exposures in ``((k-1) step, k step]``), its exposure
-    person-hours into ``pi[:, PI_PH_TICKS]`` and its time into the latest, ``last[0]``.
-    Otherwise settled first exposures are logged, and the log must have room for ``meta[11]``
-    more rows. With ``meta[14]`` set, the event queue's first exposures were not logged: they are
-    counted (or logged) here from ``first`` too, where their time is (a first exposure through the
-    queue is the earliest exposure of its key), but their reach was counted already.
+    With ``meta[14]`` set, the event queue's first exposures were not logged: they are counted
+    (or logged) here from ``first`` too, where their time is (a first exposure through the queue
+    is the earliest exposure of its key), but their reach was counted already.
+    When ``hist`` has bins (only with ``meta[14]`` set), every first exposure is counted straight
+    into the reach-over-time histogram (``hist[legal, k]``: first exposures in
+    ``((k-1) step, k step]``), its exposure person-hours into ``pi[:, PI_PH_TICKS]`` and its time
+    into the latest, ``last[0]``. Otherwise settled first exposures are logged, and the log must
+    have room for ``meta[11]`` more rows.
     ``scan``: visit the tracked keys by scanning ``first`` in key order (an array indexed by key)
     rather than in the order they were touched; the same counts, read sequentially.
     ``buf``: scratch room, shape (2, any > 0).
@@ -286,24 +286,6 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
     j = meta[2]
     inv_step = 1.0 / step
     latest = last[0]
-    if nbins > 0:  # the first exposures the event queue logged go into the histogram too
-        # the end tick of the last post and copy deadline seen, and that post's ticks so far
-        cq, cdl, cend, legal, ph = -1, 0.0, 0, 0, 0
-        for r in range(j):
-            if log_i[r, 3] & 1:
-                q = log_i[r, 0]
-                t = log_f[r, 0]
-                dl = log_f[r, 1]
-                if q != cq or dl != cdl:
-                    if cq >= 0:
-                        pi[cq, PI_PH_TICKS] += ph
-                    cq, cdl, cend, legal, ph = q, dl, _end_ticks(pf, q, dl, horizon), pi[q, PI_LEGAL], 0
-                ph += cend - int(np.rint(t * PH_TICKS))
-                hist[legal, _bin(t, step, inv_step, nbins)] += 1
-                latest = max(latest, t)
-        if cq >= 0:
-            pi[cq, PI_PH_TICKS] += ph
-        j = 0  # ... and their rows are done with
     if scan and nbins > 0 and dense:
         # key order is post by post (no division per key). The keys that count (touched, before
         # the removals, not exposed through the event queue: their bit in the bitset ``seen``,
@@ -461,8 +443,8 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
     exposures on (0/1), ``seen`` is a dense bitset (0/1), keys tracked in ``first``, ``first`` is
     reached through the map ``first_keys`` (0/1), removal times final at upload (0/1), first
     exposures not logged (0/1: only with earliest times tracked and no trace; :func:`settle_inert`
-    counts them from ``first``), reach live without live views (0: no; 1: for posts with a pending reach trigger; 2: for
-    every post)];
+    counts them from ``first``), reach live without live views (0: no; 1: for posts with a
+    pending reach trigger; 2: for every post)];
     ``first[0, slot]`` = earliest exposure time scheduled for the key, ``first[1, slot]`` its copy's
     deadline (that row only exists when copy clocks may be set; otherwise every deadline is inf). The
     reported time is written to ``log_f``'s spare row -1.

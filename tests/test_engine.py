@@ -613,3 +613,20 @@ def test_settling_orders_give_the_same_tables(removal, known, settle, small, mon
             np.testing.assert_array_equal(fast.posts[col], live.posts[col], err_msg=col)
         for col in live.series:
             np.testing.assert_array_equal(fast.series[col], live.series[col], err_msg=col)
+
+
+def test_a_finished_simulation_answers_queries_but_does_not_finish_twice():
+    """After the run (whose work arrays went back to the pool) reach, views, shares and the next
+    spread time still answer; a second finish() is refused with a clear error."""
+    from spreadsim.graphs import build_graph
+
+    g = build_graph({"kind": "barabasi_albert", "n": 500, "m": 3}, seed=0)
+    cfg = SimConfig.from_dict(config(share_prob=0.3, posts=3, uploaders=2, horizon_h=3.0))
+    sim = Simulation(cfg, 0, graph=g)
+    r = sim.run()
+    assert [sim.reach(p) for p in sim.posts] == r.posts["reach"].tolist()
+    assert [sim.views(p) for p in sim.posts] == r.posts["views"].tolist()
+    assert [sim.shares(p) for p in sim.posts] == r.posts["shares"].tolist()
+    assert sim.next_spread_time() == math.inf
+    with pytest.raises(RuntimeError, match="finished already"):
+        sim.finish()

@@ -255,6 +255,7 @@ class Simulation:
         # reach live without live views: for every post with exposure hooks, else only for posts
         # with a pending reach trigger (their reach is counted in time order until the last one)
         self._meta[15] = (2 if "exposure" in wants else 1) if self.live_reach and not self.live_views else 0
+        self._finished = False
         self._advances = 0  # kernel advances so far (reach() of a post whose reach stopped being
         self._reach_frozen: dict[int, int] = {}  # live is exact only until the next advance)
         # when every policy fixes removal times at upload, inert exposures are counted as they
@@ -666,7 +667,12 @@ class Simulation:
         self.env.process(self._uploads())
 
     def finish(self) -> RunResult:
-        """Collect the results once the environment has run to the horizon."""
+        """Collect the results once the environment has run to the horizon (once: the run's work
+        arrays go back to the pool for the next run)."""
+        if self._finished:
+            raise RuntimeError("this simulation has finished already: its results are in the "
+                               "RunResult that run() or finish() returned")
+        self._finished = True
         self._settle()
         # every count is final: reach()/views() are valid after the run
         self.live_counts = self.live_reach = self.live_views = True
@@ -684,6 +690,7 @@ class Simulation:
         if not self.record_views:
             spent += [self._log_f, self._log_i]
         _POOL.give(*spent)
+        self._meta[0] = 0  # the event queue is gone (events after the horizon never happen)
         empty_f, empty_i = np.empty((0, 2)), np.empty((0, 4), dtype=np.int64)
         self._hf, self._hi, self._first = empty_f, empty_i, np.empty((1, 0))
         self._first_keys = self._touched = self._seen = np.empty(0, dtype=np.int64)

@@ -21,6 +21,22 @@ def trace(result):
             zip(e["time_h"], e["post_id"], e["user"], e["source"], strict=True)]
 
 
+def _assert_same_tables(got, want):
+    """The per-post tables and the reach series of two runs are identical, column by column."""
+    for col in want.posts:
+        np.testing.assert_array_equal(got.posts[col], want.posts[col], err_msg=col)
+    for col in want.series:
+        np.testing.assert_array_equal(got.series[col], want.series[col], err_msg=col)
+
+
+def _use_hash_sets(monkeypatch):
+    """Make every run keep its exposed set and earliest times in hash maps, not arrays."""
+    from spreadsim import engine
+
+    monkeypatch.setattr(engine, "DENSE_SEEN_MAX_KEYS", 0)
+    monkeypatch.setattr(engine, "TRACK_FIRST_MAX_KEYS", 0)
+
+
 def test_chain_unmoderated_trace():
     g = digraph([(0, 1), (1, 2), (2, 3)])
     r = simulate(config(), seed=0, graph=g, trace=True)
@@ -224,13 +240,11 @@ def test_inert_exposures_give_the_same_tables(removal, decay, known, small, monk
     """Exposures that can trigger nothing skip the event queue (counted as scheduled when
     removal times are known at upload, else settled at the end; with a bitset or a hash set of
     exposed users): the tables must be those of processing every exposure as an event."""
-    from spreadsim import engine
     from spreadsim.graphs import build_graph
     from spreadsim.policies import FixedLatency
 
     if not small:
-        monkeypatch.setattr(engine, "DENSE_SEEN_MAX_KEYS", 0)
-        monkeypatch.setattr(engine, "TRACK_FIRST_MAX_KEYS", 0)
+        _use_hash_sets(monkeypatch)
     g = build_graph({"kind": "barabasi_albert", "n": 2000, "m": 3}, seed=1)
     cfg = SimConfig.from_dict(config(share_prob=0.15, kernel={"dist": "lognormal", "median_h": 1.0,
                                                               "sigma": 1.0},
@@ -248,10 +262,7 @@ def test_inert_exposures_give_the_same_tables(removal, decay, known, small, monk
         assert live_sim.live_counts
         live = live_sim.run()
         assert fast.posts["reach"].sum() > 50
-        for col in live.posts:
-            np.testing.assert_array_equal(fast.posts[col], live.posts[col], err_msg=col)
-        for col in live.series:
-            np.testing.assert_array_equal(fast.series[col], live.series[col], err_msg=col)
+        _assert_same_tables(fast, live)
 
 
 def test_reach_query_needs_live_counts():
@@ -351,10 +362,7 @@ def test_repeats_skip_the_queue_when_only_reach_is_live(known):
         pol = [FixedLatency({"latency_h": 8.0})] if known else [_LateRemover()]
         b = Simulation(cfg, seed, graph=g, policies=[*pol, w2, _Live()]).run()
         assert w1.hits == w2.hits and len(w1.hits) > 5
-        for col in b.posts:
-            np.testing.assert_array_equal(a.posts[col], b.posts[col], err_msg=col)
-        for col in b.series:
-            np.testing.assert_array_equal(a.series[col], b.series[col], err_msg=col)
+        _assert_same_tables(a, b)
 
 
 @pytest.mark.parametrize("kernel", [{"dist": "exponential", "rate_per_h": 0.5},
@@ -375,10 +383,7 @@ def test_repeats_counted_without_their_delay_give_the_same_tables(kernel, remova
         fast = Simulation(cfg, seed, graph=g, policies=[FixedLatency({"latency_h": 6.0})]).run()
         live = Simulation(cfg, seed, graph=g, policies=[FixedLatency({"latency_h": 6.0}), _Live()]).run()
         assert fast.posts["views"].sum() > fast.posts["reach"].sum() > 50  # repeats happened
-        for col in live.posts:
-            np.testing.assert_array_equal(fast.posts[col], live.posts[col], err_msg=col)
-        for col in live.series:
-            np.testing.assert_array_equal(fast.series[col], live.series[col], err_msg=col)
+        _assert_same_tables(fast, live)
 
 
 @pytest.mark.parametrize("kind,a,b", [(1, 0.5, 0.0), (1, 40.0, 0.0), (2, 2.0, 1.5), (2, 0.01, 0.3),
@@ -436,10 +441,7 @@ def test_reach_is_live_only_while_a_trigger_is_pending(triggers):
         a = a_sim.run()
         b = Simulation(cfg, seed, graph=g, policies=[w2, _Live()]).run()
         assert w1.hits == w2.hits and len(w1.hits) > 3
-        for col in b.posts:
-            np.testing.assert_array_equal(a.posts[col], b.posts[col], err_msg=col)
-        for col in b.series:
-            np.testing.assert_array_equal(a.series[col], b.series[col], err_msg=col)
+        _assert_same_tables(a, b)
 
 
 def test_reach_of_a_post_without_pending_trigger_is_refused_later():
@@ -518,8 +520,7 @@ def test_pooled_work_arrays_carry_nothing_between_runs(removal, known, trace, sm
     from spreadsim.policies import FixedLatency
 
     if not small:
-        monkeypatch.setattr(engine, "DENSE_SEEN_MAX_KEYS", 0)
-        monkeypatch.setattr(engine, "TRACK_FIRST_MAX_KEYS", 0)
+        _use_hash_sets(monkeypatch)
     g = build_graph({"kind": "barabasi_albert", "n": 1500, "m": 3}, seed=2)
     cfg = SimConfig.from_dict(config(share_prob=0.2, removal=removal, posts=8, uploaders=3,
                                      window_h=6.0, horizon_h=60.0, selection="random"))
@@ -587,8 +588,7 @@ def test_settling_orders_give_the_same_tables(removal, known, settle, small, mon
     from spreadsim.policies import FixedLatency
 
     if not small:
-        monkeypatch.setattr(engine, "DENSE_SEEN_MAX_KEYS", 0)
-        monkeypatch.setattr(engine, "TRACK_FIRST_MAX_KEYS", 0)
+        _use_hash_sets(monkeypatch)
     if settle == "touched":
         monkeypatch.setattr(engine, "SCAN_MIN_TOUCHED", math.inf)
     if settle == "log":
@@ -609,10 +609,7 @@ def test_settling_orders_give_the_same_tables(removal, known, settle, small, mon
         assert (fast_sim._hist.shape[1] == 0) == (settle == "log")
         live = Simulation(cfg, seed, graph=g, policies=[*pols(), _Live()]).run()
         assert fast.posts["reach"].sum() > 50
-        for col in live.posts:
-            np.testing.assert_array_equal(fast.posts[col], live.posts[col], err_msg=col)
-        for col in live.series:
-            np.testing.assert_array_equal(fast.series[col], live.series[col], err_msg=col)
+        _assert_same_tables(fast, live)
 
 
 def test_a_finished_simulation_answers_queries_but_does_not_finish_twice():

@@ -627,3 +627,15 @@ def test_a_finished_simulation_answers_queries_but_does_not_finish_twice():
     assert sim.next_spread_time() == math.inf
     with pytest.raises(RuntimeError, match="finished already"):
         sim.finish()
+
+
+def test_pool_can_be_turned_off(monkeypatch):
+    """With POOL_MAX_BYTES = 0 a finished run keeps nothing for the next one."""
+    from spreadsim import engine
+    from spreadsim.graphs import build_graph
+
+    monkeypatch.setattr(engine, "_POOL", engine._ArrayPool())
+    monkeypatch.setattr(engine, "POOL_MAX_BYTES", 0)
+    g = build_graph({"kind": "barabasi_albert", "n": 300, "m": 2}, seed=0)
+    Simulation(SimConfig.from_dict(config(share_prob=0.3, posts=2, uploaders=1)), 0, graph=g).run()
+    assert engine._POOL.nbytes == 0 and not any(engine._POOL.free.values())

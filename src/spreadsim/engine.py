@@ -480,7 +480,7 @@ class Simulation:
                                 - self._first.shape[1]), math.inf)
                 self._first = np.concatenate([self._first, more], axis=1)
             if self._dense:  # the bitset covers keys of every post slot
-                extra = K.new_dense_seen(self._pf.shape[0], self.graph.n).size - self._seen.size
+                extra = K.dense_seen_words(self._pf.shape[0], self.graph.n) - self._seen.size
                 self._seen = np.concatenate([self._seen, np.zeros(max(extra, 0), dtype=np.int64)])
         post = Post(q, cid, category, int(uploader), t, copy, altered, adversarial)
         self.posts.append(post)

@@ -560,10 +560,6 @@ def dense_seen_words(n_posts: int, n_users: int) -> int:
     return (n_posts * n_users) // 64 + 2
 
 
-def new_dense_seen(n_posts: int, n_users: int) -> np.ndarray:
-    """An empty bitset for the keys of ``n_posts`` posts."""
-    return np.zeros(dense_seen_words(n_posts, n_users), dtype=np.int64)
-
 
 def new_seen(capacity: int = 1 << 12) -> np.ndarray:
     """An empty hash set for :func:`seen_add` (capacity rounded up to a power of two)."""

@@ -105,6 +105,15 @@ def combined(res: dict[str, Any]) -> list[tuple[str, ...]]:
                          f"EoN {e['ips_cpu']:.0f}", f"CPU {r:.1f}x", ">= 80x and >= 1M/s",
                          "met" if r >= 80 and s["ips_cpu"] >= 1e6 else
                          f"NOT met ({s['ips_cpu'] / 1e6:.2f} of 1M/s, {r / 80:.2f} of 80x)"))
+        pr = sp.get("paired")
+        if pr:
+            pss = f"{pr['ss_ips_cpu']:.0f} ({pr['ss_ips_cpu_min']:.0f}-{pr['ss_ips_cpu_max']:.0f})"
+            ok = pr["ratio_cpu"] >= 80 and pr["ss_ips_cpu"] >= 1e6
+            rows.append((f"#5.1 spread vs EoN, paired runs, BA {n // 1000}k", f"{pss} inf/CPU-s",
+                         f"EoN runs {pr['runs']}", f"CPU {pr['ratio_cpu']:.1f}x "
+                         f"({pr['ratio_cpu_min']:.1f}-{pr['ratio_cpu_max']:.1f})", ">= 80x and >= 1M/s",
+                         "met" if ok else f"NOT met ({pr['ss_ips_cpu'] / 1e6:.2f} of 1M/s, "
+                         f"{pr['ratio_cpu'] / 80:.2f} of 80x)"))
         if "compiled" in sp:
             c = sp["compiled"]
             peer = f" ({c['ips_cpu'] / sp['EoN']['ips_cpu']:.0f}x EoN)" if "EoN" in sp else ""

@@ -639,3 +639,36 @@ def test_pool_can_be_turned_off(monkeypatch):
     g = build_graph({"kind": "barabasi_albert", "n": 300, "m": 2}, seed=0)
     Simulation(SimConfig.from_dict(config(share_prob=0.3, posts=2, uploaders=1)), 0, graph=g).run()
     assert engine._POOL.nbytes == 0 and not any(engine._POOL.free.values())
+
+
+@pytest.mark.parametrize(("weights", "n_ill", "n_leg"), [
+    ((1.0,), 1, 0), ((1.0,), 7, 0), ((0.2, 0.5, 0.3), 40, 0), ((3.0, 1.0), 25, 9), ((1.0, 1.0), 0, 5),
+])
+def test_campaign_draws_are_numpys_choice(weights, n_ill, n_leg):
+    """The campaign's categories come from NumPy's ``Generator.choice`` arithmetic without its
+    checks, and empty draws are skipped: the schedule is the one the plain NumPy calls give."""
+    from spreadsim.config import LEGAL
+    from spreadsim.rng import generator
+
+    names = ("hate_speech", "terrorist_propaganda", "ip_infringement")
+    cfg = config(posts=n_ill, selection="random")
+    cfg["scenario"].update({"legal_posts": n_leg, "uploaders": 3, "window_h": 30.0, "categories": {
+        names[i]: {"weight": w, "share_prob": 0.1} for i, w in enumerate(weights)}})
+    g = digraph([(i, (i + 1) % 12) for i in range(12)])
+    for seed in range(5):
+        sim = Simulation(SimConfig.from_dict(cfg), seed, graph=g)
+        cats = [c.name for c in sim.config.scenario.categories]
+        rng = generator(seed, "uploads")
+        ups = rng.choice(g.n, size=3, replace=False)
+        w = np.array([c.weight for c in sim.config.scenario.categories])
+        ill_t = rng.uniform(0.0, 30.0, n_ill)
+        ill_c = rng.choice(len(w), size=n_ill, p=w / w.sum())
+        ill_u = ups[rng.integers(0, 3, n_ill)]
+        leg_t = rng.uniform(0.0, 30.0, n_leg)
+        leg_u = rng.integers(0, g.n, n_leg)
+        t = np.concatenate([ill_t, leg_t])
+        c = [cats[k] for k in ill_c] + [LEGAL] * n_leg
+        u = np.concatenate([ill_u, leg_u])
+        want = [(float(t[i]), c[i], int(u[i]), i < n_ill) for i in np.argsort(t, kind="stable")]
+        assert sim._schedule == want
+        sim._release()

@@ -293,10 +293,15 @@ class Simulation:
         n_ill, n_leg = sc.illegal_posts, sc.legal_posts
         weights = np.array([c.weight for c in sc.categories], dtype=np.float64)
         ill_times = rng.uniform(0.0, sc.window_h, n_ill)
-        ill_cat = rng.choice(len(sc.categories), size=n_ill, p=weights / weights.sum())
+        # rng.choice(len(weights), n_ill, p=weights / weights.sum()), by its own arithmetic (the
+        # same draws; without its checks of p, which cost more than a small run's set-up)
+        cdf = np.cumsum(weights / weights.sum())
+        cdf /= cdf[-1]
+        ill_cat = cdf.searchsorted(rng.random(n_ill), side="right")
         ill_up = self.uploaders[rng.integers(0, len(self.uploaders), n_ill)]
-        leg_times = rng.uniform(0.0, sc.window_h, n_leg)
-        leg_up = rng.integers(0, g.n, n_leg)
+        # (empty draws leave the generator's state as it is: skipped)
+        leg_times = rng.uniform(0.0, sc.window_h, n_leg) if n_leg else np.empty(0)
+        leg_up = rng.integers(0, g.n, n_leg) if n_leg else np.empty(0, dtype=np.int64)
         times = np.concatenate([ill_times, leg_times])
         order = np.argsort(times, kind="stable")
         cats = [sc.categories[c].name for c in ill_cat] + [LEGAL] * n_leg

@@ -1,0 +1,62 @@
+"""The spread benchmark's own arithmetic and a small end-to-end run (real EoN, real graph)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def bench_spread():
+    sys.path.insert(0, str(BENCH))
+    try:
+        spec = importlib.util.spec_from_file_location("bench_spread", BENCH / "bench_spread.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        yield mod
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def test_paired_ratios_are_per_eon_run(bench_spread):
+    """Each EoN run is compared with the median of the spreadsim runs around it, not with
+    spreadsim's overall median; the report gives the median and range of those ratios."""
+    around_fast = [{"ips": 2e6, "ips_cpu": 2e6, "bare_ips": 4e6, "bare_ips_cpu": 4e6}] * 3
+    around_slow = [{"ips": 1e6, "ips_cpu": 1e6, "bare_ips": 1e6, "bare_ips_cpu": 1e6}] * 3
+    ee = [{"inf": 100, "wall": 0.01, "cpu": 0.01, "around": around_fast},   # EoN 1e4/s, fast period
+          {"inf": 100, "wall": 0.02, "cpu": 0.02, "around": around_slow},   # EoN 5e3/s, slow period
+          {"inf": 100, "wall": 0.02, "cpu": 0.04, "around": around_slow}]   # EoN 2.5e3/CPU-s
+    p = bench_spread.paired(ee)
+    assert p["runs"] == 3 and p["n_around"] == 9
+    assert p["ratio"] == statistics.median([200.0, 200.0, 200.0])
+    assert (p["ratio_cpu"], p["ratio_cpu_min"], p["ratio_cpu_max"]) == (200.0, 200.0, 400.0)
+    assert p["ss_ips_cpu"] == 1e6 and p["ss_ips_cpu_max"] == 2e6
+    assert p["bare_ratio_cpu"] == 400.0  # bare 4e6, 1e6, 1e6 against EoN 1e4, 5e3, 2.5e3
+    assert p["ss_bare_cpu"] == 1.0  # three pairs at 0.5, six at 1.0
+
+
+def test_paired_is_empty_without_pairing(bench_spread):
+    assert bench_spread.paired([{"inf": 1, "wall": 1.0, "cpu": 1.0, "around": []}]) == {}
+    assert bench_spread.paired([]) == {}
+
+
+def test_small_benchmark_run_pairs_every_eon_run(bench_spread, tmp_path, capsys):
+    pytest.importorskip("EoN")
+    out = tmp_path / "spread.json"
+    code = bench_spread.main(["--n", "3000", "--runs", "2", "--profile-top", "0", "--skip-heapq",
+                              "--json", str(out)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "paired with each EoN run" in text
+    res = json.loads(out.read_text())
+    assert res["paired"]["runs"] == res["EoN"]["runs"] == 2
+    # two spreadsim seeds before and two after each of the two EoN runs
+    assert res["paired"]["n_around"] == 8
+    assert res["paired"]["ratio_cpu"] > 0 and res["spreadsim"]["runs"] == 2

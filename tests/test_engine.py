@@ -672,3 +672,17 @@ def test_campaign_draws_are_numpys_choice(weights, n_ill, n_leg):
         want = [(float(t[i]), c[i], int(u[i]), i < n_ill) for i in np.argsort(t, kind="stable")]
         assert sim._schedule == want
         sim._release()
+
+
+def test_kernel_compiles_one_signature_of_advance():
+    """SimPy's clock may be an int (integer event times); the kernel still gets float times, so
+    numba compiles advance() once, not once per type of the clock (seconds on a fresh cache)."""
+    from spreadsim import kernel as K
+
+    if not hasattr(K.advance, "signatures"):
+        pytest.skip("plain-Python kernel")
+    g = digraph([(0, 1), (1, 2), (2, 3)])
+    cfg = config(policy={"name": "fixed_latency", "latency_h": 2}, horizon_h=10)
+    simulate(cfg, seed=0, graph=g)
+    assert K.advance.signatures
+    assert all(str(sig[18]) == "float64" for sig in K.advance.signatures)

@@ -410,8 +410,9 @@ class Simulation:
     def _advance(self, until: float) -> float | None:
         """Process the spread events due strictly before ``until``; if the kernel stops at an
         exposure with hooks, replay it as a SimPy event and return its time (else ``None``)."""
-        horizon = self.config.scenario.horizon_h
-        until = min(until, horizon)
+        horizon = float(self.config.scenario.horizon_h)
+        # a float always (SimPy's clock may be an int): one compiled signature of the kernel
+        until = float(min(until, horizon))
         self._advances += 1
         while True:
             code = K.advance(self._indptr, self._indices, self._pf, self._pi, self._hf, self._hi,

@@ -263,6 +263,9 @@ def run_heapq(indptr: list[int], indices: list[int], src: int, p: float, rate: f
 # ------------------------------------------------------------------------------------- compiled limit
 
 
+_U1 = np.uint64(1)
+
+
 @njit(cache=True)
 def _bare_cascade(indptr: np.ndarray, indices: np.ndarray, src: int, p: float, rate: float,
                   dkey: int, skey: int, first: np.ndarray, ht: np.ndarray, hu: np.ndarray) -> tuple[int, int]:
@@ -272,34 +275,36 @@ def _bare_cascade(indptr: np.ndarray, indices: np.ndarray, src: int, p: float, r
     uploader ``src`` at time 0; a user reshares on first exposure when ``uniform(skey, w, 0) < p``.
     The earliest exposure per user is a tentative time; only users who will reshare enter the
     binary heap (``ht``/``hu``), the follower rows and earliest times are prefetched. No policies,
-    no SimPy, no views, no tables. Returns (infections including the uploader, users reached).
+    no SimPy, no views, no tables. Arrays are indexed with unsigned ints, as in spreadsim's
+    kernel (numba then adds no negative-index wraparound). Returns (infections including the
+    uploader, users reached).
     """
-    size = 0
+    size = np.uint64(0)
     inf = 1
     reach = 0
     t = 0.0
     u = src
     while True:
-        lo, hi_ = indptr[u], indptr[u + 1]
+        lo, hi_ = indptr[np.uint64(u)], indptr[np.uint64(u) + _U1]
         for e in range(lo, hi_):
-            prefetch(first, indices[e])
+            prefetch(first, indices[np.uint64(e)])
         if size > 0:
             prefetch(indptr, hu[0])
         for e in range(lo, hi_):
-            w = indices[e]
+            w = indices[np.uint64(e)]
             if w == src:
                 continue
             te = t - math.log1p(-uniform(dkey, u, w)) / rate
-            cur = first[w]
+            cur = first[np.uint64(w)]
             if te < cur:
                 if cur == math.inf:
                     reach += 1
-                first[w] = te
+                first[np.uint64(w)] = te
                 if uniform(skey, w, 0) < p:  # will reshare: into the heap (lazy deletion)
                     i = size
-                    size += 1
+                    size += _U1
                     while i > 0:
-                        par = (i - 1) >> 1
+                        par = (i - _U1) >> _U1
                         if te < ht[par]:
                             ht[i] = ht[par]
                             hu[i] = hu[par]
@@ -311,17 +316,17 @@ def _bare_cascade(indptr: np.ndarray, indices: np.ndarray, src: int, p: float, r
         while True:  # pop the next reshare that is still its user's earliest exposure
             if size == 0:
                 return inf, reach
-            prefetch(indices, indptr[hu[0]])
+            prefetch(indices, indptr[np.uint64(hu[0])])
             t, u = ht[0], hu[0]
-            size -= 1
+            size -= _U1
             xt, xu = ht[size], hu[size]
-            i = 0
+            i = np.uint64(0)
             while True:
-                c = 2 * i + 1
+                c = i + i + _U1
                 if c >= size:
                     break
-                if c + 1 < size and ht[c + 1] < ht[c]:
-                    c += 1
+                if c + _U1 < size and ht[c + _U1] < ht[c]:
+                    c += _U1
                 if ht[c] < xt:
                     ht[i] = ht[c]
                     hu[i] = hu[c]
@@ -331,7 +336,7 @@ def _bare_cascade(indptr: np.ndarray, indices: np.ndarray, src: int, p: float, r
             if size > 0:
                 ht[i] = xt
                 hu[i] = xu
-            if t == first[u]:
+            if t == first[np.uint64(u)]:
                 inf += 1
                 break
 

@@ -283,6 +283,70 @@ def _end_ticks(pf: np.ndarray, q: int, dl: float, horizon: float) -> int:  # pra
 
 
 @njit(cache=True, _nrt=False)
+def _settle_scan(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int, first: np.ndarray,
+                 hist: np.ndarray, step: float, horizon: float, last: np.ndarray, buf: np.ndarray,
+                 every: bool) -> int:  # pragma: no cover
+    """:func:`settle_inert` on a bitset ``seen`` and a histogram, the keys scanned in key order;
+    returns the users newly reached. (A function of its own: its loops get the registers.)
+
+    Key order is post by post (no division per key). The keys that count (touched, before the
+    removals, not exposed through the event queue: their bit in the bitset ``seen``, which is
+    read, not updated, as nothing reads it after settling) are first gathered into ``buf``
+    without a branch on the data (times row 0, copy deadlines row 1), then counted: the
+    unpredictable tests cost no mispredicted branches.
+    """
+    track_deadline = first.shape[0] > 1
+    nbins = hist.shape[1]
+    inv_step = 1.0 / step
+    latest = last[0]
+    cap = buf.shape[1]
+    n_reached = 0
+    # (1-d views and unsigned indices: no multiply by a row length and no negative-index
+    # wraparound in the per-key loops; every index is >= 0)
+    row0 = first[0]
+    row1 = first[1] if track_deadline else first[0]
+    b0, b1 = buf[0], buf[1]
+    for q in range(first.shape[1] // n_users):
+        base = q * n_users
+        stop = base + n_users
+        removed = pf[q, PF_REMOVED]
+        h = hist[pi[q, PI_LEGAL]]
+        cdl, cend = math.inf, _end_ticks(pf, q, math.inf, horizon)
+        reach = 0
+        ph = 0
+        word = seen[np.uint64(base >> 6)]
+        m = 0
+        key = base
+        while key < stop:
+            if (key & 63) == 0:
+                word = seen[np.uint64(key >> 6)]
+            t = row0[np.uint64(key)]
+            dl = row1[np.uint64(key)] if track_deadline else math.inf
+            b0[np.uint64(m)] = t
+            b1[np.uint64(m)] = dl
+            valid = (t < removed) & (t < dl)
+            fresh = valid & (((word >> (key & 63)) & 1) == 0)
+            reach += 1 if fresh else 0
+            m += 1 if fresh | (valid & every) else 0
+            key += 1
+            if m == cap or key == stop:
+                for i in range(m):
+                    t = b0[np.uint64(i)]
+                    dl = b1[np.uint64(i)]
+                    if dl != cdl:
+                        cdl, cend = dl, _end_ticks(pf, q, dl, horizon)
+                    ph += cend - int(np.rint(t * PH_TICKS))
+                    h[np.uint64(_bin(t, step, inv_step, nbins))] += 1
+                    latest = max(latest, t)
+                m = 0
+        pi[q, PI_REACH] += reach
+        pi[q, PI_PH_TICKS] += ph
+        n_reached += reach
+    last[0] = latest
+    return n_reached
+
+
+@njit(cache=True, _nrt=False)
 def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
                  inert_f: np.ndarray, inert_i: np.ndarray, n_inert: int, log_f: np.ndarray,
                  log_i: np.ndarray, meta: np.ndarray, first: np.ndarray, first_keys: np.ndarray,
@@ -318,57 +382,7 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
     inv_step = 1.0 / step
     latest = last[0]
     if scan and nbins > 0 and dense:
-        # key order is post by post (no division per key). The keys that count (touched, before
-        # the removals, not exposed through the event queue: their bit in the bitset ``seen``,
-        # which is read, not updated, as nothing reads it after settling) are first gathered
-        # into ``buf`` without a branch on the data (times row 0, copy deadlines row 1), then
-        # counted: the unpredictable tests cost no mispredicted branches
-        cap = buf.shape[1]
-        n_reached = 0
-        # (1-d views and unsigned indices: no multiply by a row length and no negative-index
-        # wraparound in the per-key loops; every index is >= 0)
-        row0 = first[0]
-        row1 = first[1] if track_deadline else first[0]
-        b0, b1 = buf[0], buf[1]
-        for q in range(first.shape[1] // n_users):
-            base = q * n_users
-            stop = base + n_users
-            removed = pf[q, PF_REMOVED]
-            h = hist[pi[q, PI_LEGAL]]
-            cdl, cend = math.inf, _end_ticks(pf, q, math.inf, horizon)
-            reach = 0
-            ph = 0
-            word = seen[np.uint64(base >> 6)]
-            m = 0
-            key = base
-            while key < stop:
-                if (key & 63) == 0:
-                    word = seen[np.uint64(key >> 6)]
-                t = row0[np.uint64(key)]
-                dl = row1[np.uint64(key)] if track_deadline else math.inf
-                b0[np.uint64(m)] = t
-                b1[np.uint64(m)] = dl
-                valid = (t < removed) & (t < dl)
-                fresh = valid & (((word >> (key & 63)) & 1) == 0)
-                reach += 1 if fresh else 0
-                m += 1 if fresh | (valid & every) else 0
-                key += 1
-                if m == cap or key == stop:
-                    for i in range(m):
-                        t = b0[np.uint64(i)]
-                        dl = b1[np.uint64(i)]
-                        if dl != cdl:
-                            cdl, cend = dl, _end_ticks(pf, q, dl, horizon)
-                        ph += cend - int(np.rint(t * PH_TICKS))
-                        h[np.uint64(_bin(t, step, inv_step, nbins))] += 1
-                        latest = max(latest, t)
-                    m = 0
-            pi[q, PI_REACH] += reach
-            pi[q, PI_PH_TICKS] += ph
-            n_reached += reach
-        meta[7] += n_reached
-        last[0] = latest
-        meta[2] = j
+        meta[7] += _settle_scan(pf, pi, seen, n_users, first, hist, step, horizon, last, buf, every)
         return
     for c in range(first.shape[1] if scan else meta[11]):
         if scan:

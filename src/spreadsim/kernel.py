@@ -66,6 +66,19 @@ def _copy_row(f: np.ndarray, g: np.ndarray, src: np.uint64, dst: np.uint64) -> N
 
 
 @njit(cache=True, inline="always", _nrt=False)
+def _set_row(f: np.ndarray, g: np.ndarray, i: np.uint64, t: float, deadline: float, seq: int,
+             post: int, user: int, src: int) -> None:  # pragma: no cover
+    """Write heap row ``i`` (``f``, ``g`` as in :func:`_push`)."""
+    f[i * _U2] = t
+    f[i * _U2 + _U1] = deadline
+    j = i * _U4
+    g[j] = seq
+    g[j + _U1] = post
+    g[j + _U2] = user
+    g[j + np.uint64(3)] = src
+
+
+@njit(cache=True, inline="always", _nrt=False)
 def _push(f: np.ndarray, g: np.ndarray, size: int, t: float, deadline: float, seq: int,
           post: int, user: int, src: int) -> int:  # pragma: no cover
     """Insert an event into the binary heap ordered by (time, sequence number); ``f``, ``g``: flat
@@ -79,13 +92,7 @@ def _push(f: np.ndarray, g: np.ndarray, size: int, t: float, deadline: float, se
             i = parent
         else:
             break
-    f[i * _U2] = t
-    f[i * _U2 + _U1] = deadline
-    j = i * _U4
-    g[j] = seq
-    g[j + _U1] = post
-    g[j + _U2] = user
-    g[j + np.uint64(3)] = src
+    _set_row(f, g, i, t, deadline, seq, post, user, src)
     return size + 1
 
 
@@ -117,13 +124,7 @@ def _pop(f: np.ndarray, g: np.ndarray, size: int) -> int:  # pragma: no cover
             break
     if i != last:
         _copy_row(f, g, last, i)
-    f[last * _U2] = r_t
-    f[last * _U2 + _U1] = r_d
-    j = last * _U4
-    g[j] = r_s
-    g[j + _U1] = r_q
-    g[j + _U2] = r_u
-    g[j + np.uint64(3)] = r_v
+    _set_row(f, g, last, r_t, r_d, r_s, r_q, r_u, r_v)
     return size - 1
 
 

@@ -92,7 +92,9 @@ def scenarios(draw: st.DrawFn, *, policy: Any = policies, horizon_multiple_of_st
     window = draw(st.floats(0.0, 20.0))
     step = draw(st.floats(0.1, 5.0))
     if horizon_multiple_of_step:
-        horizon = step * draw(st.integers(max(1, math.ceil(window / step)), 60))
+        # a multiple of the step that covers the window (with a step of 0.1 h that can be 200 steps)
+        k_min = max(1, math.ceil(window / step))
+        horizon = step * draw(st.integers(k_min, k_min + 60))
     else:
         horizon = window + draw(st.floats(0.1, 100.0))
     cfg: dict[str, Any] = {
@@ -257,9 +259,9 @@ def test_bounds(G, cfg, seed):
     ph = p["exposure_person_hours"]
     assert np.isfinite(ph).all()
     assert (ph >= 0).all()
-    # person-hours are summed in ticks of 1/65536 h (metrics.PH_TICKS), each reached user's time
-    # rounded to the nearest tick: allow half a tick per reached user
-    slack = p["reach"] * (0.5 / 65536) + 1e-9
+    # person-hours are summed in ticks of 1/65536 h (metrics.PH_TICKS): each reached user's start
+    # and end are rounded to the nearest tick, by half a tick each at most: one tick per user
+    slack = p["reach"] * (1.0 / 65536) + 1e-9
     assert (ph <= p["reach"] * horizon + slack).all()
     # tighter: nobody is exposed before the upload
     assert (ph <= p["reach"] * (horizon - p["upload_time_h"]) + slack).all()
@@ -279,3 +281,19 @@ def test_series_ends_at_reach_total_when_horizon_is_not_a_multiple_of_the_step()
     assert r.summary["reach_total"] == 2  # users 1 and 2, exposed at 1.15 h and 2.3 h
     # the series is time [0, 1, 2], reach [0, 0, 1]: the exposure at 2.3 h is lost
     assert r.series["reach_illegal"][-1] == r.summary["reach_total"]
+
+
+def test_person_hours_round_both_ends_to_a_tick():
+    """The case hypothesis found for test_bounds: the upload at 0.68800611 h and the horizon at
+    1.1 h are 0.2 and 0.4 of a tick from the nearest ticks, so the user's person-hours exceed the
+    exact 0.41199389 h by 0.6 of a tick: more than half a tick, within one."""
+    cfg = {"graph": DUMMY_GRAPH,
+           "spread": {"kernel": {"dist": "fixed", "value_h": 0.0}, "decay": {"kind": "none"}},
+           "scenario": {"illegal_posts": 1, "uploaders": 1, "uploader_selection": "random",
+                        "window_h": 1.0, "horizon_h": 1.1, "series_step_h": 1.0,
+                        "categories": {"terrorist_propaganda": {"weight": 1.0, "share_prob": 0.0}}}}
+    p = simulate(cfg, seed=0, graph=_graph(nx.path_graph(2))).posts
+    exact = 1.1 - p["upload_time_h"][0]
+    excess = (p["exposure_person_hours"][0] - exact) * 65536
+    assert p["reach"][0] == 1
+    assert 0.5 < excess <= 1.0

@@ -676,7 +676,8 @@ def test_campaign_draws_are_numpys_choice(weights, n_ill, n_leg):
 
 def test_kernel_compiles_one_signature_of_advance():
     """SimPy's clock may be an int (integer event times); the kernel still gets float times, so
-    numba compiles advance() once, not once per type of the clock (seconds on a fresh cache)."""
+    numba compiles advance() and share() once, not once per type of the clock (seconds on a
+    fresh cache)."""
     from spreadsim import kernel as K
 
     if not hasattr(K.advance, "signatures"):
@@ -686,3 +687,5 @@ def test_kernel_compiles_one_signature_of_advance():
     simulate(cfg, seed=0, graph=g)
     assert K.advance.signatures
     assert all(str(sig[18]) == "float64" for sig in K.advance.signatures)
+    assert K.share.signatures  # the upload at time 0 (an int on SimPy's clock) shared
+    assert all(str(sig[17]) == str(sig[18]) == "float64" for sig in K.share.signatures)

@@ -516,9 +516,9 @@ class Simulation:
         if t < self._pf[q, K.PF_REMOVED]:
             self._grow()  # room for one share's worth of events
             K.share(self._indptr, self._indices, self._pf, self._pi, self._hf, self._hi, self._meta,
-                    self._delay, self._lat_table, self._seen, self._notice_weight, self._inert_f,
-                    self._inert_i, self._first, self._first_keys, self._touched, q, uploader, t,
-                    sc.horizon_h)
+                    self._delay, self._lat_table, self._notice_weight, self._inert_f,
+                    self._inert_i, self._first, self._first_keys, self._touched, q, uploader,
+                    float(t), float(sc.horizon_h))  # floats: one compiled signature
         return post
 
     def require_review(self, field_name: str, who: str) -> ReviewQueue:

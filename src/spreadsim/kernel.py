@@ -131,9 +131,9 @@ def _pop(f: np.ndarray, g: np.ndarray, size: int) -> int:  # pragma: no cover
 @njit(cache=True, _nrt=False)
 def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarray,
           hf: np.ndarray, hi: np.ndarray, meta: np.ndarray, delay_par: np.ndarray,
-          lat_table: np.ndarray, seen: np.ndarray, notice_weight: np.ndarray,
-          inert_f: np.ndarray, inert_i: np.ndarray, first: np.ndarray, first_keys: np.ndarray,
-          touched: np.ndarray, q: int, u: int, t: float, horizon: float) -> None:  # pragma: no cover
+          lat_table: np.ndarray, notice_weight: np.ndarray, inert_f: np.ndarray,
+          inert_i: np.ndarray, first: np.ndarray, first_keys: np.ndarray, touched: np.ndarray,
+          q: int, u: int, t: float, horizon: float) -> None:  # pragma: no cover
     """User ``u`` shares post ``q`` at time ``t``: schedule an exposure of every follower (see
     :func:`_share`; ``hf``, ``hi``: the heap's float and int rows)."""
     _share(indptr, indices, pf, pi, hf.reshape(-1), hi.reshape(-1), meta, delay_par, lat_table,

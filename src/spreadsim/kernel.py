@@ -53,19 +53,6 @@ _U0, _U1, _U2, _U4 = np.uint64(0), np.uint64(1), np.uint64(2), np.uint64(4)
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _copy_row(f: np.ndarray, g: np.ndarray, src: np.uint64, dst: np.uint64) -> None:  # pragma: no cover
-    """Copy heap row ``src`` to row ``dst`` (``f``, ``g``: flat views of the float and int rows)."""
-    fs, fd = src * _U2, dst * _U2
-    f[fd] = f[fs]
-    f[fd + _U1] = f[fs + _U1]
-    gs, gd = src * _U4, dst * _U4
-    g[gd] = g[gs]
-    g[gd + _U1] = g[gs + _U1]
-    g[gd + _U2] = g[gs + _U2]
-    g[gd + np.uint64(3)] = g[gs + np.uint64(3)]
-
-
-@njit(cache=True, inline="always", _nrt=False)
 def _set_row(f: np.ndarray, g: np.ndarray, i: np.uint64, t: float, deadline: float, seq: int,
              post: int, user: int, src: int) -> None:  # pragma: no cover
     """Write heap row ``i`` (``f``, ``g`` as in :func:`_push`)."""
@@ -76,6 +63,13 @@ def _set_row(f: np.ndarray, g: np.ndarray, i: np.uint64, t: float, deadline: flo
     g[j + _U1] = post
     g[j + _U2] = user
     g[j + np.uint64(3)] = src
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _copy_row(f: np.ndarray, g: np.ndarray, src: np.uint64, dst: np.uint64) -> None:  # pragma: no cover
+    """Copy heap row ``src`` to row ``dst`` (``f``, ``g``: flat views of the float and int rows)."""
+    fs, gs = src * _U2, src * _U4
+    _set_row(f, g, dst, f[fs], f[fs + _U1], g[gs], g[gs + _U1], g[gs + _U2], g[gs + np.uint64(3)])
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -379,12 +373,12 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
         q = inert_i[r, 0]
         if inert_f[r, 0] < pf[q, PF_REMOVED] and inert_f[r, 0] < inert_f[r, 1]:
             pi[q, PI_VIEWS] += 1
-    j = meta[2]
-    inv_step = 1.0 / step
-    latest = last[0]
     if scan and nbins > 0 and dense:
         meta[7] += _settle_scan(pf, pi, seen, n_users, first, hist, step, horizon, last, buf, every)
         return
+    j = meta[2]
+    inv_step = 1.0 / step
+    latest = last[0]
     for c in range(first.shape[1] if scan else meta[11]):
         if scan:
             t = first[0, c]

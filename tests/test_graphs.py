@@ -16,6 +16,7 @@ from spreadsim.errors import ConfigError, DataError
 from spreadsim.graphs import (
     GRAPH_KINDS,
     Graph,
+    barabasi_albert_edges,
     build_graph,
     from_networkx,
     load_edgelist,
@@ -131,6 +132,24 @@ def test_directed_flags() -> None:
 def test_barabasi_albert_edge_count() -> None:
     g = build_graph({"kind": "barabasi_albert", "n": 200, "m": 4}, 3)
     assert g.num_arcs == 2 * 4 * (200 - 4)
+
+
+@pytest.mark.parametrize("n, m, seed", [(2, 1, 0), (8, 7, 1), (50, 7, 9), (1000, 1, 3),
+                                         (3000, 5, 2018), (2000, 12, 77)])
+def test_barabasi_albert_is_networkx_graph(n: int, m: int, seed: int) -> None:
+    # spreadsim's generator replays NetworkX's algorithm and random calls without building a
+    # networkx.Graph: the same graph for the same seed as the installed NetworkX
+    ours = build_graph({"kind": "barabasi_albert", "n": n, "m": m, "seed": seed}, 0)
+    theirs = from_networkx(nx.barabasi_albert_graph(n, m, seed=seed))
+    assert same(ours, theirs)
+    src, dst = barabasi_albert_edges(n, m, seed)
+    assert src.dtype == dst.dtype == np.int64 and len(src) == len(dst) == m * (n - m)
+
+
+@pytest.mark.parametrize("n, m", [(5, 0), (5, 5), (5, 6), (1, 1)])
+def test_barabasi_albert_edges_refuses_bad_m(n: int, m: int) -> None:
+    with pytest.raises(ValueError, match=f"1 <= m < n, got m={m}, n={n}"):
+        barabasi_albert_edges(n, m, 0)
 
 
 def test_watts_strogatz_regular_without_rewiring() -> None:

@@ -20,9 +20,19 @@ import pytest
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 
-from spreadsim import tracecache
+from spreadsim import sweep, tracecache
+from spreadsim.errors import DataError
+from spreadsim.graphs import Graph
 from spreadsim.io import read_table, write_table
-from spreadsim.sweep import aggregate, check_job_config, run_calibration, run_job, task_container, write_sweep_outputs
+from spreadsim.sweep import (
+    aggregate,
+    check_job_config,
+    pinned_graph,
+    run_calibration,
+    run_job,
+    task_container,
+    write_sweep_outputs,
+)
 from spreadsim.tracecache import TraceCache, trace_from_arrays, trace_to_arrays
 
 SMALL = ["graph.n=600", "scenario.illegal_posts=4", "scenario.horizon_h=72"]
@@ -34,6 +44,10 @@ def _env() -> dict[str, str]:
 
 def _cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "spreadsim.cli", *args]
+
+
+def same_graph(a: Graph, b: Graph) -> bool:
+    return np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices)
 
 
 def _job_cfg(latency: float, **extra) -> dict:
@@ -104,6 +118,48 @@ def test_policy_that_reacts_is_simulated(tmp_path):
     assert run_job(cfg, tmp_path / "j", cache_dir=tmp_path / ".cache")
     assert set(read_table(tmp_path / "j" / "runs")["path"]) == {"simulated"}
     assert not (tmp_path / ".cache").exists()
+
+
+# --------------------------------------------------------------------------- pinned graph
+
+
+def test_pinned_graph_is_built_once_per_process(tmp_path):
+    cfg = {"kind": "barabasi_albert", "n": 300, "m": 2, "seed": 5}
+    sweep._PINNED.clear()
+    g = pinned_graph(cfg, 5)
+    assert pinned_graph(dict(cfg), 5) is g  # same config and seed: the same object
+    other = pinned_graph({**cfg, "m": 3}, 5)
+    assert other is not g and other.num_edges == 3 * 297
+    assert len(sweep._PINNED) == 1  # only the last graph is kept
+    assert pinned_graph(cfg, 5) is not g and same_graph(pinned_graph(cfg, 5), g)
+
+
+def test_pinned_edge_list_is_read_again_when_the_file_changes(tmp_path):
+    f = tmp_path / "g.txt"
+    f.write_text("0 1\n1 2\n")
+    cfg = {"kind": "edgelist", "path": str(f), "directed": False}
+    sweep._PINNED.clear()
+    g = pinned_graph(cfg, 0)
+    assert pinned_graph(cfg, 0) is g and g.num_edges == 2
+    f.write_text("0 1\n1 2\n2 3\n")
+    assert pinned_graph(cfg, 0).num_edges == 3
+    f.unlink()
+    with pytest.raises(DataError, match="g.txt"):
+        pinned_graph(cfg, 0)
+
+
+def test_jobs_sharing_a_pinned_graph_write_the_tables_of_fresh_ones(tmp_path):
+    """A worker reuses the pinned graph across jobs: byte-identical tables to building it anew."""
+    cfgs = [_job_cfg(lat, deadline_path="off") for lat in (1.0, 6.0)]
+    for mode in ("warm", "cold"):
+        for j, cfg in enumerate(cfgs):
+            if mode == "cold":
+                sweep._PINNED.clear()
+            assert run_job(cfg, tmp_path / mode / str(j), job_num=j)
+    for j in range(len(cfgs)):
+        for t in ("runs", "posts", "series"):
+            a, b = (tmp_path / m / str(j) / f"{t}.parquet" for m in ("warm", "cold"))
+            assert a.read_bytes() == b.read_bytes(), (j, t)
 
 
 # --------------------------------------------------------------------------- plots and report

@@ -290,11 +290,12 @@ def _graph_key(cfg: Mapping[str, Any], seed: int) -> str:
     """What identifies a built graph: its config, its seed and, for an edge list, the file's
     identity (device, inode, size, modification time), so an edited file is read again."""
     stamp = None
-    if cfg.get("kind") == "edgelist":
+    path = cfg.get("path")
+    if cfg.get("kind") == "edgelist" and isinstance(path, str | os.PathLike):
         try:
-            st = os.stat(os.fspath(cfg.get("path")))
+            st = os.stat(path)
             stamp = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
-        except (OSError, TypeError, ValueError):
+        except (OSError, ValueError):
             stamp = None  # build_graph raises the one-line error
     return json.dumps([_canonical(dict(cfg)), int(seed), stamp], sort_keys=True)
 

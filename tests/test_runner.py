@@ -27,7 +27,9 @@ from spreadsim.io import read_table, write_table
 from spreadsim.sweep import (
     aggregate,
     check_job_config,
+    joblib_settings,
     pinned_graph,
+    prestart_workers,
     run_calibration,
     run_job,
     task_container,
@@ -313,6 +315,40 @@ def test_sla_calibration_experiment_composes(hydra_compose):
     plain = task_container(cfg)
     check_job_config(plain)
     assert plain["calibration"]["lever"] == "policy.latency_h"
+
+
+# --------------------------------------------------------------------------- worker warm-up
+
+
+def test_joblib_workers_start_warm_and_are_the_launchers(hydra_compose):
+    """The workers started before Hydra's validation are the ones the launcher's Parallel uses."""
+    from joblib import Parallel, delayed
+
+    cfg = hydra_compose(config_name="config", return_hydra_config=True,
+                        overrides=["experiment=single", *SMALL, "hydra.launcher.n_jobs=2"])
+    warm = prestart_workers(cfg)
+    assert warm is not None
+    pids = list(warm)
+    assert len(pids) == 2 and all(isinstance(p, int) and p != os.getpid() for p in pids), pids
+    launcher_pids = set(Parallel(**joblib_settings(cfg.hydra.launcher))(
+        delayed(os.getpid)() for _ in range(6)))
+    assert os.getpid() not in launcher_pids
+    assert launcher_pids & set(pids), (pids, launcher_pids)  # a new executor has new processes
+
+
+@pytest.mark.parametrize("launcher", ["basic", "joblib_one"])
+def test_jobs_in_this_process_are_warmed_here(launcher, hydra_compose):
+    over = ["hydra/launcher=basic"] if launcher == "basic" else ["hydra.launcher.n_jobs=1"]
+    cfg = hydra_compose(config_name="config", return_hydra_config=True,
+                        overrides=["experiment=single", *SMALL, *over])
+    assert prestart_workers(cfg) is None
+
+
+def test_warm_up_never_fails():
+    good = _job_cfg(1.0)
+    assert sweep._warm_worker(good) == os.getpid()
+    assert sweep._warm_worker({**good, "policy": {"name": "nosuch"}}) is None
+    assert sweep._warm_worker({"seeds": "many"}) is None
 
 
 # --------------------------------------------------------------------------- bad sweeps

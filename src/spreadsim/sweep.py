@@ -1223,6 +1223,85 @@ def _expected_jobs(config: DictConfig) -> int | None:
         return None
 
 
+JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
+BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+
+
+def _warm_worker(cfg: Mapping[str, Any]) -> int | None:
+    """Run in a launcher worker before its first job: import the engine and load its compiled
+    functions (numba's first call in a process costs about 1 s) with one run of the sweep's own
+    policies on a 60-user graph. Best effort: any failure is left to the real jobs to report.
+    Returns the process id (None if the warm-up failed)."""
+    try:
+        trial = copy.deepcopy(dict(cfg))
+        trial["graph"] = {"kind": "barabasi_albert", "n": 60, "m": 2, "seed": 0}
+        spec = check_job_config(trial)
+        if spec.sim is not None:
+            simulate(spec.sim, spec.seeds[0], baseline=False)
+        return os.getpid()
+    except Exception:  # noqa: BLE001 - a warm-up must never fail a sweep
+        return None
+
+
+def joblib_settings(launcher: DictConfig) -> dict[str, Any]:
+    """The keyword arguments the joblib launcher gives ``joblib.Parallel`` (its ``launch``)."""
+    from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+
+    container = OmegaConf.to_container(launcher, resolve=True)
+    assert isinstance(container, dict)
+    joblib_cfg = {str(k): v for k, v in container.items() if k != "_target_"}
+    joblib_cfg["backend"] = "loky"  # hard-coded by the launcher
+    process_joblib_cfg(joblib_cfg)
+    return joblib_cfg
+
+
+def prestart_workers(config: DictConfig) -> Any:
+    """Get the processes that will run a sweep's jobs ready while Hydra validates the jobs.
+
+    Hydra composes every job's config in the main process before the launcher starts (about
+    0.2 s a job); the joblib launcher's workers then take 1.5-2 s to start and import, and numba
+    another second at the first run in each process. With the joblib launcher and more than
+    one worker, the workers are started here, before that validation, through joblib with the
+    launcher's own settings (loky's executor is shared by every ``Parallel`` with the same
+    settings, so the launcher's ``Parallel`` reuses them), and each runs :func:`_warm_worker`.
+    Nothing is waited for: the returned generator is drained by :func:`_collect_warm_up` when the
+    sweep ends. When the jobs run in this process (the basic launcher, or joblib with one
+    worker) the warm-up runs here, so that every job of a sweep finds compiled code loaded
+    whatever the launcher. Other launchers run their jobs elsewhere: nothing is done (None).
+    """
+    try:
+        launcher = config.hydra.launcher
+        target = str(launcher.get("_target_"))
+        if target == BASIC_LAUNCHER:
+            _warm_worker(task_container(config))
+            return None
+        if target != JOBLIB_LAUNCHER:
+            return None
+        from joblib import Parallel, delayed
+
+        joblib_cfg = joblib_settings(launcher)
+        parallel = Parallel(**joblib_cfg, return_as="generator_unordered")
+        n = parallel._effective_n_jobs()
+        cfg = task_container(config)
+        if n <= 1:  # joblib runs the jobs in this process
+            _warm_worker(cfg)
+            return None
+        return parallel(delayed(_warm_worker)(cfg) for _ in range(n))
+    except Exception:  # noqa: BLE001 - an optimisation: the launcher starts its workers anyway
+        log.debug("workers not pre-started", exc_info=True)
+        return None
+
+
+def _collect_warm_up(warm: Any) -> None:
+    if warm is None:
+        return
+    try:
+        for _ in warm:
+            pass
+    except Exception:  # noqa: BLE001 - see _warm_worker
+        log.debug("worker warm-up failed", exc_info=True)
+
+
 class AggregateCallback(Callback):
     """Hydra callback: validate before anything runs, aggregate a sweep when it ends.
 
@@ -1254,6 +1333,7 @@ class AggregateCallback(Callback):
         atomic_write_bytes(sweep_dir / SWEEP_FILE, (json.dumps(info) + "\n").encode())
         log.info("sweep: %s jobs x %s seeds -> %s", "?" if n is None else n,
                  config.get("seeds"), sweep_dir)
+        _ACTIVE["warm"] = prestart_workers(config)
 
     @staticmethod
     def _check_sweep(config: DictConfig) -> None:
@@ -1280,6 +1360,7 @@ class AggregateCallback(Callback):
                 check_job_config(trial)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        _collect_warm_up(_ACTIVE.pop("warm", None))
         sweep_dir = Path(str(config.hydra.sweep.dir))
         if config.get("calibration") is not None:  # one calibration per job: no tables to join
             _ACTIVE.pop("sweep_dir", None)

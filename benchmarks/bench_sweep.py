@@ -27,7 +27,7 @@ that moment, the ceiling of any launcher; the sweep's efficiency is also shown r
 Usage::
 
     /work/venv/bin/python benchmarks/bench_sweep.py                                # quick: 4 x 4
-    /work/venv/bin/python benchmarks/bench_sweep.py --points 8 --seeds 20 --graph-n 30000 --repeat 2  # full
+    /work/venv/bin/python benchmarks/bench_sweep.py --points 8 --seeds 100 --graph-n 30000 --repeat 3  # full
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ def run_sweep(n_jobs: int, a: argparse.Namespace, tmp: str, tag: str) -> dict[st
            f"graph.n={a.graph_n}", f"hydra.sweep.dir={sweep_dir}", f"hydra.launcher.n_jobs={n_jobs}",
            *a.extra]
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    epoch0 = time.time()
     t0 = time.perf_counter()
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp)
     wall = time.perf_counter() - t0
@@ -105,6 +106,9 @@ def run_sweep(n_jobs: int, a: argparse.Namespace, tmp: str, tag: str) -> dict[st
     shutil.rmtree(sweep_dir, ignore_errors=True)
     return {
         "n_jobs": n_jobs, "wall": wall,
+        # serial parts of the command: start-up, Hydra's validation of every job's config and the
+        # workers' start before the first job; aggregation, plots, report and exit after the last
+        "before": min(starts) - epoch0, "after": epoch0 + wall - max(t for t, _ in dones),
         "cpu": (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime),
         "phase": phase, "job_s": [d for _, d in dones],
         "jobs_per_s": a.points / wall, "phase_jobs_per_s": a.points / phase,
@@ -114,8 +118,8 @@ def run_sweep(n_jobs: int, a: argparse.Namespace, tmp: str, tag: str) -> dict[st
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=4, help="sweep points = jobs (full: 8)")
-    ap.add_argument("--seeds", type=int, default=4, help="seeds per job (full: 20)")
-    ap.add_argument("--repeat", type=int, default=1, help="rounds of (n_jobs=1, n_jobs=2) (full: 2)")
+    ap.add_argument("--seeds", type=int, default=4, help="seeds per job (full: 100)")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds of (n_jobs=1, n_jobs=2) (full: 3)")
     ap.add_argument("--graph-n", type=int, default=10_000, help="graph.n of the default BA graph")
     ap.add_argument("--extra", nargs="*", default=[], help="more CLI overrides")
     ap.add_argument("--skip-peer", action="store_true", help="no machine peer (spin loops)")
@@ -147,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             "jobs_per_s": stats([r["jobs_per_s"] for r in rs]),
             "phase_jobs_per_s": stats([r["phase_jobs_per_s"] for r in rs]),
             "job_s": stats([d for r in rs for d in r["job_s"]]),
+            "before": stats([r["before"] for r in rs]), "after": stats([r["after"] for r in rs]),
         }
     hdr = (f"{'n_jobs':>6} {'rounds':>6} {'end-to-end wall s (min-max)':>28} {'CPU s':>7} {'jobs/s':>7} "
            f"{'jobs-phase s (min-max)':>24} {'jobs/s':>7} {'per-job s (min-max)':>22}")
@@ -173,6 +178,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{eff_phase / peer_eff:.2f}, end to end {eff_e2e / peer_eff:.2f}")
     print("per-job s is the runner's own 'job N done' time (seeds of one job, in its worker); with other "
           "work on the 2 cores two workers cannot both get a full core: see the load average")
+    for nj, x in rows.items():
+        print(f"n_jobs={nj}: end to end = {x['before']['med']:.1f} s before the first job (start-up, "
+              f"Hydra composing every job's config to validate it, workers) + jobs phase "
+              f"{x['phase']['med']:.1f} s + {x['after']['med']:.1f} s after the last job (aggregation, "
+              "plots, report, exit); medians")
     print(f"load average at the end: {loadavg()}")
     write_json(a.json, {"info": info, "args": vars(a), "rows": rows, "eff_phase": eff_phase,
                         "eff_e2e": eff_e2e, "goal": GOAL, "peers": peers,

@@ -334,6 +334,12 @@ def test_joblib_workers_start_warm_and_are_the_launchers(hydra_compose):
         delayed(os.getpid)() for _ in range(6)))
     assert os.getpid() not in launcher_pids
     assert launcher_pids & set(pids), (pids, launcher_pids)  # a new executor has new processes
+    # when the sweep ends they are let go before the aggregation; joblib starts new ones if asked
+    sweep._stop_workers()
+    assert "executor" not in sweep._ACTIVE
+    again = set(Parallel(**joblib_settings(cfg.hydra.launcher))(
+        delayed(os.getpid)() for _ in range(4)))
+    assert not again & launcher_pids
 
 
 @pytest.mark.parametrize("launcher", ["basic", "joblib_one"])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import math
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +146,19 @@ def test_barabasi_albert_is_networkx_graph(n: int, m: int, seed: int) -> None:
     assert same(ours, theirs)
     src, dst = barabasi_albert_edges(n, m, seed)
     assert src.dtype == dst.dtype == np.int64 and len(src) == len(dst) == m * (n - m)
+
+
+def test_default_graph_and_cli_do_not_import_networkx() -> None:
+    # NetworkX takes 0.2-0.3 s to import in every process of a sweep; the default graph and the
+    # command line do without it (it is imported by the generators and the interop that use it)
+    code = ("import sys, spreadsim.cli\n"
+            "from spreadsim.graphs import build_graph\n"
+            "g = build_graph({'kind': 'barabasi_albert', 'n': 300, 'm': 3}, 1)\n"
+            "assert g.num_edges == 3 * 297\n"
+            "assert 'networkx' not in sys.modules, 'networkx imported'\n"
+            "build_graph({'kind': 'watts_strogatz', 'n': 50, 'k': 4, 'p': 0.1}, 1)\n"
+            "assert 'networkx' in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 @pytest.mark.parametrize("n, m", [(5, 0), (5, 5), (5, 6), (1, 1)])

@@ -20,14 +20,16 @@ import os
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
 
 from spreadsim.errors import ConfigError, DataError
 
 from ._jit import njit
+
+if TYPE_CHECKING:  # NetworkX is imported where it is used: the default graph does not need it
+    import networkx as nx
 
 __all__ = [
     "GRAPH_KINDS",
@@ -315,6 +317,7 @@ def from_networkx(G: nx.Graph | nx.DiGraph, name: str = "networkx") -> Graph:
     ConfigError
         If ``G`` has no nodes or no edges other than self-loops.
     """
+
     nodes = list(G.nodes())
     if not nodes:
         raise ConfigError("graph", name, "networkx graph has no nodes")
@@ -352,6 +355,8 @@ def to_networkx(g: Graph) -> nx.Graph | nx.DiGraph:
     networkx.Graph or networkx.DiGraph
         ``DiGraph`` if ``g.directed`` else ``Graph``.
     """
+    import networkx as nx
+
     G: nx.Graph = nx.DiGraph() if g.directed else nx.Graph()
     G.graph["name"] = g.name
     src = np.repeat(np.arange(g.n, dtype=np.int64), g.out_degree())
@@ -823,6 +828,8 @@ def _build_barabasi_albert(p: _Params, seed: int, name: str) -> Graph:
 
 
 def _build_scale_free_directed(p: _Params, seed: int, name: str) -> Graph:
+    import networkx as nx
+
     n = p.integer("n", 3)
     alpha = p.real("alpha", 0.0, 1.0, lo_open=True, default=0.41)
     beta = p.real("beta", 0.0, 1.0, lo_open=True, default=0.54)
@@ -846,6 +853,8 @@ def _build_scale_free_directed(p: _Params, seed: int, name: str) -> Graph:
 
 
 def _build_watts_strogatz(p: _Params, seed: int, name: str) -> Graph:
+    import networkx as nx
+
     n = p.integer("n", 3)
     k = p.integer("k", 2)
     _check_m_lt_n(p, "k", k, n)
@@ -854,6 +863,8 @@ def _build_watts_strogatz(p: _Params, seed: int, name: str) -> Graph:
 
 
 def _build_erdos_renyi(p: _Params, seed: int, name: str) -> Graph:
+    import networkx as nx
+
     n = p.integer("n", 2)
     directed = p.boolean("directed", default=False)
     has_p = p.cfg.get("p") is not None
@@ -874,6 +885,8 @@ def _build_erdos_renyi(p: _Params, seed: int, name: str) -> Graph:
 
 
 def _build_powerlaw_cluster(p: _Params, seed: int, name: str) -> Graph:
+    import networkx as nx
+
     n = p.integer("n", 2)
     m = p.integer("m", 1)
     _check_m_lt_n(p, "m", m, n)
@@ -882,6 +895,8 @@ def _build_powerlaw_cluster(p: _Params, seed: int, name: str) -> Graph:
 
 
 def _build_sbm(p: _Params, seed: int, name: str) -> Graph:
+    import networkx as nx
+
     sizes_raw = p.raw("sizes")
     rule = "must be a non-empty list of integers >= 1"
     if isinstance(sizes_raw, str | bytes) or not isinstance(sizes_raw, Sequence | np.ndarray):

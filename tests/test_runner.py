@@ -5,6 +5,7 @@ and the SLA calibration experiment writes its answer."""
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import math
 import os
@@ -332,6 +333,10 @@ def test_joblib_workers_start_warm_and_are_the_launchers(hydra_compose):
     assert len(pids) == 2 and all(isinstance(p, int) and p != os.getpid() for p in pids), pids
     launcher_pids = set(Parallel(**joblib_settings(cfg.hydra.launcher))(
         delayed(os.getpid)() for _ in range(6)))
+    # a warmed worker's heap is frozen (loky's gc.collect after a task no longer walks it)
+    frozen = Parallel(**joblib_settings(cfg.hydra.launcher))(
+        delayed(gc.get_freeze_count)() for _ in range(4))
+    assert max(frozen) > 10_000, frozen
     assert os.getpid() not in launcher_pids
     assert launcher_pids & set(pids), (pids, launcher_pids)  # a new executor has new processes
     # when the sweep ends they are let go before the aggregation; joblib starts new ones if asked
@@ -347,14 +352,26 @@ def test_jobs_in_this_process_are_warmed_here(launcher, hydra_compose):
     over = ["hydra/launcher=basic"] if launcher == "basic" else ["hydra.launcher.n_jobs=1"]
     cfg = hydra_compose(config_name="config", return_hydra_config=True,
                         overrides=["experiment=single", *SMALL, *over])
-    assert prestart_workers(cfg) is None
+    try:
+        assert prestart_workers(cfg) is None
+        assert gc.get_freeze_count() > 10_000  # warmed here, heap frozen
+    finally:
+        gc.unfreeze()
 
 
 def test_warm_up_never_fails():
     good = _job_cfg(1.0)
-    assert sweep._warm_worker(good) == os.getpid()
-    assert sweep._warm_worker({**good, "policy": {"name": "nosuch"}}) is None
-    assert sweep._warm_worker({"seeds": "many"}) is None
+    try:
+        assert sweep._warm_worker(good) == os.getpid()
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()  # the test process goes on as before
+    try:  # a failed warm-up (left to the jobs to report) still freezes what is loaded
+        assert sweep._warm_worker({**good, "policy": {"name": "nosuch"}}) is None
+        assert sweep._warm_worker({"seeds": "many"}) is None
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
 
 
 # --------------------------------------------------------------------------- bad sweeps

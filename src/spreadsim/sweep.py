@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import gc
 import hashlib
 import json
 import logging
@@ -1230,17 +1231,28 @@ BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
 def _warm_worker(cfg: Mapping[str, Any]) -> int | None:
     """Run in a launcher worker before its first job: import the engine and load its compiled
     functions (numba's first call in a process costs about 1 s) with one run of the sweep's own
-    policies on a 60-user graph. Best effort: any failure is left to the real jobs to report.
-    Returns the process id (None if the warm-up failed)."""
+    policies on a 60-user graph, then move everything loaded so far out of the garbage
+    collector's reach (:func:`gc.freeze`). Best effort: any failure is left to the real jobs to
+    report. Returns the process id (None if the warm-up failed).
+
+    The freeze matters: numba, Hydra and the engine leave about 130,000 objects that a full
+    collection walks, 130 ms each time, and loky's workers run one after any task that ends more
+    than a second after the last (without psutil), i.e. after nearly every job of a sweep;
+    frozen, it takes well under a millisecond. Objects created later are collected as usual.
+    """
+    pid: int | None = None
     try:
         trial = copy.deepcopy(dict(cfg))
         trial["graph"] = {"kind": "barabasi_albert", "n": 60, "m": 2, "seed": 0}
         spec = check_job_config(trial)
         if spec.sim is not None:
             simulate(spec.sim, spec.seeds[0], baseline=False)
-        return os.getpid()
+        pid = os.getpid()
     except Exception:  # noqa: BLE001 - a warm-up must never fail a sweep
-        return None
+        pass
+    gc.collect()
+    gc.freeze()
+    return pid
 
 
 def joblib_settings(launcher: DictConfig) -> dict[str, Any]:
@@ -1327,9 +1339,11 @@ class AggregateCallback(Callback):
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
-            check_job_config(task_container(config))
+            plain = task_container(config)
+            check_job_config(plain)
         except (ConfigError, DataError) as e:
             raise InvalidConfig(str(e)) from None
+        _warm_worker(plain)  # the job runs in this process: compiled code loaded, heap frozen
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         _ACTIVE["sweep_dir"] = str(config.hydra.sweep.dir)

@@ -305,6 +305,7 @@ def test_every_launcher_composes_with_any_experiment(experiment, hydra_compose):
     assert all(c == cfgs["local"] for c in cfgs.values())  # the experiment does not change
     default = hydra_compose(config_name="config", return_hydra_config=True,
                             overrides=[f"experiment={experiment}"])
+    assert default.hydra.sweeper._target_ == "hydra_plugins.spreadsim_sweeper.SpreadsimSweeper"
     assert default.hydra.launcher._target_.endswith("JoblibLauncher")
     assert default.hydra.launcher.n_jobs == -1
 
@@ -374,6 +375,59 @@ def test_warm_up_never_fails():
         gc.unfreeze()
 
 
+# --------------------------------------------------------------------------- sweeper
+
+
+def test_structural_overrides():
+    from hydra_plugins.spreadsim_sweeper import structural_overrides
+
+    ov = ["policy.latency_h=6", "policy=notice_and_takedown", "seeds=3", "+graph.n=5",
+          "hydra.launcher.n_jobs=2", "hydra/launcher=basic", "~policy.removal_prob", "experiment=single"]
+    assert structural_overrides(ov) == ("policy=notice_and_takedown", "seeds=3",
+                                        "hydra.launcher.n_jobs=2", "hydra/launcher=basic", "experiment=single")
+
+
+def _sweeper_with_counting_loader():
+    """spreadsim's sweeper over Hydra's real config loader (counting its compositions)."""
+    from hydra._internal.callbacks import Callbacks
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.utils import create_config_search_path
+    from hydra.types import HydraContext, RunMode
+
+    from hydra_plugins.spreadsim_sweeper import SpreadsimSweeper
+
+    class Counting(ConfigLoaderImpl):
+        composed: list[list[str]] = []
+
+        def load_sweep_config(self, master_config, sweep_overrides):
+            self.composed.append(list(sweep_overrides))
+            return super().load_sweep_config(master_config, sweep_overrides)
+
+    loader = Counting(config_search_path=create_config_search_path("pkg://spreadsim.conf"))
+    sweeper = SpreadsimSweeper(max_batch_size=None, params=None)
+    sweeper.hydra_context = HydraContext(config_loader=loader, callbacks=Callbacks())
+    sweeper.config = loader.load_configuration("config", overrides=["experiment=single"],
+                                               run_mode=RunMode.MULTIRUN)
+    return sweeper, loader
+
+
+def test_sweeper_composes_each_distinct_group_choice_once():
+    sweeper, loader = _sweeper_with_counting_loader()
+    batch = [["policy.latency_h=0"], ["policy.latency_h=1"], ["policy.latency_h=6"],
+             ["policy=notice_and_takedown", "policy.moderators=1"],
+             ["policy=notice_and_takedown", "policy.moderators=2"]]
+    sweeper.validate_batch_is_legal(batch)
+    assert loader.composed == [batch[0], batch[3]]
+
+
+def test_sweeper_still_catches_a_bad_group_option():
+    from hydra.errors import MissingConfigException
+
+    sweeper, _ = _sweeper_with_counting_loader()
+    with pytest.raises(MissingConfigException):
+        sweeper.validate_batch_is_legal([["policy=fixed_latency"], ["policy=nosuch"]])
+
+
 # --------------------------------------------------------------------------- bad sweeps
 
 
@@ -382,6 +436,7 @@ BAD_SWEEPS = {
     "empty value": (["policy.latency_h="], "policy.latency_h", "number"),
     "unknown policy parameter": (["policy.nosuch=1,2"], "policy.nosuch", "unknown key"),
     "unknown section": (["nosuch.x=1,2"], "nosuch", "unknown key"),
+    "unknown group option": (["policy=fixed_latency,nosuch"], "policy", "unknown policy config"),
 }
 
 

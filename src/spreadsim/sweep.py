@@ -32,6 +32,7 @@ import os
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -1414,7 +1415,17 @@ class AggregateCallback(Callback):
 
 
 def cleanup_failed_sweep() -> None:
-    """Remove the current sweep folder if a failed sweep left only Hydra's files in it."""
+    """Remove the current sweep folder if a failed sweep left only Hydra's files in it, and stop
+    the workers started for it."""
+    warm = _ACTIVE.pop("warm", None)
+    _ACTIVE.pop("executor", None)
+    if warm is not None:
+        try:
+            with warnings.catch_warnings():  # joblib's note on cancelled tasks: not the user's
+                warnings.simplefilter("ignore")
+                warm.close()  # joblib stops the workers of an abandoned Parallel
+        except Exception:  # noqa: BLE001 - they are stopped at exit anyway
+            log.debug("workers not stopped", exc_info=True)
     d = _ACTIVE.pop("sweep_dir", None)
     if d is not None:
         remove_if_only_hydra(d, _ACTIVE.get("job_name", "spreadsim"))

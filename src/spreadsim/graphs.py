@@ -317,7 +317,6 @@ def from_networkx(G: nx.Graph | nx.DiGraph, name: str = "networkx") -> Graph:
     ConfigError
         If ``G`` has no nodes or no edges other than self-loops.
     """
-
     nodes = list(G.nodes())
     if not nodes:
         raise ConfigError("graph", name, "networkx graph has no nodes")

@@ -1271,10 +1271,11 @@ def joblib_settings(launcher: DictConfig) -> dict[str, Any]:
 def prestart_workers(config: DictConfig) -> Any:
     """Get the processes that will run a sweep's jobs ready while Hydra validates the jobs.
 
-    Hydra composes every job's config in the main process before the launcher starts (about
-    0.2 s a job); the joblib launcher's workers then take 1.5-2 s to start and import, and numba
-    another second at the first run in each process. With the joblib launcher and more than
-    one worker, the workers are started here, before that validation, through joblib with the
+    Hydra's sweeper composes job configs in the main process before the launcher starts (0.2-0.4
+    s each: one per distinct choice of config groups with spreadsim's sweeper, every job with
+    Hydra's basic one); the joblib launcher's workers then take 1.5-2 s to start and import, and
+    numba another second at the first run in each process. With the joblib launcher and more
+    than one worker, the workers are started here, before that validation, through joblib with the
     launcher's own settings (loky's executor is shared by every ``Parallel`` with the same
     settings, so the launcher's ``Parallel`` reuses them), and each runs :func:`_warm_worker`.
     Nothing is waited for: the returned generator is drained by :func:`_collect_warm_up` when the

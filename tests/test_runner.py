@@ -352,12 +352,35 @@ def test_joblib_workers_start_warm_and_are_the_launchers(hydra_compose):
 def test_jobs_in_this_process_are_warmed_here(launcher, hydra_compose):
     over = ["hydra/launcher=basic"] if launcher == "basic" else ["hydra.launcher.n_jobs=1"]
     cfg = hydra_compose(config_name="config", return_hydra_config=True,
-                        overrides=["experiment=single", *SMALL, *over])
+                        overrides=["experiment=single", *SMALL, "graph.seed=3", *over])
+    sweep._PINNED.clear()
     try:
         assert prestart_workers(cfg) is None
         assert gc.get_freeze_count() > 10_000  # warmed here, heap frozen
     finally:
         gc.unfreeze()
+    # the jobs' pinned graph is built already
+    plain = task_container(cfg)
+    assert plain["graph"]["n"] == 600
+    assert sweep._graph_key(plain["graph"], 3) in sweep._PINNED
+
+
+def test_warm_up_builds_the_pinned_graph_only_if_no_job_changes_it(hydra_compose):
+    from omegaconf import OmegaConf
+
+    cfg = hydra_compose(config_name="config", return_hydra_config=True,
+                        overrides=["experiment=single", *SMALL, "graph.seed=3"])
+    assert sweep._graph_is_fixed(cfg)
+    for swept in ("graph.n=600,700", "graph=barabasi_albert,sbm", "+graph.name=a,b",
+                  "experiment=single,netzdg"):
+        c = cfg.copy()
+        OmegaConf.set_readonly(c, False)
+        c.hydra.overrides.task.append(swept)
+        assert not sweep._graph_is_fixed(c), swept
+    c = cfg.copy()
+    OmegaConf.set_readonly(c, False)
+    c.hydra.overrides.task.append("policy.latency_h=1,6")
+    assert sweep._graph_is_fixed(c)
 
 
 def test_warm_up_never_fails():

@@ -1229,12 +1229,13 @@ JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLau
 BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
 
 
-def _warm_worker(cfg: Mapping[str, Any]) -> int | None:
+def _warm_worker(cfg: Mapping[str, Any], pin_graph: bool = False) -> int | None:
     """Run in a launcher worker before its first job: import the engine and load its compiled
     functions (numba's first call in a process costs about 1 s) with one run of the sweep's own
-    policies on a 60-user graph, then move everything loaded so far out of the garbage
-    collector's reach (:func:`gc.freeze`). Best effort: any failure is left to the real jobs to
-    report. Returns the process id (None if the warm-up failed).
+    policies on a 60-user graph; with ``pin_graph``, build the config's pinned graph (if
+    ``graph.seed`` is set) for :func:`pinned_graph`; then move everything loaded so far out of
+    the garbage collector's reach (:func:`gc.freeze`). Best effort: any failure is left to the
+    real jobs to report. Returns the process id (None if the warm-up failed).
 
     The freeze matters: numba, Hydra and the engine leave about 130,000 objects that a full
     collection walks, 130 ms each time, and loky's workers run one after any task that ends more
@@ -1248,6 +1249,9 @@ def _warm_worker(cfg: Mapping[str, Any]) -> int | None:
         spec = check_job_config(trial)
         if spec.sim is not None:
             simulate(spec.sim, spec.seeds[0], baseline=False)
+            graph = dict(cfg).get("graph")
+            if pin_graph and isinstance(graph, Mapping) and graph.get("seed") is not None:
+                pinned_graph(graph, graph_seed(graph, spec.seeds[0]))
         pid = os.getpid()
     except Exception:  # noqa: BLE001 - a warm-up must never fail a sweep
         pass
@@ -1268,6 +1272,13 @@ def joblib_settings(launcher: DictConfig) -> dict[str, Any]:
     return joblib_cfg
 
 
+def _graph_is_fixed(config: DictConfig) -> bool:
+    """Whether every job of the sweep has the base config's graph: no sweep over ``graph``,
+    ``graph.<key>`` or ``experiment`` (the warm-up then builds a pinned graph for the jobs)."""
+    return not any(o.is_sweep_override() and o.get_key_element().lstrip("+~").split(".")[0]
+                   in ("graph", "experiment") for o in _sweep_overrides(config))
+
+
 def prestart_workers(config: DictConfig) -> Any:
     """Get the processes that will run a sweep's jobs ready while Hydra validates the jobs.
 
@@ -1286,8 +1297,9 @@ def prestart_workers(config: DictConfig) -> Any:
     try:
         launcher = config.hydra.launcher
         target = str(launcher.get("_target_"))
+        pin = _graph_is_fixed(config)
         if target == BASIC_LAUNCHER:
-            _warm_worker(task_container(config))
+            _warm_worker(task_container(config), pin)
             return None
         if target != JOBLIB_LAUNCHER:
             return None
@@ -1298,9 +1310,9 @@ def prestart_workers(config: DictConfig) -> Any:
         n = parallel._effective_n_jobs()
         cfg = task_container(config)
         if n <= 1:  # joblib runs the jobs in this process
-            _warm_worker(cfg)
+            _warm_worker(cfg, pin)
             return None
-        warm = parallel(delayed(_warm_worker)(cfg) for _ in range(n))
+        warm = parallel(delayed(_warm_worker)(cfg, pin) for _ in range(n))
         _ACTIVE["executor"] = getattr(parallel._backend, "_workers", None)
         return warm
     except Exception:  # noqa: BLE001 - an optimisation: the launcher starts its workers anyway

@@ -82,6 +82,18 @@ def machine_peer(n: int = 20_000_000) -> dict[str, float]:
     return {"alone": alone, "pair": pair, "eff": (2 / pair) / (2 / alone)}
 
 
+def per_round(runs: dict[int, list[dict[str, Any]]], peers: list[dict[str, float]]) -> dict[str, Any]:
+    """Efficiency round by round: each round's n_jobs=2 run against the n_jobs=1 run just before
+    it (jobs phase and end to end), and against that round's machine peer: rounds a minute apart
+    can land in different phases of a shared machine, as medians over all rounds do not see."""
+    phase = [r1["phase"] / (2 * r2["phase"]) for r1, r2 in zip(runs[1], runs[2], strict=True)]
+    e2e = [r1["wall"] / (2 * r2["wall"]) for r1, r2 in zip(runs[1], runs[2], strict=True)]
+    out: dict[str, Any] = {"phase": phase, "e2e": e2e}
+    if len(peers) == len(phase):
+        out["phase_vs_peer"] = [x / p["eff"] for x, p in zip(phase, peers, strict=True)]
+    return out
+
+
 def run_sweep(n_jobs: int, a: argparse.Namespace, tmp: str, tag: str) -> dict[str, Any]:
     sweep_dir = os.path.join(tmp, tag)
     points = ",".join(str(m) for m in range(1, a.points + 1))
@@ -170,6 +182,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"parallel efficiency (jobs/s at 2) / (2 x jobs/s at 1), ratio of medians: jobs phase "
           f"{eff_phase:.0%}, end to end {eff_e2e:.0%}   [goal >= {GOAL:.0%}: jobs phase "
           f"{'MET' if eff_phase >= GOAL else 'NOT met'}, end to end {'MET' if eff_e2e >= GOAL else 'NOT met'}]")
+    rounds = per_round(runs, peers)
+    print(f"per round (each n_jobs=2 run against the n_jobs=1 run just before it): jobs phase "
+          f"{statistics.median(rounds['phase']):.0%} median ({min(rounds['phase']):.0%}-"
+          f"{max(rounds['phase']):.0%}), end to end {statistics.median(rounds['e2e']):.0%}"
+          + (f"; against the round's machine peer {statistics.median(rounds['phase_vs_peer']):.2f} "
+             f"({min(rounds['phase_vs_peer']):.2f}-{max(rounds['phase_vs_peer']):.2f})"
+             if "phase_vs_peer" in rounds else ""))
     peer_eff = statistics.median(p["eff"] for p in peers) if peers else float("nan")
     if peers:
         print(f"machine peer (same invocation, before each round): two plain CPU-bound Python processes get "
@@ -185,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
               "plots, report, exit); medians")
     print(f"load average at the end: {loadavg()}")
     write_json(a.json, {"info": info, "args": vars(a), "rows": rows, "eff_phase": eff_phase,
-                        "eff_e2e": eff_e2e, "goal": GOAL, "peers": peers,
+                        "eff_e2e": eff_e2e, "goal": GOAL, "peers": peers, "rounds": rounds,
                         "peer_eff": peer_eff})
     return 0
 

@@ -1,4 +1,4 @@
-"""The spread benchmark's own arithmetic and a small end-to-end run (real EoN, real graph)."""
+"""The benchmarks' own arithmetic and a small end-to-end run (real EoN, real graph)."""
 
 from __future__ import annotations
 
@@ -60,3 +60,19 @@ def test_small_benchmark_run_pairs_every_eon_run(bench_spread, tmp_path, capsys)
     # two spreadsim seeds before and two after each of the two EoN runs
     assert res["paired"]["n_around"] == 8
     assert res["paired"]["ratio_cpu"] > 0 and res["spreadsim"]["runs"] == 2
+
+
+def test_sweep_efficiency_per_round():
+    sys.path.insert(0, str(BENCH))
+    try:
+        spec = importlib.util.spec_from_file_location("bench_sweep", BENCH / "bench_sweep.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(BENCH))
+    runs = {1: [{"phase": 8.0, "wall": 12.0}, {"phase": 10.0, "wall": 14.0}],
+            2: [{"phase": 5.0, "wall": 10.0}, {"phase": 5.0, "wall": 7.0}]}
+    r = mod.per_round(runs, [{"eff": 0.8}, {"eff": 1.0}])
+    assert r["phase"] == [0.8, 1.0] and r["e2e"] == [0.6, 1.0]
+    assert r["phase_vs_peer"] == [1.0, 1.0]
+    assert "phase_vs_peer" not in mod.per_round(runs, [])

@@ -13,16 +13,21 @@ import pytest
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-@pytest.fixture(scope="module")
-def bench_spread():
+def _load(name: str):
+    """A benchmark script as a module (its folder on the path while it imports _common)."""
     sys.path.insert(0, str(BENCH))
     try:
-        spec = importlib.util.spec_from_file_location("bench_spread", BENCH / "bench_spread.py")
+        spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
-        yield mod
+        return mod
     finally:
         sys.path.remove(str(BENCH))
+
+
+@pytest.fixture(scope="module")
+def bench_spread():
+    return _load("bench_spread")
 
 
 def test_paired_ratios_are_per_eon_run(bench_spread):
@@ -63,13 +68,7 @@ def test_small_benchmark_run_pairs_every_eon_run(bench_spread, tmp_path, capsys)
 
 
 def test_sweep_efficiency_per_round():
-    sys.path.insert(0, str(BENCH))
-    try:
-        spec = importlib.util.spec_from_file_location("bench_sweep", BENCH / "bench_sweep.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(BENCH))
+    mod = _load("bench_sweep")
     runs = {1: [{"phase": 8.0, "wall": 12.0}, {"phase": 10.0, "wall": 14.0}],
             2: [{"phase": 5.0, "wall": 10.0}, {"phase": 5.0, "wall": 7.0}]}
     r = mod.per_round(runs, [{"eff": 0.8}, {"eff": 1.0}])

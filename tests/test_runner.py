@@ -126,7 +126,7 @@ def test_policy_that_reacts_is_simulated(tmp_path):
 # --------------------------------------------------------------------------- pinned graph
 
 
-def test_pinned_graph_is_built_once_per_process(tmp_path):
+def test_pinned_graph_is_built_once_per_process():
     cfg = {"kind": "barabasi_albert", "n": 300, "m": 2, "seed": 5}
     sweep._PINNED.clear()
     g = pinned_graph(cfg, 5)
@@ -359,10 +359,10 @@ def test_jobs_in_this_process_are_warmed_here(launcher, hydra_compose):
         assert gc.get_freeze_count() > 10_000  # warmed here, heap frozen
     finally:
         gc.unfreeze()
-    # the jobs' pinned graph is built already
-    plain = task_container(cfg)
-    assert plain["graph"]["n"] == 600
-    assert sweep._graph_key(plain["graph"], 3) in sweep._PINNED
+    # the jobs' pinned graph is built already: run_job's lookup finds it
+    job = check_job_config(task_container(cfg)).sim
+    assert job.graph["n"] == 600
+    assert sweep._graph_key(job.graph, 3) in sweep._PINNED
 
 
 def test_warm_up_builds_the_pinned_graph_only_if_no_job_changes_it(hydra_compose):

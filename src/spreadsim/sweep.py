@@ -1249,9 +1249,10 @@ def _warm_worker(cfg: Mapping[str, Any], pin_graph: bool = False) -> int | None:
         spec = check_job_config(trial)
         if spec.sim is not None:
             simulate(spec.sim, spec.seeds[0], baseline=False)
-            graph = dict(cfg).get("graph")
-            if pin_graph and isinstance(graph, Mapping) and graph.get("seed") is not None:
-                pinned_graph(graph, graph_seed(graph, spec.seeds[0]))
+            job = check_job_config(cfg).sim if pin_graph else None
+            if job is not None and job.graph.get("seed") is not None:
+                # the very mapping run_job's graph_for passes, so the jobs find it
+                pinned_graph(job.graph, graph_seed(job.graph, spec.seeds[0]))
         pid = os.getpid()
     except Exception:  # noqa: BLE001 - a warm-up must never fail a sweep
         pass

@@ -580,7 +580,8 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"kind": "barabasi_albert", "n": -3, "m": 1}, "graph.n = -3"),
     ({"kind": "barabasi_albert", "n": 0, "m": 1}, "graph.n = 0"),
     ({"kind": "barabasi_albert", "n": True, "m": 1}, "graph.n = True"),
-    ({"kind": "barabasi_albert", "n": 100.0, "m": 1}, "graph.n = 100.0"),
+    ({"kind": "barabasi_albert", "n": 100.5, "m": 1}, "graph.n = 100.5"),
+    ({"kind": "barabasi_albert", "n": "100", "m": 1}, "graph.n = '100'"),
     ({"kind": "barabasi_albert", "n": "100", "m": 1}, "graph.n = '100'"),
     ({"kind": "barabasi_albert", "n": 100, "m": 100}, "graph.m = 100"),
     ({"kind": "barabasi_albert", "n": 100, "m": 0}, "graph.m = 0"),
@@ -645,6 +646,20 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"kind": "random_k_out", "n": 10, "k": 2, "seed": 1.5}, "graph.seed = 1.5"),
     ({"kind": "random_k_out", "n": 10, "k": 2, "name": 3}, "graph.name = 3"),
 ]
+
+
+def test_whole_floats_and_numeric_strings_read_as_in_every_other_section() -> None:
+    """Graph fields go through the same validators as the rest of the config: an integer field
+    takes a whole float (``graph.n=1e4`` on the command line), a real field a numeric string."""
+    g = build_graph({"kind": "barabasi_albert", "n": 1e4, "m": 2.0}, 0)
+    assert g.n == 10_000
+    assert g.num_edges == build_graph({"kind": "barabasi_albert", "n": 10_000, "m": 2}, 0).num_edges
+    er = build_graph({"kind": "erdos_renyi", "n": 50, "p": "0.1"}, 3)
+    assert er.num_arcs == build_graph({"kind": "erdos_renyi", "n": 50, "p": 0.1}, 3).num_arcs
+    with pytest.raises(ConfigError, match=r"^graph\.p = 1\.5: must be a number >= 0 and <= 1$"):
+        build_graph({"kind": "erdos_renyi", "n": 50, "p": 1.5}, 3)
+    with pytest.raises(ConfigError, match=r"^graph\.directed = 1: must be true or false$"):
+        build_graph({"kind": "erdos_renyi", "n": 50, "p": 0.1, "directed": 1}, 3)
 
 
 @pytest.mark.parametrize(("cfg", "prefix"), BAD_VALUES, ids=[p for _, p in BAD_VALUES])

@@ -44,19 +44,12 @@ from .dists import Duration
 from .errors import ConfigError
 from .policies import Policy, post_uniform, register
 from .review import PRIORITY, ReviewQueue, ReviewRequest
-from .validate import check_keys, choice, integer, mapping, probability
+from .validate import boolean, check_keys, choice, integer, mapping, probability
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import Post, Simulation
 
 ACTIONS = ("remove", "review")
-
-
-def boolean(field: str, value: Any) -> bool:
-    """A YAML boolean (``true``/``false``), nothing else."""
-    if not isinstance(value, bool):
-        raise ConfigError(field, value, "must be true or false")
-    return value
 
 
 def reach_thresholds(field: str, value: Any) -> tuple[int, ...]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import gzip
-import math
 import os
 import random
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from spreadsim.errors import ConfigError, DataError
+from spreadsim.validate import boolean, integer, number, probability
 
 from ._jit import njit
 
@@ -615,8 +615,7 @@ def load_edgelist(
     ConfigError
         If an option is invalid.
     """
-    if not isinstance(directed, bool | np.bool_):
-        raise ConfigError("graph.directed", directed, "must be true or false")
+    directed = boolean("graph.directed", directed)
     if edge_meaning not in _EDGE_MEANINGS:
         raise ConfigError(
             "graph.edge_meaning", edge_meaning, f"must be one of {', '.join(_EDGE_MEANINGS)}"
@@ -681,12 +680,6 @@ def _is_int(x: Any) -> bool:
     return isinstance(x, int | np.integer) and not isinstance(x, bool | np.bool_)
 
 
-def _is_real(x: Any) -> bool:
-    return isinstance(x, int | float | np.integer | np.floating) and not isinstance(
-        x, bool | np.bool_
-    )
-
-
 class _Params:
     """Typed, validated access to one graph config mapping (field names prefixed)."""
 
@@ -707,45 +700,17 @@ class _Params:
         return value
 
     def integer(self, key: str, lo: int, hi: int | None = None, default: Any = _MISSING) -> int:
-        value = self.raw(key, default)
-        rule = f"must be an integer >= {lo}" + (f" and <= {hi}" if hi is not None else "")
-        if not _is_int(value) or value < lo or (hi is not None and value > hi):
-            raise ConfigError(self.field(key), value, rule)
-        return int(value)
+        return integer(self.field(key), self.raw(key, default), lo=lo, hi=hi)
 
-    def real(
-        self,
-        key: str,
-        lo: float = 0.0,
-        hi: float | None = None,
-        *,
-        lo_open: bool = False,
-        default: Any = _MISSING,
-    ) -> float:
-        value = self.raw(key, default)
-        op = ">" if lo_open else ">="
-        rule = f"must be a finite number {op} {lo:g}" + (
-            f" and <= {hi:g}" if hi is not None else ""
-        )
-        ok = _is_real(value) and math.isfinite(float(value))
-        if ok:
-            f = float(value)
-            ok = (f > lo if lo_open else f >= lo) and (hi is None or f <= hi)
-        if not ok:
-            raise ConfigError(self.field(key), value, rule)
-        return float(value)
+    def real(self, key: str, lo: float = 0.0, hi: float | None = None, *, lo_open: bool = False,
+             default: Any = _MISSING) -> float:
+        return number(self.field(key), self.raw(key, default), lo=lo, hi=hi, lo_open=lo_open)
 
     def prob(self, key: str, default: Any = _MISSING) -> float:
-        value = self.raw(key, default)
-        if not (_is_real(value) and 0.0 <= float(value) <= 1.0):  # NaN fails both comparisons
-            raise ConfigError(self.field(key), value, "must be a probability in [0, 1]")
-        return float(value)
+        return probability(self.field(key), self.raw(key, default))
 
     def boolean(self, key: str, default: Any = _MISSING) -> bool:
-        value = self.raw(key, default)
-        if not isinstance(value, bool | np.bool_):
-            raise ConfigError(self.field(key), value, "must be true or false")
-        return bool(value)
+        return boolean(self.field(key), self.raw(key, default))
 
     def choice(self, key: str, allowed: Sequence[str], default: Any = _MISSING) -> str:
         value = self.raw(key, default)

@@ -39,7 +39,7 @@ from .errors import ConfigError
 from .policies import Policy, register
 from .review import MAX_MODERATORS, PRIORITY, ReviewQueue, ReviewRequest, Shifts, parse_shifts
 from .rng import subkey, uniform
-from .validate import check_keys, choice, integer, mapping, number, probability
+from .validate import boolean, check_keys, choice, integer, mapping, number, probability
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import Post, Simulation
@@ -156,10 +156,7 @@ class NoticeAndTakedown(Policy):
                                           CATEGORIES, 1.0, probability)
         self.legal_removal_prob = probability(f"{f}.legal_removal_prob",
                                               cfg.get("legal_removal_prob", 0.0))
-        renotify = cfg.get("renotify", True)
-        if not isinstance(renotify, bool):
-            raise ConfigError(f"{f}.renotify", renotify, "must be true or false")
-        self.renotify = renotify
+        self.renotify = boolean(f"{f}.renotify", cfg.get("renotify", True))
         self.deadline = _per_category(f"{f}.deadline_h", cfg.get("deadline_h", math.inf),
                                       ALL_CATEGORIES, math.inf, _hours)
         tf = mapping(f"{f}.trusted_flaggers", cfg.get("trusted_flaggers"))

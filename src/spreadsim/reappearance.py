@@ -26,11 +26,10 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .config import LEGAL
-from .detection import boolean
 from .dists import Duration
 from .policies import Policy, post_uniform, register
 from .rng import uniform
-from .validate import check_keys, integer, probability, require
+from .validate import boolean, check_keys, integer, probability, require
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import Attempt, Post, Simulation

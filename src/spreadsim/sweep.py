@@ -52,6 +52,7 @@ from .metrics import add_baseline
 from .platforms import MultiConfig, simulate_platforms
 from .policies import make_policy
 from .tracecache import TraceCache
+from .validate import boolean
 
 log = logging.getLogger(__name__)
 
@@ -154,9 +155,7 @@ def check_job_config(cfg: Mapping[str, Any]) -> JobSpec:
     n = cfg.get("seeds", 1)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ConfigError("seeds", n, "must be an integer >= 1 (the number of paired seeds)")
-    baseline = cfg.get("baseline", True)
-    if not isinstance(baseline, bool):
-        raise ConfigError("baseline", baseline, "must be true or false")
+    baseline = boolean("baseline", cfg.get("baseline", True))
     path = cfg.get("deadline_path", "auto")
     if path not in DEADLINE_PATH:
         raise ConfigError("deadline_path", path,
@@ -168,8 +167,7 @@ def check_job_config(cfg: Mapping[str, Any]) -> JobSpec:
     for k, v in plots.items():
         if k != "svg":
             raise ConfigError(f"plots.{k}", v, "unknown key; allowed: svg")
-        if not isinstance(v, bool):
-            raise ConfigError("plots.svg", v, "must be true or false")
+        boolean("plots.svg", v)
     if cfg.get("platforms") is not None:
         for k in ("graph", "policy", "calibration"):
             if cfg.get(k) is not None:

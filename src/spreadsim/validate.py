@@ -95,6 +95,13 @@ def integer(field: str, value: Any, *, lo: int | None = None, hi: int | None = N
     raise ConfigError(field, value, "must be an integer" + (" " + " and ".join(rng) if rng else ""))
 
 
+def boolean(field: str, value: Any) -> bool:
+    """A YAML boolean (``true``/``false``; a NumPy bool too), nothing else."""
+    if not isinstance(value, bool | np.bool_):
+        raise ConfigError(field, value, "must be true or false")
+    return bool(value)
+
+
 def choice(field: str, value: Any, allowed: Iterable[str], what: str = "value") -> str:
     """One of a fixed set of names."""
     allowed = list(allowed)

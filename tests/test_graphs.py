@@ -20,6 +20,7 @@ from spreadsim.graphs import (
     Graph,
     barabasi_albert_edges,
     build_graph,
+    check_graph_config,
     from_networkx,
     load_edgelist,
     to_networkx,
@@ -667,6 +668,47 @@ def test_bad_values(cfg: dict[str, Any], prefix: str) -> None:
     with pytest.raises(ConfigError) as exc:
         build_graph(cfg, 0)
     assert one_line(exc).startswith(prefix)
+
+
+@pytest.mark.parametrize(("cfg", "prefix"), BAD_VALUES, ids=[p for _, p in BAD_VALUES])
+def test_check_graph_config_rejects_what_build_graph_rejects(cfg: dict[str, Any], prefix: str) -> None:
+    """The check a sweep makes before any job gives the same one-line error as building."""
+    with pytest.raises(ConfigError) as built:
+        build_graph(cfg, 0)
+    with pytest.raises(ConfigError) as checked:
+        check_graph_config(cfg)
+    assert one_line(checked) == one_line(built)
+
+
+@pytest.mark.parametrize("kind", [*SMALL, "edgelist"])
+def test_check_graph_config_accepts_every_kind_without_building(kind: str, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Valid configs pass, and nothing is generated or read: every builder stops at checked()."""
+    cfg = dict(SMALL.get(kind, {}))
+    if kind == "edgelist":
+        f = tmp_path / "e.txt"
+        f.write_text("0 1\n")
+        cfg = {"kind": "edgelist", "path": str(f)}
+    assert {c["kind"] for c in SMALL.values()} | {"edgelist"} == set(GRAPH_KINDS)
+
+    def boom(*a: Any, **k: Any) -> None:
+        raise AssertionError("the check built something")
+
+    for name in ("barabasi_albert_edges", "load_edgelist", "_make_graph", "_from_nx_simple"):
+        monkeypatch.setattr(f"spreadsim.graphs.{name}", boom)
+    for name in ("scale_free_graph", "watts_strogatz_graph", "fast_gnp_random_graph",
+                 "powerlaw_cluster_graph", "stochastic_block_model"):
+        monkeypatch.setattr(nx, name, boom)
+    monkeypatch.setattr(np.random, "default_rng", boom)
+    check_graph_config(cfg)
+    with pytest.raises(AssertionError, match="built something"):
+        build_graph(cfg, 0)
+
+
+def test_check_graph_config_edgelist_file_must_exist(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.txt"
+    with pytest.raises(ConfigError, match=r"^graph\.path = '.*nope\.txt': file not found$"):
+        check_graph_config({"kind": "edgelist", "path": str(missing)})
 
 
 def test_bad_run_seed() -> None:

@@ -407,6 +407,9 @@ def _with(path: str, value: Any) -> dict[str, Any]:
     (_with("platforms/0/name", None), "platforms[0].name"),
     (_with("platforms/0/grpah", {}), "platforms[0].grpah"),
     (_with("platforms/1/graph", None), "platforms[1].graph"),
+    (_with("platforms/1/graph", {"kind": "barabasi_albert", "n": "ten", "m": 2}), "platforms[1].graph.n"),
+    (_with("platforms/0/graph", {"kind": "barabasi_albert", "n": 10, "m": 20}), "platforms[0].graph.m"),
+    (_with("platforms/0/graph", {"kind": "nosuch"}), "platforms[0].graph.kind"),
     (_with("platforms/0/policy", {"name": "fixed_latency", "latency_h": -1}), "platforms[0].policy.latency_h"),
     (_with("platforms/1/policy", [{"name": "fixed_latency", "latency_h": 1},
                                   {"name": "account_strikes", "strikes": 0}]), "platforms[1].policy[1].strikes"),
@@ -429,7 +432,10 @@ def test_bad_input(cfg, field):
 
 
 def test_bad_graph_names_the_platform():
+    """Found when the config is read (before any graph is built), named by the platform."""
     cfg = _with("platforms/1/graph", {"kind": "barabasi_albert", "n": 10, "m": 20})
+    with pytest.raises(ConfigError, match=r"^platforms\[1\]\.graph\.m = 20:"):
+        MultiConfig.from_dict(cfg)
     with pytest.raises(ConfigError, match=r"^platforms\[1\]\.graph\.m = 20:"):
         simulate_platforms(cfg, seed=0)
 

@@ -460,6 +460,12 @@ BAD_SWEEPS = {
     "unknown policy parameter": (["policy.nosuch=1,2"], "policy.nosuch", "unknown key"),
     "unknown section": (["nosuch.x=1,2"], "nosuch", "unknown key"),
     "unknown group option": (["policy=fixed_latency,nosuch"], "policy", "unknown policy config"),
+    # graph parameters are checked without building the graph, before any job
+    "bad graph parameter": (["graph.n=abc"], "graph.n = 'abc'", "must be an integer >= 2"),
+    "bad swept graph parameter": (["graph.m=2,0"], "graph.m = 0", "must be an integer >= 1"),
+    "graph parameter out of range": (["graph.m=20000"], "graph.m = 20000", "must be < graph.n"),
+    "missing edge list in a sweep": (["graph=edgelist", "graph.path=/nonexistent/x.txt"],
+                                     "graph.path", "file not found"),
 }
 
 

@@ -680,13 +680,27 @@ def _is_int(x: Any) -> bool:
     return isinstance(x, int | np.integer) and not isinstance(x, bool | np.bool_)
 
 
-class _Params:
-    """Typed, validated access to one graph config mapping (field names prefixed)."""
+class _Checked(Exception):
+    """Raised by :meth:`_Params.checked` when only checking: the parameters are valid."""
 
-    def __init__(self, cfg: Mapping[str, Any], prefix: str, kind: str) -> None:
+
+class _Params:
+    """Typed, validated access to one graph config mapping (field names prefixed).
+
+    ``check_only``: the builder stops at :meth:`checked`, once every parameter is validated and
+    before any generation work (see :func:`check_graph_config`)."""
+
+    def __init__(self, cfg: Mapping[str, Any], prefix: str, kind: str,
+                 check_only: bool = False) -> None:
         self.cfg = cfg
         self.prefix = prefix
         self.kind = kind
+        self.check_only = check_only
+
+    def checked(self) -> None:
+        """Every builder calls this once its parameters are valid, before it generates."""
+        if self.check_only:
+            raise _Checked
 
     def field(self, key: str) -> str:
         return f"{self.prefix}.{key}"
@@ -787,6 +801,7 @@ def _build_barabasi_albert(p: _Params, seed: int, name: str) -> Graph:
     n = p.integer("n", 2)
     m = p.integer("m", 1)
     _check_m_lt_n(p, "m", m, n)
+    p.checked()
     src, dst = barabasi_albert_edges(n, m, seed)
     return _make_graph(src, dst, n, False, name)
 
@@ -806,6 +821,7 @@ def _build_scale_free_directed(p: _Params, seed: int, name: str) -> Graph:
         )
     delta_in = p.real("delta_in", 0.0, default=0.2)
     delta_out = p.real("delta_out", 0.0, default=0.0)
+    p.checked()
     G = nx.scale_free_graph(
         n, alpha=alpha, beta=beta, gamma=gamma, delta_in=delta_in, delta_out=delta_out, seed=seed
     )
@@ -823,6 +839,7 @@ def _build_watts_strogatz(p: _Params, seed: int, name: str) -> Graph:
     k = p.integer("k", 2)
     _check_m_lt_n(p, "k", k, n)
     prob = p.prob("p")
+    p.checked()
     return _from_nx_simple(nx.watts_strogatz_graph(n, k, prob, seed=seed), n, False, name)
 
 
@@ -844,6 +861,7 @@ def _build_erdos_renyi(p: _Params, seed: int, name: str) -> Graph:
     else:
         mean = p.real("mean_degree", 0.0, float(n - 1))
         prob = mean / (n - 1)
+    p.checked()
     G = nx.fast_gnp_random_graph(n, prob, seed=seed, directed=directed)
     return _from_nx_simple(G, n, directed, name)
 
@@ -855,6 +873,7 @@ def _build_powerlaw_cluster(p: _Params, seed: int, name: str) -> Graph:
     m = p.integer("m", 1)
     _check_m_lt_n(p, "m", m, n)
     prob = p.prob("p")
+    p.checked()
     return _from_nx_simple(nx.powerlaw_cluster_graph(n, m, prob, seed=seed), n, False, name)
 
 
@@ -874,6 +893,7 @@ def _build_sbm(p: _Params, seed: int, name: str) -> Graph:
         raise ConfigError(p.field("sizes"), sizes, "must have at least 2 nodes in total")
     p_in = p.prob("p_in")
     p_out = p.prob("p_out")
+    p.checked()
     probs = [[p_in if i == j else p_out for j in range(len(sizes))] for i in range(len(sizes))]
     G = nx.stochastic_block_model(sizes, probs, seed=seed, directed=False)
     communities = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
@@ -885,6 +905,7 @@ def _build_random_k_out(p: _Params, seed: int, name: str) -> Graph:
     k = p.integer("k", 1)
     if k > n - 1:
         raise ConfigError(p.field("k"), k, f"must be <= graph.n - 1 = {n - 1}")
+    p.checked()
     rng = np.random.default_rng(seed)
     own = np.arange(n, dtype=np.int64)[:, None]
     if 4 * k > n - 1:
@@ -934,11 +955,11 @@ def _build_configuration_model(p: _Params, seed: int, name: str) -> Graph:
         )
     d = _Params(spec, p.field("degrees"), p.kind)
     dist = d.choice("dist", _DEGREE_DISTS)
-    rng = np.random.default_rng(seed)
     draw: Callable[[int], np.ndarray]
     if dist == "poisson":
         d.check_keys(["dist", "mean"])
         mean = d.real("mean", 0.0, float(n - 1), lo_open=True)
+        p.checked()
 
         def draw(size: int) -> np.ndarray:
             return rng.poisson(mean, size).astype(np.int64)
@@ -947,6 +968,7 @@ def _build_configuration_model(p: _Params, seed: int, name: str) -> Graph:
         exponent = d.real("exponent", 1.0, lo_open=True)
         kmin = d.integer("kmin", 1, n - 1)
         kmax = d.integer("kmax", kmin, n - 1)
+        p.checked()
         ks = np.arange(kmin, kmax + 1, dtype=np.int64)
         weights = ks.astype(np.float64) ** -exponent
         weights /= weights.sum()
@@ -954,6 +976,7 @@ def _build_configuration_model(p: _Params, seed: int, name: str) -> Graph:
         def draw(size: int) -> np.ndarray:
             return rng.choice(ks, size=size, p=weights)
 
+    rng = np.random.default_rng(seed)
     deg = draw(n)
     # the number of stubs must be even: redraw one random node's degree (bounded), else add one
     for _ in range(1000):
@@ -975,6 +998,9 @@ def _build_edgelist(p: _Params, seed: int, name: str | None) -> Graph:
     directed = p.boolean("directed", default=True)
     meaning = p.choice("edge_meaning", _EDGE_MEANINGS, default="shares_to")
     weights = p.choice("weights", _WEIGHTS, default="error")
+    if p.check_only and not os.path.isfile(path):
+        raise ConfigError(p.field("path"), os.fspath(path), "file not found")
+    p.checked()
     return load_edgelist(path, directed=directed, edge_meaning=meaning, name=name, weights=weights)
 
 
@@ -1079,6 +1105,48 @@ def build_graph(cfg: Mapping[str, Any], seed: int) -> Graph:
     DataError
         For ``kind: edgelist`` if the file is missing, binary, empty or malformed.
     """
+    spec, params, graph_seed, name = _parse_graph_config(cfg, seed)
+    if params.kind == "edgelist":
+        return spec.build(params, graph_seed, name)
+    g = spec.build(params, graph_seed, name or params.kind)
+    if g.num_arcs == 0:
+        raise ConfigError(
+            "graph.kind",
+            params.kind,
+            f"generated graph has no arcs (n={g.n}); use denser parameters",
+        )
+    return g
+
+
+def check_graph_config(cfg: Mapping[str, Any]) -> None:
+    """Validate a graph config mapping as :func:`build_graph` does, without building the graph.
+
+    Every parameter check :func:`build_graph` makes before generating is made here, and for
+    ``kind: edgelist`` the file must exist (its contents are read only when the graph is built).
+    Sweeps call this before any job starts, so that a bad graph parameter fails at once and
+    leaves nothing behind.
+
+    Parameters
+    ----------
+    cfg : Mapping
+        As for :func:`build_graph`.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the offending ``graph.<key>``, its value and what is allowed.
+    """
+    spec, params, graph_seed, name = _parse_graph_config(cfg, 0, check_only=True)
+    try:
+        spec.build(params, graph_seed, name or params.kind)
+    except _Checked:
+        return
+    raise AssertionError(f"graph kind {params.kind!r}: its builder never called checked()")  # pragma: no cover
+
+
+def _parse_graph_config(cfg: Mapping[str, Any], seed: int,
+                        check_only: bool = False) -> tuple[GraphKind, _Params, int, str | None]:
+    """The checks common to every kind: (kind's entry, its parameters, graph seed, name)."""
     cfg = _plain_mapping(cfg)
     if not isinstance(cfg, Mapping):
         raise ConfigError("graph", cfg, "must be a mapping with a 'kind' key")
@@ -1087,7 +1155,7 @@ def build_graph(cfg: Mapping[str, Any], seed: int) -> Graph:
     if not isinstance(kind, str) or kind not in GRAPH_KINDS:
         raise ConfigError("graph.kind", kind, f"must be one of {allowed_kinds}")
     spec = GRAPH_KINDS[kind]
-    params = _Params(cfg, "graph", kind)
+    params = _Params(cfg, "graph", kind, check_only)
     params.check_keys(_COMMON_KEYS + spec.keys)
     graph_seed = cfg.get("seed")
     if graph_seed is None:
@@ -1099,13 +1167,4 @@ def build_graph(cfg: Mapping[str, Any], seed: int) -> Graph:
     name = cfg.get("name")
     if name is not None and not isinstance(name, str):
         raise ConfigError("graph.name", name, "must be a string")
-    if kind == "edgelist":
-        return spec.build(params, int(graph_seed), name)
-    g = spec.build(params, int(graph_seed), name or kind)
-    if g.num_arcs == 0:
-        raise ConfigError(
-            "graph.kind",
-            kind,
-            f"generated graph has no arcs (n={g.n}); use denser parameters",
-        )
-    return g
+    return spec, params, int(graph_seed), name

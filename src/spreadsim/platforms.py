@@ -81,7 +81,7 @@ from .config import LEGAL, ScenarioConfig, SimConfig, SpreadConfig, check_seed
 from .dists import Duration
 from .engine import Catalog, Post, RunResult, Simulation, graph_seed
 from .errors import ConfigError
-from .graphs import Graph, build_graph
+from .graphs import Graph, build_graph, check_graph_config
 from .policies import Policy, make_policy
 from .reappearance import HashDatabase, HashMatching
 from .rng import generator, stream_key, subkey, uniform
@@ -173,6 +173,7 @@ class MultiConfig:
                 sim = SimConfig(graph=dict(graph), spread=spread,
                                 scenario=scenario if i == 0 else _no_campaign(scenario),
                                 policies=_policy_list(f, p.get("policy")), max_events=max_events)
+                check_graph_config(sim.graph)  # every parameter, without building the graph
                 for k, pc in enumerate(sim.policies):  # validate now: nothing runs on bad input
                     make_policy(pc, _policy_field(f, k, len(sim.policies)))
             out.append(PlatformConfig(name, sim))

@@ -45,7 +45,7 @@ from .config import SimConfig, check_seed
 from .deadline import DeadlineTrace, deadline_path_reason
 from .engine import RunResult, graph_seed, simulate
 from .errors import ConfigError, DataError
-from .graphs import GRAPH_KINDS, Graph, build_graph
+from .graphs import Graph, build_graph, check_graph_config
 from .io import atomic_write_bytes, read_table, write_table
 from .io import canonical as _canonical
 from .metrics import add_baseline
@@ -108,25 +108,6 @@ class JobSpec:
     multi: MultiConfig | None = None  # several platforms (spreadsim.platforms) instead of ``sim``
 
 
-def _check_graph(graph: Mapping[str, Any]) -> None:
-    """Cheap graph check (no generation): kind, keys, and that an edge-list file exists."""
-    kind = graph.get("kind")
-    if not isinstance(kind, str) or kind not in GRAPH_KINDS:
-        raise ConfigError("graph.kind", kind, f"must be one of {', '.join(GRAPH_KINDS)}")
-    allowed = ("kind", "seed", "name", *GRAPH_KINDS[kind].keys)
-    for k in graph:
-        if k not in allowed:
-            raise ConfigError(f"graph.{k}", graph[k],
-                              f"unknown key for graph kind '{kind}'; allowed: {', '.join(allowed)}")
-    if kind == "edgelist":
-        path = graph.get("path")
-        if not isinstance(path, str) or not path or path == "???":
-            raise ConfigError("graph.path", path,
-                              "required for graph kind 'edgelist' (a file path)")
-        if not os.path.isfile(path):
-            raise ConfigError("graph.path", path, "file not found")
-
-
 def check_job_config(cfg: Mapping[str, Any]) -> JobSpec:
     """Validate a whole job config (the composed app config as plain containers).
 
@@ -182,7 +163,7 @@ def check_job_config(cfg: Mapping[str, Any]) -> JobSpec:
         if cfg.get(k) is not None:
             raise ConfigError(k, cfg[k], "only used with platforms (a multi-platform run)")
     sim = SimConfig.from_dict({k: cfg[k] for k in SIM_KEYS if k in cfg})
-    _check_graph(sim.graph)
+    check_graph_config(sim.graph)  # every parameter, without building the graph
     for i, p in enumerate(sim.policies):
         make_policy(p, "policy" if len(sim.policies) == 1 else f"policy[{i}]")
     if cfg.get("calibration") is not None:

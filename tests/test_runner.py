@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import importlib
 import json
 import math
 import os
@@ -415,9 +416,16 @@ def _sweeper_with_counting_loader():
     from hydra._internal.callbacks import Callbacks
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
     from hydra._internal.utils import create_config_search_path
+    from hydra.core.plugins import Plugins
     from hydra.types import HydraContext, RunMode
 
-    from hydra_plugins.spreadsim_sweeper import SpreadsimSweeper
+    import hydra_plugins.spreadsim_sweeper as plugin
+
+    # Hydra's plugin scan executes the plugin modules again, Hydra's basic sweeper after
+    # spreadsim's: when it runs first here (a partial test run), spreadsim's sweeper would
+    # subclass the basic sweeper's former class. Scan, then execute spreadsim's module again.
+    Plugins.instance()
+    SpreadsimSweeper = importlib.reload(plugin).SpreadsimSweeper
 
     class Counting(ConfigLoaderImpl):
         composed: list[list[str]] = []
@@ -449,6 +457,110 @@ def test_sweeper_still_catches_a_bad_group_option():
     sweeper, _ = _sweeper_with_counting_loader()
     with pytest.raises(MissingConfigException):
         sweeper.validate_batch_is_legal([["policy=fixed_latency"], ["policy=nosuch"]])
+
+
+# the jobs of real sweeps (one list of overrides per job), composed by Hydra and by the caching
+# loader: same configs. Each batch is composed in this order, so later jobs reuse earlier ones.
+CACHING_BATCHES = {
+    "latency sweep": [["policy.latency_h=0"], ["policy.latency_h=0.25"], ["policy.latency_h=inf"],
+                      ["policy.latency_h=24"]],
+    "moderators with a group": [
+        ["experiment=single", "policy=notice_and_takedown", "policy.moderators=1", "seeds=100"],
+        ["experiment=single", "policy=notice_and_takedown", "policy.moderators=2", "seeds=100"]],
+    "two swept keys, null, a string": [
+        ["graph.n=2000", "policy.latency_h=6", "scenario.illegal_posts=3"],
+        ["graph.n=3000", "policy.latency_h=null", "scenario.illegal_posts=3"],
+        ["graph.n=3000", "policy.latency_h='never'", "scenario.illegal_posts=4"]],
+    "interpolation and quoting": [["policy.latency_h=${seeds}"], ["spread.removal='per copy'"],
+                                  ["spread.removal='x=y'"], ["spread.removal=${graph.kind}"]],
+    "groups change between jobs": [
+        ["policy=fixed_latency", "policy.latency_h=1"],
+        ["policy=notice_and_takedown", "policy.moderators=2"],
+        ["policy=fixed_latency", "policy.latency_h=2"],
+        ["graph=erdos_renyi", "graph.n=500"], ["graph=erdos_renyi", "graph.n=600"]],
+    "a key set twice, and a dict": [["policy.latency_h=1", "policy.latency_h=2"],
+                                    ["policy.latency_h=3", "policy.latency_h=4"],
+                                    ["scenario.categories.hate_speech={weight: 2}"],
+                                    ["scenario.categories.hate_speech={share_prob: 0.1}"]],
+    "a subtree and a key in it": [["scenario={illegal_posts: 3}", "scenario.uploaders=2"],
+                                  ["scenario={illegal_posts: 3}", "scenario.uploaders=3"],
+                                  ["scenario.uploaders=3", "scenario={uploaders: 5}"],
+                                  ["scenario.uploaders=4", "scenario={uploaders: 5}"]],
+}
+
+
+def resolved_task(cfg):
+    """The job's own part of a composed config (everything but ``hydra``), resolved."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]),
+                                  resolve=True)
+
+
+@pytest.mark.parametrize("name", list(CACHING_BATCHES))
+def test_caching_loader_composes_what_hydra_composes(name):
+    from omegaconf import OmegaConf, open_dict
+
+    sweeper, loader = _sweeper_with_counting_loader()
+    from hydra_plugins.spreadsim_sweeper import CachingConfigLoader
+
+    master = sweeper.config
+    caching = CachingConfigLoader(loader, f"test {name}")
+    for job in CACHING_BATCHES[name]:
+        loader.composed.clear()
+        plain = loader.load_sweep_config(master, job)
+        loader.composed.clear()
+        made = caching.load_sweep_config(master, job)
+        assert OmegaConf.to_container(made) == OmegaConf.to_container(plain), job
+        assert resolved_task(made) == resolved_task(plain), job
+        assert OmegaConf.is_struct(made) and OmegaConf.is_struct(plain)
+        assert OmegaConf.is_readonly(made.hydra) == OmegaConf.is_readonly(plain.hydra)
+        with open_dict(made):  # what a launcher and the job do to their config
+            made.hydra.job.num = 12345
+            made.seeds = -7
+    # each job got its own object: changing one changed no kept copy
+    again = caching.load_sweep_config(master, CACHING_BATCHES[name][-1])
+    assert OmegaConf.to_container(again) == OmegaConf.to_container(
+        loader.load_sweep_config(master, CACHING_BATCHES[name][-1]))
+
+
+def test_caching_loader_composes_once_per_kind_of_job():
+    sweeper, loader = _sweeper_with_counting_loader()
+    from hydra_plugins.spreadsim_sweeper import CachingConfigLoader
+
+    caching = CachingConfigLoader(loader, "count")
+    for name in ("latency sweep", "groups change between jobs", "a key set twice, and a dict",
+                 "a subtree and a key in it"):
+        for job in CACHING_BATCHES[name]:
+            caching.load_sweep_config(sweeper.config, job)
+    assert loader.composed == [
+        ["policy.latency_h=0"],  # then the other latencies from it
+        ["policy=fixed_latency", "policy.latency_h=1"],
+        ["policy=notice_and_takedown", "policy.moderators=2"],
+        ["graph=erdos_renyi", "graph.n=500"],
+        # a key set twice, dict values, a key inside a subtree set by another override: Hydra
+        *CACHING_BATCHES["a key set twice, and a dict"],
+        *CACHING_BATCHES["a subtree and a key in it"],
+    ]
+    # another sweep (another token) does not reuse this one's configs
+    CachingConfigLoader(loader, "other").load_sweep_config(sweeper.config, ["policy.latency_h=1"])
+    assert loader.composed[-1] == ["policy.latency_h=1"]
+
+
+def test_caching_loader_pickles_for_the_workers():
+    import pickle
+
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.utils import create_config_search_path
+
+    sweeper, _ = _sweeper_with_counting_loader()
+    from hydra_plugins.spreadsim_sweeper import CachingConfigLoader
+
+    loader = ConfigLoaderImpl(config_search_path=create_config_search_path("pkg://spreadsim.conf"))
+    caching = pickle.loads(pickle.dumps(CachingConfigLoader(loader, "p")))
+    cfg = caching.load_sweep_config(sweeper.config, ["policy.latency_h=7"])
+    assert cfg.policy.latency_h == 7
+    assert caching.get_search_path() is not None and caching.list_groups("")
 
 
 # --------------------------------------------------------------------------- bad sweeps

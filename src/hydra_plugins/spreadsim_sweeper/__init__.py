@@ -7,15 +7,31 @@ swept value itself before any job starts (``spreadsim.sweep.AggregateCallback``)
 sweeper composes one job for each distinct set of the other overrides: config groups
 (``policy=...``), top-level keys and ``hydra`` keys. The jobs, their order and their configs are
 those of the basic sweeper.
+
+It also hands the launcher a config loader that composes each job's config faster
+(:class:`CachingConfigLoader`): Hydra composes every job from the config files, about 0.2 s a job
+in the process that runs it, although jobs that differ only in values compose alike. The loader
+composes the first job of each kind through Hydra, keeps a copy, and makes the next ones from
+that copy with Hydra's own override step (7 ms). The configs are those Hydra composes (tested).
 """
 
 from __future__ import annotations
 
+import copy
+import secrets
+from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Any
 
+from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_dirname
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.config_loader import ConfigLoader
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override, OverrideType
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf
 
-__all__ = ["SpreadsimSweeper", "structural_overrides"]
+__all__ = ["CachingConfigLoader", "SpreadsimSweeper", "structural_overrides"]
 
 
 def _key(override: str) -> str:
@@ -29,8 +45,107 @@ def structural_overrides(overrides: Sequence[str]) -> tuple[str, ...]:
                  if "." not in _key(o) or _key(o).split(".")[0].split("/")[0] == "hydra")
 
 
+#: composed job configs kept in this process, by (sweep, config, overrides but the swept values)
+_TEMPLATES: OrderedDict[tuple[Any, ...], DictConfig] = OrderedDict()
+_MAX_TEMPLATES = 16
+_SCALARS = (bool, int, float, str, type(None))
+
+
+def _is_value(o: Override) -> bool:
+    """A plain new value for a dotted key outside ``hydra`` (``policy.latency_h=6``): Hydra sets it
+    after composing, so it cannot change what is composed. Dicts and lists are left out (Hydra
+    merges them into what is there)."""
+    return (o.type == OverrideType.CHANGE and o.package is None and not o.is_hydra_override()
+            and "." in o.key_or_group and not o.is_sweep_override()
+            and isinstance(o.value(), _SCALARS))
+
+
+class CachingConfigLoader(ConfigLoader):
+    """Hydra's config loader, with each job's config made from a kept copy of an earlier job's.
+
+    A job's config is Hydra's composition of the config files under the sweep's overrides,
+    after which Hydra sets the plain values (``policy.latency_h=6``, see :func:`_is_value`) with
+    its ``_apply_overrides_to_config`` and records the job's overrides
+    (``hydra.overrides.task``, ``hydra.job.override_dirname``). Jobs whose other overrides are the
+    same compose alike, so the first such job is composed by Hydra and kept (one copy per
+    process, per sweep: ``token``); the next ones are a copy of it with their values set by the
+    same Hydra function and their overrides recorded the same way. Anything else (a different
+    config group, a dict or list value, a key that another override also sets) is composed by
+    Hydra. Every other method is Hydra's loader's.
+    """
+
+    def __init__(self, loader: ConfigLoader, token: str) -> None:
+        self._loader = loader
+        self._token = token
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # (unpickling: before __dict__ is filled)
+            raise AttributeError(name)
+        return getattr(self._loader, name)
+
+    def load_configuration(self, *args: Any, **kwargs: Any) -> DictConfig:
+        return self._loader.load_configuration(*args, **kwargs)
+
+    def get_search_path(self) -> Any:
+        return self._loader.get_search_path()
+
+    def get_sources(self) -> Any:
+        return self._loader.get_sources()
+
+    def list_groups(self, parent_name: str) -> Any:
+        return self._loader.list_groups(parent_name)
+
+    def get_group_options(self, *args: Any, **kwargs: Any) -> Any:
+        return self._loader.get_group_options(*args, **kwargs)
+
+    def compute_defaults_list(self, *args: Any, **kwargs: Any) -> Any:
+        return self._loader.compute_defaults_list(*args, **kwargs)
+
+    def load_sweep_config(self, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
+        parsed = OverridesParser.create().parse_overrides(list(sweep_overrides))
+        values = [o for o in parsed if _is_value(o)]
+        others = [o for o in parsed if not _is_value(o)]
+        keys = [o.key_or_group for o in values]
+        # a key set twice, or inside a subtree that another override sets (not a config group's
+        # choice: the defaults list takes those): Hydra's order decides, so Hydra composes
+        groups = set(master_config.hydra.runtime.choices)
+        sets = [o.key_or_group for o in others
+                if not (o.key_or_group in groups and isinstance(o.value(), str))]
+        shared = len(set(keys)) < len(keys) or any(
+            k == g or k.startswith(g + ".") for k in keys for g in sets)
+        if shared:
+            return self._loader.load_sweep_config(master_config, list(sweep_overrides))
+        key = (self._token, master_config.hydra.job.config_name,
+               tuple(master_config.hydra.overrides.hydra), tuple(o.input_line for o in others),
+               tuple(keys))
+        template = _TEMPLATES.get(key)
+        if template is None:
+            cfg = self._loader.load_sweep_config(master_config, list(sweep_overrides))
+            _TEMPLATES[key] = copy.deepcopy(cfg)
+            while len(_TEMPLATES) > _MAX_TEMPLATES:
+                _TEMPLATES.popitem(last=False)
+            return cfg
+        cfg = copy.deepcopy(template)
+        ConfigLoaderImpl._apply_overrides_to_config(values, cfg)  # as Hydra sets them
+        task = [o for o in parsed if not o.is_hydra_override()]
+        cfg.hydra.overrides.task = [o.input_line for o in task]
+        od = cfg.hydra.job.config.override_dirname
+        cfg.hydra.job.override_dirname = get_overrides_dirname(
+            overrides=task, kv_sep=od.kv_sep, item_sep=od.item_sep, exclude_keys=od.exclude_keys)
+        OmegaConf.copy_cache(from_config=master_config, to_config=cfg)  # as Hydra does
+        return cfg
+
+
 class SpreadsimSweeper(BasicSweeper):
-    """Hydra's basic sweeper composing one job per distinct :func:`structural_overrides`."""
+    """Hydra's basic sweeper composing one job per distinct :func:`structural_overrides` to
+    validate a batch, and handing the launcher a :class:`CachingConfigLoader`."""
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
+              config: DictConfig) -> None:
+        loader = CachingConfigLoader(hydra_context.config_loader, secrets.token_hex(8))
+        super().setup(hydra_context=HydraContext(config_loader=loader,
+                                                 callbacks=hydra_context.callbacks),
+                      task_function=task_function, config=config)
 
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
         assert self.hydra_context is not None and self.config is not None

@@ -1011,7 +1011,8 @@ class GraphKind:
     Parameters
     ----------
     build : callable
-        ``build(params, seed, name) -> Graph``; validates its parameters before any work.
+        ``build(params, seed, name) -> Graph``; validates its parameters, then calls
+        ``params.checked()``, before any work (:func:`check_graph_config` stops there).
     keys : tuple of str
         Parameter keys accepted besides ``kind``, ``seed`` and ``name``.
     directed : bool or None

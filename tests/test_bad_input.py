@@ -622,3 +622,39 @@ def test_huge_values_rejected_by_validation(path: tuple[str, ...], value: Any) -
     with pytest.raises(ConfigError) as exc:
         simulate(cfg, seed=0)
     assert exc.value.field == ".".join(path)
+
+
+STACKS = {
+    "referral alone": ([{"name": "authority_referral"}], ("policy", "authority_referral", "needs a review queue")),
+    "referral before the moderators": ([{"name": "authority_referral"}, {"name": "notice_and_takedown"}],
+                                       ("policy[0]", "authority_referral", "needs a review queue")),
+    "two moderator policies": ([{"name": "notice_and_takedown"}, {"name": "notice_and_takedown"}],
+                               ("policy[1].name", "notice_and_takedown", "only one policy")),
+    "detection review alone": ([{"name": "automated_detection", "action": "review"}],
+                               ("policy.action", "review", "needs a review queue")),
+    # detection takes the queue once the whole stack is bound: before the moderators is fine
+    "detection review first": ([{"name": "automated_detection", "action": "review"},
+                                {"name": "notice_and_takedown"}], None),
+    "breaker after the moderators": ([{"name": "notice_and_takedown"}, {"name": "circuit_breaker"}], None),
+}
+
+
+@pytest.mark.parametrize("name", list(STACKS))
+def test_stack_rules_found_before_any_simulation(name: str) -> None:
+    """check_job_config (what a sweep runs before its jobs) gives the error binding gives."""
+    from spreadsim.sweep import check_job_config
+
+    stack, want = STACKS[name]
+    cfg = base()
+    cfg["policy"] = stack if len(stack) > 1 else stack[0]
+    cfg["scenario"]["legal_posts"] = 20  # (detection's precision needs legal posts)
+    if want is None:
+        check_job_config(cfg)
+        simulate(cfg, seed=0)
+        return
+    with pytest.raises(ConfigError) as before:
+        check_job_config(cfg)
+    check_config_error(before.value, *want)
+    with pytest.raises(ConfigError) as bound:
+        simulate(cfg, seed=0)
+    assert str(bound.value) == str(before.value)

@@ -15,6 +15,7 @@ import pytest
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 
+from spreadsim.errors import ConfigError
 from spreadsim.io import read_table
 from spreadsim.policies import make_policy
 from spreadsim.sweep import check_job_config, task_container
@@ -38,6 +39,10 @@ def hydra_compose():
     GlobalHydra.instance().clear()
 
 
+#: policy options that send posts to notice_and_takedown's review queue
+REVIEW_USERS = ("authority_referral", "circuit_breaker")
+
+
 @pytest.mark.parametrize("group", GROUPS)
 def test_every_config_composes_and_validates(group, hydra_compose, tmp_path):
     edges = tmp_path / "edges.txt"
@@ -50,6 +55,11 @@ def test_every_config_composes_and_validates(group, hydra_compose, tmp_path):
             overrides.append(f"graph.path={edges}")
         cfg = hydra_compose(config_name="config", overrides=overrides)
         plain = task_container(cfg)
+        if group == "policy" and opt in REVIEW_USERS:
+            # members of a stack: alone they have no review queue to send posts to
+            with pytest.raises(ConfigError, match=r"^policy = '\w+': needs a review queue"):
+                check_job_config(plain)
+            plain["policy"] = [{"name": "notice_and_takedown"}, plain["policy"]]
         spec = check_job_config(plain)
         if spec.multi is not None:  # several platforms, each with its own graph and policies
             assert spec.seeds and len(spec.multi.platforms) >= 1, (group, opt)

@@ -402,15 +402,6 @@ def test_warm_up_never_fails():
 # --------------------------------------------------------------------------- sweeper
 
 
-def test_structural_overrides():
-    from hydra_plugins.spreadsim_sweeper import structural_overrides
-
-    ov = ["policy.latency_h=6", "policy=notice_and_takedown", "seeds=3", "+graph.n=5",
-          "hydra.launcher.n_jobs=2", "hydra/launcher=basic", "~policy.removal_prob", "experiment=single"]
-    assert structural_overrides(ov) == ("policy=notice_and_takedown", "seeds=3",
-                                        "hydra.launcher.n_jobs=2", "hydra/launcher=basic", "experiment=single")
-
-
 def _sweeper_with_counting_loader():
     """spreadsim's sweeper over Hydra's real config loader (counting its compositions)."""
     from hydra._internal.callbacks import Callbacks
@@ -442,13 +433,25 @@ def _sweeper_with_counting_loader():
     return sweeper, loader
 
 
-def test_sweeper_composes_each_distinct_group_choice_once():
+def test_sweeper_checks_every_job_composing_each_kind_once():
+    """Validating a batch checks every job's config, through the caching loader that setup()
+    gives the sweeper: Hydra composes each distinct group choice once."""
+    from hydra.types import HydraContext
+
     sweeper, loader = _sweeper_with_counting_loader()
+    from hydra_plugins.spreadsim_sweeper import CachingConfigLoader
+
+    sweeper.hydra_context = HydraContext(config_loader=CachingConfigLoader(loader, "batch"),
+                                         callbacks=sweeper.hydra_context.callbacks)
     batch = [["policy.latency_h=0"], ["policy.latency_h=1"], ["policy.latency_h=6"],
              ["policy=notice_and_takedown", "policy.moderators=1"],
              ["policy=notice_and_takedown", "policy.moderators=2"]]
     sweeper.validate_batch_is_legal(batch)
     assert loader.composed == [batch[0], batch[3]]
+    from spreadsim.sweep import InvalidConfig
+
+    with pytest.raises(InvalidConfig, match=r"^policy\.moderators = 0: "):
+        sweeper.validate_batch_is_legal([*batch, ["policy=notice_and_takedown", "policy.moderators=0"]])
 
 
 def test_sweeper_still_catches_a_bad_group_option():
@@ -578,6 +581,33 @@ BAD_SWEEPS = {
     "graph parameter out of range": (["graph.m=20000"], "graph.m = 20000", "must be < graph.n"),
     "missing edge list in a sweep": (["graph=edgelist", "graph.path=/nonexistent/x.txt"],
                                      "graph.path", "file not found"),
+    # every job's composed config is checked: swept group options and values under each
+    "bad option of a swept group": (["graph=watts_strogatz,edgelist", "policy.latency_h=1"],
+                                    "graph.path", "required for graph kind 'edgelist'"),
+    "value bad under one swept option": (["graph=watts_strogatz,erdos_renyi", "graph.n=2000,8",
+                                          "policy.latency_h=1"], "graph.k = 10", "must be < graph.n"),
+    "stack without a review queue": (["policy=none,authority_referral", "hydra.sweeper.params=null"],
+                                     "policy = 'authority_referral'", "needs a review queue"),
+    # the launcher's and sweeper's own settings, before any worker starts
+    "no workers": (["hydra.launcher.n_jobs=0"], "hydra.launcher.n_jobs = 0", "1 to"),
+    "far too many workers": (["hydra.launcher.n_jobs=100000"], "hydra.launcher.n_jobs = 100000",
+                             "x the"),
+    "negative timeout": (["hydra.launcher.timeout=-1"], "hydra.launcher.timeout", "> 0"),
+    "empty batches": (["hydra.sweeper.max_batch_size=0"], "hydra.sweeper.max_batch_size = 0",
+                      ">= 1"),
+    "glob over a value": (["policy.latency_h=glob(*)"], "policy.latency_h = 'glob(*)'",
+                          "cannot expand this sweep"),
+    # seeds beyond 64 bits, or too many of them
+    "huge seed": (["seed=1e300"], "seed = 1e+300", "<= 9223372036854775807"),
+    "huge graph seed": (["graph.seed=99999999999999999999999"], "graph.seed", "2**63 - 1"),
+    "last seed beyond 64 bits": (["seed=9223372036854775807", "seeds=2"], "seed =",
+                                 "seed + seeds - 1"),
+    "too many seeds": (["seeds=1000000000000"], "seeds = 1000000000000", "<= 1000000"),
+    "huge reach threshold": (["policy=automated_detection", "policy.reach_thresholds=[1e30]",
+                              "hydra.sweeper.params=null"], "policy.reach_thresholds[0]", "<="),
+    # a config group given something other than a name
+    "null group": (["graph=null"], "graph = 'null'", "a config group takes the name"),
+    "list of numbers for a group": (["graph=[1,2]"], "graph = '[1,2]'", "a config group takes"),
 }
 
 
@@ -590,7 +620,7 @@ def test_bad_sweep_fails_in_one_line_before_any_job(name, tmp_path, capsys, monk
     monkeypatch.setattr(sys, "argv", ["spreadsim"])
     GlobalHydra.instance().clear()
     with pytest.raises(SystemExit) as e:
-        main([*args, "seeds=1", f"hydra.sweep.dir={tmp_path}/sweep"])
+        main(["seeds=1", *args, f"hydra.sweep.dir={tmp_path}/sweep"])
     GlobalHydra.instance().clear()
     assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()

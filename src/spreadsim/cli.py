@@ -16,6 +16,7 @@ import atexit
 import os
 import sys
 import threading
+import traceback
 from collections.abc import Sequence
 from typing import Any, TextIO
 
@@ -35,6 +36,10 @@ __all__ = ["console", "main", "hydra_error_message"]
 @hydra.main(version_base="1.3", config_path="pkg://spreadsim.conf", config_name="config")
 def _app(cfg: DictConfig) -> None:
     hydra_job(cfg)
+
+
+#: spreadsim's config groups (the folders of conf/)
+CONFIG_GROUPS = ("graph", "spread", "policy", "scenario", "experiment")
 
 
 def _first_line(text: str) -> str:
@@ -103,6 +108,33 @@ class _DropHydraJobErrorLines:
         return getattr(self._stream, name)
 
 
+def _from_hydra_defaults(ex: BaseException) -> bool:
+    """Whether ``ex`` was raised by Hydra's defaults list (a config group given something other
+    than the name of one of its configs, such as ``graph=null`` or ``graph=[1,2]``)."""
+    tb = traceback.extract_tb(ex.__traceback__)
+    return bool(tb) and tb[-1].filename.replace(os.sep, "/").endswith("hydra/_internal/defaults_list.py")
+
+
+def _group_override_message(args: Sequence[str], ex: BaseException) -> str:
+    """``group = value: ...`` for the first config-group override whose value is not a name."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    for a in args:
+        try:
+            o = parser.parse_override(a)
+        except Exception:  # noqa: BLE001 - not this one
+            continue
+        key = o.key_or_group
+        if key in CONFIG_GROUPS or "/" in key:
+            if o.is_sweep_override() or isinstance(o.value(), str):
+                continue
+            value = a.partition("=")[2]
+            return (f"{key} = {value!r}: a config group takes the name of one of its configs "
+                    "(or a comma-separated list of names to sweep)")
+    return _first_line(str(ex))
+
+
 def _fail(message: str) -> None:
     cleanup_failed_sweep()
     sys.stdout.flush()
@@ -159,6 +191,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         if user_full_error:
             raise
         _fail(hydra_error_message(e))
+    except (TypeError, ValueError) as e:
+        sys.stderr = real_stderr
+        if user_full_error or not _from_hydra_defaults(e):
+            raise
+        _fail(_group_override_message(args, e))
     except OSError as e:  # e.g. a read-only or full output folder, before our own writers ran
         sys.stderr = real_stderr
         if user_full_error:

@@ -229,9 +229,13 @@ class SimConfig:
         )
 
 
+#: the largest seed (run or graph): seeds are stored as 64-bit integers in the result tables
+SEED_MAX = 2**63 - 1
+
+
 def check_seed(seed: Any, field_name: str = "seed") -> int:
-    """A run seed: an integer >= 0 (0 is a seed like any other)."""
-    return integer(field_name, seed, lo=0)
+    """A run seed: an integer >= 0 (0 is a seed like any other) and <= :data:`SEED_MAX`."""
+    return integer(field_name, seed, lo=0, hi=SEED_MAX)
 
 
 def as_latency(field_name: str, value: Any) -> float:
@@ -240,4 +244,4 @@ def as_latency(field_name: str, value: Any) -> float:
 
 
 __all__ = ["ALL_CATEGORIES", "CATEGORIES", "LEGAL", "SimConfig", "SpreadConfig", "ScenarioConfig",
-           "Kernel", "Decay", "Category", "check_seed", "as_latency"]
+           "Kernel", "Decay", "Category", "check_seed", "as_latency", "SEED_MAX"]

@@ -58,7 +58,7 @@ def reach_thresholds(field: str, value: Any) -> tuple[int, ...]:
         return ()
     if isinstance(value, str) or not isinstance(value, Sequence):
         raise ConfigError(field, value, "must be a list of integers >= 1 (users reached)")
-    return tuple(sorted({integer(f"{field}[{i}]", v, lo=1) for i, v in enumerate(value)}))
+    return tuple(sorted({integer(f"{field}[{i}]", v, lo=1, hi=2**62) for i, v in enumerate(value)}))
 
 
 class _Rates:
@@ -180,6 +180,10 @@ class AutomatedDetection(Policy):
         self.scan_log: list[tuple[float, int, int, bool]] = []  # (time, post id, reach, flagged)
         self.scans = self.detections_true = self.detections_false = 0
         self.removals_true = self.removals_wrongful = self.reviews = 0
+
+    def review_need(self) -> tuple[str, Any, bool] | None:
+        # the queue is taken at start(), once the whole stack is bound: anywhere in the stack
+        return (f"{self.field}.action", self.action, False) if self.action == "review" else None
 
     def start(self) -> None:
         if self.action == "review":

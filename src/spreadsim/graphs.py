@@ -1163,8 +1163,8 @@ def _parse_graph_config(cfg: Mapping[str, Any], seed: int,
         if not _is_int(seed) or seed < 0:
             raise ConfigError("seed", seed, "must be an integer >= 0")
         graph_seed = int(seed)
-    elif not _is_int(graph_seed) or graph_seed < 0:
-        raise ConfigError("graph.seed", graph_seed, "must be null or an integer >= 0")
+    elif not _is_int(graph_seed) or not 0 <= graph_seed <= 2**63 - 1:
+        raise ConfigError("graph.seed", graph_seed, "must be null or an integer >= 0 and <= 2**63 - 1")
     name = cfg.get("name")
     if name is not None and not isinstance(name, str):
         raise ConfigError("graph.name", name, "must be a string")

@@ -134,6 +134,7 @@ class NoticeAndTakedown(Policy):
 
     name = "notice_and_takedown"
     wants = frozenset({"notice"})
+    provides_review = True
     KEYS = ("name", "moderators", "review_time", "shifts", "notice_prob", "notice_threshold",
             "removal_prob", "legal_removal_prob", "renotify", "deadline_h", "trusted_flaggers")
     TRUSTED_KEYS = ("fraction", "notice_weight", "removal_prob", "priority")
@@ -410,6 +411,9 @@ class AuthorityReferral(Policy):
         self.priority = integer(f"{field}.priority", cfg.get("priority", PRIORITY["referral"]), lo=0)
         self._orders: dict[int, list[float]] = {}  # post id -> [issued, decided, removed at]
 
+    def review_need(self) -> tuple[str, Any, bool] | None:
+        return self.field, self.name, True  # the queue is taken at bind()
+
     def bind(self, sim: Simulation, key: int) -> None:
         super().bind(sim, key)
         self.queue = sim.require_review(self.field, self.name)
@@ -530,6 +534,9 @@ class CircuitBreaker(Policy):
         self._recent: dict[int, deque[float]] = {}
         self._done_posts: set[int] = set()
         self._trips: dict[int, list[Any]] = {}  # post id -> [time, category, decided, removed]
+
+    def review_need(self) -> tuple[str, Any, bool] | None:
+        return self.field, self.name, True  # the queue is taken at bind()
 
     def bind(self, sim: Simulation, key: int) -> None:
         super().bind(sim, key)

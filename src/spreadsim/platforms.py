@@ -82,7 +82,7 @@ from .dists import Duration
 from .engine import Catalog, Post, RunResult, Simulation, graph_seed
 from .errors import ConfigError
 from .graphs import Graph, build_graph, check_graph_config
-from .policies import Policy, make_policy
+from .policies import Policy, check_stack, make_policy
 from .reappearance import HashDatabase, HashMatching
 from .rng import generator, stream_key, subkey, uniform
 from .validate import check_keys, integer, mapping, number, probability, require
@@ -174,8 +174,9 @@ class MultiConfig:
                                 scenario=scenario if i == 0 else _no_campaign(scenario),
                                 policies=_policy_list(f, p.get("policy")), max_events=max_events)
                 check_graph_config(sim.graph)  # every parameter, without building the graph
-                for k, pc in enumerate(sim.policies):  # validate now: nothing runs on bad input
-                    make_policy(pc, _policy_field(f, k, len(sim.policies)))
+                # validate now: nothing runs on bad input
+                check_stack([make_policy(pc, _policy_field(f, k, len(sim.policies)))
+                             for k, pc in enumerate(sim.policies)])
             out.append(PlatformConfig(name, sim))
         cross = CrossPosting.from_dict(cfg.get("cross_posting"))
         hs = cfg.get("hash_sharing")

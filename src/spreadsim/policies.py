@@ -30,7 +30,7 @@ from __future__ import annotations
 import csv
 import importlib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -74,11 +74,18 @@ class Policy:
     wants: ClassVar[frozenset[str]] = frozenset()
     #: set True if the policy reads ``sim.reach()``/``sim.views()`` while the run goes on
     needs_live_counts: ClassVar[bool] = False
+    #: set True if the policy sets up the stack's shared review queue (the moderators)
+    provides_review: ClassVar[bool] = False
     sim: Simulation
     key: int
 
     def __init__(self, cfg: Mapping[str, Any], field: str = "policy") -> None:
         self.field = field
+
+    def review_need(self) -> tuple[str, Any, bool] | None:
+        """If the policy sends posts to the shared review queue: (field, value for the error
+        message, whether the queue's policy must come before it in the stack); else None."""
+        return None
 
     def bind(self, sim: Simulation, key: int) -> None:
         """Attach to a simulation; ``key`` is this policy's random stream."""
@@ -117,6 +124,32 @@ class Policy:
     def tables(self) -> dict[str, dict[str, np.ndarray]]:
         """Policy tables for ``RunResult.tables`` (name -> columns of equal length)."""
         return {}
+
+
+def check_stack(policies: Sequence[Policy]) -> None:
+    """The rules of a policy stack that binding it to a simulation enforces, checked on the
+    policies alone (so that a sweep can fail before any job): one policy sets the moderators, and
+    every policy that sends posts to review has that policy in the stack (before it, for those
+    that take the queue when they are bound).
+
+    Raises
+    ------
+    ConfigError
+        The message :meth:`Simulation.require_review` or the review queue's policy gives.
+    """
+    providers = [i for i, p in enumerate(policies) if p.provides_review]
+    if len(providers) > 1:
+        p = policies[providers[1]]
+        raise ConfigError(f"{p.field}.name", p.name, "only one policy in the stack may set the "
+                          "moderators (the review queue is shared)")
+    for i, p in enumerate(policies):
+        need = p.review_need()
+        if need is None:
+            continue
+        field, who, before = need
+        if not providers or (before and providers[0] > i):
+            raise ConfigError(field, who, "needs a review queue: put notice_and_takedown (which "
+                              "sets the moderators) before it in the policy stack")
 
 
 class NoPolicy(Policy):

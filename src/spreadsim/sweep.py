@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .config import SimConfig, check_seed
+from .config import SEED_MAX, SimConfig, check_seed
 from .deadline import DeadlineTrace, deadline_path_reason
 from .engine import RunResult, graph_seed, simulate
 from .errors import ConfigError, DataError
@@ -50,12 +50,14 @@ from .io import atomic_write_bytes, read_table, write_table
 from .io import canonical as _canonical
 from .metrics import add_baseline
 from .platforms import MultiConfig, simulate_platforms
-from .policies import make_policy
+from .policies import check_stack, make_policy
 from .tracecache import TraceCache
 from .validate import boolean
 
 log = logging.getLogger(__name__)
 
+#: the most paired seeds a job may run
+MAX_SEEDS = 1_000_000
 TOP_KEYS = ("graph", "spread", "scenario", "policy", "seed", "seeds", "baseline", "max_events",
             "deadline_path", "plots", "calibration", "platforms", "cross_posting", "hash_sharing")
 # the keys of a multi-platform run (spreadsim.platforms), used instead of graph/policy
@@ -134,8 +136,12 @@ def check_job_config(cfg: Mapping[str, Any]) -> JobSpec:
             raise ConfigError(str(k), cfg[k], f"unknown key; allowed: {', '.join(TOP_KEYS)}")
     seed = check_seed(cfg.get("seed", 0), "seed")
     n = cfg.get("seeds", 1)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ConfigError("seeds", n, "must be an integer >= 1 (the number of paired seeds)")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SEEDS:
+        raise ConfigError("seeds", n, f"must be an integer >= 1 and <= {MAX_SEEDS} (the number of "
+                          "paired seeds)")
+    if seed + n - 1 > SEED_MAX:
+        raise ConfigError("seed", seed, f"must be <= {SEED_MAX - n + 1} with seeds = {n} (the last "
+                          f"seed, seed + seeds - 1, must be <= {SEED_MAX})")
     baseline = boolean("baseline", cfg.get("baseline", True))
     path = cfg.get("deadline_path", "auto")
     if path not in DEADLINE_PATH:
@@ -164,8 +170,8 @@ def check_job_config(cfg: Mapping[str, Any]) -> JobSpec:
             raise ConfigError(k, cfg[k], "only used with platforms (a multi-platform run)")
     sim = SimConfig.from_dict({k: cfg[k] for k in SIM_KEYS if k in cfg})
     check_graph_config(sim.graph)  # every parameter, without building the graph
-    for i, p in enumerate(sim.policies):
-        make_policy(p, "policy" if len(sim.policies) == 1 else f"policy[{i}]")
+    check_stack([make_policy(p, "policy" if len(sim.policies) == 1 else f"policy[{i}]")
+                 for i, p in enumerate(sim.policies)])
     if cfg.get("calibration") is not None:
         check_calibration(cfg)
         if n < 2:
@@ -987,6 +993,59 @@ def task_container(config: DictConfig) -> dict[str, Any]:
     return {str(k): v for k, v in out.items()}
 
 
+def _first_line(text: str) -> str:
+    return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+
+
+#: at most this many workers a core: each worker is a process with the engine loaded (~200 MB)
+MAX_WORKERS_PER_CORE = 4
+
+
+def check_composed_job(config: DictConfig) -> None:
+    """Check one job's composed config (Hydra's, ``hydra`` node included) as the job will, before
+    any job of the sweep starts (called by spreadsim's sweeper for every job of a batch).
+
+    Raises
+    ------
+    InvalidConfig
+        With the one-line message of the first bad field.
+    """
+    try:
+        check_job_config(task_container(config))
+    except (ConfigError, DataError) as e:
+        raise InvalidConfig(str(e)) from None
+
+
+def check_launcher(config: DictConfig) -> None:
+    """The launcher's and sweeper's own settings, checked before any worker starts:
+    ``hydra.launcher.n_jobs`` (joblib: -1 or another negative number for all cores but some, or
+    1 to :data:`MAX_WORKERS_PER_CORE` x the cores), ``hydra.launcher.timeout`` (null or > 0) and
+    ``hydra.sweeper.max_batch_size`` (null or >= 1).
+
+    Raises
+    ------
+    ConfigError
+    """
+    from .validate import integer, number
+
+    launcher = config.hydra.get("launcher") or {}
+    if "n_jobs" in launcher:
+        cores = os.cpu_count() or 1
+        n = launcher.get("n_jobs")
+        top = MAX_WORKERS_PER_CORE * cores
+        allowed = (f"must be an integer: -1 (a worker per core), another negative number (all "
+                   f"cores but some), or 1 to {top} ({MAX_WORKERS_PER_CORE} x the {cores} cores "
+                   "here)")
+        if isinstance(n, bool) or not isinstance(n, int) or n == 0 or n > top:
+            raise ConfigError("hydra.launcher.n_jobs", n, allowed)
+    if launcher.get("timeout") is not None:
+        number("hydra.launcher.timeout", launcher.get("timeout"), lo=0.0, lo_open=True,
+               unit="seconds, or null for none")
+    sweeper = config.hydra.get("sweeper") or {}
+    if sweeper.get("max_batch_size") is not None:
+        integer("hydra.sweeper.max_batch_size", sweeper.get("max_batch_size"), lo=1)
+
+
 def _parse_overrides(items: Sequence[str]) -> list[Any]:
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
@@ -1360,6 +1419,7 @@ class AggregateCallback(Callback):
     def _check_sweep(config: DictConfig) -> None:
         base = task_container(config)
         check_job_config(base)
+        check_launcher(config)
         for o in _sweep_overrides(config):
             if not o.is_sweep_override():
                 continue
@@ -1375,7 +1435,13 @@ class AggregateCallback(Callback):
             key = o.key_or_group
             if "." not in key and isinstance(base.get(key), dict):
                 continue  # a config-group sweep: each option is validated by its job
-            for v in o.sweep_iterator():
+            try:
+                values = list(o.sweep_iterator())
+            except Exception as e:  # noqa: BLE001 - e.g. glob(), which only selects group options
+                raise ConfigError(key, o.input_line.partition("=")[2] if o.input_line else "",
+                                  f"cannot expand this sweep ({_first_line(str(e))}); a value "
+                                  "sweep is a list, range() or choice()") from None
+            for v in values:
                 trial = copy.deepcopy(base)
                 _set_dotted(trial, key, v)
                 check_job_config(trial)

@@ -80,6 +80,7 @@ def probability(field: str, value: Any) -> float:
 
 def integer(field: str, value: Any, *, lo: int | None = None, hi: int | None = None) -> int:
     """An integer (not a bool, not a float with a fraction) in [lo, hi]."""
+    given = value
     if isinstance(value, np.integer):
         value = int(value)
     ok = isinstance(value, int) and not isinstance(value, bool)
@@ -87,6 +88,7 @@ def integer(field: str, value: Any, *, lo: int | None = None, hi: int | None = N
         ok, value = True, int(value)
     if ok and (lo is None or value >= lo) and (hi is None or value <= hi):
         return int(value)
+    value = given  # the error shows the value as given (1e+300, not its 301 digits)
     rng = []
     if lo is not None:
         rng.append(f">= {lo}")

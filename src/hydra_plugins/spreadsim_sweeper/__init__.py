@@ -1,18 +1,14 @@
-"""spreadsim's Hydra sweeper: Hydra's basic sweeper, validating fewer configs.
+"""spreadsim's Hydra sweeper: Hydra's basic sweeper, with faster job configs and spreadsim's
+own check of every job before a batch starts.
 
-Before a batch of jobs starts, Hydra's basic sweeper composes every job's config in the main
-process to catch composition errors early (about 0.2 s a job, one after another). Jobs that
-differ only in values (``policy.latency_h=0,1,6,24``) compose alike, and spreadsim checks every
-swept value itself before any job starts (``spreadsim.sweep.AggregateCallback``), so this
-sweeper composes one job for each distinct set of the other overrides: config groups
-(``policy=...``), top-level keys and ``hydra`` keys. The jobs, their order and their configs are
-those of the basic sweeper.
-
-It also hands the launcher a config loader that composes each job's config faster
-(:class:`CachingConfigLoader`): Hydra composes every job from the config files, about 0.2 s a job
-in the process that runs it, although jobs that differ only in values compose alike. The loader
-composes the first job of each kind through Hydra, keeps a copy, and makes the next ones from
-that copy with Hydra's own override step (7 ms). The configs are those Hydra composes (tested).
+Hydra composes every job's config from the config files, about 0.2 s a job: the basic sweeper
+once in the main process to validate a batch, and the launcher again in the process that runs
+the job. Jobs that differ only in values (``policy.latency_h=0,1,6,24``) compose alike, so this
+sweeper hands both a :class:`CachingConfigLoader`: Hydra composes the first job of each kind, and
+the next ones are a kept copy with their values set by Hydra's own override step (7 ms). The
+configs are those Hydra composes (tested). Validating a batch then checks every job's composed
+config as the job will (a bad option of a swept config group, or a value that is bad only under
+one of them, fails before any job starts). The jobs and their order are the basic sweeper's.
 """
 
 from __future__ import annotations
@@ -31,18 +27,7 @@ from hydra.core.override_parser.types import Override, OverrideType
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-__all__ = ["CachingConfigLoader", "SpreadsimSweeper", "structural_overrides"]
-
-
-def _key(override: str) -> str:
-    return override.partition("=")[0].lstrip("+~")
-
-
-def structural_overrides(overrides: Sequence[str]) -> tuple[str, ...]:
-    """The overrides that can change the shape of a composed config: every override except a
-    value of a dotted key outside ``hydra`` (``policy.latency_h=6``)."""
-    return tuple(o for o in overrides
-                 if "." not in _key(o) or _key(o).split(".")[0].split("/")[0] == "hydra")
+__all__ = ["CachingConfigLoader", "SpreadsimSweeper"]
 
 
 #: composed job configs kept in this process, by (sweep, config, overrides but the swept values)
@@ -137,8 +122,8 @@ class CachingConfigLoader(ConfigLoader):
 
 
 class SpreadsimSweeper(BasicSweeper):
-    """Hydra's basic sweeper composing one job per distinct :func:`structural_overrides` to
-    validate a batch, and handing the launcher a :class:`CachingConfigLoader`."""
+    """Hydra's basic sweeper, with a :class:`CachingConfigLoader` for its launcher and a check of
+    every job's config by spreadsim before any job of a batch starts."""
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
               config: DictConfig) -> None:
@@ -148,11 +133,12 @@ class SpreadsimSweeper(BasicSweeper):
                       task_function=task_function, config=config)
 
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
+        """Compose every job's config (Hydra's composition errors) and check it as its job will
+        (:func:`spreadsim.sweep.check_composed_job`): a bad option of a swept config group, or a
+        value that is bad only under one of them, fails here, before any job starts."""
+        from spreadsim.sweep import check_composed_job
+
         assert self.hydra_context is not None and self.config is not None
-        seen: set[tuple[str, ...]] = set()
         for overrides in batch:
-            key = structural_overrides(overrides)
-            if key in seen:
-                continue
-            seen.add(key)
-            self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+            check_composed_job(cfg)

@@ -584,7 +584,7 @@ BAD_SWEEPS = {
     # every job's composed config is checked: swept group options and values under each
     "bad option of a swept group": (["graph=watts_strogatz,edgelist", "policy.latency_h=1"],
                                     "graph.path", "required for graph kind 'edgelist'"),
-    "value bad under one swept option": (["graph=watts_strogatz,erdos_renyi", "graph.n=2000,8",
+    "value bad under one swept option": (["graph=watts_strogatz,erdos_renyi", "graph.n=2000,10",
                                           "policy.latency_h=1"], "graph.k = 10", "must be < graph.n"),
     "stack without a review queue": (["policy=none,authority_referral", "hydra.sweeper.params=null"],
                                      "policy = 'authority_referral'", "needs a review queue"),
@@ -605,6 +605,19 @@ BAD_SWEEPS = {
     "too many seeds": (["seeds=1000000000000"], "seeds = 1000000000000", "<= 1000000"),
     "huge reach threshold": (["policy=automated_detection", "policy.reach_thresholds=[1e30]",
                               "hydra.sweeper.params=null"], "policy.reach_thresholds[0]", "<="),
+    # calibration: the lever moves a policy parameter, within the values it may take
+    "calibration lever outside the policy": (["experiment=sla_calibration", "seeds=2",
+                                              "calibration.lever=graph.n"],
+                                             "calibration.lever = 'graph.n'", "parameter of the policy"),
+    "calibration max outside the lever's range": (["experiment=sla_calibration", "seeds=2",
+                                                   "calibration.lever=policy.removal_prob"],
+                                                  "calibration.max = 720.0",
+                                                  "not a value policy.removal_prob may take"),
+    "calibration tolerance above a half": (["experiment=sla_calibration", "seeds=2",
+                                            "calibration.tol=1e9"], "calibration.tol", "<= 0.5"),
+    # more uploaders than users, where the config fixes the number of users
+    "more uploaders than users": (["scenario.uploaders=20000", "policy.latency_h=1,6"],
+                                  "scenario.uploaders = 20000", "number of users (10000)"),
     # a config group given something other than a name
     "null group": (["graph=null"], "graph = 'null'", "a config group takes the name"),
     "list of numbers for a group": (["graph=[1,2]"], "graph = '[1,2]'", "a config group takes"),

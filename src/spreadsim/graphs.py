@@ -1119,7 +1119,7 @@ def build_graph(cfg: Mapping[str, Any], seed: int) -> Graph:
     return g
 
 
-def check_graph_config(cfg: Mapping[str, Any]) -> None:
+def check_graph_config(cfg: Mapping[str, Any]) -> int | None:
     """Validate a graph config mapping as :func:`build_graph` does, without building the graph.
 
     Every parameter check :func:`build_graph` makes before generating is made here, and for
@@ -1132,6 +1132,12 @@ def check_graph_config(cfg: Mapping[str, Any]) -> None:
     cfg : Mapping
         As for :func:`build_graph`.
 
+    Returns
+    -------
+    int or None
+        The number of users, where the config fixes it (``n``, or the block sizes of ``sbm``);
+        None for an edge list.
+
     Raises
     ------
     ConfigError
@@ -1141,7 +1147,11 @@ def check_graph_config(cfg: Mapping[str, Any]) -> None:
     try:
         spec.build(params, graph_seed, name or params.kind)
     except _Checked:
-        return
+        if "n" in spec.keys:
+            return params.integer("n", 1)
+        if "sizes" in spec.keys:
+            return sum(int(x) for x in params.raw("sizes"))
+        return None
     raise AssertionError(f"graph kind {params.kind!r}: its builder never called checked()")  # pragma: no cover
 
 

@@ -169,7 +169,10 @@ def check_job_config(cfg: Mapping[str, Any]) -> JobSpec:
         if cfg.get(k) is not None:
             raise ConfigError(k, cfg[k], "only used with platforms (a multi-platform run)")
     sim = SimConfig.from_dict({k: cfg[k] for k in SIM_KEYS if k in cfg})
-    check_graph_config(sim.graph)  # every parameter, without building the graph
+    n_users = check_graph_config(sim.graph)  # every parameter, without building the graph
+    if n_users is not None and sim.scenario.uploaders > n_users:  # (as the engine checks it)
+        raise ConfigError("scenario.uploaders", sim.scenario.uploaders,
+                          f"must be <= the number of users ({n_users})")
     check_stack([make_policy(p, "policy" if len(sim.policies) == 1 else f"policy[{i}]")
                  for i, p in enumerate(sim.policies)])
     if cfg.get("calibration") is not None:
@@ -239,14 +242,28 @@ def check_calibration(cfg: Mapping[str, Any]) -> None:
         raise ConfigError("calibration.lever", lever, "no such key in the composed config") from None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError("calibration.lever", lever, f"must name a number (it holds {value!r})")
+    if not lever.startswith("policy."):
+        # the graph, the scenario and the spread are fixed while the lever moves
+        raise ConfigError("calibration.lever", lever, "must be a parameter of the policy "
+                          "(policy.<key>), such as policy.latency_h or policy.moderators")
     if calibration_kind(cfg) == "latency":
-        number("calibration.max", cal.get("max", 720.0), lo=0.0, lo_open=True, unit="hours")
+        ends = {"max": number("calibration.max", cal.get("max", 720.0), lo=0.0, lo_open=True,
+                              unit="hours")}
     else:
         from .validate import integer
 
         lo = integer("calibration.min", cal.get("min", 1), lo=0)
-        integer("calibration.max", cal.get("max", 256), lo=lo)
-    number("calibration.tol", cal.get("tol", 1e-3), lo=0.0, lo_open=True)
+        ends = {"min": lo, "max": integer("calibration.max", cal.get("max", 256), lo=lo)}
+    number("calibration.tol", cal.get("tol", 1e-3), lo=0.0, lo_open=True, hi=0.5)
+    # the ends of the search must be values the lever may take
+    for end, v in ends.items():
+        trial = copy.deepcopy({k: x for k, x in cfg.items() if k != "calibration"})
+        _set_dotted(trial, lever, v)
+        try:
+            check_job_config(trial)
+        except ConfigError as e:
+            raise ConfigError(f"calibration.{end}", v, f"not a value {lever} may take: "
+                              f"{e.allowed}") from None
 
 
 def config_hash(cfg: Mapping[str, Any]) -> str:

@@ -402,6 +402,28 @@ def test_warm_up_never_fails():
 # --------------------------------------------------------------------------- sweeper
 
 
+def test_structural_overrides():
+    from hydra_plugins.spreadsim_sweeper import structural_overrides
+
+    ov = ["policy.latency_h=6", "policy=notice_and_takedown", "seeds=3", "+graph.n=5",
+          "hydra.launcher.n_jobs=2", "hydra/launcher=basic", "~policy.removal_prob", "experiment=single"]
+    assert structural_overrides(ov) == ("policy=notice_and_takedown", "seeds=3",
+                                        "hydra.launcher.n_jobs=2", "hydra/launcher=basic", "experiment=single")
+
+
+def test_sweeper_checks_one_job_per_kind_in_a_large_batch(monkeypatch):
+    """Above MAX_CHECKED_JOBS jobs, one job per distinct group choice is composed and checked."""
+    sweeper, loader = _sweeper_with_counting_loader()
+    import hydra_plugins.spreadsim_sweeper as plugin
+
+    monkeypatch.setattr(plugin, "MAX_CHECKED_JOBS", 3)
+    batch = [["policy.latency_h=0"], ["policy.latency_h=1"],
+             ["policy=notice_and_takedown", "policy.moderators=1"],
+             ["policy=notice_and_takedown", "policy.moderators=0"]]  # not checked: same kind
+    sweeper.validate_batch_is_legal(batch)
+    assert loader.composed == [batch[0], batch[2]]
+
+
 def _sweeper_with_counting_loader():
     """spreadsim's sweeper over Hydra's real config loader (counting its compositions)."""
     from hydra._internal.callbacks import Callbacks

@@ -27,6 +27,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from .errors import ConfigError, DataError
 from .sweep import InvalidConfig, JobError, cleanup_failed_sweep, hydra_job
+from .sweep import first_line as _first_line
 
 EXIT_BAD_INPUT = 2
 
@@ -40,11 +41,6 @@ def _app(cfg: DictConfig) -> None:
 
 #: spreadsim's config groups (the folders of conf/)
 CONFIG_GROUPS = ("graph", "spread", "policy", "scenario", "experiment")
-
-
-def _first_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return lines[0] if lines else ""
 
 
 def hydra_error_message(ex: BaseException) -> str:

@@ -1010,7 +1010,8 @@ def task_container(config: DictConfig) -> dict[str, Any]:
     return {str(k): v for k, v in out.items()}
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str) -> str:
+    """The first non-blank line of ``text``, stripped (for one-line error messages)."""
     return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
 
 
@@ -1456,7 +1457,7 @@ class AggregateCallback(Callback):
                 values = list(o.sweep_iterator())
             except Exception as e:  # noqa: BLE001 - e.g. glob(), which only selects group options
                 raise ConfigError(key, o.input_line.partition("=")[2] if o.input_line else "",
-                                  f"cannot expand this sweep ({_first_line(str(e))}); a value "
+                                  f"cannot expand this sweep ({first_line(str(e))}); a value "
                                   "sweep is a list, range() or choice()") from None
             for v in values:
                 trial = copy.deepcopy(base)

@@ -709,6 +709,8 @@ def test_check_graph_config_edgelist_file_must_exist(tmp_path: Path) -> None:
     missing = tmp_path / "nope.txt"
     with pytest.raises(ConfigError, match=r"^graph\.path = '.*nope\.txt': file not found$"):
         check_graph_config({"kind": "edgelist", "path": str(missing)})
+    with pytest.raises(ConfigError, match=r"^graph\.path = '.*': is a folder, not a file$"):
+        check_graph_config({"kind": "edgelist", "path": str(tmp_path)})
 
 
 def test_bad_run_seed() -> None:

@@ -999,7 +999,8 @@ def _build_edgelist(p: _Params, seed: int, name: str | None) -> Graph:
     meaning = p.choice("edge_meaning", _EDGE_MEANINGS, default="shares_to")
     weights = p.choice("weights", _WEIGHTS, default="error")
     if p.check_only and not os.path.isfile(path):
-        raise ConfigError(p.field("path"), os.fspath(path), "file not found")
+        raise ConfigError(p.field("path"), os.fspath(path),
+                          "is a folder, not a file" if os.path.isdir(path) else "file not found")
     p.checked()
     return load_edgelist(path, directed=directed, edge_meaning=meaning, name=name, weights=weights)
 

@@ -52,7 +52,7 @@ def test_every_config_composes_and_validates(group, hydra_compose, tmp_path):
     for opt in options:
         overrides = [f"{group}={opt}"]
         if group == "graph" and opt == "edgelist":
-            overrides.append(f"graph.path={edges}")
+            overrides += [f"graph.path={edges}", "scenario.uploaders=2"]  # (4 users)
         cfg = hydra_compose(config_name="config", overrides=overrides)
         plain = task_container(cfg)
         if group == "policy" and opt in REVIEW_USERS:

@@ -689,6 +689,8 @@ def test_check_graph_config_accepts_every_kind_without_building(kind: str, tmp_p
         f = tmp_path / "e.txt"
         f.write_text("0 1\n")
         cfg = {"kind": "edgelist", "path": str(f)}
+        # (a small file is read when checking, see the next test: not above the limit)
+        monkeypatch.setattr("spreadsim.graphs.EDGELIST_CHECK_MAX_BYTES", 0)
     assert {c["kind"] for c in SMALL.values()} | {"edgelist"} == set(GRAPH_KINDS)
 
     def boom(*a: Any, **k: Any) -> None:
@@ -778,3 +780,19 @@ def test_omegaconf_dictconfig_accepted() -> None:
     assert g.n == 100
     with pytest.raises(ConfigError, match=r"^graph\.path = <missing>"):
         build_graph(omegaconf.OmegaConf.load(CONF_DIR / "edgelist.yaml"), 0)
+
+
+def test_check_graph_config_reads_a_small_edge_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small edge list is read when the config is checked (bad contents fail before any job,
+    and its number of users is known); a file above the limit is left to the jobs."""
+    import spreadsim.graphs as graphs
+
+    bad = tmp_path / "bad.txt"
+    bad.write_text("0 1\n1 2\nfoo bar baz\n")
+    with pytest.raises(DataError, match=r"line 3: expected 2 columns"):
+        check_graph_config({"kind": "edgelist", "path": str(bad)})
+    good = tmp_path / "good.txt"
+    good.write_text("0 1\n1 2\n2 0\n")
+    assert check_graph_config({"kind": "edgelist", "path": str(good)}) == 3
+    monkeypatch.setattr(graphs, "EDGELIST_CHECK_MAX_BYTES", 4)
+    assert check_graph_config({"kind": "edgelist", "path": str(bad)}) is None  # not read

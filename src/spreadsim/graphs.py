@@ -680,6 +680,11 @@ def _is_int(x: Any) -> bool:
     return isinstance(x, int | np.integer) and not isinstance(x, bool | np.bool_)
 
 
+#: edge-list files up to this size are read when a config is checked (before any job): their
+#: contents fail early; bigger files are read by the jobs only
+EDGELIST_CHECK_MAX_BYTES = 4 << 20
+
+
 class _Checked(Exception):
     """Raised by :meth:`_Params.checked` when only checking: the parameters are valid."""
 
@@ -696,6 +701,7 @@ class _Params:
         self.prefix = prefix
         self.kind = kind
         self.check_only = check_only
+        self.n_users: int | None = None  # set when only checking a small edge list (read)
 
     def checked(self) -> None:
         """Every builder calls this once its parameters are valid, before it generates."""
@@ -1001,6 +1007,10 @@ def _build_edgelist(p: _Params, seed: int, name: str | None) -> Graph:
     if p.check_only and not os.path.isfile(path):
         raise ConfigError(p.field("path"), os.fspath(path),
                           "is a folder, not a file" if os.path.isdir(path) else "file not found")
+    if p.check_only and os.path.getsize(path) <= EDGELIST_CHECK_MAX_BYTES:
+        # a small file is read now as its job will read it: bad contents fail before any job
+        p.n_users = load_edgelist(path, directed=directed, edge_meaning=meaning, name=name,
+                                  weights=weights).n
     p.checked()
     return load_edgelist(path, directed=directed, edge_meaning=meaning, name=name, weights=weights)
 
@@ -1124,7 +1134,8 @@ def check_graph_config(cfg: Mapping[str, Any]) -> int | None:
     """Validate a graph config mapping as :func:`build_graph` does, without building the graph.
 
     Every parameter check :func:`build_graph` makes before generating is made here, and for
-    ``kind: edgelist`` the file must exist (its contents are read only when the graph is built).
+    ``kind: edgelist`` the file must exist; a file of at most :data:`EDGELIST_CHECK_MAX_BYTES` is
+    read too (empty, binary or malformed contents fail here), a bigger one only when built.
     Sweeps call this before any job starts, so that a bad graph parameter fails at once and
     leaves nothing behind.
 
@@ -1136,8 +1147,8 @@ def check_graph_config(cfg: Mapping[str, Any]) -> int | None:
     Returns
     -------
     int or None
-        The number of users, where the config fixes it (``n``, or the block sizes of ``sbm``);
-        None for an edge list.
+        The number of users, where the config fixes it (``n``, or the block sizes of ``sbm``)
+        or a small edge list was read; else None.
 
     Raises
     ------
@@ -1152,7 +1163,7 @@ def check_graph_config(cfg: Mapping[str, Any]) -> int | None:
             return params.integer("n", 1)
         if "sizes" in spec.keys:
             return sum(int(x) for x in params.raw("sizes"))
-        return None
+        return params.n_users
     raise AssertionError(f"graph kind {params.kind!r}: its builder never called checked()")  # pragma: no cover
 
 

@@ -31,7 +31,7 @@ from . import kernel as K
 from .config import LEGAL, SimConfig, check_seed
 from .errors import ConfigError
 from .graphs import Graph, build_graph
-from .policies import Policy, make_policy
+from .policies import NEEDS_QUEUE, Policy, make_policy
 from .review import ReviewQueue
 from .rng import generator, stream_key, subkey
 
@@ -524,8 +524,7 @@ class Simulation:
     def require_review(self, field_name: str, who: str) -> ReviewQueue:
         """The shared review queue, or a one-line error if no policy in the stack provides one."""
         if self.review is None:
-            raise ConfigError(field_name, who, "needs a review queue: put notice_and_takedown (which "
-                              "sets the moderators) before it in the policy stack")
+            raise ConfigError(field_name, who, NEEDS_QUEUE)
         return self.review
 
     # ------------------------------------------------------------------ queries

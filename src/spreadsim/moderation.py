@@ -36,7 +36,7 @@ import numpy as np
 from .config import ALL_CATEGORIES, CATEGORIES, LEGAL
 from .dists import Duration
 from .errors import ConfigError
-from .policies import Policy, register
+from .policies import ONE_QUEUE, Policy, register
 from .review import MAX_MODERATORS, PRIORITY, ReviewQueue, ReviewRequest, Shifts, parse_shifts
 from .rng import subkey, uniform
 from .validate import boolean, check_keys, choice, integer, mapping, number, probability
@@ -184,8 +184,7 @@ class NoticeAndTakedown(Policy):
     def bind(self, sim: Simulation, key: int) -> None:
         super().bind(sim, key)
         if sim.review is not None:
-            raise ConfigError(f"{self.field}.name", self.name, "only one policy in the stack may "
-                              "set the moderators (the review queue is shared)")
+            raise ConfigError(f"{self.field}.name", self.name, ONE_QUEUE)
         self.queue = ReviewQueue(sim, self.moderators, self.review_time, subkey(key, _S_QUEUE),
                                  self.shifts)
         sim.review = self.queue

@@ -126,6 +126,13 @@ class Policy:
         return {}
 
 
+#: the errors of a policy stack's review queue (raised by check_stack and, at bind time, by the
+#: engine and the queue's policy)
+NEEDS_QUEUE = ("needs a review queue: put notice_and_takedown (which sets the moderators) before "
+               "it in the policy stack")
+ONE_QUEUE = "only one policy in the stack may set the moderators (the review queue is shared)"
+
+
 def check_stack(policies: Sequence[Policy]) -> None:
     """The rules of a policy stack that binding it to a simulation enforces, checked on the
     policies alone (so that a sweep can fail before any job): one policy sets the moderators, and
@@ -140,16 +147,14 @@ def check_stack(policies: Sequence[Policy]) -> None:
     providers = [i for i, p in enumerate(policies) if p.provides_review]
     if len(providers) > 1:
         p = policies[providers[1]]
-        raise ConfigError(f"{p.field}.name", p.name, "only one policy in the stack may set the "
-                          "moderators (the review queue is shared)")
+        raise ConfigError(f"{p.field}.name", p.name, ONE_QUEUE)
     for i, p in enumerate(policies):
         need = p.review_need()
         if need is None:
             continue
         field, who, before = need
         if not providers or (before and providers[0] > i):
-            raise ConfigError(field, who, "needs a review queue: put notice_and_takedown (which "
-                              "sets the moderators) before it in the policy stack")
+            raise ConfigError(field, who, NEEDS_QUEUE)
 
 
 class NoPolicy(Policy):

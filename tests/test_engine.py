@@ -547,6 +547,9 @@ def test_pooled_work_arrays_carry_nothing_between_runs(removal, known, trace, sm
     # the next run takes the very arrays the last one gave back (those that kept their size:
     # the map of tracked keys grows with the users reached, the log with a trace)
     kept = {id(a) for stack in engine._POOL.free.values() for a in stack}
+    # an array given back clean holds its fill everywhere, as a fresh one would
+    clean = [a for stack in engine._POOL.free.values() for a in stack if id(a) in engine._POOL.filled]
+    assert all(np.all(a == engine._POOL.filled[id(a)]) for a in clean)
     sim = Simulation(cfg, 0, graph=g, policies=pols(), trace=trace)
     assert not small or (id(sim._first) in kept and id(sim._seen) in kept)
 
@@ -627,6 +630,82 @@ def test_a_finished_simulation_answers_queries_but_does_not_finish_twice():
     assert sim.next_spread_time() == math.inf
     with pytest.raises(RuntimeError, match="finished already"):
         sim.finish()
+
+
+def test_pool_hands_out_arrays_given_back_clean_without_filling():
+    """An array given back with ``filled`` (every element holds that value) is preferred by a
+    ``take`` with that fill and handed out as it is; a take with another fill, or none, fills it
+    or leaves it; the record goes with the array."""
+    from spreadsim import engine
+
+    pool = engine._ArrayPool()
+    dirty, clean = np.zeros(8), np.full(8, np.inf)
+    pool.give(clean, filled=np.inf)
+    pool.give(dirty)
+    assert pool.take((8,), np.float64, np.inf) is clean and pool.filled == {}
+    b = pool.take((8,), np.float64, np.inf)  # the dirty one, filled
+    assert b is dirty and np.all(b == np.inf) and pool.nbytes == 0
+    pool.give(clean, filled=np.inf)
+    c = pool.take((8,), np.float64, 0.0)  # another fill: filled as asked
+    assert c is clean and np.all(c == 0.0) and pool.filled == {}
+    pool.give(c, filled=0.0)
+    assert pool.take((8,), np.float64) is c and pool.filled == {}  # no fill asked: as it is
+
+
+def test_runs_reset_the_keys_they_touched(monkeypatch):
+    """A run that touched few of its (post, user) keys gives its earliest-exposure array back
+    reset at those keys only (the next run does not fill it), one that touched many gives it
+    back to be filled; either way the next run's tables are those of a fresh array, including
+    when posts were added during the run (the array grew)."""
+    from spreadsim import engine
+    from spreadsim.graphs import build_graph
+    from spreadsim.policies import FixedLatency, Policy
+
+    class Reupload(Policy):
+        """Uploads a copy of every removed original an hour later: the post arrays grow."""
+
+        name = "reupload"
+
+        def __init__(self) -> None:
+            super().__init__({})
+
+        def on_removal(self, post):
+            def later():
+                yield self.sim.env.timeout(1.0)
+                self.sim.upload(post.category, post.uploader, content_id=post.content_id)
+
+            if post.copy == 0:
+                self.sim.env.process(later())
+
+    g = build_graph({"kind": "barabasi_albert", "n": 2000, "m": 3}, seed=1)
+    for posts, share, expect_clean, grow in ((16, 0.05, True, False), (2, 0.6, False, False),
+                                             (16, 0.05, True, True)):
+        cfg = SimConfig.from_dict(config(share_prob=share, posts=posts, uploaders=3, window_h=6.0,
+                                         horizon_h=60.0, selection="random"))
+
+        def pols(grow=grow):
+            return [FixedLatency({"latency_h": 5.0}), *([Reupload()] if grow else [])]
+
+        for seed in range(3):
+            monkeypatch.setattr(engine, "_POOL", engine._ArrayPool())
+            sim = Simulation(cfg, seed, graph=g, policies=pols())
+            got = sim.run()
+            # (the only pooled array of one row: the earliest times; grown with the posts)
+            [first] = [a for stack in engine._POOL.free.values() for a in stack
+                       if a.ndim == 2 and a.shape[0] == 1]
+            assert (first.shape[1] > posts * g.n) == grow
+            share_touched = sim._n_touched / first.shape[1]
+            assert (id(first) in engine._POOL.filled) == expect_clean, share_touched
+            assert (share_touched <= engine.RESET_MAX_SHARE) == expect_clean
+            if expect_clean:
+                assert np.all(first == np.inf) and sim._n_touched > 0
+                again = Simulation(cfg, seed, graph=g, policies=pols())
+                assert again._first is first or grow  # taken as it is (grown: a new size)
+                _assert_same_tables(again.run(), got)
+            monkeypatch.setattr(engine, "POOL_MAX_BYTES", 0)  # the same run with fresh arrays
+            fresh = Simulation(cfg, seed, graph=g, policies=pols()).run()
+            monkeypatch.setattr(engine, "POOL_MAX_BYTES", 64 << 20)
+            _assert_same_tables(got, fresh)
 
 
 def test_pool_can_be_turned_off(monkeypatch):

@@ -10,6 +10,7 @@ import importlib
 import json
 import math
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -424,7 +425,7 @@ def test_sweeper_checks_one_job_per_kind_in_a_large_batch(monkeypatch):
     assert loader.composed == [batch[0], batch[2]]
 
 
-def _sweeper_with_counting_loader():
+def _sweeper_with_counting_loader(*overrides: str):
     """spreadsim's sweeper over Hydra's real config loader (counting its compositions)."""
     from hydra._internal.callbacks import Callbacks
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
@@ -450,7 +451,7 @@ def _sweeper_with_counting_loader():
     loader = Counting(config_search_path=create_config_search_path("pkg://spreadsim.conf"))
     sweeper = SpreadsimSweeper(max_batch_size=None, params=None)
     sweeper.hydra_context = HydraContext(config_loader=loader, callbacks=Callbacks())
-    sweeper.config = loader.load_configuration("config", overrides=["experiment=single"],
+    sweeper.config = loader.load_configuration("config", overrides=["experiment=single", *overrides],
                                                run_mode=RunMode.MULTIRUN)
     return sweeper, loader
 
@@ -586,6 +587,82 @@ def test_caching_loader_pickles_for_the_workers():
     cfg = caching.load_sweep_config(sweeper.config, ["policy.latency_h=7"])
     assert cfg.policy.latency_h == 7
     assert caching.get_search_path() is not None and caching.list_groups("")
+
+
+def _files(d: Path) -> dict[str, bytes]:
+    """Every file under ``d`` but the logs, with ``d``'s name and the sweeper's lines taken out."""
+    out = {}
+    for f in sorted(d.rglob("*")):
+        if f.is_file() and f.suffix != ".log" and f.name != ".sweep.json":  # (timings)
+            text = f.read_bytes().replace(str(d).encode(), b"SWEEP")
+            out[str(f.relative_to(d))] = b"\n".join(
+                ln for ln in text.split(b"\n") if b"sweeper" not in ln and b"Sweeper" not in ln)
+    return out
+
+
+def test_joblib_jobs_write_what_hydras_joblib_launcher_writes(tmp_path):
+    """spreadsim's sweeper runs Hydra's joblib launcher through JoblibJobs (the jobs' shared part
+    sent once per worker and batch): in batches of two jobs on two workers, the sweep writes
+    every file Hydra's own sweeper and launcher write, byte for byte (but for the sweep folder's
+    name and the sweeper's name), and logs the launcher's lines."""
+    args = [*RESUME_ARGS, "hydra.launcher.n_jobs=2", "hydra.sweeper.max_batch_size=2"]
+    ours, hydras = tmp_path / "ours", tmp_path / "hydra"
+    procs = [subprocess.Popen(_cmd(*args, f"hydra.sweep.dir={d}", *extra), cwd=tmp_path, env=_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for d, extra in ((ours, []), (hydras, ["hydra/sweeper=basic"]))]
+    logs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], logs
+    a, b = _files(ours), _files(hydras)
+    assert len(a) > 5 * 6 and a.keys() == b.keys()
+    assert [k for k in a if a[k] != b[k]] == []
+    # Hydra's launcher's log: three batches (2 + 2 + 1 jobs), every job listed
+    assert [ln.split("is launching ")[1] for ln in logs[0].splitlines() if "is launching" in ln] == [
+        "2 jobs", "2 jobs", "1 jobs"]
+    assert logs[0].count("Launching jobs, sweep output dir") == 3
+    assert logs[0].count("\t#") == logs[1].count("\t#") == N_RESUME_JOBS
+
+
+def test_joblib_jobs_unpickle_the_shared_part_once_per_batch(tmp_path, monkeypatch):
+    """A worker unpickles a batch's shared part at its first job of the batch only; the jobs get
+    their own configs and numbers; a new batch (token) brings its own part."""
+    from hydra.core.singleton import Singleton
+    from hydra.core.utils import setup_globals
+    from joblib.externals.loky.backend.reduction import dumps
+    from omegaconf.basecontainer import BaseContainer
+
+    # (logging disabled: the jobs leave this process's logging as it is)
+    sweeper, _ = _sweeper_with_counting_loader("hydra/job_logging=disabled",
+                                               "hydra/hydra_logging=disabled",
+                                               f"hydra.sweep.dir={tmp_path}")
+    import hydra_plugins.spreadsim_sweeper as plugin
+
+    config = sweeper.config
+
+    def task(cfg):
+        from hydra.core.hydra_config import HydraConfig
+
+        return HydraConfig.get().job.num, cfg.policy.latency_h
+
+    loads, real_loads = [], pickle.loads
+    monkeypatch.setattr(plugin.pickle, "loads", lambda b: loads.append(1) or real_loads(b))
+    saved = Singleton._instances, BaseContainer._resolvers
+    try:
+        setup_globals()  # (as the launcher does before it takes the singletons' state)
+        shared = bytes(dumps((sweeper.hydra_context, config, task, Singleton.get_state())))
+        rets = [plugin._execute_job(num, [f"policy.latency_h={lat}"], token, shared)
+                for num, lat, token in ((0, 1, "a"), (1, 2, "a"), (2, 3, "a"), (3, 4, "b"))]
+    finally:
+        Singleton._instances, BaseContainer._resolvers = saved
+        plugin._SHARED.clear()
+        # installing the singletons scanned Hydra's plugins, executing their modules again:
+        # spreadsim's sweeper subclasses the basic sweeper's new class only once executed again
+        importlib.reload(plugin)
+    assert len(loads) == 2  # batch a, batch b
+    assert [r.return_value for r in rets] == [(0, 1), (1, 2), (2, 3), (3, 4)]
+    assert [r.cfg.policy.latency_h for r in rets] == [1, 2, 3, 4]
+    assert [r.hydra_cfg.hydra.job.num for r in rets] == [0, 1, 2, 3]
+    assert [Path(r.hydra_cfg.hydra.runtime.output_dir) for r in rets] == [
+        tmp_path / str(i) for i in range(4)]
 
 
 # --------------------------------------------------------------------------- bad sweeps

@@ -589,6 +589,35 @@ def test_caching_loader_pickles_for_the_workers():
     assert caching.get_search_path() is not None and caching.list_groups("")
 
 
+def test_caching_loader_takes_its_sweeps_configs_to_the_workers(monkeypatch):
+    """Pickled, the loader takes the copies kept for its own sweep (not other sweeps'): a worker
+    makes the next job of that kind without composing."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.utils import create_config_search_path
+    from omegaconf import OmegaConf
+
+    sweeper, _ = _sweeper_with_counting_loader()
+    import hydra_plugins.spreadsim_sweeper as plugin
+
+    loader = ConfigLoaderImpl(config_search_path=create_config_search_path("pkg://spreadsim.conf"))
+    plugin._TEMPLATES.clear()
+    main = plugin.CachingConfigLoader(loader, "this sweep")
+    main.load_sweep_config(sweeper.config, ["policy.latency_h=1"])
+    plugin.CachingConfigLoader(loader, "another").load_sweep_config(sweeper.config, ["seeds=3"])
+    blob = pickle.dumps(main)
+    plugin._TEMPLATES.clear()  # as in a new worker
+    worker = pickle.loads(blob)
+    assert [k[0] for k in plugin._TEMPLATES] == ["this sweep"]
+    composed = []
+    real = ConfigLoaderImpl.load_sweep_config
+    monkeypatch.setattr(ConfigLoaderImpl, "load_sweep_config",
+                        lambda self, *a: composed.append(a[1]) or real(self, *a))
+    cfg = worker.load_sweep_config(sweeper.config, ["policy.latency_h=6"])
+    assert composed == [] and cfg.policy.latency_h == 6
+    assert OmegaConf.to_container(cfg) == OmegaConf.to_container(
+        real(loader, sweeper.config, ["policy.latency_h=6"]))
+
+
 def _files(d: Path) -> dict[str, bytes]:
     """Every file under ``d`` but the logs, with ``d``'s name and the sweeper's lines taken out."""
     out = {}

@@ -27,7 +27,7 @@ that moment, the ceiling of any launcher; the sweep's efficiency is also shown r
 Usage::
 
     /work/venv/bin/python benchmarks/bench_sweep.py                                # quick: 4 x 4
-    /work/venv/bin/python benchmarks/bench_sweep.py --points 20 --seeds 100 --graph-n 30000 --repeat 3  # full
+    /work/venv/bin/python benchmarks/bench_sweep.py --points 20 --seeds 100 --graph-n 30000 --repeat 5  # full
 
 The full size is the issue's own sweep, 20 points x 100 seeds (issue 5: "20 latencies x 100
 seeds"). With few jobs a round's efficiency depends on how the last ones pair up on the two
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=4, help="sweep points = jobs (full: 20)")
     ap.add_argument("--seeds", type=int, default=4, help="seeds per job (full: 100)")
-    ap.add_argument("--repeat", type=int, default=1, help="rounds of (n_jobs=1, n_jobs=2) (full: 3)")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds of (n_jobs=1, n_jobs=2) (full: 5)")
     ap.add_argument("--graph-n", type=int, default=10_000, help="graph.n of the default BA graph")
     ap.add_argument("--extra", nargs="*", default=[], help="more CLI overrides")
     ap.add_argument("--skip-peer", action="store_true", help="no machine peer (spin loops)")

@@ -41,7 +41,7 @@ FULL = {
     "pipeline": ["--n", "100000", "--runs", "5"],
     "scale": ["--sizes", "10000", "100000", "1000000", "--runs", "5"],
     "memory": ["--nodes", "1000000", "--edges", "10000000"],
-    "sweep": ["--points", "20", "--seeds", "100", "--graph-n", "30000", "--repeat", "3"],
+    "sweep": ["--points", "20", "--seeds", "100", "--graph-n", "30000", "--repeat", "5"],
 }
 ORDER = ("spread", "load", "pipeline", "scale", "memory", "sweep")
 NO_JSON = {"load"}  # bench_load prints text only: parsed below

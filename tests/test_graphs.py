@@ -707,6 +707,57 @@ def test_check_graph_config_accepts_every_kind_without_building(kind: str, tmp_p
         build_graph(cfg, 0)
 
 
+# the parameter that makes each small config's graph big (ER with mean_degree: the mean degree)
+SIZE_FIELD = {"sbm": "sizes", "erdos_renyi": "mean_degree", "erdos_renyi_directed": "p"}
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_graphs_that_cannot_fit_in_memory_are_refused_before_any_work(
+        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every generator refuses a graph whose least memory (nodes and expected edges at a lower
+    bound of bytes each) exceeds the machine's, naming the parameter, before generating
+    anything; building and checking give the same one-line error; within the limit it builds."""
+    from spreadsim import graphs
+
+    cfg = SMALL[name]
+    g = build_graph(cfg, 0)
+    per_edge = graphs.NX_BYTES_PER_EDGE if name in (
+        "scale_free_directed", "watts_strogatz", "erdos_renyi", "erdos_renyi_directed",
+        "powerlaw_cluster", "sbm") else graphs.GEN_BYTES_PER_EDGE
+    # the estimate is a lower bound: at most the edges built (within a Poisson/binomial margin)
+    least = graphs.BYTES_PER_NODE * g.n + per_edge * g.num_edges * 1.3
+    monkeypatch.setattr(graphs, "memory_limit", lambda: int(least))
+    assert build_graph(cfg, 0).num_edges == g.num_edges
+    monkeypatch.setattr(graphs, "memory_limit", lambda: 1000)
+
+    def boom(*a: Any, **k: Any) -> None:
+        raise AssertionError("generated before the memory check")
+
+    for gen in ("barabasi_albert_edges", "_make_graph", "_from_nx_simple"):
+        monkeypatch.setattr(f"spreadsim.graphs.{gen}", boom)
+    monkeypatch.setattr(np.random, "default_rng", boom)
+    with pytest.raises(ConfigError) as built:
+        build_graph(cfg, 0)
+    with pytest.raises(ConfigError) as checked:
+        check_graph_config(cfg)
+    msg = one_line(built)
+    assert msg == one_line(checked)
+    assert msg.startswith(f"graph.{SIZE_FIELD.get(name, 'n')} = "), msg
+    assert "needs at least" in msg and "this machine has 1000 B" in msg
+
+
+def test_a_trillion_users_is_refused_at_once() -> None:
+    """graph.n=1e12 used to hang before any job: the real memory limit refuses it."""
+    from spreadsim.graphs import memory_limit
+
+    assert 1 << 20 < memory_limit() < 1 << 62
+    with pytest.raises(ConfigError, match=r"^graph\.n = 1000000000000: a graph this size "
+                                          r"\(1e\+12 users, about 5e\+12 edges\) needs at least"):
+        check_graph_config({"kind": "barabasi_albert", "n": 10**12, "m": 5})
+    with pytest.raises(ConfigError, match=r"^graph\.p = 1\.0: .* about 5e\+09 edges"):
+        build_graph({"kind": "erdos_renyi", "n": 100_000, "p": 1.0}, 0)
+
+
 def test_check_graph_config_edgelist_file_must_exist(tmp_path: Path) -> None:
     missing = tmp_path / "nope.txt"
     with pytest.raises(ConfigError, match=r"^graph\.path = '.*nope\.txt': file not found$"):

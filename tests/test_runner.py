@@ -707,6 +707,7 @@ BAD_SWEEPS = {
     "bad graph parameter": (["graph.n=abc"], "graph.n = 'abc'", "must be an integer >= 2"),
     "bad swept graph parameter": (["graph.m=2,0"], "graph.m = 0", "must be an integer >= 1"),
     "graph parameter out of range": (["graph.m=20000"], "graph.m = 20000", "must be < graph.n"),
+    "graph too big for the memory": (["graph.n=1e12"], "graph.n = 1000000000000", "needs at least"),
     "missing edge list in a sweep": (["graph=edgelist", "graph.path=/nonexistent/x.txt"],
                                      "graph.path", "file not found"),
     # every job's composed config is checked: swept group options and values under each

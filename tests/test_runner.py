@@ -651,6 +651,30 @@ def test_joblib_jobs_write_what_hydras_joblib_launcher_writes(tmp_path):
     assert logs[0].count("\t#") == logs[1].count("\t#") == N_RESUME_JOBS
 
 
+def test_joblib_jobs_leave_one_worker_to_hydras_launcher(monkeypatch, tmp_path):
+    """With one worker joblib runs the jobs in this process: JoblibJobs hands the launch to
+    Hydra's launcher, with more it sends the jobs to joblib itself."""
+    import joblib
+    from hydra_plugins.hydra_joblib_launcher import _core
+    from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
+
+    sweeper, _ = _sweeper_with_counting_loader(f"hydra.sweep.dir={tmp_path}")
+    import hydra_plugins.spreadsim_sweeper as plugin
+
+    hydras, ours = [], []
+    monkeypatch.setattr(_core, "launch", lambda **kw: hydras.append(kw["job_overrides"]) or ["h"])
+    monkeypatch.setattr(joblib.Parallel, "__call__", lambda self, jobs: ours.append(list(jobs)) or ["o"])
+    for n_jobs, who in ((1, "hydra"), (2, "ours")):
+        hydras.clear()
+        ours.clear()
+        launcher = JoblibLauncher(n_jobs=n_jobs)
+        launcher.setup(hydra_context=sweeper.hydra_context, task_function=print, config=sweeper.config)
+        ret = plugin.JoblibJobs(launcher).launch([["a=1"], ["a=2"]], 0)
+        assert ret == (["h"] if who == "hydra" else ["o"])
+        assert (len(hydras), len(ours)) == ((1, 0) if who == "hydra" else (0, 1))
+    assert [job[0].__name__ for job in ours[0]] == ["_execute_job"] * 2
+
+
 def test_joblib_jobs_unpickle_the_shared_part_once_per_batch(tmp_path, monkeypatch):
     """A worker unpickles a batch's shared part at its first job of the batch only; the jobs get
     their own configs and numbers; a new batch (token) brings its own part."""

@@ -9,6 +9,10 @@ the next ones are a kept copy with their values set by Hydra's own override step
 configs are those Hydra composes (tested). Validating a batch then checks every job's composed
 config as the job will (a bad option of a swept config group, or a value that is bad only under
 one of them, fails before any job starts). The jobs and their order are the basic sweeper's.
+
+With Hydra's joblib launcher, the sweeper launches through :class:`JoblibJobs`: the launcher's
+settings, log and results, with the part every job of a batch shares sent to each worker once
+rather than with every job (35-50 ms a job in the worker).
 """
 
 from __future__ import annotations
@@ -198,7 +202,8 @@ class JoblibJobs(Launcher):
     (with loky's pickler, as it pickles a job) and sent as bytes, which a worker unpickles at the
     first job of the batch it runs. Everything else, including the jobs' order, their
     ``JobReturn`` and the worker pool (loky's executor, shared by every ``Parallel`` with the
-    same settings), is the launcher's.
+    same settings), is the launcher's. With one worker joblib runs the jobs in this process,
+    where nothing is sent: Hydra's launcher runs them.
     """
 
     def __init__(self, launcher: Launcher) -> None:
@@ -216,13 +221,15 @@ class JoblibJobs(Launcher):
 
         launcher: Any = self.launcher
         config = launcher.config
+        joblib_cfg = launcher.joblib
+        joblib_cfg["backend"] = "loky"  # (hard-coded by Hydra's launcher: threads break Hydra)
+        process_joblib_cfg(joblib_cfg)
+        if Parallel(**joblib_cfg)._effective_n_jobs() <= 1:  # jobs in this process: nothing to send
+            return launcher.launch(job_overrides, initial_job_idx)
         setup_globals()
         configure_log(config.hydra.hydra_logging, config.hydra.verbose)
         sweep_dir = Path(str(config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        joblib_cfg = launcher.joblib
-        joblib_cfg["backend"] = "loky"  # (hard-coded by Hydra's launcher: threads break Hydra)
-        process_joblib_cfg(joblib_cfg)
         log.info("Joblib.Parallel({}) is launching {} jobs".format(
             ",".join(f"{k}={v}" for k, v in joblib_cfg.items()), len(job_overrides)))
         log.info(f"Launching jobs, sweep output dir : {sweep_dir}")

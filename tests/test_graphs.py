@@ -746,6 +746,27 @@ def test_graphs_that_cannot_fit_in_memory_are_refused_before_any_work(
     assert "needs at least" in msg and "this machine has 1000 B" in msg
 
 
+def test_memory_limit_can_be_set_for_the_jobs_machines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SPREADSIM_MEMORY_LIMIT (a sweep checked on a small login node, its jobs on big nodes)
+    replaces the machine's memory; a bad value is a one-line error naming it."""
+    from spreadsim.graphs import memory_limit
+
+    cfg = {"kind": "barabasi_albert", "n": 10**9, "m": 5}
+    for value, limit in (("256G", 256 << 30), ("1.5t", int(1.5 * (1 << 40))), ("4096", 4096)):
+        monkeypatch.setenv("SPREADSIM_MEMORY_LIMIT", value)
+        assert memory_limit() == limit
+    monkeypatch.setenv("SPREADSIM_MEMORY_LIMIT", "1T")
+    check_graph_config(cfg)  # 1e9 users fit in 1 TiB (checked, not built)
+    monkeypatch.setenv("SPREADSIM_MEMORY_LIMIT", "1G")
+    with pytest.raises(ConfigError, match=r"^graph\.n = 1000000000: .*this machine has 1 GiB "
+                                          r"\(SPREADSIM_MEMORY_LIMIT sets the jobs' own\)$"):
+        check_graph_config(cfg)
+    for bad in ("lots", "-5G", "0", "nanG", "1e30T"):
+        monkeypatch.setenv("SPREADSIM_MEMORY_LIMIT", bad)
+        with pytest.raises(ConfigError, match=rf"^SPREADSIM_MEMORY_LIMIT = '{bad}': must be a number"):
+            check_graph_config(cfg)
+
+
 def test_a_trillion_users_is_refused_at_once() -> None:
     """graph.n=1e12 used to hang before any job: the real memory limit refuses it."""
     from spreadsim.graphs import memory_limit

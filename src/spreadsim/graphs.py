@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import math
 import os
 import random
 from collections.abc import Callable, Mapping, Sequence
@@ -703,9 +704,25 @@ def _fmt_bytes(b: float) -> str:
     raise AssertionError  # pragma: no cover
 
 
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
 def memory_limit() -> int:
-    """The memory this process may use: the machine's, or its control group's limit if lower
-    (``memory.max``, cgroup v2); 2**62 when neither is known."""
+    """The memory a graph may take: ``SPREADSIM_MEMORY_LIMIT`` if set (bytes, or with a binary
+    suffix: ``256G``; for a sweep checked on a login node whose jobs run on bigger nodes), else
+    the machine's, or its control group's limit if lower (``memory.max``, cgroup v2); 2**62 when
+    neither is known."""
+    env = os.environ.get("SPREADSIM_MEMORY_LIMIT", "").strip()
+    if env:
+        number, unit = (env[:-1], env[-1].upper()) if env[-1:].upper() in "KMGT" else (env, "")
+        try:
+            value = float(number) * _UNITS[unit]
+        except ValueError:
+            value = math.nan
+        if not 0 < value < 2.0**63:
+            raise ConfigError("SPREADSIM_MEMORY_LIMIT", env,
+                              "must be a number of bytes > 0, or with K, M, G or T: 256G")
+        return int(value)
     limit = 1 << 62
     try:
         limit = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
@@ -784,7 +801,8 @@ class _Params:
             raise ConfigError(
                 self.field(key), value,
                 f"a graph this size ({n:.4g} users, about {edges:.3g} edges) needs at least "
-                f"{_fmt_bytes(need)} of memory to build; this machine has {_fmt_bytes(have)}")
+                f"{_fmt_bytes(need)} of memory to build; this machine has {_fmt_bytes(have)} "
+                "(SPREADSIM_MEMORY_LIMIT sets the jobs' own)")
 
     def check_keys(self, allowed: Sequence[str]) -> None:
         for key in self.cfg:

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import pickle
+import shutil
 import signal
 import subprocess
 import sys
@@ -750,6 +751,8 @@ BAD_SWEEPS = {
                       ">= 1"),
     "glob over a value": (["policy.latency_h=glob(*)"], "policy.latency_h = 'glob(*)'",
                           "cannot expand this sweep"),
+    "quoted empty value in a sweep": (["policy.latency_h=1,''"], "policy.latency_h = ''",
+                                      "must be a number >= 0"),
     # seeds beyond 64 bits, or too many of them
     "huge seed": (["seed=1e300"], "seed = 1e+300", "<= 9223372036854775807"),
     "huge graph seed": (["graph.seed=99999999999999999999999"], "graph.seed", "2**63 - 1"),
@@ -793,6 +796,29 @@ def test_bad_sweep_fails_in_one_line_before_any_job(name, tmp_path, capsys, monk
     assert len(err) == 1 and err[0].startswith("spreadsim: error: "), err
     assert field in err[0] and what in err[0], err
     assert not (tmp_path / "sweep").exists()  # no job started, nothing written
+
+
+@pytest.mark.skipif("slurm" not in LAUNCHERS, reason="hydra-submitit-launcher not installed")
+@pytest.mark.parametrize("choice", ["slurm", "submitit_slurm"])
+def test_slurm_launcher_without_slurm_fails_in_one_line(choice, tmp_path, capsys, monkeypatch):
+    """The Slurm launcher on a machine without Slurm's srun used to print submitit's traceback
+    after writing the sweep folder: now one line naming the launcher, nothing written."""
+    from spreadsim.cli import main
+
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda cmd, *a, **k: None if cmd == "srun" else real_which(cmd, *a, **k))
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    monkeypatch.setattr(sys, "argv", ["spreadsim"])
+    GlobalHydra.instance().clear()
+    with pytest.raises(SystemExit) as e:
+        main(["seeds=1", f"hydra/launcher={choice}", f"hydra.sweep.dir={tmp_path}/sweep"])
+    GlobalHydra.instance().clear()
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"spreadsim: error: hydra/launcher = '{choice}': needs Slurm (no 'srun' on this "
+                   "machine's PATH): run the sweep on a Slurm login node, or try it here with "
+                   "hydra/launcher=submitit_local"], err
+    assert not (tmp_path / "sweep").exists()
 
 
 # --------------------------------------------------------------------------- resume after SIGKILL

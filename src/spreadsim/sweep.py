@@ -1037,8 +1037,9 @@ def check_composed_job(config: DictConfig) -> None:
 def check_launcher(config: DictConfig) -> None:
     """The launcher's and sweeper's own settings, checked before any worker starts:
     ``hydra.launcher.n_jobs`` (joblib: -1 or another negative number for all cores but some, or
-    1 to :data:`MAX_WORKERS_PER_CORE` x the cores), ``hydra.launcher.timeout`` (null or > 0) and
-    ``hydra.sweeper.max_batch_size`` (null or >= 1).
+    1 to :data:`MAX_WORKERS_PER_CORE` x the cores), ``hydra.launcher.timeout`` (null or > 0),
+    ``hydra.sweeper.max_batch_size`` (null or >= 1), and Slurm's ``srun`` on this machine for
+    the Slurm launcher.
 
     Raises
     ------
@@ -1062,6 +1063,12 @@ def check_launcher(config: DictConfig) -> None:
     sweeper = config.hydra.get("sweeper") or {}
     if sweeper.get("max_batch_size") is not None:
         integer("hydra.sweeper.max_batch_size", sweeper.get("max_batch_size"), lo=1)
+    target = str(launcher.get("_target_", ""))
+    if target.endswith(".SlurmLauncher") and shutil.which("srun") is None:
+        choice = (config.hydra.get("runtime") or {}).get("choices", {}).get("hydra/launcher", "slurm")
+        raise ConfigError("hydra/launcher", choice,
+                          "needs Slurm (no 'srun' on this machine's PATH): run the sweep on a "
+                          "Slurm login node, or try it here with hydra/launcher=submitit_local")
 
 
 def _parse_overrides(items: Sequence[str]) -> list[Any]:
@@ -1459,9 +1466,12 @@ class AggregateCallback(Callback):
                 raise ConfigError(key, o.input_line.partition("=")[2] if o.input_line else "",
                                   f"cannot expand this sweep ({first_line(str(e))}); a value "
                                   "sweep is a list, range() or choice()") from None
+            from hydra.core.override_parser.types import Override
+
             for v in values:
                 trial = copy.deepcopy(base)
-                _set_dotted(trial, key, v)
+                # (a quoted element is a QuotedString: its text is the job's value, as Hydra sets it)
+                _set_dotted(trial, key, Override._convert_value(v))
                 check_job_config(trial)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

@@ -758,8 +758,8 @@ def test_memory_limit_can_be_set_for_the_jobs_machines(monkeypatch: pytest.Monke
     monkeypatch.setenv("SPREADSIM_MEMORY_LIMIT", "1T")
     check_graph_config(cfg)  # 1e9 users fit in 1 TiB (checked, not built)
     monkeypatch.setenv("SPREADSIM_MEMORY_LIMIT", "1G")
-    with pytest.raises(ConfigError, match=r"^graph\.n = 1000000000: .*this machine has 1 GiB "
-                                          r"\(SPREADSIM_MEMORY_LIMIT sets the jobs' own\)$"):
+    with pytest.raises(ConfigError, match=r"^graph\.n = 1000000000: .* needs at least 89\.4 GiB "
+                                          r"of memory to build; SPREADSIM_MEMORY_LIMIT is 1 GiB$"):
         check_graph_config(cfg)
     for bad in ("lots", "-5G", "0", "nanG", "1e30T"):
         monkeypatch.setenv("SPREADSIM_MEMORY_LIMIT", bad)

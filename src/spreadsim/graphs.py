@@ -798,11 +798,13 @@ class _Params:
         need = BYTES_PER_NODE * float(n) + per_edge * float(edges)
         have = memory_limit()
         if need > have:
+            limit = (f"SPREADSIM_MEMORY_LIMIT is {_fmt_bytes(have)}"
+                     if os.environ.get("SPREADSIM_MEMORY_LIMIT", "").strip() else
+                     f"this machine has {_fmt_bytes(have)} (SPREADSIM_MEMORY_LIMIT sets the jobs' own)")
             raise ConfigError(
                 self.field(key), value,
                 f"a graph this size ({n:.4g} users, about {edges:.3g} edges) needs at least "
-                f"{_fmt_bytes(need)} of memory to build; this machine has {_fmt_bytes(have)} "
-                "(SPREADSIM_MEMORY_LIMIT sets the jobs' own)")
+                f"{_fmt_bytes(need)} of memory to build; {limit}")
 
     def check_keys(self, allowed: Sequence[str]) -> None:
         for key in self.cfg:

@@ -702,9 +702,10 @@ def test_runs_reset_the_keys_they_touched(monkeypatch):
                 again = Simulation(cfg, seed, graph=g, policies=pols())
                 assert again._first is first or grow  # taken as it is (grown: a new size)
                 _assert_same_tables(again.run(), got)
+            keep = engine.POOL_MAX_BYTES
             monkeypatch.setattr(engine, "POOL_MAX_BYTES", 0)  # the same run with fresh arrays
             fresh = Simulation(cfg, seed, graph=g, policies=pols()).run()
-            monkeypatch.setattr(engine, "POOL_MAX_BYTES", 64 << 20)
+            monkeypatch.setattr(engine, "POOL_MAX_BYTES", keep)
             _assert_same_tables(got, fresh)
     # released without settling (as the benchmark's bare runs do): the kernel's count of touched
     # keys is used, so the array still goes back clean

@@ -129,8 +129,9 @@ class _ArrayPool(threading.local):
     """The kernel's work arrays that a finished run no longer needs, kept for the next run in the
     same thread: sweeps run many seeds of one configuration, and fresh memory costs a page fault
     (and the kernel zeroing the page) per 4 KiB touched, about 0.5 ms a run on a 100k-user graph.
-    An array is handed out only after it is filled or where every element is written before it
-    is read, so results do not depend on what a previous run left behind (tested). One pool per
+    An array is handed out only after it is filled (or was given back holding its fill
+    everywhere: the run reset what it wrote) or where every element is written before it is
+    read, so results do not depend on what a previous run left behind (tested). One pool per
     thread: nothing is shared between threads."""
 
     def __init__(self) -> None:

@@ -1442,6 +1442,8 @@ class AggregateCallback(Callback):
 
     @staticmethod
     def _check_sweep(config: DictConfig) -> None:
+        from hydra.core.override_parser.types import Override
+
         base = task_container(config)
         check_job_config(base)
         check_launcher(config)
@@ -1466,8 +1468,6 @@ class AggregateCallback(Callback):
                 raise ConfigError(key, o.input_line.partition("=")[2] if o.input_line else "",
                                   f"cannot expand this sweep ({first_line(str(e))}); a value "
                                   "sweep is a list, range() or choice()") from None
-            from hydra.core.override_parser.types import Override
-
             for v in values:
                 trial = copy.deepcopy(base)
                 # (a quoted element is a QuotedString: its text is the job's value, as Hydra sets it)

@@ -113,7 +113,7 @@ KERNEL_ENTRIES = ("advance", "share", "settle_inert")
 
 
 def run_once(cfg: Any, g: Any, seed: int, *, kernel_timers: bool = False) -> dict[str, Any]:
-    """One ``Simulation(cfg, seed, graph=g).run()``: wall/CPU seconds and event counts.
+    """One ``new_simulation(cfg, seed, graph=g).run()``: wall/CPU seconds and event counts.
 
     Counts over every post, legal ones included (``RunResult.summary`` totals are illegal posts
     only): ``shares`` (reshares), ``infections`` (shares + posts uploaded: the uploader counts, as
@@ -121,8 +121,8 @@ def run_once(cfg: Any, g: Any, seed: int, *, kernel_timers: bool = False) -> dic
     With ``kernel_timers`` the compiled entry points are wrapped (adds ~1 us per call) and
     ``kernel_cpu`` / ``kernel_calls`` are reported.
     """
-    import spreadsim.kernel as K
-    from spreadsim.engine import Simulation
+    import spreadsim.engine.kernel as K
+    from spreadsim.runs.single import new_simulation
 
     saved = {k: getattr(K, k) for k in KERNEL_ENTRIES}
     timers = {k: Timed(v) for k, v in saved.items()} if kernel_timers else {}
@@ -131,7 +131,7 @@ def run_once(cfg: Any, g: Any, seed: int, *, kernel_timers: bool = False) -> dic
             setattr(K, k, t)
         c0 = time.process_time()
         t0 = time.perf_counter()
-        r = Simulation(cfg, seed, graph=g).run()
+        r = new_simulation(cfg, seed, graph=g).run()
         wall = time.perf_counter() - t0
         cpu = time.process_time() - c0
     finally:

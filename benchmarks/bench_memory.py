@@ -3,7 +3,7 @@
 Writes a seeded random directed edge list (``bench_load.write_edgelist``: ``--nodes`` users,
 ``--edges`` lines, tab separated, comment header) to a temporary directory; then, for each
 ``--policies`` variant, a FRESH Python subprocess imports spreadsim, loads the file with
-``load_edgelist`` (timed) and runs one full simulation on it (``Simulation(cfg, seed,
+``load_edgelist`` (timed) and runs one full simulation on it (``new_simulation(cfg, seed,
 graph=g).run()``: setup, SimPy loop, kernel, result collection), and reports its own
 ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` after the import, after the load and at the end (the
 peak of the whole process). The numba kernels come from the on-disk cache (one warm-up run in a
@@ -46,9 +46,10 @@ import json, resource, sys, time
 def rss(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 out = {}
 t0 = time.perf_counter()
-from spreadsim.graphs import load_edgelist
-from spreadsim.config import SimConfig
-from spreadsim.engine import Simulation
+from spreadsim.graphs.build import load_edgelist
+from spreadsim.runs.single import new_simulation
+from spreadsim.schema.model import SimConfig
+from spreadsim.engine.simulation import Simulation
 out["import_s"] = time.perf_counter() - t0
 out["rss_import"] = rss()
 a = json.loads(sys.argv[2])
@@ -72,7 +73,7 @@ if a["policy"] == "pipeline":
          "delay": {"dist": "exponential", "mean_h": 1.0}}]
 cfg = SimConfig.from_dict(d)
 c0 = time.process_time(); t0 = time.perf_counter()
-r = Simulation(cfg, a["seed"], graph=g).run()
+r = new_simulation(cfg, a["seed"], graph=g).run()
 out["sim_s"] = time.perf_counter() - t0; out["sim_cpu"] = time.process_time() - c0
 p = r.posts
 out["posts"] = int(len(p["post_id"]))
@@ -82,7 +83,7 @@ out["rss_peak"] = rss()
 print(json.dumps(out))
 """
 
-_IMPORT_ONLY = ("import resource, spreadsim.engine, spreadsim.graphs; "
+_IMPORT_ONLY = ("import resource, spreadsim.engine.simulation, spreadsim.graphs.build; "
                 "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)")
 
 

@@ -15,7 +15,7 @@ from the same user that spreadsim's seed ``i`` picks as its uploader (``random``
 ``numpy.random`` are seeded with ``i``).
 
 Each tool gets one untimed warm-up run first (numba compilation / loading the on-disk cache).
-Every timed run is ``Simulation(SimConfig.from_dict(cfg), seed, graph=g).run()`` (setup,
+Every timed run is ``new_simulation(SimConfig.from_dict(cfg), seed, graph=g).run()`` (setup,
 SimPy loop, kernel and result collection) or one ``EoN.fast_SIR`` call, timed with
 ``time.perf_counter``. Afterwards spreadsim's kept seeds are run again with the compiled kernel
 entry points wrapped by timers (the per-phase breakdown), and one run is profiled with cProfile.
@@ -59,13 +59,13 @@ import networkx as nx
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import spreadsim.kernel as K
+import spreadsim.engine.kernel as K
 from _common import Timed  # noqa: E402
-from spreadsim._jit import njit, prefetch
-from spreadsim.config import SimConfig
-from spreadsim.engine import Simulation
-from spreadsim.graphs import Graph
-from spreadsim.rng import uniform
+from spreadsim.engine.rng import uniform
+from spreadsim.graphs.build import Graph
+from spreadsim.jit import njit, prefetch
+from spreadsim.runs.single import new_simulation
+from spreadsim.schema.model import SimConfig
 
 # ------------------------------------------------------------------------------------- memory
 
@@ -132,12 +132,12 @@ def build_graph(n: int, m: int, seed: int) -> tuple[nx.Graph, Graph, float, floa
     G = nx.barabasi_albert_graph(n, m, seed=seed)
     t1 = time.perf_counter()
     try:
-        from spreadsim.graphs import from_networkx
+        from spreadsim.graphs.build import from_networkx
     except ImportError:  # pragma: no cover - only while graphs.py is being written
         from_networkx = None
     if from_networkx is not None:
         g = from_networkx(G, name=f"ba_{n}_{m}")
-        how = "spreadsim.graphs.from_networkx"
+        how = "spreadsim.graphs.build.from_networkx"
     else:  # pragma: no cover
         g = _csr_by_hand(G, f"ba_{n}_{m}")
         how = "numpy CSR (from_networkx missing)"
@@ -185,7 +185,7 @@ def run_spreadsim(cfg: SimConfig, g: Graph, seed: int) -> tuple[float, float, in
     """One timed run: (wall seconds, CPU seconds, infections, reach, uploader)."""
     c0 = time.process_time()
     t0 = time.perf_counter()
-    r = Simulation(cfg, seed, graph=g).run()
+    r = new_simulation(cfg, seed, graph=g).run()
     dt = time.perf_counter() - t0
     cpu = time.process_time() - c0
     return (dt, cpu, int(r.summary["shares_total"]) + 1, int(r.summary["reach_total"]), int(r.posts["uploader"][0]))
@@ -193,7 +193,7 @@ def run_spreadsim(cfg: SimConfig, g: Graph, seed: int) -> tuple[float, float, in
 
 def uploader_of(cfg: SimConfig, g: Graph, seed: int) -> Any:
     """The NetworkX node spreadsim's seed ``seed`` uploads from."""
-    u = int(Simulation(cfg, seed, graph=g).uploaders[0])
+    u = int(new_simulation(cfg, seed, graph=g).uploaders[0])
     return g.labels[u].item() if g.labels is not None else u
 
 
@@ -350,7 +350,7 @@ def run_bare(cfg: SimConfig, g: Graph, seed: int, p: float, rate: float) -> tupl
     The uploader and the post's keys are spreadsim's (setup outside the timer, like a graph). Like
     spreadsim, which keeps its work arrays for the next run, the bare kernel reuses its arrays
     from run to run (allocated once per graph size); resetting the earliest times is timed."""
-    sim = Simulation(cfg, seed, graph=g)
+    sim = new_simulation(cfg, seed, graph=g)
     sim.upload(sim._schedule[0][1], sim._schedule[0][2], content_id=0, adversarial=True)
     src = int(sim.posts[0].uploader)
     dkey, skey = int(sim._pi[0, K.PI_DELAY_KEY]), int(sim._pi[0, K.PI_SHARE_KEY])
@@ -383,7 +383,7 @@ def breakdown(cfg: SimConfig, g: Graph, seeds: list[int]) -> dict[str, float]:
             adv, shr, stl = Timed(orig_adv), Timed(orig_share), Timed(orig_settle)
             K.advance, K.share, K.settle_inert = adv, shr, stl
             t0 = time.process_time()
-            sim = Simulation(cfg, s, graph=g)
+            sim = new_simulation(cfg, s, graph=g)
             t1 = time.process_time()
             # Simulation.run() without the collect, to time collect separately
             for p in sim.policies:
@@ -411,7 +411,7 @@ def breakdown(cfg: SimConfig, g: Graph, seeds: list[int]) -> dict[str, float]:
 def profile_one(cfg: SimConfig, g: Graph, seed: int, top: int) -> str:
     pr = cProfile.Profile()
     pr.enable()
-    Simulation(cfg, seed, graph=g).run()
+    new_simulation(cfg, seed, graph=g).run()
     pr.disable()
     buf = io.StringIO()
     st = pstats.Stats(pr, stream=buf)
@@ -616,11 +616,11 @@ def main(argv: list[str] | None = None) -> int:
     hq_peak = hq_base = float("nan")
     if not a.skip_heapq:
         ip, ix = g.indptr.tolist(), g.indices.tolist()
-        run_heapq(ip, ix, int(Simulation(cfg, 10**6, graph=g).uploaders[0]), a.T, a.rate, 10**6)
+        run_heapq(ip, ix, int(new_simulation(cfg, 10**6, graph=g).uploaders[0]), a.T, a.rate, 10**6)
         ph = Phase()
 
         def one_hq(seed: int) -> dict[str, Any]:
-            up = int(Simulation(cfg, seed, graph=g).uploaders[0])
+            up = int(new_simulation(cfg, seed, graph=g).uploaders[0])
             dt, cpu, inf, views = run_heapq(ip, ix, up, a.T, a.rate, seed)
             return {"wall": dt, "cpu": cpu, "inf": inf, "views": views}
 

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from spreadsim.engine import graph_seed, simulate
-from spreadsim.graphs import build_graph
-from spreadsim.sweep import check_job_config, run_job
+from spreadsim.engine.simulation import graph_seed
+from spreadsim.graphs.build import build_graph
+from spreadsim.runs.single import simulate
+from spreadsim.runs.sweep import check_job_config, run_job
 
 BASE = {"graph": {"kind": "barabasi_albert", "n": 10_000, "m": 5, "seed": 2018},
         "policy": {"name": "fixed_latency", "latency_h": 24.0}, "seed": 0, "seeds": 20,

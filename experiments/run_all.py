@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spreadsim.io import read_table, write_table
+from spreadsim.outputs.io import read_table, write_table
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
@@ -246,7 +246,7 @@ def main() -> None:
         if sweep.exists():
             shutil.rmtree(sweep)
         tic = time.perf_counter()
-        r = subprocess.run([sys.executable, "-m", "spreadsim.cli", f"experiment=study_{name}",
+        r = subprocess.run([sys.executable, "-m", "spreadsim.app.cli", f"experiment=study_{name}",
                             f"hydra.sweep.dir={sweep}"], cwd=ROOT, capture_output=True, text=True)
         took = time.perf_counter() - tic
         if r.returncode != 0:

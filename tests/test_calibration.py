@@ -15,7 +15,7 @@ import math
 import pytest
 
 from spreadsim import ConfigError
-from spreadsim.calibration import calibrate_count, calibrate_latency, set_path
+from spreadsim.runs.calibration import calibrate_count, calibrate_latency, set_path
 
 K, P, THETA = 6, 0.1, 1.0
 N = K * P

@@ -15,10 +15,11 @@ import pytest
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 
+from spreadsim.app.hydra_app import task_container
 from spreadsim.errors import ConfigError
-from spreadsim.io import read_table
+from spreadsim.outputs.io import read_table
 from spreadsim.policies import make_policy
-from spreadsim.sweep import check_job_config, task_container
+from spreadsim.runs.sweep import check_job_config
 
 GROUPS = ("graph", "spread", "policy", "scenario", "experiment")
 SMALL = ["graph.n=600", "scenario.illegal_posts=4", "scenario.horizon_h=72"]
@@ -76,14 +77,14 @@ def test_default_config_is_the_latency_sweep(hydra_compose):
     assert cfg.graph.seed == 2018
     assert str(cfg.hydra.mode) == "RunMode.MULTIRUN"
     assert cfg.hydra.sweeper.params["policy.latency_h"] == "0,0.25,1,6,24,168,inf"
-    assert cfg.hydra.callbacks.aggregate._target_ == "spreadsim.sweep.AggregateCallback"
+    assert cfg.hydra.callbacks.aggregate._target_ == "spreadsim.app.hydra_app.AggregateCallback"
     assert cfg.hydra.launcher._target_.endswith("JoblibLauncher") and cfg.hydra.launcher.n_jobs == -1
     assert cfg.deadline_path == "auto" and cfg.plots.svg is False
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    return subprocess.run([sys.executable, "-m", "spreadsim.cli", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "spreadsim.app.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -185,7 +186,7 @@ BAD = {
     "zero seeds": (["seeds=0"], "seeds"),
     "single run bad graph param": (["experiment=single", "graph.n=abc"], "graph.n"),
 }
-# more cases, run in-process through spreadsim.cli.main (same code path, cheaper)
+# more cases, run in-process through spreadsim.app.cli.main (same code path, cheaper)
 BAD_IN_PROCESS = {
     "unknown appended key": (["+scenario.nosuch=3"], "scenario.nosuch"),
     "unknown top-level key": (["+foo=1"], "foo"),
@@ -204,7 +205,7 @@ def _no_outputs(d: Path, name: str) -> None:
 
 @pytest.mark.parametrize("name", list(BAD_IN_PROCESS))
 def test_bad_input_in_process(name, tmp_path, capsys, monkeypatch):
-    from spreadsim.cli import main
+    from spreadsim.app.cli import main
 
     args, field = BAD_IN_PROCESS[name]
     monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
@@ -228,7 +229,7 @@ def test_bad_input_one_line_nonzero_no_results(tmp_path):
         d = tmp_path / name.replace(" ", "_")
         d.mkdir()
         seeds = [] if any(a.startswith("seeds=") for a in args) else ["seeds=1"]
-        cmd = [sys.executable, "-m", "spreadsim.cli", *args, *seeds,
+        cmd = [sys.executable, "-m", "spreadsim.app.cli", *args, *seeds,
                f"hydra.sweep.dir={d}/sweep", f"hydra.run.dir={d}/run"]
         procs[name] = (d, subprocess.Popen(cmd, cwd=d, env=env, stdout=subprocess.PIPE,
                                            stderr=subprocess.PIPE, text=True))

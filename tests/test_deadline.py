@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from spreadsim import SimConfig, simulate
-from spreadsim.deadline import deadline_path_reason, deadline_sweep
-from spreadsim.graphs import build_graph
+from spreadsim.graphs.build import build_graph
+from spreadsim.runs.deadline import deadline_path_reason, deadline_sweep
 
 from .helpers import config
 
@@ -41,7 +41,7 @@ POINTS = [
 @pytest.mark.parametrize("table", [True, False], ids=["prefix-sums", "from-exposures"])
 @pytest.mark.parametrize("seed", [0, 4])
 def test_deadline_path_equals_simulation(graph, seed, table, monkeypatch):
-    from spreadsim import deadline
+    from spreadsim.runs import deadline
 
     if not table:
         monkeypatch.setattr(deadline, "CUM_TABLE_MAX", 0)

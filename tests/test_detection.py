@@ -10,12 +10,12 @@ import pytest
 import yaml
 
 from spreadsim import ConfigError, simulate
-from spreadsim.config import SimConfig
-from spreadsim.detection import AutomatedDetection
-from spreadsim.dists import Duration
-from spreadsim.engine import Simulation
+from spreadsim.engine.dists import Duration
+from spreadsim.engine.simulation import Simulation
 from spreadsim.policies import Policy, make_policy, post_uniform
-from spreadsim.review import ReviewQueue
+from spreadsim.policies.detection import AutomatedDetection
+from spreadsim.policies.review import ReviewQueue
+from spreadsim.schema.model import SimConfig
 
 from .helpers import config, digraph
 
@@ -164,7 +164,7 @@ def test_reviewers_keep_flagged_legal_posts():
 def test_reach_lost_by_wrongly_removed_legal_posts():
     import networkx as nx
 
-    from spreadsim.graphs import from_networkx
+    from spreadsim.graphs.build import from_networkx
 
     g = from_networkx(nx.gnp_random_graph(200, 0.04, seed=5, directed=True), name="gnp")
     cfg = _stream(20, 60, share_prob=0.2)

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from spreadsim import ConfigError, simulate
-from spreadsim.config import SimConfig
-from spreadsim.engine import Simulation
-from spreadsim.policies import Policy
+from spreadsim.engine.simulation import Simulation
+from spreadsim.policies.base import Policy
+from spreadsim.runs.single import new_simulation
+from spreadsim.schema.model import SimConfig
 
 from .helpers import config, digraph
 
@@ -31,7 +32,7 @@ def _assert_same_tables(got, want):
 
 def _use_hash_sets(monkeypatch):
     """Make every run keep its exposed set and earliest times in hash maps, not arrays."""
-    from spreadsim import engine
+    from spreadsim.engine import simulation as engine
 
     monkeypatch.setattr(engine, "DENSE_SEEN_MAX_KEYS", 0)
     monkeypatch.setattr(engine, "TRACK_FIRST_MAX_KEYS", 0)
@@ -240,8 +241,8 @@ def test_inert_exposures_give_the_same_tables(removal, decay, known, small, monk
     """Exposures that can trigger nothing skip the event queue (counted as scheduled when
     removal times are known at upload, else settled at the end; with a bitset or a hash set of
     exposed users): the tables must be those of processing every exposure as an event."""
-    from spreadsim.graphs import build_graph
-    from spreadsim.policies import FixedLatency
+    from spreadsim.graphs.build import build_graph
+    from spreadsim.policies.base import FixedLatency
 
     if not small:
         _use_hash_sets(monkeypatch)
@@ -267,13 +268,13 @@ def test_inert_exposures_give_the_same_tables(removal, decay, known, small, monk
 
 def test_reach_query_needs_live_counts():
     g = digraph([(0, 1), (1, 2)])
-    sim = Simulation(SimConfig.from_dict(config()), 0, graph=g)
+    sim = new_simulation(SimConfig.from_dict(config()), 0, graph=g)
     with pytest.raises(RuntimeError, match="needs_live_counts"):
         sim.reach(None)  # type: ignore[arg-type]
 
 
 def test_cumulative_counts_match_a_sorted_count():
-    from spreadsim.metrics import _cumulative_counts
+    from spreadsim.engine.metrics import _cumulative_counts
 
     rng = np.random.default_rng(0)
     for step in (1.0, 0.1, 0.25, 3.0):
@@ -288,7 +289,7 @@ def test_summary_percentiles_are_numpys():
     """The summary's median and 95th percentile of reach use metrics._percentiles, numpy's
     default (linear) percentile by the same arithmetic: equal to np.percentile (and, on integer
     counts, the median to np.median) for any sizes, values and percentiles."""
-    from spreadsim.metrics import _percentiles, summarize
+    from spreadsim.engine.metrics import _percentiles, summarize
 
     rng = np.random.default_rng(3)
     for trial in range(3000):
@@ -345,8 +346,8 @@ class _Watcher(Policy):
 
 @pytest.mark.parametrize("known", [True, False], ids=["removal-known", "removal-later"])
 def test_repeats_skip_the_queue_when_only_reach_is_live(known):
-    from spreadsim.graphs import build_graph
-    from spreadsim.policies import FixedLatency
+    from spreadsim.graphs.build import build_graph
+    from spreadsim.policies.base import FixedLatency
 
     g = build_graph({"kind": "barabasi_albert", "n": 2000, "m": 3}, seed=2)
     cfg = SimConfig.from_dict(config(share_prob=0.15, kernel={"dist": "lognormal", "median_h": 1.0,
@@ -373,8 +374,8 @@ def test_repeats_counted_without_their_delay_give_the_same_tables(kernel, remova
     """With removal times final at upload, a repeat exposure of a user exposed by then is counted
     as a view without drawing its delay when the delay surely lands before the removal: every
     feed-delay kernel must give the tables of processing every exposure as an event."""
-    from spreadsim.graphs import build_graph
-    from spreadsim.policies import FixedLatency
+    from spreadsim.graphs.build import build_graph
+    from spreadsim.policies.base import FixedLatency
 
     g = build_graph({"kind": "barabasi_albert", "n": 1500, "m": 4}, seed=3)
     cfg = SimConfig.from_dict(config(share_prob=0.2, kernel=kernel, removal=removal, posts=10,
@@ -394,7 +395,7 @@ def test_delay_surely_before_is_sure_and_tight(kind, a, b):
     less the documented margin, not something looser."""
     from scipy import stats
 
-    from spreadsim.dists import delay_from_uniform, delay_surely_before
+    from spreadsim.engine.dists import delay_from_uniform, delay_surely_before
 
     dist = {1: stats.expon(scale=1 / a), 2: stats.lognorm(s=b or 1, scale=a),
             3: stats.lomax(c=b or 1, scale=a)}[kind]
@@ -420,7 +421,7 @@ def test_reach_is_live_only_while_a_trigger_is_pending(triggers):
     """With threshold hooks only, a post's first exposures go through the event queue until its
     last trigger fired, and skip it afterwards (queued entries may then be superseded by earlier
     exposures kept off the queue): hooks and tables must be those of live counts throughout."""
-    from spreadsim.graphs import build_graph
+    from spreadsim.graphs.build import build_graph
 
     g = build_graph({"kind": "barabasi_albert", "n": 3000, "m": 3}, seed=4)
     cfg = SimConfig.from_dict(config(share_prob=0.2, kernel={"dist": "lognormal", "median_h": 1.0,
@@ -481,7 +482,7 @@ def test_reach_histogram_is_sized_by_the_latest_exposure_not_the_horizon():
     g = digraph([(0, 1), (1, 2), (2, 3)])
     cfg = SimConfig.from_dict(config(share_prob=1.0, kernel={"dist": "fixed", "value_h": 1.5},
                                      horizon_h=1e6))
-    sim = Simulation(cfg, 0, graph=g)
+    sim = new_simulation(cfg, 0, graph=g)
     r = sim.run()
     assert 0 < sim._hist.shape[1] <= 10  # exposures at 1.5, 3 and 4.5 h, hourly steps
     np.testing.assert_array_equal(r.series["reach_illegal"], [0, 0, 1, 2, 2, 3])  # reach <= t
@@ -515,9 +516,9 @@ def test_pooled_work_arrays_carry_nothing_between_runs(removal, known, trace, sm
     """A run takes its work arrays from the pool of earlier runs (see engine._ArrayPool): every
     array handed out unfilled must be written before it is read, so a pool of garbage gives the
     tables of fresh arrays; and a finished run's arrays are reused by the next one."""
-    from spreadsim import engine
-    from spreadsim.graphs import build_graph
-    from spreadsim.policies import FixedLatency
+    from spreadsim.engine import simulation as engine
+    from spreadsim.graphs.build import build_graph
+    from spreadsim.policies.base import FixedLatency
 
     if not small:
         _use_hash_sets(monkeypatch)
@@ -559,7 +560,7 @@ def test_pool_is_bounded_and_per_thread(monkeypatch):
     thread."""
     import threading
 
-    from spreadsim import engine
+    from spreadsim.engine import simulation as engine
 
     pool = engine._ArrayPool()
     monkeypatch.setattr(engine, "POOL_MAX_BYTES", 1000)
@@ -586,9 +587,9 @@ def test_settling_orders_give_the_same_tables(removal, known, settle, small, mon
     earliest times are tracked, and the inert ones) from the tracked earliest times: scanning
     them in key order, following the touched keys, or logging them (series too long for a
     histogram); each must give the tables of processing every exposure as an event."""
-    from spreadsim import engine
-    from spreadsim.graphs import build_graph
-    from spreadsim.policies import FixedLatency
+    from spreadsim.engine import simulation as engine
+    from spreadsim.graphs.build import build_graph
+    from spreadsim.policies.base import FixedLatency
 
     if not small:
         _use_hash_sets(monkeypatch)
@@ -618,11 +619,11 @@ def test_settling_orders_give_the_same_tables(removal, known, settle, small, mon
 def test_a_finished_simulation_answers_queries_but_does_not_finish_twice():
     """After the run (whose work arrays went back to the pool) reach, views, shares and the next
     spread time still answer; a second finish() is refused with a clear error."""
-    from spreadsim.graphs import build_graph
+    from spreadsim.graphs.build import build_graph
 
     g = build_graph({"kind": "barabasi_albert", "n": 500, "m": 3}, seed=0)
     cfg = SimConfig.from_dict(config(share_prob=0.3, posts=3, uploaders=2, horizon_h=3.0))
-    sim = Simulation(cfg, 0, graph=g)
+    sim = new_simulation(cfg, 0, graph=g)
     r = sim.run()
     assert [sim.reach(p) for p in sim.posts] == r.posts["reach"].tolist()
     assert [sim.views(p) for p in sim.posts] == r.posts["views"].tolist()
@@ -636,7 +637,7 @@ def test_pool_hands_out_arrays_given_back_clean_without_filling():
     """An array given back with ``filled`` (every element holds that value) is preferred by a
     ``take`` with that fill and handed out as it is; a take with another fill, or none, fills it
     or leaves it; the record goes with the array."""
-    from spreadsim import engine
+    from spreadsim.engine import simulation as engine
 
     pool = engine._ArrayPool()
     dirty, clean = np.zeros(8), np.full(8, np.inf)
@@ -657,9 +658,9 @@ def test_runs_reset_the_keys_they_touched(monkeypatch):
     reset at those keys only (the next run does not fill it), one that touched many gives it
     back to be filled; either way the next run's tables are those of a fresh array, including
     when posts were added during the run (the array grew)."""
-    from spreadsim import engine
-    from spreadsim.graphs import build_graph
-    from spreadsim.policies import FixedLatency, Policy
+    from spreadsim.engine import simulation as engine
+    from spreadsim.graphs.build import build_graph
+    from spreadsim.policies.base import FixedLatency, Policy
 
     class Reupload(Policy):
         """Uploads a copy of every removed original an hour later: the post arrays grow."""
@@ -710,7 +711,7 @@ def test_runs_reset_the_keys_they_touched(monkeypatch):
     # released without settling (as the benchmark's bare runs do): the kernel's count of touched
     # keys is used, so the array still goes back clean
     monkeypatch.setattr(engine, "_POOL", engine._ArrayPool())
-    sim = Simulation(cfg, 0, graph=g)
+    sim = new_simulation(cfg, 0, graph=g)
     first = sim._first
     sim.upload(sim._schedule[0][1], sim._schedule[0][2])
     assert sim._meta[11] > 0 and np.any(first < np.inf)
@@ -720,13 +721,13 @@ def test_runs_reset_the_keys_they_touched(monkeypatch):
 
 def test_pool_can_be_turned_off(monkeypatch):
     """With POOL_MAX_BYTES = 0 a finished run keeps nothing for the next one."""
-    from spreadsim import engine
-    from spreadsim.graphs import build_graph
+    from spreadsim.engine import simulation as engine
+    from spreadsim.graphs.build import build_graph
 
     monkeypatch.setattr(engine, "_POOL", engine._ArrayPool())
     monkeypatch.setattr(engine, "POOL_MAX_BYTES", 0)
     g = build_graph({"kind": "barabasi_albert", "n": 300, "m": 2}, seed=0)
-    Simulation(SimConfig.from_dict(config(share_prob=0.3, posts=2, uploaders=1)), 0, graph=g).run()
+    new_simulation(SimConfig.from_dict(config(share_prob=0.3, posts=2, uploaders=1)), 0, graph=g).run()
     assert engine._POOL.nbytes == 0 and not any(engine._POOL.free.values())
 
 
@@ -736,8 +737,8 @@ def test_pool_can_be_turned_off(monkeypatch):
 def test_campaign_draws_are_numpys_choice(weights, n_ill, n_leg):
     """The campaign's categories come from NumPy's ``Generator.choice`` arithmetic without its
     checks, and empty draws are skipped: the schedule is the one the plain NumPy calls give."""
-    from spreadsim.config import LEGAL
-    from spreadsim.rng import generator
+    from spreadsim.engine.rng import generator
+    from spreadsim.schema.model import LEGAL
 
     names = ("hate_speech", "terrorist_propaganda", "ip_infringement")
     cfg = config(posts=n_ill, selection="random")
@@ -745,7 +746,7 @@ def test_campaign_draws_are_numpys_choice(weights, n_ill, n_leg):
         names[i]: {"weight": w, "share_prob": 0.1} for i, w in enumerate(weights)}})
     g = digraph([(i, (i + 1) % 12) for i in range(12)])
     for seed in range(5):
-        sim = Simulation(SimConfig.from_dict(cfg), seed, graph=g)
+        sim = new_simulation(SimConfig.from_dict(cfg), seed, graph=g)
         cats = [c.name for c in sim.config.scenario.categories]
         rng = generator(seed, "uploads")
         ups = rng.choice(g.n, size=3, replace=False)
@@ -767,7 +768,7 @@ def test_kernel_compiles_one_signature_of_advance():
     """SimPy's clock may be an int (integer event times); the kernel still gets float times, so
     numba compiles advance() and share() once, not once per type of the clock (seconds on a
     fresh cache)."""
-    from spreadsim import kernel as K
+    from spreadsim.engine import kernel as K
 
     if not hasattr(K.advance, "signatures"):
         pytest.skip("plain-Python kernel")

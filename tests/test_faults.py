@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from spreadsim.errors import DataError, OutputError
-from spreadsim.io import read_table, write_table
+from spreadsim.outputs.io import read_table, write_table
 
 
 def _mount(path: Path, opts: str) -> None:
@@ -71,7 +71,7 @@ def test_results_get_ordinary_permissions(tmp_path):
 
 def test_cli_disk_full_one_line(small_disk):
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    res = subprocess.run([sys.executable, "-m", "spreadsim.cli", "experiment=single", "seeds=3",
+    res = subprocess.run([sys.executable, "-m", "spreadsim.app.cli", "experiment=single", "seeds=3",
                           "graph.n=2000", f"hydra.run.dir={small_disk}/run"],
                          capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode != 0
@@ -83,7 +83,7 @@ def test_cli_disk_full_one_line(small_disk):
 
 def test_cli_read_only_output_one_line(read_only):
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    res = subprocess.run([sys.executable, "-m", "spreadsim.cli", "experiment=single", "seeds=2",
+    res = subprocess.run([sys.executable, "-m", "spreadsim.app.cli", "experiment=single", "seeds=2",
                           "graph.n=500", f"hydra.run.dir={read_only}/run"],
                          capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode != 0

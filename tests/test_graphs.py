@@ -1,4 +1,4 @@
-"""Tests for spreadsim.graphs: generators, NetworkX interop, edge-list loading, validation."""
+"""Tests for spreadsim.graphs.build: generators, NetworkX interop, edge-list loading, validation."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from spreadsim.errors import ConfigError, DataError
-from spreadsim.graphs import (
+from spreadsim.graphs.build import (
     GRAPH_KINDS,
     Graph,
     barabasi_albert_edges,
@@ -152,8 +152,8 @@ def test_barabasi_albert_is_networkx_graph(n: int, m: int, seed: int) -> None:
 def test_default_graph_and_cli_do_not_import_networkx() -> None:
     # NetworkX takes 0.2-0.3 s to import in every process of a sweep; the default graph and the
     # command line do without it (it is imported by the generators and the interop that use it)
-    code = ("import sys, spreadsim.cli\n"
-            "from spreadsim.graphs import build_graph\n"
+    code = ("import sys, spreadsim.app.cli\n"
+            "from spreadsim.graphs.build import build_graph\n"
             "g = build_graph({'kind': 'barabasi_albert', 'n': 300, 'm': 3}, 1)\n"
             "assert g.num_edges == 3 * 297\n"
             "assert 'networkx' not in sys.modules, 'networkx imported'\n"
@@ -690,14 +690,14 @@ def test_check_graph_config_accepts_every_kind_without_building(kind: str, tmp_p
         f.write_text("0 1\n")
         cfg = {"kind": "edgelist", "path": str(f)}
         # (a small file is read when checking, see the next test: not above the limit)
-        monkeypatch.setattr("spreadsim.graphs.EDGELIST_CHECK_MAX_BYTES", 0)
+        monkeypatch.setattr("spreadsim.graphs.build.EDGELIST_CHECK_MAX_BYTES", 0)
     assert {c["kind"] for c in SMALL.values()} | {"edgelist"} == set(GRAPH_KINDS)
 
     def boom(*a: Any, **k: Any) -> None:
         raise AssertionError("the check built something")
 
     for name in ("barabasi_albert_edges", "load_edgelist", "_make_graph", "_from_nx_simple"):
-        monkeypatch.setattr(f"spreadsim.graphs.{name}", boom)
+        monkeypatch.setattr(f"spreadsim.graphs.build.{name}", boom)
     for name in ("scale_free_graph", "watts_strogatz_graph", "fast_gnp_random_graph",
                  "powerlaw_cluster_graph", "stochastic_block_model"):
         monkeypatch.setattr(nx, name, boom)
@@ -717,7 +717,7 @@ def test_graphs_that_cannot_fit_in_memory_are_refused_before_any_work(
     """Every generator refuses a graph whose least memory (nodes and expected edges at a lower
     bound of bytes each) exceeds the machine's, naming the parameter, before generating
     anything; building and checking give the same one-line error; within the limit it builds."""
-    from spreadsim import graphs
+    from spreadsim.graphs import build as graphs
 
     cfg = SMALL[name]
     g = build_graph(cfg, 0)
@@ -734,7 +734,7 @@ def test_graphs_that_cannot_fit_in_memory_are_refused_before_any_work(
         raise AssertionError("generated before the memory check")
 
     for gen in ("barabasi_albert_edges", "_make_graph", "_from_nx_simple"):
-        monkeypatch.setattr(f"spreadsim.graphs.{gen}", boom)
+        monkeypatch.setattr(f"spreadsim.graphs.build.{gen}", boom)
     monkeypatch.setattr(np.random, "default_rng", boom)
     with pytest.raises(ConfigError) as built:
         build_graph(cfg, 0)
@@ -749,7 +749,7 @@ def test_graphs_that_cannot_fit_in_memory_are_refused_before_any_work(
 def test_memory_limit_can_be_set_for_the_jobs_machines(monkeypatch: pytest.MonkeyPatch) -> None:
     """SPREADSIM_MEMORY_LIMIT (a sweep checked on a small login node, its jobs on big nodes)
     replaces the machine's memory; a bad value is a one-line error naming it."""
-    from spreadsim.graphs import memory_limit
+    from spreadsim.graphs.build import memory_limit
 
     cfg = {"kind": "barabasi_albert", "n": 10**9, "m": 5}
     for value, limit in (("256G", 256 << 30), ("1.5t", int(1.5 * (1 << 40))), ("4096", 4096)):
@@ -769,7 +769,7 @@ def test_memory_limit_can_be_set_for_the_jobs_machines(monkeypatch: pytest.Monke
 
 def test_a_trillion_users_is_refused_at_once() -> None:
     """graph.n=1e12 used to hang before any job: the real memory limit refuses it."""
-    from spreadsim.graphs import memory_limit
+    from spreadsim.graphs.build import memory_limit
 
     assert 1 << 20 < memory_limit() < 1 << 62
     with pytest.raises(ConfigError, match=r"^graph\.n = 1000000000000: a graph this size "
@@ -857,7 +857,7 @@ def test_omegaconf_dictconfig_accepted() -> None:
 def test_check_graph_config_reads_a_small_edge_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A small edge list is read when the config is checked (bad contents fail before any job,
     and its number of users is known); a file above the limit is left to the jobs."""
-    import spreadsim.graphs as graphs
+    import spreadsim.graphs.build as graphs
 
     bad = tmp_path / "bad.txt"
     bad.write_text("0 1\n1 2\nfoo bar baz\n")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from spreadsim.errors import DataError
-from spreadsim.io import read_table, write_table
+from spreadsim.outputs.io import read_table, write_table
 
 
 def _table() -> dict[str, np.ndarray]:

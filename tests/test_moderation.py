@@ -13,12 +13,12 @@ import pytest
 from omegaconf import OmegaConf
 
 from spreadsim import ConfigError, SimConfig, simulate
-from spreadsim.dists import Duration
-from spreadsim.engine import Simulation
-from spreadsim.graphs import Graph, from_networkx
-from spreadsim.moderation import AuthorityReferral, CircuitBreaker, NoticeAndTakedown
+from spreadsim.engine.dists import Duration
+from spreadsim.engine.simulation import Simulation
+from spreadsim.graphs.build import Graph, from_networkx
 from spreadsim.policies import make_policy
-from spreadsim.review import ReviewQueue
+from spreadsim.policies.moderation import AuthorityReferral, CircuitBreaker, NoticeAndTakedown
+from spreadsim.policies.review import ReviewQueue
 
 from .helpers import config, digraph
 

@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-import spreadsim.platforms as P
+import spreadsim.runs.platforms as P
 from spreadsim import ConfigError, simulate
-from spreadsim.graphs import build_graph
-from spreadsim.platforms import MultiConfig, MultiSimulation, simulate_platforms
-from spreadsim.policies import Policy
+from spreadsim.graphs.build import build_graph
+from spreadsim.policies.base import Policy
+from spreadsim.runs.platforms import MultiConfig, MultiSimulation, simulate_platforms
 
 from .helpers import config, digraph
 
@@ -477,10 +477,10 @@ def test_two_platforms_through_the_cli(tmp_path):
     import subprocess
     import sys
 
-    from spreadsim.io import read_table
+    from spreadsim.outputs.io import read_table
 
     out = tmp_path / "run"
-    res = subprocess.run([sys.executable, "-m", "spreadsim.cli", "experiment=two_platforms",
+    res = subprocess.run([sys.executable, "-m", "spreadsim.app.cli", "experiment=two_platforms",
                           "seeds=2", "platforms.0.graph.n=1500", "platforms.1.graph.n=800",
                           "scenario.illegal_posts=6", f"hydra.run.dir={out}"],
                          capture_output=True, text=True, timeout=600)
@@ -489,7 +489,7 @@ def test_two_platforms_through_the_cli(tmp_path):
     assert set(posts["platform"].tolist()) <= {"big", "small"} and "big" in posts["platform"]
     runs = read_table(out / "runs")
     assert runs["seed"].tolist() == [0, 1] and "big.reach_total" in runs
-    bad = subprocess.run([sys.executable, "-m", "spreadsim.cli", "experiment=two_platforms",
+    bad = subprocess.run([sys.executable, "-m", "spreadsim.app.cli", "experiment=two_platforms",
                           "seeds=2", "baseline=true", f"hydra.run.dir={tmp_path / 'bad'}"],
                          capture_output=True, text=True, timeout=600)
     assert bad.returncode != 0 and bad.stderr.strip().startswith("spreadsim: error: baseline")
@@ -505,7 +505,7 @@ def test_graph_seed_streams_differ_per_platform():
     # the first platform's graph is the single-platform one (stream "graph")
     single = simulate(config(policy=None) | {"graph": {"kind": "barabasi_albert", "n": 50, "m": 2}}, seed=0)
     assert single.summary["posts"] == 1
-    from spreadsim.engine import graph_seed
+    from spreadsim.engine.simulation import graph_seed
     g0 = build_graph({"kind": "barabasi_albert", "n": 50, "m": 2},
                      graph_seed({"kind": "barabasi_albert", "n": 50, "m": 2}, 0))
     np.testing.assert_array_equal(g0.indices, a.indices)

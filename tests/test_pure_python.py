@@ -10,14 +10,16 @@ import sys
 import numpy as np
 import pytest
 
-from spreadsim import _jit, simulate
-from spreadsim.graphs import build_graph
+from spreadsim import jit as _jit
+from spreadsim import simulate
+from spreadsim.graphs.build import build_graph
 
 SCRIPT = r"""
 import json, sys
 import numpy as np
-from spreadsim import _jit, simulate
-from spreadsim.graphs import build_graph
+from spreadsim import simulate
+from spreadsim import jit as _jit
+from spreadsim.graphs.build import build_graph
 assert _jit.PURE_PYTHON == (sys.argv[1] == "1")
 cfgs = json.loads(sys.argv[2])
 g = build_graph({"kind": "barabasi_albert", "n": 400, "m": 3}, seed=1)
@@ -69,7 +71,7 @@ def test_compiled_here():
 
 def test_prefetch_hint_changes_nothing():
     """The cache hint compiles (LLVM's prefetch) and is a no-op in plain Python."""
-    from spreadsim._jit import _prefetch_noop, njit, prefetch
+    from spreadsim.jit import _prefetch_noop, njit, prefetch
 
     def total(a):
         s = 0.0
@@ -86,7 +88,7 @@ def test_prefetch_hint_changes_nothing():
 def test_kernel_compiles_without_reference_counting(monkeypatch):
     """The spread kernel is compiled with numba's ``_nrt=False`` (no atomic reference counting on
     its array arguments); a numba without that option gets the decorator without it."""
-    from spreadsim import kernel as K
+    from spreadsim.engine import kernel as K
 
     if not _jit.HAVE_NUMBA:  # pragma: no cover - pure-Python runs
         pytest.skip("numba not in use")

@@ -11,11 +11,11 @@ import pytest
 import yaml
 
 from spreadsim import ConfigError, simulate
-from spreadsim.config import SimConfig
-from spreadsim.engine import Simulation
-from spreadsim.graphs import from_networkx
+from spreadsim.engine.simulation import Simulation
+from spreadsim.graphs.build import from_networkx
 from spreadsim.policies import Policy, make_policy
-from spreadsim.reappearance import AccountStrikes, HashDatabase, HashMatching, Reupload
+from spreadsim.policies.reappearance import AccountStrikes, HashDatabase, HashMatching, Reupload
+from spreadsim.schema.model import SimConfig
 
 from .helpers import config, digraph
 

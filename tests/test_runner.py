@@ -24,22 +24,14 @@ import pytest
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 
-from spreadsim import sweep, tracecache
 from spreadsim.errors import DataError
-from spreadsim.graphs import Graph
-from spreadsim.io import read_table, write_table
-from spreadsim.sweep import (
-    aggregate,
-    check_job_config,
-    joblib_settings,
-    pinned_graph,
-    prestart_workers,
-    run_calibration,
-    run_job,
-    task_container,
-    write_sweep_outputs,
-)
-from spreadsim.tracecache import TraceCache, trace_from_arrays, trace_to_arrays
+from spreadsim.graphs.build import Graph
+from spreadsim.outputs.io import read_table, write_table
+from spreadsim.runs import sweep, tracecache
+from spreadsim.app import hydra_app
+from spreadsim.app.hydra_app import joblib_settings, prestart_workers, run_calibration, task_container
+from spreadsim.runs.sweep import aggregate, check_job_config, pinned_graph, run_job, write_sweep_outputs
+from spreadsim.runs.tracecache import TraceCache, trace_from_arrays, trace_to_arrays
 
 SMALL = ["graph.n=600", "scenario.illegal_posts=4", "scenario.horizon_h=72"]
 
@@ -49,7 +41,7 @@ def _env() -> dict[str, str]:
 
 
 def _cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "spreadsim.cli", *args]
+    return [sys.executable, "-m", "spreadsim.app.cli", *args]
 
 
 def same_graph(a: Graph, b: Graph) -> bool:
@@ -253,7 +245,7 @@ def test_sla_calibration_writes_answer_table_plot(tmp_path):
 
 def test_sla_calibration_count_lever_and_bad_lever():
     from spreadsim.errors import ConfigError
-    from spreadsim.sweep import calibration_kind
+    from spreadsim.runs.sweep import calibration_kind
 
     cfg = _job_cfg(1.0, calibration={"target": 5.0, "lever": "policy.moderators", "max": 8})
     cfg["policy"] = {"name": "notice_and_takedown", "moderators": 2}
@@ -344,8 +336,8 @@ def test_joblib_workers_start_warm_and_are_the_launchers(hydra_compose):
     assert os.getpid() not in launcher_pids
     assert launcher_pids & set(pids), (pids, launcher_pids)  # a new executor has new processes
     # when the sweep ends they are let go before the aggregation; joblib starts new ones if asked
-    sweep._stop_workers()
-    assert "executor" not in sweep._ACTIVE
+    hydra_app._stop_workers()
+    assert "executor" not in hydra_app._ACTIVE
     again = set(Parallel(**joblib_settings(cfg.hydra.launcher))(
         delayed(os.getpid)() for _ in range(4)))
     assert not again & launcher_pids
@@ -373,29 +365,29 @@ def test_warm_up_builds_the_pinned_graph_only_if_no_job_changes_it(hydra_compose
 
     cfg = hydra_compose(config_name="config", return_hydra_config=True,
                         overrides=["experiment=single", *SMALL, "graph.seed=3"])
-    assert sweep._graph_is_fixed(cfg)
+    assert hydra_app._graph_is_fixed(cfg)
     for swept in ("graph.n=600,700", "graph=barabasi_albert,sbm", "+graph.name=a,b",
                   "experiment=single,netzdg"):
         c = cfg.copy()
         OmegaConf.set_readonly(c, False)
         c.hydra.overrides.task.append(swept)
-        assert not sweep._graph_is_fixed(c), swept
+        assert not hydra_app._graph_is_fixed(c), swept
     c = cfg.copy()
     OmegaConf.set_readonly(c, False)
     c.hydra.overrides.task.append("policy.latency_h=1,6")
-    assert sweep._graph_is_fixed(c)
+    assert hydra_app._graph_is_fixed(c)
 
 
 def test_warm_up_never_fails():
     good = _job_cfg(1.0)
     try:
-        assert sweep._warm_worker(good) == os.getpid()
+        assert hydra_app._warm_worker(good) == os.getpid()
         assert gc.get_freeze_count() > 10_000
     finally:
         gc.unfreeze()  # the test process goes on as before
     try:  # a failed warm-up (left to the jobs to report) still freezes what is loaded
-        assert sweep._warm_worker({**good, "policy": {"name": "nosuch"}}) is None
-        assert sweep._warm_worker({"seeds": "many"}) is None
+        assert hydra_app._warm_worker({**good, "policy": {"name": "nosuch"}}) is None
+        assert hydra_app._warm_worker({"seeds": "many"}) is None
         assert gc.get_freeze_count() > 10_000
     finally:
         gc.unfreeze()
@@ -472,7 +464,7 @@ def test_sweeper_checks_every_job_composing_each_kind_once():
              ["policy=notice_and_takedown", "policy.moderators=2"]]
     sweeper.validate_batch_is_legal(batch)
     assert loader.composed == [batch[0], batch[3]]
-    from spreadsim.sweep import InvalidConfig
+    from spreadsim.runs.sweep import InvalidConfig
 
     with pytest.raises(InvalidConfig, match=r"^policy\.moderators = 0: "):
         sweeper.validate_batch_is_legal([*batch, ["policy=notice_and_takedown", "policy.moderators=0"]])
@@ -782,7 +774,7 @@ BAD_SWEEPS = {
 
 @pytest.mark.parametrize("name", list(BAD_SWEEPS))
 def test_bad_sweep_fails_in_one_line_before_any_job(name, tmp_path, capsys, monkeypatch):
-    from spreadsim.cli import main
+    from spreadsim.app.cli import main
 
     args, field, what = BAD_SWEEPS[name]
     monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
@@ -803,7 +795,7 @@ def test_bad_sweep_fails_in_one_line_before_any_job(name, tmp_path, capsys, monk
 def test_slurm_launcher_without_slurm_fails_in_one_line(choice, tmp_path, capsys, monkeypatch):
     """The Slurm launcher on a machine without Slurm's srun used to print submitit's traceback
     after writing the sweep folder: now one line naming the launcher, nothing written."""
-    from spreadsim.cli import main
+    from spreadsim.app.cli import main
 
     real_which = shutil.which
     monkeypatch.setattr(shutil, "which", lambda cmd, *a, **k: None if cmd == "srun" else real_which(cmd, *a, **k))

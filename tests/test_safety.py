@@ -16,7 +16,7 @@ import pytest
 
 import spreadsim
 from spreadsim.errors import DataError
-from spreadsim.io import read_table
+from spreadsim.outputs.io import read_table
 
 SRC = Path(spreadsim.__file__).parent
 PLUGIN = SRC.parent / "hydra_plugins" / "spreadsim_sweeper" / "__init__.py"

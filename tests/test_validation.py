@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from spreadsim.validation import CHECKS, Check, format_table, main, run_checks
+from spreadsim.runs.validation import CHECKS, Check, format_table, main, run_checks
 
 
 def test_quick_validation_passes():
@@ -40,7 +40,7 @@ def test_cli_validate_subcommand():
     import subprocess
     import sys
 
-    res = subprocess.run([sys.executable, "-m", "spreadsim.cli", "validate", "--only", "deadline"],
+    res = subprocess.run([sys.executable, "-m", "spreadsim.app.cli", "validate", "--only", "deadline"],
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "deadline identity" in res.stdout and "2 passed, 0 failed" in res.stdout

@@ -5,31 +5,38 @@ into numbers. A SimPy discrete-event engine propagates posts across social graph
 arrays built from NetworkX generators or edge lists) while configurable removal policies act on
 them. Use :func:`simulate` from Python, or the ``spreadsim`` command (a Hydra app).
 
+The layers, each a subpackage that imports only the ones listed before it:
+
+* :mod:`spreadsim.errors`, :mod:`spreadsim.version`, :mod:`spreadsim.jit`: the shared base;
+* :mod:`spreadsim.schema`: the typed configuration (defaults, ranges, descriptions, checks);
+* :mod:`spreadsim.graphs`: social graphs as compact arrays;
+* :mod:`spreadsim.engine`: the simulation (SimPy + the compiled spread kernel) and its records;
+* :mod:`spreadsim.policies`: removal policies and the review queue;
+* :mod:`spreadsim.outputs`: tables on disk, statistics, plots and the report;
+* :mod:`spreadsim.runs`: one run, a sweep job, the deadline path, platforms, calibration;
+* :mod:`spreadsim.app`: the command line and everything that imports Hydra, OmegaConf or joblib.
+
 The engine (and with it numba) is imported on first use, so ``import spreadsim`` and the command
 line's error messages stay fast.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import importlib
+from typing import Any
 
-from .errors import ConfigError, DataError
+from spreadsim.errors import ConfigError, DataError
+from spreadsim.version import __version__
 
-__version__ = "0.1.0"
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .config import SimConfig
-    from .engine import Post, RunResult, Simulation, simulate
-
-_LAZY = {"SimConfig": "config", "Post": "engine", "RunResult": "engine", "Simulation": "engine",
-         "simulate": "engine"}
+#: the public API, imported on first use: name -> module
+_API = {"SimConfig": "spreadsim.schema.model", "Post": "spreadsim.engine.records",
+        "RunResult": "spreadsim.engine.records", "Simulation": "spreadsim.engine.simulation",
+        "simulate": "spreadsim.runs.single"}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    if name in _API:
+        return getattr(importlib.import_module(_API[name]), name)
     raise AttributeError(f"module 'spreadsim' has no attribute {name!r}")
 
 

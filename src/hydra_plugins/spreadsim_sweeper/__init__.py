@@ -269,14 +269,14 @@ class SpreadsimSweeper(BasicSweeper):
 
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
         """Compose every job's config (Hydra's composition errors) and check it as its job will
-        (:func:`spreadsim.sweep.check_composed_job`): a bad option of a swept config group, or a
+        (:func:`spreadsim.app.hydra_app.check_composed_job`): a bad option of a swept config group, or a
         value that is bad only under one of them, fails here, before any job starts.
 
         That takes about 25 ms a job, in the main process; in a batch of more than
         :data:`MAX_CHECKED_JOBS` jobs only the first job of each distinct set of
         :func:`structural_overrides` is checked (each swept value has been checked on its own
-        by ``spreadsim.sweep.AggregateCallback``)."""
-        from spreadsim.sweep import check_composed_job
+        by ``spreadsim.app.hydra_app.AggregateCallback``)."""
+        from spreadsim.app.hydra_app import check_composed_job
 
         assert self.hydra_context is not None and self.config is not None
         every = len(batch) <= MAX_CHECKED_JOBS

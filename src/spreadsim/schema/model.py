@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .dists import DECAY_KINDS, DELAY_KINDS
-from .errors import ConfigError
-from .validate import check_keys, choice, integer, mapping, number, probability, require
+from spreadsim.engine.dists import DECAY_KINDS, DELAY_KINDS
+from spreadsim.errors import ConfigError
+from spreadsim.schema.checks import check_keys, choice, integer, mapping, number, probability, require
 
 CATEGORIES = ("terrorist_propaganda", "hate_speech", "ip_infringement")
 LEGAL = "legal"

@@ -1,6 +1,6 @@
 """The compiled spread kernel: every exposure and reshare between two SimPy events.
 
-SimPy is the master clock of a simulation (:mod:`spreadsim.engine`). Spread events (a follower
+SimPy is the master clock of a simulation (:mod:`spreadsim.engine.simulation`). Spread events (a follower
 exposed to a post after a feed delay, a reshare on first exposure) are far too many to be SimPy
 events, so they live in one binary heap here. Before SimPy processes its next event at time T, the
 engine calls :func:`advance` to process every spread event due strictly before T; nothing else can
@@ -13,7 +13,7 @@ Removal never races spreading: an exposure is checked at fire time against its p
 that caused it (``per_copy``: each share has its own clock); an exposure due at or after removal
 never happens.
 
-Randomness is counter based (:mod:`spreadsim.rng`): the delay on edge u->v of post q and the reshare
+Randomness is counter based (:mod:`spreadsim.engine.rng`): the delay on edge u->v of post q and the reshare
 coin of user v for post q are fixed functions of (post key, u, v), whatever order events run in.
 """
 
@@ -23,9 +23,9 @@ import math
 
 import numpy as np
 
-from ._jit import njit, prefetch
-from .dists import decay_factor, delay_from_uniform, delay_surely_before, latency_from_uniform
-from .rng import _mix, subkey, uniform
+from spreadsim.engine.dists import decay_factor, delay_from_uniform, delay_surely_before, latency_from_uniform
+from spreadsim.engine.rng import _mix, subkey, uniform
+from spreadsim.jit import njit, prefetch
 
 # return codes of advance()
 DONE, STOPPED, GROW = 0, 1, 2

@@ -2,7 +2,7 @@
 
 SimPy is the master clock. Uploads, removals and every policy process are SimPy events; before
 SimPy processes its next event at time T, :class:`_Env` lets the kernel process every spread event
-due strictly before T (:func:`spreadsim.kernel.advance`). A policy that wants exposure or share
+due strictly before T (:func:`spreadsim.engine.kernel.advance`). A policy that wants exposure or share
 hooks makes the kernel stop after each such event, which is then replayed as a SimPy event at its
 own time so the hook runs at the right ``env.now``.
 
@@ -10,7 +10,7 @@ The world is built once per run: the graph (compact CSR arrays, built from the `
 passed in), uploaders and upload times (``uploads`` stream), one key per post (``spread`` stream),
 one stream per policy (``policy:<index>:<name>``).
 
-Several platforms in one run (:mod:`spreadsim.platforms`) share one SimPy environment (``env=``)
+Several platforms in one run (:mod:`spreadsim.runs.platforms`) share one SimPy environment (``env=``)
 and one :class:`Catalog` of content ids and copy numbers (``catalog=``); each platform's streams
 carry a prefix (``stream_prefix=``), and a coordinator drives every platform's kernel through
 :meth:`Simulation.next_spread_time` and :meth:`Simulation._advance` (see that module for the order).
@@ -21,78 +21,18 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import simpy
 
-from . import kernel as K
-from .config import LEGAL, SimConfig, check_seed
-from .errors import ConfigError
-from .graphs import Graph, build_graph
-from .policies import NEEDS_QUEUE, Policy, make_policy
-from .review import ReviewQueue
-from .rng import generator, stream_key, subkey
-
-
-@dataclass(frozen=True)
-class Post:
-    """One uploaded post. A share is not a post; a re-upload is, with the same ``content_id``.
-
-    ``copy`` counts the uploads of the same content (0 for the original); ``altered`` marks a copy
-    changed to evade hash matching; ``adversarial`` marks posts of the campaign's uploader accounts.
-    """
-
-    id: int
-    content_id: int
-    category: str
-    uploader: int
-    upload_time: float
-    copy: int = 0
-    altered: bool = False
-    adversarial: bool = False
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """An upload that has not happened yet: policies may block it (hash matching, suspension)."""
-
-    content_id: int
-    category: str
-    uploader: int
-    time: float
-    copy: int
-    altered: bool
-    adversarial: bool
-
-
-@dataclass
-class RunResult:
-    """What one run produced: per-post columns, the reach-over-time series and a summary."""
-
-    seed: int
-    posts: dict[str, np.ndarray]
-    series: dict[str, np.ndarray]
-    summary: dict[str, Any]
-    exposures: dict[str, np.ndarray] = field(default_factory=dict)
-    removals: list[tuple[float, int]] = field(default_factory=list)
-    blocked: list[Attempt] = field(default_factory=list)
-    # policy tables (per-notice records, queue length over time, ...), named
-    # ``policy<i>_<name>_<table>``; each a dict of equal-length numpy arrays
-    tables: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-
-
-class Catalog:
-    """Content ids and copy numbers: per simulation, or shared by the platforms of one run.
-
-    ``copies`` maps a content id to the number of uploads attempted so far (the next copy number);
-    fresh content ids start after the campaign's (0..n-1).
-    """
-
-    def __init__(self) -> None:
-        self.copies: dict[int, int] = {}
-        self.next_content = 0
+from spreadsim.engine import kernel as K
+from spreadsim.engine.metrics import collect
+from spreadsim.engine.records import Attempt, Catalog, Post, RunResult
+from spreadsim.engine.rng import generator, stream_key, subkey
+from spreadsim.errors import ConfigError
+from spreadsim.graphs.build import Graph, build_graph
+from spreadsim.schema.model import LEGAL, SimConfig, check_seed
 
 
 class _Env(simpy.Environment):
@@ -203,8 +143,9 @@ class Simulation:
         The run seed (>= 0).
     graph : Graph, optional
         A prebuilt graph (reused across the seeds of a sweep); built from ``config.graph`` if omitted.
-    policies : sequence of Policy, optional
-        Policy objects to use instead of building them from ``config.policies``.
+    policies : sequence of Policy
+        The policy objects acting on this run (:func:`spreadsim.runs.single.new_simulation` builds
+        them from ``config.policies``); none: the unmoderated run.
     trace : bool
         Keep every exposure (not only first exposures) for exact trace tests.
     record_views : bool
@@ -222,7 +163,7 @@ class Simulation:
     """
 
     def __init__(self, config: SimConfig, seed: int, *, graph: Graph | None = None,
-                 policies: Sequence[Policy] | None = None, trace: bool = False,
+                 policies: Sequence[Any] = (), trace: bool = False,
                  env: simpy.Environment | None = None, stream_prefix: str = "",
                  catalog: Catalog | None = None, record_views: bool = False) -> None:
         self.config = config
@@ -232,9 +173,6 @@ class Simulation:
             config.graph, graph_seed(config.graph, seed, f"{stream_prefix}graph"))
         if self.graph.n == 0 or self.graph.num_arcs == 0:
             raise ConfigError("graph", self.graph.name, "the graph is empty (no users or no edges)")
-        if policies is None:
-            policies = [make_policy(p, "policy" if len(config.policies) == 1 else f"policy[{i}]")
-                        for i, p in enumerate(config.policies)]
         self.policies = list(policies)
         self.per_copy = config.spread.removal == "per_copy"
         self.trace = trace
@@ -243,7 +181,7 @@ class Simulation:
         self.removals: list[tuple[float, int]] = []
         self.blocked: list[Attempt] = []
         # the shared human review queue, created by the policy that configures moderators
-        self.review: ReviewQueue | None = None
+        self.review: Any = None
         # suspended adversary accounts -> the new account the adversary uploads from instead
         # (set by account_strikes; the campaign's later uploads follow it, see ``account``)
         self.replaced: dict[int, int] = {}
@@ -275,9 +213,7 @@ class Simulation:
         self._reach_frozen: dict[int, int] = {}  # live is exact only until the next advance)
         # when every policy fixes removal times at upload, inert exposures are counted as they
         # are scheduled instead of being buffered until the end
-        from .policies import PreDecidedRemoval
-
-        self._meta[13] = int(all(isinstance(p, PreDecidedRemoval) for p in self.policies))
+        self._meta[13] = int(all(p.pre_decided for p in self.policies))
         # record_views (for the deadline path): keep the time of every exposure, cheaply: the
         # event-queue ones in the log, the inert ones in their buffer (settled first exposures
         # are logged too, flagged 4: their view is in the buffer)
@@ -537,12 +473,6 @@ class Simulation:
                     float(t), float(sc.horizon_h))  # floats: one compiled signature
         return post
 
-    def require_review(self, field_name: str, who: str) -> ReviewQueue:
-        """The shared review queue, or a one-line error if no policy in the stack provides one."""
-        if self.review is None:
-            raise ConfigError(field_name, who, NEEDS_QUEUE)
-        return self.review
-
     # ------------------------------------------------------------------ queries
     def account(self, user: int) -> int:
         """The account ``user`` uploads from now: itself, or the account that replaced it after a
@@ -766,51 +696,8 @@ class Simulation:
         self._meta[11] = 0
 
     def _collect(self) -> RunResult:
-        from .metrics import collect
-
         result = collect(self)
         for i, p in enumerate(self.policies):
             for name, table in p.tables().items():
                 result.tables[f"policy{i}_{p.name}_{name}"] = table
         return result
-
-
-def simulate(config: SimConfig | Mapping[str, Any], seed: int = 0, *, graph: Graph | None = None,
-             baseline: bool = False, trace: bool = False) -> RunResult:
-    """Run one simulation.
-
-    Parameters
-    ----------
-    config : SimConfig or mapping
-        The configuration (a mapping is validated with :meth:`SimConfig.from_dict`).
-    seed : int
-        Run seed (>= 0). Same config and seed give identical results.
-    graph : Graph, optional
-        Prebuilt graph to reuse.
-    baseline : bool
-        Also run the unmoderated twin with the same seed and report reach prevented.
-    trace : bool
-        Keep every exposure in ``result.exposures``.
-
-    Returns
-    -------
-    RunResult
-
-    Examples
-    --------
-    >>> cfg = {"graph": {"kind": "barabasi_albert", "n": 300, "m": 3},
-    ...        "scenario": {"illegal_posts": 5, "uploaders": 2, "horizon_h": 48},
-    ...        "policy": {"name": "fixed_latency", "latency_h": 1.0}}
-    >>> r = simulate(cfg, seed=1, baseline=True)
-    >>> r.summary["reach_total"] <= r.summary["reach_baseline_total"]
-    True
-    """
-    cfg = config if isinstance(config, SimConfig) else SimConfig.from_dict(config)
-    sim = Simulation(cfg, seed, graph=graph, trace=trace)
-    result = sim.run()
-    if baseline:
-        from .metrics import add_baseline
-
-        base = Simulation(cfg, seed, graph=sim.graph, policies=[], trace=False).run()
-        add_baseline(result, base)
-    return result

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError
+from spreadsim.errors import ConfigError
 
 INF_WORDS = ("inf", "infinity", "never", "none")
 

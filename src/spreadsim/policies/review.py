@@ -22,17 +22,17 @@ import itertools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import simpy
 
-from .dists import Duration
-from .policies import post_uniform
-from .validate import check_keys, integer, mapping, number
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .engine import Post, Simulation
+from spreadsim.engine.dists import Duration
+from spreadsim.engine.records import Post
+from spreadsim.engine.simulation import Simulation
+from spreadsim.errors import ConfigError
+from spreadsim.policies.base import NEEDS_QUEUE, post_uniform
+from spreadsim.schema.checks import check_keys, integer, mapping, number
 
 MAX_MODERATORS = 100_000  # each moderator is a SimPy process
 
@@ -212,7 +212,13 @@ def parse_shifts(field_name: str, cfg: Any) -> Shifts | None:
     a = number(f"{field_name}.start_h", m.get("start_h", 8), lo=0.0, hi=24.0, hi_open=True)
     b = number(f"{field_name}.end_h", m.get("end_h", 20), lo=0.0, hi=24.0)
     if b <= a:
-        from .errors import ConfigError
-
         raise ConfigError(f"{field_name}.end_h", b, f"must be > start_h ({a:g})")
     return Shifts(a, b)
+
+
+def require_review(sim: Simulation, field_name: str, who: str) -> ReviewQueue:
+    """The stack's shared review queue, or a one-line error if no policy in the stack provides one."""
+    if sim.review is None:
+        raise ConfigError(field_name, who, NEEDS_QUEUE)
+    queue: ReviewQueue = sim.review
+    return queue

@@ -1,4 +1,4 @@
-"""The ``spreadsim`` command: a thin Hydra app over :mod:`spreadsim.sweep`.
+"""The ``spreadsim`` command: a thin Hydra app over :mod:`spreadsim.runs.sweep`.
 
 ``spreadsim`` with no arguments runs the default experiment (``latency_sweep``: removal latency
 0 h ... never on the embedded 10k-user graph, 20 paired seeds per point) and prints the summary.
@@ -25,9 +25,10 @@ from hydra.errors import HydraException, MissingConfigException, OverrideParseEx
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from .errors import ConfigError, DataError
-from .sweep import InvalidConfig, JobError, cleanup_failed_sweep, hydra_job
-from .sweep import first_line as _first_line
+from spreadsim.app.hydra_app import cleanup_failed_sweep, hydra_job
+from spreadsim.app.hydra_app import first_line as _first_line
+from spreadsim.errors import ConfigError, DataError
+from spreadsim.runs.sweep import InvalidConfig, JobError
 
 EXIT_BAD_INPUT = 2
 
@@ -161,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["validate"]:  # spreadsim validate [--quick|--full]: the engine against theory
-        from .validation import main as validate_main
+        from spreadsim.runs.validation import main as validate_main
 
         raise SystemExit(validate_main(args[1:]))
     user_full_error = os.environ.get("HYDRA_FULL_ERROR") == "1"

@@ -64,7 +64,7 @@ def _save(fig: Any, path: str | os.PathLike[str], svg: bool, bottom: float = 0.1
     Fixed margins instead of ``tight_layout`` (which costs as much as drawing the figure)."""
     import io as _io
 
-    from .io import atomic_write_bytes
+    from spreadsim.outputs.io import atomic_write_bytes
 
     plt = _pyplot()
     fig.subplots_adjust(left=0.12, right=0.97, top=0.92, bottom=bottom)
@@ -213,7 +213,7 @@ def plot_reach_vs_latency(summary: Mapping[str, np.ndarray], path: str | os.Path
     Parameters
     ----------
     summary : mapping of str to numpy.ndarray
-        A table from :func:`spreadsim.sweep.summarize_results` (``reach_mean``,
+        A table from :func:`spreadsim.runs.sweep.summarize_results` (``reach_mean``,
         ``reach_ci_low``, ``reach_ci_high``, optionally ``reach_baseline_mean``).
     path : path-like
         The PNG file to write.

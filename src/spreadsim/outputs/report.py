@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .io import atomic_write_bytes
+from spreadsim.outputs.io import atomic_write_bytes
 
 __all__ = ["versions", "render_report", "write_report", "SECTIONS"]
 

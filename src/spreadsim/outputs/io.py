@@ -1,7 +1,7 @@
 """Result tables on disk: Parquet (the record) plus CSV (for spreadsheets), written atomically.
 
 A table is a plain ``dict`` of equally long 1-D numpy arrays (column name -> values), the shape
-:class:`~spreadsim.engine.RunResult` already uses. :func:`write_table` writes
+:class:`~spreadsim.engine.simulation.RunResult` already uses. :func:`write_table` writes
 ``<path>.parquet`` and ``<path>.csv``; each file is first written to a temporary file in the same
 folder and then moved into place with :func:`os.replace`, so a reader (or a sweep that resumes
 after a crash) never sees half a file.
@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from .errors import DataError, OutputError
+from spreadsim.errors import DataError, OutputError
 
 COMPRESSION = "zstd"
 _UMASK = os.umask(0)

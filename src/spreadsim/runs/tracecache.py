@@ -1,7 +1,7 @@
 """A cache of traced unmoderated runs shared by the jobs of a sweep (the cheap deadline path).
 
 Every job of a removal-deadline sweep over the same world (graph, spread, scenario, event budget)
-needs the same traced unmoderated run per seed (:class:`~spreadsim.deadline.DeadlineTrace`). The
+needs the same traced unmoderated run per seed (:class:`~spreadsim.runs.deadline.DeadlineTrace`). The
 first job that needs a seed's trace computes it and stores it as plain numpy arrays in
 ``<root>/<world key>/seed-<s>.npz`` (written atomically, loaded with ``allow_pickle=False``); the
 other jobs load it. A per-seed lock file keeps two parallel jobs from computing the same trace:
@@ -27,13 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .config import SimConfig
-from .deadline import DeadlineTrace
-from .engine import Post
-from .graphs import Graph
-from .io import atomic_write_bytes
-from .io import canonical as _canonical
+from spreadsim.engine.records import Post
+from spreadsim.graphs.build import Graph
+from spreadsim.outputs.io import atomic_write_bytes
+from spreadsim.outputs.io import canonical as _canonical
+from spreadsim.runs.deadline import DeadlineTrace
+from spreadsim.schema.model import SimConfig
+from spreadsim.version import __version__
 
 try:  # POSIX advisory locks; without them (Windows) parallel jobs may compute a trace twice
     import fcntl
@@ -196,7 +196,7 @@ class TraceCache:
         return (str(self.dir), seed)
 
     def unmoderated(self, trace: DeadlineTrace, unmoderated: SimConfig) -> Any:
-        """The trace's unmoderated :class:`~spreadsim.engine.RunResult`, computed once per process
+        """The trace's unmoderated :class:`~spreadsim.engine.simulation.RunResult`, computed once per process
         (it is the same for every point of the sweep); do not modify it."""
         key = self._key(trace.seed)
         hit = _MEMORY.get(key) if self.dir is not None else None

@@ -5,7 +5,7 @@ The answer is read off the paired-seed curve of a reach statistic (mean, or the 
 reach per post, averaged over seeds) against the lever:
 
 * **latency** (continuous): when the policy stack is a pure deadline in ``cascade`` semantics, the
-  curve is exact and cheap (:class:`~spreadsim.deadline.DeadlineTrace`: one unmoderated run per
+  curve is exact and cheap (:class:`~spreadsim.runs.deadline.DeadlineTrace`: one unmoderated run per
   seed) and is bisected to ``tol``; otherwise every evaluated point is simulated with the same
   seeds. Reach never decreases with latency for a seed, so the curve is monotone and bisection is
   safe.
@@ -29,12 +29,13 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
-from .config import LEGAL, SimConfig
-from .deadline import DeadlineTrace, deadline_path_reason
-from .engine import graph_seed, simulate
-from .errors import ConfigError
-from .graphs import Graph, build_graph
-from .validate import choice, integer, number
+from spreadsim.engine.simulation import graph_seed
+from spreadsim.errors import ConfigError
+from spreadsim.graphs.build import Graph, build_graph
+from spreadsim.runs.deadline import DeadlineTrace, deadline_path_reason
+from spreadsim.runs.single import simulate
+from spreadsim.schema.checks import choice, integer, number
+from spreadsim.schema.model import LEGAL, SimConfig
 
 STATS = ("mean", "p95")
 

@@ -19,13 +19,14 @@ from typing import Any
 import numpy as np
 import simpy
 
-from .config import SimConfig
-from .deadline import deadline_sweep
-from .dists import Duration
-from .engine import Simulation, simulate
-from .graphs import Graph, build_graph
-from .review import ReviewQueue
-from .rng import generator, stream_key
+from spreadsim.engine.dists import Duration
+from spreadsim.engine.rng import generator, stream_key
+from spreadsim.engine.simulation import Simulation
+from spreadsim.graphs.build import Graph, build_graph
+from spreadsim.policies.review import ReviewQueue
+from spreadsim.runs.deadline import deadline_sweep
+from spreadsim.runs.single import new_simulation, simulate
+from spreadsim.schema.model import SimConfig
 
 Z_TOL = 3.0
 SIZES = {"quick": 1, "full": 5}
@@ -169,7 +170,7 @@ def check_sir(scale: int) -> Iterator[Check]:
         fracs, expect = [], []
         for seed in range(4 * scale):
             cfg = SimConfig.from_dict(_sir_cfg(b, L, 20))
-            sim = Simulation(cfg, seed)
+            sim = new_simulation(cfg, seed)
             deg = sim.graph.out_degree()
             r = sim.run()
             reach = r.posts["reach"] + 1.0  # the uploader is infected too
@@ -195,7 +196,7 @@ def check_sir(scale: int) -> Iterator[Check]:
     for seed in range(2 * scale):
         T = 0.1
         cfg = SimConfig.from_dict(_sir_cfg(b, -math.log(1 - T) / b, 400))
-        sim = Simulation(cfg, 100 + seed)
+        sim = new_simulation(cfg, 100 + seed)
         k = sim.graph.out_degree().astype(np.float64)
         k1, k2 = k.mean(), (k**2).mean()
         Tc = k1 / (k2 - k1)
@@ -220,7 +221,7 @@ def check_mmc(scale: int) -> Iterator[Check]:
     rng = generator(0, "mmc:arrivals")
 
     def source(env: simpy.Environment) -> Generator[simpy.Event, Any, None]:
-        from .engine import Post
+        from spreadsim.engine.records import Post
 
         for i in range(n_req):
             yield env.timeout(float(rng.exponential(1 / lam)))

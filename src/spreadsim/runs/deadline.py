@@ -3,7 +3,7 @@
 Under ``cascade`` semantics a post removed at time R has exactly the exposures and shares that the
 unmoderated run with the same seed had before R (the identity of DESIGN.md; the engine's counter-
 based randomness makes it exact). When every policy of a stack fixes each post's removal time at
-upload, independently of the spread (:class:`~spreadsim.policies.PreDecidedRemoval`: fixed latency,
+upload, independently of the spread (:class:`~spreadsim.policies.base.PreDecidedRemoval`: fixed latency,
 latency distributions, with removal probabilities and category overrides), a whole sweep over
 those policies' parameters costs one traced unmoderated run per seed plus a few array operations
 per point, and gives the same tables as simulating each point.
@@ -18,23 +18,23 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._jit import njit
-from .config import LEGAL, SimConfig
-from .dists import latency_from_uniform
-from .engine import RunResult, Simulation
-from .graphs import Graph
-from .kernel import PH_TICKS
-from .metrics import post_columns, post_tables, series_grid, summarize
-from .policies import Policy, PreDecidedRemoval, make_policy
-from .rng import stream_key, subkey, uniform
+from spreadsim.engine.dists import latency_from_uniform
+from spreadsim.engine.kernel import PH_TICKS
+from spreadsim.engine.metrics import post_columns, post_tables, series_grid, summarize
+from spreadsim.engine.records import RunResult
+from spreadsim.engine.rng import stream_key, subkey, uniform
+from spreadsim.engine.simulation import Simulation
+from spreadsim.graphs.build import Graph
+from spreadsim.jit import njit
+from spreadsim.policies import Policy, PreDecidedRemoval, make_policies
+from spreadsim.schema.model import LEGAL, SimConfig
 
 #: largest posts x series-points table of per-post cumulative reach kept per trace
 CUM_TABLE_MAX = 5_000_000
 
 
 def _policies(cfg: SimConfig) -> list[Policy]:
-    n = len(cfg.policies)
-    return [make_policy(p, "policy" if n == 1 else f"policy[{i}]") for i, p in enumerate(cfg.policies)]
+    return make_policies(cfg.policies)
 
 
 def deadline_path_reason(cfg: SimConfig) -> str | None:
@@ -185,7 +185,7 @@ class DeadlineTrace:
     def _tables(self, cfg: SimConfig, removed: np.ndarray, reach: np.ndarray, views: np.ndarray,
                 shares: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """The per-post table and the series without touching the exposures again: prefix sums
-        per post (the same values as :func:`~spreadsim.metrics.post_tables`, tested)."""
+        per post (the same values as :func:`~spreadsim.engine.metrics.post_tables`, tested)."""
         assert self._cum is not None
         horizon = cfg.scenario.horizon_h
         start = self._off[:-1]

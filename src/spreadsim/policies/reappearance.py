@@ -16,23 +16,22 @@ Accounts are user ids: a new account that happens to be a user with posts of the
 their strike count.
 
 Randomness: every coin and delay is a counter-based uniform of the policy's own stream keyed by
-content id and copy number (:func:`~spreadsim.policies.post_uniform`) or by account id, so runs
+content id and copy number (:func:`~spreadsim.policies.base.post_uniform`) or by account id, so runs
 that differ in another lever see the same draws for the same content.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .config import LEGAL
-from .dists import Duration
-from .policies import Policy, post_uniform, register
-from .rng import uniform
-from .validate import boolean, check_keys, integer, probability, require
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .engine import Attempt, Post, Simulation
+from spreadsim.engine.dists import Duration
+from spreadsim.engine.records import Attempt, Post
+from spreadsim.engine.rng import uniform
+from spreadsim.engine.simulation import Simulation
+from spreadsim.policies.base import Policy, post_uniform
+from spreadsim.schema.checks import boolean, check_keys, integer, probability, require
+from spreadsim.schema.model import LEGAL
 
 
 def pick_account(sim: Simulation, u: float, exclude: Iterable[int] = ()) -> int | None:
@@ -51,7 +50,6 @@ def pick_account(sim: Simulation, u: float, exclude: Iterable[int] = ()) -> int 
 # --------------------------------------------------------------------------- re-uploads
 
 
-@register
 class Reupload(Policy):
     """Adversaries re-upload their removed posts.
 
@@ -193,7 +191,6 @@ class HashDatabase:
         return len(self._since)
 
 
-@register
 class HashMatching(Policy):
     """Block uploads of content that was removed before (hash matching).
 
@@ -255,7 +252,6 @@ class HashMatching(Policy):
 # --------------------------------------------------------------------------- account strikes
 
 
-@register
 class AccountStrikes(Policy):
     """Suspend an account after ``strikes`` removals of its posts.
 

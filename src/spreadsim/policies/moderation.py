@@ -1,6 +1,6 @@
 """Human moderation: notice-and-takedown, trusted flaggers, authority referrals, circuit breaker.
 
-All three policies feed the one shared :class:`~spreadsim.review.ReviewQueue` (``sim.review``),
+All three policies feed the one shared :class:`~spreadsim.policies.review.ReviewQueue` (``sim.review``),
 which :class:`NoticeAndTakedown` creates because it sets the moderators. Stack order matters:
 ``notice_and_takedown`` first, then ``authority_referral`` and/or ``circuit_breaker``.
 
@@ -29,20 +29,27 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from .config import ALL_CATEGORIES, CATEGORIES, LEGAL
-from .dists import Duration
-from .errors import ConfigError
-from .policies import ONE_QUEUE, Policy, register
-from .review import MAX_MODERATORS, PRIORITY, ReviewQueue, ReviewRequest, Shifts, parse_shifts
-from .rng import subkey, uniform
-from .validate import boolean, check_keys, choice, integer, mapping, number, probability
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .engine import Post, Simulation
+from spreadsim.engine.dists import Duration
+from spreadsim.engine.records import Post
+from spreadsim.engine.rng import subkey, uniform
+from spreadsim.engine.simulation import Simulation
+from spreadsim.errors import ConfigError
+from spreadsim.policies.base import ONE_QUEUE, Policy
+from spreadsim.policies.review import (
+    MAX_MODERATORS,
+    PRIORITY,
+    ReviewQueue,
+    ReviewRequest,
+    Shifts,
+    parse_shifts,
+    require_review,
+)
+from spreadsim.schema.checks import boolean, check_keys, choice, integer, mapping, number, probability
+from spreadsim.schema.model import ALL_CATEGORIES, CATEGORIES, LEGAL
 
 __all__ = ["NoticeAndTakedown", "AuthorityReferral", "CircuitBreaker"]
 
@@ -92,7 +99,6 @@ class _PostState:
         self.closed = False  # removed, or rejected without renotification
 
 
-@register
 class NoticeAndTakedown(Policy):
     """Users notify posts they see; moderators review notified posts in a shared queue.
 
@@ -361,7 +367,6 @@ class NoticeAndTakedown(Policy):
         return out
 
 
-@register
 class AuthorityReferral(Policy):
     """An Internet Referral Unit or competent authority refers illegal posts, with a deadline.
 
@@ -415,7 +420,7 @@ class AuthorityReferral(Policy):
 
     def bind(self, sim: Simulation, key: int) -> None:
         super().bind(sim, key)
-        self.queue = sim.require_review(self.field, self.name)
+        self.queue = require_review(sim, self.field, self.name)
         self._refer_key = subkey(key, _S_REFER)
         self._delay_key = subkey(key, _S_DELAY)
         self._decide_key = subkey(key, _S_DECIDE)
@@ -485,7 +490,6 @@ class AuthorityReferral(Policy):
         }
 
 
-@register
 class CircuitBreaker(Policy):
     """Throttle a post whose share velocity spikes and send it to review with priority.
 
@@ -539,7 +543,7 @@ class CircuitBreaker(Policy):
 
     def bind(self, sim: Simulation, key: int) -> None:
         super().bind(sim, key)
-        self.queue = sim.require_review(self.field, self.name)
+        self.queue = require_review(sim, self.field, self.name)
         self._decide_key = subkey(key, _S_DECIDE)
 
     def on_share(self, post: Post, user: int, source: int) -> None:

@@ -7,7 +7,7 @@ A policy watches the simulation through hooks and acts through it:
   :meth:`Policy.on_reach_threshold`, :meth:`Policy.on_removal`, and :meth:`Policy.start` to launch
   SimPy processes of its own (moderators working a queue, a detector scanning, a hash database
   syncing);
-* actions (methods of :class:`spreadsim.engine.Simulation`): ``remove_post`` (now),
+* actions (methods of :class:`spreadsim.engine.simulation.Simulation`): ``remove_post`` (now),
   ``schedule_removal`` (at a time), ``set_copy_clock`` (per-copy removal), ``set_notices`` and
   ``set_notice_weights`` (which exposures file notices), ``add_reach_trigger``, ``throttle``,
   ``upload`` (re-uploads); queries ``is_removed``, ``reach``, ``views``, ``shares``.
@@ -28,22 +28,20 @@ Add a policy: subclass :class:`Policy`, give it a ``name``, validate its paramet
 from __future__ import annotations
 
 import csv
-import importlib
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import numpy as np
 
-from .config import ALL_CATEGORIES, CATEGORIES, LEGAL
-from .dists import LATENCY_KINDS, latency_from_uniform
-from .errors import ConfigError, DataError
-from .rng import subkey, uniform
-from .validate import INF_WORDS, check_keys, choice, mapping, number, probability, require
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .engine import Attempt, Post, Simulation
+from spreadsim.engine.dists import LATENCY_KINDS, latency_from_uniform
+from spreadsim.engine.records import Attempt, Post
+from spreadsim.engine.rng import subkey, uniform
+from spreadsim.engine.simulation import Simulation
+from spreadsim.errors import ConfigError, DataError
+from spreadsim.schema.checks import INF_WORDS, check_keys, choice, mapping, number, probability, require
+from spreadsim.schema.model import ALL_CATEGORIES, LEGAL
 
 
 def post_uniform(key: int, post: Post | Attempt, counter: int) -> float:
@@ -76,6 +74,9 @@ class Policy:
     needs_live_counts: ClassVar[bool] = False
     #: set True if the policy sets up the stack's shared review queue (the moderators)
     provides_review: ClassVar[bool] = False
+    #: set True if the policy fixes every post's removal time at upload (the engine then counts
+    #: exposures that trigger nothing as they are scheduled)
+    pre_decided: ClassVar[bool] = False
     sim: Simulation
     key: int
 
@@ -142,7 +143,7 @@ def check_stack(policies: Sequence[Policy]) -> None:
     Raises
     ------
     ConfigError
-        The message :meth:`Simulation.require_review` or the review queue's policy gives.
+        The message :func:`spreadsim.policies.review.require_review` or the review queue's policy gives.
     """
     providers = [i for i, p in enumerate(policies) if p.provides_review]
     if len(providers) > 1:
@@ -197,6 +198,7 @@ class PreDecidedRemoval(Policy):
     """
 
     dist_keys: ClassVar[tuple[str, ...]] = ()
+    pre_decided = True
 
     def __init__(self, cfg: Mapping[str, Any], field: str = "policy") -> None:
         super().__init__(cfg, field)
@@ -341,38 +343,5 @@ def read_delays(path: Any, column: Any, field: str) -> np.ndarray:
     return np.sort(np.asarray(vals, dtype=np.float64))
 
 
-POLICIES: dict[str, type[Policy]] = {}
-
-_P = TypeVar("_P", bound=type[Policy])
-
-
-def register(cls: _P) -> _P:
-    """Class decorator: make a policy available to configs under its ``name``."""
-    POLICIES[cls.name] = cls
-    return cls
-
-
-for _cls in (NoPolicy, FixedLatency, LatencyDistribution):
-    register(_cls)
-
-# modules whose policies register themselves on import
-_PLUGINS = ("spreadsim.moderation", "spreadsim.detection", "spreadsim.reappearance")
-
-
-def registry() -> dict[str, type[Policy]]:
-    """All policies by name (importing the modules that define them)."""
-    for mod in _PLUGINS:
-        importlib.import_module(mod)
-    return POLICIES
-
-
-def make_policy(cfg: Mapping[str, Any], field: str = "policy") -> Policy:
-    """Build a policy from its config section (``name`` selects the class)."""
-    cfg = mapping(field, cfg)
-    name = choice(f"{field}.name", require(field, cfg, "name"), sorted(registry()), "policy")
-    return POLICIES[name](cfg, field)
-
-
 __all__ = ["Policy", "NoPolicy", "PreDecidedRemoval", "FixedLatency", "LatencyDistribution",
-           "POLICIES", "register", "registry", "make_policy", "read_delays", "CATEGORIES",
-           "post_uniform"]
+           "read_delays", "post_uniform", "check_stack", "NEEDS_QUEUE", "ONE_QUEUE"]

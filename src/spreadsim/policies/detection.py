@@ -29,7 +29,7 @@ Human review (``action: review``) removes an illegal post and keeps a legal one,
 probability ``review_error`` (the reviewer gets it wrong).
 
 Randomness: every coin and delay is a counter-based uniform of the policy's stream keyed by the
-post's content id, copy number and scan number (:func:`~spreadsim.policies.post_uniform`), so runs
+post's content id, copy number and scan number (:func:`~spreadsim.policies.base.post_uniform`), so runs
 that differ in another lever scan each post with the same coins.
 """
 
@@ -37,17 +37,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .config import CATEGORIES, LEGAL
-from .dists import Duration
-from .errors import ConfigError
-from .policies import Policy, post_uniform, register
-from .review import PRIORITY, ReviewQueue, ReviewRequest
-from .validate import boolean, check_keys, choice, integer, mapping, probability
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .engine import Post, Simulation
+from spreadsim.engine.dists import Duration
+from spreadsim.engine.records import Post
+from spreadsim.engine.simulation import Simulation
+from spreadsim.errors import ConfigError
+from spreadsim.policies.base import Policy, post_uniform
+from spreadsim.policies.review import PRIORITY, ReviewQueue, ReviewRequest, require_review
+from spreadsim.schema.checks import boolean, check_keys, choice, integer, mapping, probability
+from spreadsim.schema.model import CATEGORIES, LEGAL
 
 ACTIONS = ("remove", "review")
 
@@ -68,7 +67,6 @@ class _Rates:
         self.recall, self.precision, self.field = recall, precision, field
 
 
-@register
 class AutomatedDetection(Policy):
     """Automated detection at upload and/or at reach thresholds; see the module docstring.
 
@@ -92,7 +90,7 @@ class AutomatedDetection(Policy):
     (true flags over all flags), ``fpr`` (the calibrated false-positive probability) and
     ``reviews`` (requests sent to the review queue). The reach wrongly removed legal posts lost
     is ``legal_reach_lost_total`` of a run with a baseline twin
-    (:func:`spreadsim.metrics.add_baseline`).
+    (:func:`spreadsim.engine.metrics.add_baseline`).
 
     Examples
     --------
@@ -187,7 +185,7 @@ class AutomatedDetection(Policy):
 
     def start(self) -> None:
         if self.action == "review":
-            self.queue = self.sim.require_review(f"{self.field}.action", self.action)
+            self.queue = require_review(self.sim, f"{self.field}.action", self.action)
 
     # ------------------------------------------------------------------ scans
     def on_upload(self, post: Post) -> None:

@@ -1,7 +1,7 @@
 """Several platforms in one simulation: cross-posting users and a shared hash database.
 
 Each platform has its own graph, its own policy stack and its own compiled spread kernel (one
-:class:`~spreadsim.engine.Simulation` each); they share the spread model, the scenario, one SimPy
+:class:`~spreadsim.engine.simulation.Simulation` each); they share the spread model, the scenario, one SimPy
 environment (the master clock) and one catalog of content ids and copy numbers.
 
 Model
@@ -16,7 +16,7 @@ Model
   independently (a user of A paired on B and on C is not thereby paired between B and C).
 * **Cross-posting**: when a user who has an account on another platform reshares a post
   (``on_share``), with probability ``cross_posting.prob`` that person uploads the same content on
-  the other platform ``cross_posting.delay`` later (a :class:`~spreadsim.dists.Duration`), from
+  the other platform ``cross_posting.delay`` later (a :class:`~spreadsim.engine.dists.Duration`), from
   their account there, as an ordinary (non-adversarial, unaltered) upload: same ``content_id``,
   and the copy number continues the content's count over all platforms. A person cross-posts a
   given content to a given platform at most once. Coin and delay are counter-based draws of stream
@@ -60,7 +60,7 @@ When no platform can stop, platforms never affect each other between SimPy event
 kernel just runs to T. The cost of the exact order: two busy platforms with hooks alternate in
 short kernel calls (one per switch between them in time order).
 
-Results: :class:`MultiRunResult` holds one :class:`~spreadsim.engine.RunResult` per platform,
+Results: :class:`MultiRunResult` holds one :class:`~spreadsim.engine.simulation.RunResult` per platform,
 a combined per-post table with a ``platform`` column, and a summary per platform and in total.
 """
 
@@ -77,15 +77,16 @@ from typing import Any
 import numpy as np
 import simpy
 
-from .config import LEGAL, ScenarioConfig, SimConfig, SpreadConfig, check_seed
-from .dists import Duration
-from .engine import Catalog, Post, RunResult, Simulation, graph_seed
-from .errors import ConfigError
-from .graphs import Graph, build_graph, check_graph_config
-from .policies import Policy, check_stack, make_policy
-from .reappearance import HashDatabase, HashMatching
-from .rng import generator, stream_key, subkey, uniform
-from .validate import check_keys, integer, mapping, number, probability, require
+from spreadsim.engine.dists import Duration
+from spreadsim.engine.records import Catalog, Post, RunResult
+from spreadsim.engine.rng import generator, stream_key, subkey, uniform
+from spreadsim.engine.simulation import Simulation, graph_seed
+from spreadsim.errors import ConfigError
+from spreadsim.graphs.build import Graph, build_graph, check_graph_config
+from spreadsim.policies import Policy, check_stack, make_policy
+from spreadsim.policies.reappearance import HashDatabase, HashMatching
+from spreadsim.schema.checks import check_keys, integer, mapping, number, probability, require
+from spreadsim.schema.model import LEGAL, ScenarioConfig, SimConfig, SpreadConfig, check_seed
 
 __all__ = ["CrossPosting", "PlatformConfig", "MultiConfig", "MultiSimulation", "MultiRunResult",
            "simulate_platforms", "advance_platforms"]

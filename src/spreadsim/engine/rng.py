@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ._jit import HAVE_NUMBA, njit
+from spreadsim.jit import HAVE_NUMBA, njit
 
 _MASK64 = (1 << 64) - 1
 _TWO53 = float(1 << 53)

@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from ._jit import njit
+from spreadsim.jit import njit
 
 DELAY_FIXED, DELAY_EXPONENTIAL, DELAY_LOGNORMAL, DELAY_POWERLAW = 0, 1, 2, 3
 DELAY_KINDS = {"fixed": DELAY_FIXED, "exponential": DELAY_EXPONENTIAL,
@@ -158,7 +158,7 @@ class Duration:
 
     @classmethod
     def from_config(cls, field: str, cfg: object) -> Duration:
-        from .validate import check_keys, choice, mapping, number, require
+        from spreadsim.schema.checks import check_keys, choice, mapping, number, require
 
         if isinstance(cfg, int | float) and not isinstance(cfg, bool):
             return cls("fixed", number(field, cfg, lo=0.0, unit="hours"))

@@ -25,9 +25,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from spreadsim.errors import ConfigError, DataError
-from spreadsim.validate import boolean, integer, number, probability
-
-from ._jit import njit
+from spreadsim.jit import njit
+from spreadsim.schema.checks import boolean, integer, number, probability
 
 if TYPE_CHECKING:  # NetworkX is imported where it is used: the default graph does not need it
     import networkx as nx

@@ -15,26 +15,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from . import kernel as K
-from .config import LEGAL, MAX_SERIES_POINTS
-from .errors import ConfigError
-from .kernel import PH_TICKS
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .engine import Post, RunResult, Simulation
-
+from spreadsim.engine import kernel as K
+from spreadsim.engine.kernel import PH_TICKS
+from spreadsim.engine.records import Post, RunResult
+from spreadsim.errors import ConfigError
+from spreadsim.schema.model import LEGAL, MAX_SERIES_POINTS
 
 POST_COLUMNS = ("post_id", "content_id", "category", "uploader", "copy", "altered", "upload_time_h",
                 "removal_time_h", "reach", "views", "shares", "exposure_person_hours")
 
 
-def collect(sim: Simulation) -> RunResult:
-    """Tables of a finished :class:`~spreadsim.engine.Simulation`."""
-    from .engine import RunResult
+def collect(sim: Any) -> RunResult:
+    """Tables of a finished :class:`~spreadsim.engine.simulation.Simulation` (which calls this)."""
 
     n = len(sim.posts)
     pf, pi = sim._pf[:n], sim._pi[:n]

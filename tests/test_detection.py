@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from spreadsim import ConfigError, simulate
-from spreadsim.engine.dists import Duration
+from spreadsim.dists import Duration
 from spreadsim.engine.simulation import Simulation
 from spreadsim.policies import Policy, make_policy, post_uniform
 from spreadsim.policies.detection import AutomatedDetection

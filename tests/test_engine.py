@@ -395,7 +395,7 @@ def test_delay_surely_before_is_sure_and_tight(kind, a, b):
     less the documented margin, not something looser."""
     from scipy import stats
 
-    from spreadsim.engine.dists import delay_from_uniform, delay_surely_before
+    from spreadsim.dists import delay_from_uniform, delay_surely_before
 
     dist = {1: stats.expon(scale=1 / a), 2: stats.lognorm(s=b or 1, scale=a),
             3: stats.lomax(c=b or 1, scale=a)}[kind]

@@ -13,7 +13,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from spreadsim import ConfigError, SimConfig, simulate
-from spreadsim.engine.dists import Duration
+from spreadsim.dists import Duration
 from spreadsim.engine.simulation import Simulation
 from spreadsim.graphs.build import Graph, from_networkx
 from spreadsim.policies import make_policy

@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from spreadsim.engine.dists import decay_factor, delay_from_uniform, delay_surely_before, latency_from_uniform
+from spreadsim.dists import decay_factor, delay_from_uniform, delay_surely_before, latency_from_uniform
 from spreadsim.engine.rng import _mix, subkey, uniform
 from spreadsim.jit import njit, prefetch
 

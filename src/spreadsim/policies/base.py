@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from spreadsim.engine.dists import LATENCY_KINDS, latency_from_uniform
+from spreadsim.dists import LATENCY_KINDS, latency_from_uniform
 from spreadsim.engine.records import Attempt, Post
 from spreadsim.engine.rng import subkey, uniform
 from spreadsim.engine.simulation import Simulation

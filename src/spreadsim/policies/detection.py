@@ -39,7 +39,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from spreadsim.engine.dists import Duration
 from spreadsim.engine.records import Post
 from spreadsim.engine.simulation import Simulation
 from spreadsim.errors import ConfigError
@@ -47,6 +46,7 @@ from spreadsim.policies.base import Policy, post_uniform
 from spreadsim.policies.review import PRIORITY, ReviewQueue, ReviewRequest, require_review
 from spreadsim.schema.checks import boolean, check_keys, choice, integer, mapping, probability
 from spreadsim.schema.model import CATEGORIES, LEGAL
+from spreadsim.schema.values import duration
 
 ACTIONS = ("remove", "review")
 
@@ -120,7 +120,7 @@ class AutomatedDetection(Policy):
             sub = mapping(f, sub)
             check_keys(f, sub, ("recall", "precision"))
             self.rates[cat] = self._rates(f, sub, base)
-        self.delay = Duration.from_config(f"{field}.delay", cfg.get("delay", 0.0))
+        self.delay = duration(f"{field}.delay", cfg.get("delay", 0.0))
         self.action = choice(f"{field}.action", cfg.get("action", "remove"), ACTIONS, "action")
         self.priority = integer(f"{field}.priority", cfg.get("priority", PRIORITY["detection"]),
                                 lo=0)

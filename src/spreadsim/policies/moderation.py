@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 
-from spreadsim.engine.dists import Duration
 from spreadsim.engine.records import Post
 from spreadsim.engine.rng import subkey, uniform
 from spreadsim.engine.simulation import Simulation
@@ -50,6 +49,7 @@ from spreadsim.policies.review import (
 )
 from spreadsim.schema.checks import boolean, check_keys, choice, integer, mapping, number, probability
 from spreadsim.schema.model import ALL_CATEGORIES, CATEGORIES, LEGAL
+from spreadsim.schema.values import duration
 
 __all__ = ["NoticeAndTakedown", "AuthorityReferral", "CircuitBreaker"]
 
@@ -151,7 +151,7 @@ class NoticeAndTakedown(Policy):
         f = field
         self.moderators = integer(f"{f}.moderators", cfg.get("moderators", 10), lo=1,
                                   hi=MAX_MODERATORS)
-        self.review_time = Duration.from_config(
+        self.review_time = duration(
             f"{f}.review_time", cfg.get("review_time", {"dist": "exponential", "mean_h": 1.0}))
         self.shifts: Shifts | None = parse_shifts(f"{f}.shifts", cfg.get("shifts"))
         self.notice_prob = _per_category(f"{f}.notice_prob", cfg.get("notice_prob", 0.01),
@@ -407,7 +407,7 @@ class AuthorityReferral(Policy):
         self.categories = frozenset(choice(f"{field}.categories[{j}]", c, CATEGORIES, "category")
                                     for j, c in enumerate(cats))
         self.referral_prob = probability(f"{field}.referral_prob", cfg.get("referral_prob", 1.0))
-        self.delay = Duration.from_config(f"{field}.delay",
+        self.delay = duration(f"{field}.delay",
                                           cfg.get("delay", {"dist": "exponential", "mean_h": 6.0}))
         self.deadline_h = number(f"{field}.deadline_h", cfg.get("deadline_h", 1.0), lo=0.0,
                                  lo_open=True, unit="hours")

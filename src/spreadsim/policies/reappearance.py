@@ -25,13 +25,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from spreadsim.engine.dists import Duration
 from spreadsim.engine.records import Attempt, Post
 from spreadsim.engine.rng import uniform
 from spreadsim.engine.simulation import Simulation
 from spreadsim.policies.base import Policy, post_uniform
 from spreadsim.schema.checks import boolean, check_keys, integer, probability, require
 from spreadsim.schema.model import LEGAL
+from spreadsim.schema.values import duration
 
 
 def pick_account(sim: Simulation, u: float, exclude: Iterable[int] = ()) -> int | None:
@@ -89,7 +89,7 @@ class Reupload(Policy):
         check_keys(field, cfg, ("name", "reupload_prob", "delay", "max_reuploads",
                                 "new_account_prob", "altered_prob", "retry_blocked"))
         self.reupload_prob = probability(f"{field}.reupload_prob", cfg.get("reupload_prob", 1.0))
-        self.delay = Duration.from_config(f"{field}.delay", require(field, cfg, "delay"))
+        self.delay = duration(f"{field}.delay", require(field, cfg, "delay"))
         self.max_reuploads = integer(f"{field}.max_reuploads", cfg.get("max_reuploads", 3), lo=0)
         self.new_account_prob = probability(f"{field}.new_account_prob",
                                             cfg.get("new_account_prob", 0.0))
@@ -222,7 +222,7 @@ class HashMatching(Policy):
         check_keys(field, cfg, ("name", "recall", "recall_altered", "sync_delay"))
         self.recall = probability(f"{field}.recall", cfg.get("recall", 1.0))
         self.recall_altered = probability(f"{field}.recall_altered", cfg.get("recall_altered", 0.0))
-        self.sync_delay = Duration.from_config(f"{field}.sync_delay", cfg.get("sync_delay", 0.0))
+        self.sync_delay = duration(f"{field}.sync_delay", cfg.get("sync_delay", 0.0))
         self._shared = database
 
     def bind(self, sim: Simulation, key: int) -> None:
@@ -285,7 +285,7 @@ class AccountStrikes(Policy):
         super().__init__(cfg, field)
         check_keys(field, cfg, ("name", "strikes", "return_delay"))
         self.strikes = integer(f"{field}.strikes", cfg.get("strikes", 3), lo=1)
-        self.return_delay = Duration.from_config(f"{field}.return_delay",
+        self.return_delay = duration(f"{field}.return_delay",
                                                  cfg.get("return_delay", 24.0))
 
     def bind(self, sim: Simulation, key: int) -> None:

@@ -27,12 +27,13 @@ from typing import Any
 import numpy as np
 import simpy
 
-from spreadsim.engine.dists import Duration
+from spreadsim.dists import Duration
 from spreadsim.engine.records import Post
 from spreadsim.engine.simulation import Simulation
 from spreadsim.errors import ConfigError
 from spreadsim.policies.base import NEEDS_QUEUE, post_uniform
 from spreadsim.schema.checks import check_keys, integer, mapping, number
+from spreadsim.schema.values import duration
 
 MAX_MODERATORS = 100_000  # each moderator is a SimPy process
 
@@ -125,7 +126,7 @@ class ReviewQueue:
     def from_config(sim: Simulation, field_name: str, cfg: Mapping[str, Any], key: int) -> ReviewQueue:
         """Build from a policy's config: ``moderators``, ``review_time``, ``shifts``."""
         m = integer(f"{field_name}.moderators", cfg.get("moderators", 10), lo=1, hi=MAX_MODERATORS)
-        rt = Duration.from_config(f"{field_name}.review_time",
+        rt = duration(f"{field_name}.review_time",
                                   cfg.get("review_time", {"dist": "exponential", "mean_h": 1.0}))
         return ReviewQueue(sim, m, rt, key, parse_shifts(f"{field_name}.shifts", cfg.get("shifts")))
 

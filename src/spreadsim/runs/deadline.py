@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from spreadsim.engine.dists import latency_from_uniform
+from spreadsim.dists import latency_from_uniform
 from spreadsim.engine.kernel import PH_TICKS
 from spreadsim.engine.metrics import post_columns, post_tables, series_grid, summarize
 from spreadsim.engine.records import RunResult

@@ -16,7 +16,7 @@ Model
   independently (a user of A paired on B and on C is not thereby paired between B and C).
 * **Cross-posting**: when a user who has an account on another platform reshares a post
   (``on_share``), with probability ``cross_posting.prob`` that person uploads the same content on
-  the other platform ``cross_posting.delay`` later (a :class:`~spreadsim.engine.dists.Duration`), from
+  the other platform ``cross_posting.delay`` later (a :class:`~spreadsim.dists.Duration`), from
   their account there, as an ordinary (non-adversarial, unaltered) upload: same ``content_id``,
   and the copy number continues the content's count over all platforms. A person cross-posts a
   given content to a given platform at most once. Coin and delay are counter-based draws of stream
@@ -77,7 +77,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from spreadsim.engine.dists import Duration
+from spreadsim.dists import Duration
 from spreadsim.engine.records import Catalog, Post, RunResult
 from spreadsim.engine.rng import generator, stream_key, subkey, uniform
 from spreadsim.engine.simulation import Simulation, graph_seed
@@ -87,6 +87,7 @@ from spreadsim.policies import Policy, check_stack, make_policy
 from spreadsim.policies.reappearance import HashDatabase, HashMatching
 from spreadsim.schema.checks import check_keys, integer, mapping, number, probability, require
 from spreadsim.schema.model import LEGAL, ScenarioConfig, SimConfig, SpreadConfig, check_seed
+from spreadsim.schema.values import duration
 
 __all__ = ["CrossPosting", "PlatformConfig", "MultiConfig", "MultiSimulation", "MultiRunResult",
            "simulate_platforms", "advance_platforms"]
@@ -113,7 +114,7 @@ class CrossPosting:
         check_keys(s, cfg, ("overlap", "prob", "delay"))
         return cls(probability(f"{s}.overlap", cfg.get("overlap", 0.0)),
                    probability(f"{s}.prob", cfg.get("prob", 0.0)),
-                   Duration.from_config(f"{s}.delay", cfg.get("delay", 0.0)))
+                   duration(f"{s}.delay", cfg.get("delay", 0.0)))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from spreadsim.engine.dists import Duration
+from spreadsim.dists import Duration
 from spreadsim.engine.rng import generator, stream_key
 from spreadsim.engine.simulation import Simulation
 from spreadsim.graphs.build import Graph, build_graph

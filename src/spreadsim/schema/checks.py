@@ -39,14 +39,14 @@ def number(field: str, value: Any, *, lo: float | None = None, hi: float | None 
     if isinstance(value, str) and allow_inf and value.strip().lower() in INF_WORDS:
         return math.inf
     if isinstance(value, bool | np.bool_):
-        raise ConfigError(field, value, _range_text(lo, hi, lo_open, hi_open, allow_inf, unit))
+        raise ConfigError(field, value, range_text(lo, hi, lo_open, hi_open, allow_inf, unit))
     if not isinstance(value, int | float):
         try:
             if isinstance(value, bool):
                 raise TypeError
             value = float(value)  # numpy scalars, strings such as "1e-3"
         except (TypeError, ValueError):
-            raise ConfigError(field, value, _range_text(lo, hi, lo_open, hi_open, allow_inf, unit)) from None
+            raise ConfigError(field, value, range_text(lo, hi, lo_open, hi_open, allow_inf, unit)) from None
     x = float(value)
     bad = math.isnan(x) or (math.isinf(x) and not (allow_inf and x > 0))
     if lo is not None and (x < lo or (lo_open and x == lo)):
@@ -54,11 +54,11 @@ def number(field: str, value: Any, *, lo: float | None = None, hi: float | None 
     if hi is not None and not math.isinf(x) and (x > hi or (hi_open and x == hi)):
         bad = True
     if bad:
-        raise ConfigError(field, value, _range_text(lo, hi, lo_open, hi_open, allow_inf, unit))
+        raise ConfigError(field, value, range_text(lo, hi, lo_open, hi_open, allow_inf, unit))
     return x
 
 
-def _range_text(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool,
+def range_text(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool,
                 allow_inf: bool, unit: str) -> str:
     parts = []
     if lo is not None:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from spreadsim.engine.dists import DECAY_KINDS, DELAY_KINDS
+from spreadsim.dists import DECAY_KINDS, DELAY_KINDS
 from spreadsim.errors import ConfigError
 from spreadsim.schema.checks import check_keys, choice, integer, mapping, number, probability, require
 

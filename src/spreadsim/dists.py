@@ -140,36 +140,20 @@ class Duration:
     """A random duration in hours, drawn by inverse CDF from a uniform (for policy processes:
     review times, detection delays, re-upload delays, sync delays).
 
-    Config forms: ``{dist: fixed, value_h: 2}``, ``{dist: exponential, mean_h: 2}``,
-    ``{dist: lognormal, median_h: 2, sigma: 1}``; a bare number means ``fixed``.
+    Config forms (checked by :func:`spreadsim.schema.values.duration`): ``{dist: fixed, value_h: 2}``,
+    ``{dist: exponential, mean_h: 2}``, ``{dist: lognormal, median_h: 2, sigma: 1}``; a bare number
+    means ``fixed``.
 
     Examples
     --------
-    >>> Duration.from_config("policy.review_time", {"dist": "exponential", "mean_h": 2.0}).mean
+    >>> Duration("exponential", 2.0).mean
     2.0
-    >>> Duration.from_config("policy.delay", 1.5).sample(0.3)
+    >>> Duration("fixed", 1.5).sample(0.3)
     1.5
     """
 
-    PARAMS = {"fixed": ("value_h",), "exponential": ("mean_h",), "lognormal": ("median_h", "sigma")}
-
     def __init__(self, dist: str, a: float, b: float = 0.0) -> None:
         self.dist, self.a, self.b = dist, a, b
-
-    @classmethod
-    def from_config(cls, field: str, cfg: object) -> Duration:
-        from spreadsim.schema.checks import check_keys, choice, mapping, number, require
-
-        if isinstance(cfg, int | float) and not isinstance(cfg, bool):
-            return cls("fixed", number(field, cfg, lo=0.0, unit="hours"))
-        m = mapping(field, cfg)
-        dist = choice(f"{field}.dist", require(field, m, "dist"), cls.PARAMS, "duration distribution")
-        names = cls.PARAMS[dist]
-        check_keys(field, m, ("dist", *names))
-        vals = [number(f"{field}.{k}", require(field, m, k), lo=0.0,
-                       lo_open=k in ("mean_h", "median_h"), unit="" if k == "sigma" else "hours")
-                for k in names]
-        return cls(dist, *vals)
 
     @property
     def mean(self) -> float:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from spreadsim.schema.catalog import generated_sections
 from spreadsim.schema.fields import describe
 
 HEADER = "# Generated from the schema (spreadsim.schema); edit the schema and run\n" \
@@ -68,8 +69,6 @@ def section_yaml(cls: type, comment: str | None = None) -> str:
 
 def conf_files() -> dict[str, str]:
     """Every generated file of ``conf/``: relative path -> text."""
-    from spreadsim.schema import generated_sections
-
     return {path: section_yaml(cls) for path, cls in generated_sections().items()}
 
 

@@ -48,7 +48,7 @@ out = {}
 t0 = time.perf_counter()
 from spreadsim.graphs.build import load_edgelist
 from spreadsim.runs.single import new_simulation
-from spreadsim.schema.model import SimConfig
+from spreadsim.schema.config import SimConfig
 from spreadsim.engine.simulation import Simulation
 out["import_s"] = time.perf_counter() - t0
 out["rss_import"] = rss()

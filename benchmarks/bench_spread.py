@@ -65,7 +65,7 @@ from spreadsim.engine.rng import uniform
 from spreadsim.graphs.build import Graph
 from spreadsim.jit import njit, prefetch
 from spreadsim.runs.single import new_simulation
-from spreadsim.schema.model import SimConfig
+from spreadsim.schema.config import SimConfig
 
 # ------------------------------------------------------------------------------------- memory
 

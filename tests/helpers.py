@@ -28,7 +28,8 @@ def config(*, share_prob: float = 1.0, kernel: dict[str, Any] | None = None,
                    "decay": decay or {"kind": "none"}, "removal": removal},
         "scenario": {"illegal_posts": posts, "uploaders": uploaders, "window_h": window_h,
                      "horizon_h": horizon_h, "uploader_selection": selection,
-                     "categories": {"hate_speech": {"weight": 1.0, "share_prob": share_prob}}},
+                     "categories": {"hate_speech": {"weight": 1.0, "share_prob": share_prob}},
+                     "legal_posts": 0},
     }
     if policy is not None:
         cfg["policy"] = policy

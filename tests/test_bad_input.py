@@ -177,7 +177,6 @@ CONFIG_CASES: list[Case] = [
     # ---- top level
     *numeric(("max_events",), [0, -1, *INTS], "integer >= 1"),
     Case(("polcy",), {"name": "none"}, "config.polcy", "unknown key"),
-    Case(("graph",), DELETE, "config.graph", "is required", None),
     Case(("graph",), "barabasi_albert", "graph", "must be a mapping"),
     Case(("policy",), 3, "policy", "must be a policy mapping or a list"),
     Case(("policy",), [{"name": "none"}, "fixed_latency"], "policy[1]", "must be a mapping",

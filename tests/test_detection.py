@@ -15,7 +15,7 @@ from spreadsim.engine.simulation import Simulation
 from spreadsim.policies import Policy, make_policy, post_uniform
 from spreadsim.policies.detection import AutomatedDetection
 from spreadsim.policies.review import ReviewQueue
-from spreadsim.schema.model import SimConfig
+from spreadsim.schema.config import SimConfig
 
 from .helpers import config, digraph
 

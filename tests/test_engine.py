@@ -11,7 +11,7 @@ from spreadsim import ConfigError, simulate
 from spreadsim.engine.simulation import Simulation
 from spreadsim.policies.base import Policy
 from spreadsim.runs.single import new_simulation
-from spreadsim.schema.model import SimConfig
+from spreadsim.schema.config import SimConfig
 
 from .helpers import config, digraph
 
@@ -32,7 +32,7 @@ def _assert_same_tables(got, want):
 
 def _use_hash_sets(monkeypatch):
     """Make every run keep its exposed set and earliest times in hash maps, not arrays."""
-    from spreadsim.engine import simulation as engine
+    from spreadsim.engine import pool as engine
 
     monkeypatch.setattr(engine, "DENSE_SEEN_MAX_KEYS", 0)
     monkeypatch.setattr(engine, "TRACK_FIRST_MAX_KEYS", 0)
@@ -516,7 +516,7 @@ def test_pooled_work_arrays_carry_nothing_between_runs(removal, known, trace, sm
     """A run takes its work arrays from the pool of earlier runs (see engine._ArrayPool): every
     array handed out unfilled must be written before it is read, so a pool of garbage gives the
     tables of fresh arrays; and a finished run's arrays are reused by the next one."""
-    from spreadsim.engine import simulation as engine
+    from spreadsim.engine import pool as engine
     from spreadsim.graphs.build import build_graph
     from spreadsim.policies.base import FixedLatency
 
@@ -560,7 +560,7 @@ def test_pool_is_bounded_and_per_thread(monkeypatch):
     thread."""
     import threading
 
-    from spreadsim.engine import simulation as engine
+    from spreadsim.engine import pool as engine
 
     pool = engine._ArrayPool()
     monkeypatch.setattr(engine, "POOL_MAX_BYTES", 1000)
@@ -587,7 +587,7 @@ def test_settling_orders_give_the_same_tables(removal, known, settle, small, mon
     earliest times are tracked, and the inert ones) from the tracked earliest times: scanning
     them in key order, following the touched keys, or logging them (series too long for a
     histogram); each must give the tables of processing every exposure as an event."""
-    from spreadsim.engine import simulation as engine
+    from spreadsim.engine import pool as engine
     from spreadsim.graphs.build import build_graph
     from spreadsim.policies.base import FixedLatency
 
@@ -637,7 +637,7 @@ def test_pool_hands_out_arrays_given_back_clean_without_filling():
     """An array given back with ``filled`` (every element holds that value) is preferred by a
     ``take`` with that fill and handed out as it is; a take with another fill, or none, fills it
     or leaves it; the record goes with the array."""
-    from spreadsim.engine import simulation as engine
+    from spreadsim.engine import pool as engine
 
     pool = engine._ArrayPool()
     dirty, clean = np.zeros(8), np.full(8, np.inf)
@@ -658,7 +658,7 @@ def test_runs_reset_the_keys_they_touched(monkeypatch):
     reset at those keys only (the next run does not fill it), one that touched many gives it
     back to be filled; either way the next run's tables are those of a fresh array, including
     when posts were added during the run (the array grew)."""
-    from spreadsim.engine import simulation as engine
+    from spreadsim.engine import pool as engine
     from spreadsim.graphs.build import build_graph
     from spreadsim.policies.base import FixedLatency, Policy
 
@@ -721,7 +721,7 @@ def test_runs_reset_the_keys_they_touched(monkeypatch):
 
 def test_pool_can_be_turned_off(monkeypatch):
     """With POOL_MAX_BYTES = 0 a finished run keeps nothing for the next one."""
-    from spreadsim.engine import simulation as engine
+    from spreadsim.engine import pool as engine
     from spreadsim.graphs.build import build_graph
 
     monkeypatch.setattr(engine, "_POOL", engine._ArrayPool())

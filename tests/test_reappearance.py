@@ -15,7 +15,7 @@ from spreadsim.engine.simulation import Simulation
 from spreadsim.graphs.build import from_networkx
 from spreadsim.policies import Policy, make_policy
 from spreadsim.policies.reappearance import AccountStrikes, HashDatabase, HashMatching, Reupload
-from spreadsim.schema.model import SimConfig
+from spreadsim.schema.config import SimConfig
 
 from .helpers import config, digraph
 

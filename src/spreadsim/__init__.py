@@ -29,7 +29,7 @@ from spreadsim.errors import ConfigError, DataError
 from spreadsim.version import __version__
 
 #: the public API, imported on first use: name -> module
-_API = {"SimConfig": "spreadsim.schema.model", "Post": "spreadsim.engine.records",
+_API = {"SimConfig": "spreadsim.schema.config", "Post": "spreadsim.engine.records",
         "RunResult": "spreadsim.engine.records", "Simulation": "spreadsim.engine.simulation",
         "simulate": "spreadsim.runs.single"}
 

@@ -35,9 +35,9 @@ from spreadsim.graphs.build import Graph, build_graph
 from spreadsim.runs.deadline import DeadlineTrace, deadline_path_reason
 from spreadsim.runs.single import simulate
 from spreadsim.schema.checks import choice, integer, number
-from spreadsim.schema.model import LEGAL, SimConfig
+from spreadsim.schema.model import CALIBRATION_STATS, CALIBRATION_TOL, COUNT_RANGE, LATENCY_MAX_H, LEGAL
+from spreadsim.schema.config import SimConfig
 
-STATS = ("mean", "p95")
 
 
 @dataclass
@@ -163,7 +163,7 @@ def _bisect_largest(ok: Callable[[float], bool], lo: float, hi: float, tol: floa
 
 def calibrate_latency(config: Mapping[str, Any], seeds: Sequence[int], target: float, *,
                       lever: str = "policy.latency_h", stat: str = "mean",
-                      max_latency_h: float = 720.0, tol: float = 1e-3,
+                      max_latency_h: float = LATENCY_MAX_H, tol: float = CALIBRATION_TOL,
                       graph: Graph | None = None) -> Calibration:
     """Largest removal latency keeping the reach statistic at or below ``target``.
 
@@ -190,7 +190,7 @@ def calibrate_latency(config: Mapping[str, Any], seeds: Sequence[int], target: f
     -------
     Calibration
     """
-    stat = choice("calibration.stat", stat, STATS, "statistic")
+    stat = choice("calibration.stat", stat, CALIBRATION_STATS, "statistic")
     target = number("calibration.target", target, lo=0.0)
     max_latency_h = number("calibration.max_latency_h", max_latency_h, lo=0.0, lo_open=True)
     if len(seeds) < 2:
@@ -205,14 +205,14 @@ def calibrate_latency(config: Mapping[str, Any], seeds: Sequence[int], target: f
 
 
 def calibrate_count(config: Mapping[str, Any], seeds: Sequence[int], target: float, *,
-                    lever: str = "policy.moderators", stat: str = "mean", lo: int = 1,
-                    hi: int = 256, graph: Graph | None = None) -> Calibration:
+                    lever: str = "policy.moderators", stat: str = "mean", lo: int = COUNT_RANGE[0],
+                    hi: int = COUNT_RANGE[1], graph: Graph | None = None) -> Calibration:
     """Smallest integer lever (e.g. moderators) keeping the reach statistic at or below ``target``.
 
     Every evaluated point is simulated with the same seeds; reach is assumed not to grow with the
     lever (more moderators never raise mean reach: tested in the moderation suite).
     """
-    stat = choice("calibration.stat", stat, STATS, "statistic")
+    stat = choice("calibration.stat", stat, CALIBRATION_STATS, "statistic")
     target = number("calibration.target", target, lo=0.0)
     lo = integer("calibration.min", lo, lo=0)
     hi = integer("calibration.max", hi, lo=lo)

@@ -27,7 +27,8 @@ from spreadsim.engine.simulation import Simulation
 from spreadsim.graphs.build import Graph
 from spreadsim.jit import njit
 from spreadsim.policies import Policy, PreDecidedRemoval, make_policies
-from spreadsim.schema.model import LEGAL, SimConfig
+from spreadsim.schema.model import LEGAL
+from spreadsim.schema.config import SimConfig
 
 #: largest posts x series-points table of per-post cumulative reach kept per trace
 CUM_TABLE_MAX = 5_000_000

@@ -85,8 +85,10 @@ from spreadsim.errors import ConfigError
 from spreadsim.graphs.build import Graph, build_graph, check_graph_config
 from spreadsim.policies import Policy, check_stack, make_policy
 from spreadsim.policies.reappearance import HashDatabase, HashMatching
+from spreadsim.schema.fields import parse
 from spreadsim.schema.checks import check_keys, integer, mapping, number, probability, require
-from spreadsim.schema.model import LEGAL, ScenarioConfig, SimConfig, SpreadConfig, check_seed
+from spreadsim.schema.model import LEGAL, ScenarioConfig, SpreadConfig, check_seed
+from spreadsim.schema.config import SimConfig
 from spreadsim.schema.values import duration
 
 __all__ = ["CrossPosting", "PlatformConfig", "MultiConfig", "MultiSimulation", "MultiRunResult",
@@ -150,8 +152,8 @@ class MultiConfig:
         """
         cfg = mapping("config", cfg)
         check_keys("config", cfg, TOP_KEYS)
-        spread = SpreadConfig.from_dict(cfg.get("spread"))
-        scenario = ScenarioConfig.from_dict(cfg.get("scenario"))
+        spread = parse(SpreadConfig, cfg.get("spread"), "spread")
+        scenario = parse(ScenarioConfig, cfg.get("scenario"), "scenario")
         max_events = integer("max_events", cfg.get("max_events", 50_000_000), lo=1)
         plats = cfg.get("platforms")
         if isinstance(plats, str) or not isinstance(plats, Sequence) or not plats:

@@ -14,7 +14,7 @@ from spreadsim.engine.records import RunResult
 from spreadsim.engine.simulation import Simulation
 from spreadsim.graphs.build import Graph
 from spreadsim.policies import make_policies
-from spreadsim.schema.model import SimConfig
+from spreadsim.schema.config import SimConfig
 
 
 def new_simulation(config: SimConfig, seed: int, **options: Any) -> Simulation:

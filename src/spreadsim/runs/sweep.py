@@ -49,23 +49,22 @@ from spreadsim.runs.deadline import DeadlineTrace, deadline_path_reason
 from spreadsim.runs.platforms import MultiConfig, simulate_platforms
 from spreadsim.runs.single import simulate
 from spreadsim.runs.tracecache import TraceCache
-from spreadsim.schema.checks import boolean
-from spreadsim.schema.model import SEED_MAX, SimConfig, check_seed
+from spreadsim.schema.config import SimConfig
+from spreadsim.schema.fields import describe, parse
+from spreadsim.schema.model import CalibrationSettings, RunSettings
 from spreadsim.version import __version__
 
 log = logging.getLogger(__name__)
 
-#: the most paired seeds a job may run
-MAX_SEEDS = 1_000_000
-TOP_KEYS = ("graph", "spread", "scenario", "policy", "seed", "seeds", "baseline", "max_events",
-            "deadline_path", "plots", "calibration", "platforms", "cross_posting", "hash_sharing")
+#: the run settings of a job (schema.model.RunSettings)
+RUN_KEYS = tuple(info.name for info in describe(RunSettings))
+TOP_KEYS = ("graph", "spread", "scenario", "policy", *RUN_KEYS, "max_events", "calibration",
+            "platforms", "cross_posting", "hash_sharing")
 # the keys of a multi-platform run (spreadsim.runs.platforms), used instead of graph/policy
 MULTI_KEYS = ("platforms", "spread", "scenario", "cross_posting", "hash_sharing", "max_events")
 SIM_KEYS = ("graph", "spread", "scenario", "policy", "max_events")
 # keys that change how results are shown, not what they are: left out of the job hash
 PRESENTATION_KEYS = ("plots",)
-DEADLINE_PATH = ("auto", "off")
-CALIBRATION_KEYS = ("target", "stat", "lever", "min", "max", "tol")
 DONE = "done"
 JOB_FILE = "job.json"
 JOB_TABLES = ("runs", "posts", "series")
@@ -107,6 +106,7 @@ class JobSpec:
     baseline: bool
     deadline_path: str = "auto"
     multi: MultiConfig | None = None  # several platforms (spreadsim.runs.platforms) instead of ``sim``
+    calibration: CalibrationSettings | None = None  # an SLA calibration job
 
 
 def check_job_config(cfg: Mapping[str, Any]) -> JobSpec:
@@ -115,9 +115,12 @@ def check_job_config(cfg: Mapping[str, Any]) -> JobSpec:
     Parameters
     ----------
     cfg : Mapping
-        Keys ``graph``, ``spread``, ``scenario``, ``policy`` (as for
-        :meth:`SimConfig.from_dict`) plus ``seed`` (first seed, >= 0), ``seeds`` (number of
-        paired seeds, >= 1) and ``baseline`` (bool).
+        The world (``graph``, ``spread``, ``scenario``, ``policy``, ``max_events``, as for
+        :meth:`SimConfig.from_dict`; or ``platforms`` with ``cross_posting``/``hash_sharing`` for
+        several platforms), the run settings (:class:`~spreadsim.schema.model.RunSettings`:
+        ``seed``, ``seeds``, ``baseline``, ``deadline_path``, ``plots``) and ``calibration``
+        (:class:`~spreadsim.schema.model.Calibration`, or null). A key left out takes the schema's
+        default.
 
     Returns
     -------
@@ -133,37 +136,18 @@ def check_job_config(cfg: Mapping[str, Any]) -> JobSpec:
     for k in cfg:
         if k not in TOP_KEYS:
             raise ConfigError(str(k), cfg[k], f"unknown key; allowed: {', '.join(TOP_KEYS)}")
-    seed = check_seed(cfg.get("seed", 0), "seed")
-    n = cfg.get("seeds", 1)
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SEEDS:
-        raise ConfigError("seeds", n, f"must be an integer >= 1 and <= {MAX_SEEDS} (the number of "
-                          "paired seeds)")
-    if seed + n - 1 > SEED_MAX:
-        raise ConfigError("seed", seed, f"must be <= {SEED_MAX - n + 1} with seeds = {n} (the last "
-                          f"seed, seed + seeds - 1, must be <= {SEED_MAX})")
-    baseline = boolean("baseline", cfg.get("baseline", True))
-    path = cfg.get("deadline_path", "auto")
-    if path not in DEADLINE_PATH:
-        raise ConfigError("deadline_path", path,
-                          "must be auto (pure deadline policies: one traced run per seed) or off "
-                          "(simulate every point)")
-    plots = cfg.get("plots") or {}
-    if not isinstance(plots, Mapping):
-        raise ConfigError("plots", plots, "must be a mapping such as {svg: false}")
-    for k, v in plots.items():
-        if k != "svg":
-            raise ConfigError(f"plots.{k}", v, "unknown key; allowed: svg")
-        boolean("plots.svg", v)
+    run = parse(RunSettings, {k: cfg[k] for k in RUN_KEYS if k in cfg}, "")
+    seeds = tuple(range(run.seed, run.seed + run.seeds))
     if cfg.get("platforms") is not None:
         for k in ("graph", "policy", "calibration"):
             if cfg.get(k) is not None:
                 raise ConfigError(k, cfg[k], "not used with platforms: each platform has its own "
                                   "graph and policy (set it to null)")
-        if baseline:
-            raise ConfigError("baseline", baseline, "must be false for a multi-platform run "
+        if run.baseline:
+            raise ConfigError("baseline", run.baseline, "must be false for a multi-platform run "
                               "(there is no paired unmoderated twin yet)")
         multi = MultiConfig.from_dict({k: cfg[k] for k in MULTI_KEYS if cfg.get(k) is not None})
-        return JobSpec(None, tuple(range(seed, seed + n)), False, "off", multi)
+        return JobSpec(None, seeds, False, "off", multi)
     for k in ("cross_posting", "hash_sharing"):
         if cfg.get(k) is not None:
             raise ConfigError(k, cfg[k], "only used with platforms (a multi-platform run)")
@@ -173,11 +157,12 @@ def check_job_config(cfg: Mapping[str, Any]) -> JobSpec:
         raise ConfigError("scenario.uploaders", sim.scenario.uploaders,
                           f"must be <= the number of users ({n_users})")
     check_stack(make_policies(sim.policies))
+    calibration = None
     if cfg.get("calibration") is not None:
-        check_calibration(cfg)
-        if n < 2:
-            raise ConfigError("seeds", n, "must be at least 2 for a calibration (for an interval)")
-    return JobSpec(sim, tuple(range(seed, seed + n)), baseline, str(path))
+        calibration = check_calibration(cfg)
+        if run.seeds < 2:
+            raise ConfigError("seeds", run.seeds, "must be at least 2 for a calibration (for an interval)")
+    return JobSpec(sim, seeds, run.baseline, run.deadline_path, None, calibration)
 
 
 def _lookup(cfg: Mapping[str, Any], dotted: str) -> Any:
@@ -203,65 +188,37 @@ def calibration_kind(cfg: Mapping[str, Any]) -> str:
     return "count"
 
 
-def check_calibration(cfg: Mapping[str, Any]) -> None:
-    """Validate the ``calibration`` block of an SLA calibration config.
-
-    Parameters
-    ----------
-    cfg : Mapping
-        The job config; ``cfg["calibration"]`` holds ``target`` (reach per post not to exceed),
-        ``stat`` (mean or p95), ``lever`` (dotted config path), optional ``min``/``max`` (search
-        range) and ``tol`` (relative tolerance of the latency bisection).
+def check_calibration(cfg: Mapping[str, Any]) -> CalibrationSettings:
+    """Validate the ``calibration`` block of an SLA calibration config against the job it moves:
+    the lever must name a number of the policy, and the ends of the search must be values the
+    lever may take.
 
     Raises
     ------
     ConfigError
     """
-    from spreadsim.runs.calibration import STATS
-    from spreadsim.schema.checks import number
-
-    cal = cfg["calibration"]
-    if not isinstance(cal, Mapping):
-        raise ConfigError("calibration", cal, "must be a mapping {target, stat, lever, max, ...}")
-    for k in cal:
-        if k not in CALIBRATION_KEYS:
-            raise ConfigError(f"calibration.{k}", cal[k],
-                              f"unknown key; allowed: {', '.join(CALIBRATION_KEYS)}")
-    number("calibration.target", cal.get("target"), lo=0.0)
-    if cal.get("stat", "mean") not in STATS:
-        raise ConfigError("calibration.stat", cal.get("stat"), f"must be one of {', '.join(STATS)}")
-    lever = cal.get("lever")
-    if not isinstance(lever, str) or not lever:
-        raise ConfigError("calibration.lever", lever, "must be a dotted config key such as "
-                          "policy.latency_h or policy.moderators")
+    cal = parse(CalibrationSettings, cfg["calibration"], "calibration")
     try:
-        value = _lookup(cfg, lever)
+        value = _lookup(cfg, cal.lever)
     except KeyError:
-        raise ConfigError("calibration.lever", lever, "no such key in the composed config") from None
+        raise ConfigError("calibration.lever", cal.lever, "no such key in the composed config") from None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError("calibration.lever", lever, f"must name a number (it holds {value!r})")
-    if not lever.startswith("policy."):
-        # the graph, the scenario and the spread are fixed while the lever moves
-        raise ConfigError("calibration.lever", lever, "must be a parameter of the policy "
-                          "(policy.<key>), such as policy.latency_h or policy.moderators")
+        raise ConfigError("calibration.lever", cal.lever, f"must name a number (it holds {value!r})")
     if calibration_kind(cfg) == "latency":
-        ends = {"max": number("calibration.max", cal.get("max", 720.0), lo=0.0, lo_open=True,
-                              unit="hours")}
+        ends: dict[str, float] = {"max": cal.latency_max()}
     else:
-        from spreadsim.schema.checks import integer
-
-        lo = integer("calibration.min", cal.get("min", 1), lo=0)
-        ends = {"min": lo, "max": integer("calibration.max", cal.get("max", 256), lo=lo)}
-    number("calibration.tol", cal.get("tol", 1e-3), lo=0.0, lo_open=True, hi=0.5)
+        lo, hi = cal.count_range()
+        ends = {"min": lo, "max": hi}
     # the ends of the search must be values the lever may take
     for end, v in ends.items():
         trial = copy.deepcopy({k: x for k, x in cfg.items() if k != "calibration"})
-        set_dotted(trial, lever, v)
+        set_dotted(trial, cal.lever, v)
         try:
             check_job_config(trial)
         except ConfigError as e:
-            raise ConfigError(f"calibration.{end}", v, f"not a value {lever} may take: "
+            raise ConfigError(f"calibration.{end}", v, f"not a value {cal.lever} may take: "
                               f"{e.allowed}") from None
+    return cal
 
 
 def config_hash(cfg: Mapping[str, Any]) -> str:

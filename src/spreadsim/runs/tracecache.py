@@ -32,7 +32,7 @@ from spreadsim.graphs.build import Graph
 from spreadsim.outputs.io import atomic_write_bytes
 from spreadsim.outputs.io import canonical as _canonical
 from spreadsim.runs.deadline import DeadlineTrace
-from spreadsim.schema.model import SimConfig
+from spreadsim.schema.config import SimConfig
 from spreadsim.version import __version__
 
 try:  # POSIX advisory locks; without them (Windows) parallel jobs may compute a trace twice

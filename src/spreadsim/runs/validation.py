@@ -26,7 +26,7 @@ from spreadsim.graphs.build import Graph, build_graph
 from spreadsim.policies.review import ReviewQueue
 from spreadsim.runs.deadline import deadline_sweep
 from spreadsim.runs.single import new_simulation, simulate
-from spreadsim.schema.model import SimConfig
+from spreadsim.schema.config import SimConfig
 
 Z_TOL = 3.0
 SIZES = {"quick": 1, "full": 5}
@@ -62,7 +62,8 @@ def _cfg(p: float, kernel: dict[str, Any], policy: dict[str, Any] | None = None,
         "graph": {"kind": "random_k_out", "n": 10, "k": 2},
         "spread": {"kernel": kernel, "removal": removal},
         "scenario": {"illegal_posts": posts, "uploaders": posts, "window_h": 0.0,
-                     "horizon_h": horizon, "categories": {"hate_speech": {"share_prob": p}}},
+                     "horizon_h": horizon, "categories": {"hate_speech": {"share_prob": p}},
+                     "legal_posts": 0},
     }
     if policy is not None:
         d["policy"] = policy
@@ -157,7 +158,8 @@ def _sir_cfg(T_rate: float, L: float, posts: int) -> dict[str, Any]:
                       "degrees": {"dist": "poisson", "mean": 5.0}},
             "spread": {"kernel": {"dist": "exponential", "rate_per_h": T_rate}, "removal": "per_copy"},
             "scenario": {"illegal_posts": posts, "uploaders": posts, "window_h": 0.0,
-                         "horizon_h": 1e6, "categories": {"hate_speech": {"share_prob": 1.0}}},
+                         "horizon_h": 1e6, "categories": {"hate_speech": {"share_prob": 1.0}},
+                         "legal_posts": 0},
             "policy": {"name": "fixed_latency", "latency_h": L}}
 
 
@@ -214,7 +216,7 @@ def check_mmc(scale: int) -> Iterator[Check]:
     n_req = 20_000 * scale
     cfg = SimConfig.from_dict({"graph": {"kind": "random_k_out", "n": 10, "k": 1},
                                "scenario": {"illegal_posts": 1, "uploaders": 1,
-                                            "horizon_h": 1e9}})
+                                            "horizon_h": 1e9, "legal_posts": 0}})
     g = build_graph({"kind": "random_k_out", "n": 10, "k": 1}, seed=0)
     sim = Simulation(cfg, 0, graph=g, policies=[])
     queue = ReviewQueue(sim, c, Duration("exponential", 1 / mu), stream_key(0, "mmc:review"))
@@ -253,7 +255,8 @@ def check_deadline_identity(scale: int) -> Iterator[Check]:
                 "spread": {"kernel": {"dist": "lognormal", "median_h": 1.0, "sigma": 1.0}},
                 "scenario": {"illegal_posts": 30, "uploaders": 10, "window_h": 24.0,
                              "horizon_h": 500.0,
-                             "categories": {"hate_speech": {"share_prob": 0.12}}}}
+                             "categories": {"hate_speech": {"share_prob": 0.12}},
+                             "legal_posts": 0}}
         cfgs = [SimConfig.from_dict({**base, "policy": {"name": "fixed_latency", "latency_h": L}})
                 for L in lats]
         fast = deadline_sweep(cfgs, seed, graph=g)

@@ -189,18 +189,20 @@ _T = TypeVar("_T")
 
 
 def parse(cls: type[_T], raw: Any, path: str) -> _T:
-    """Build section ``cls`` from a mapping: unknown keys are refused, missing ones take their
+    """Build section ``cls`` from a mapping at dotted ``path`` (empty: the top level of a config):
+    unknown keys are refused, missing ones take their
     default, every value is checked (defaults too, so a default is never out of its own range),
     then the section's own ``validate(path)`` checks the fields together, if it has one."""
-    raw = checks.mapping(path, raw)
+    raw = checks.mapping(path or "config", raw)
     infos = describe(cls)
-    checks.check_keys(path, raw, [i.name for i in infos])
+    checks.check_keys(path or "config", raw, [i.name for i in infos])
     values = {}
     for info in infos:
         value = raw.get(info.name, info.default)
+        name = f"{path}.{info.name}" if path else info.name
         if info.required and (value is None or (isinstance(value, str) and value == REQUIRED)):
-            raise ConfigError(f"{path}.{info.name}", raw.get(info.name), "is required")
-        values[info.name] = info.check(f"{path}.{info.name}", value)
+            raise ConfigError(name, raw.get(info.name), "is required")
+        values[info.name] = info.check(name, value)
     obj = cls(**values)
     validate = getattr(obj, "validate", None)
     if validate is not None:

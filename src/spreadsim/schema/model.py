@@ -1,102 +1,61 @@
-"""Validated simulation configuration (no Hydra below this line).
+"""The sections of a run's world besides graph and policy (spread, scenario, content categories),
+and the settings of a job of runs (seeds, baseline, deadline path, plots).
 
-A :class:`SimConfig` is built from plain dicts, the same shape as the YAML files in ``conf/``::
-
-    SimConfig.from_dict({"graph": {...}, "spread": {...}, "scenario": {...}, "policy": {...}})
-
-Every field is checked before anything runs; a bad one raises a one-line
-:class:`~spreadsim.errors.ConfigError` naming the field, the value and what is allowed.
-Times are in hours throughout.
+Every field is declared once here with its default, range and description
+(:mod:`spreadsim.schema.fields`); ``conf/spread/default.yaml`` and ``conf/scenario/default.yaml`` are
+generated from these declarations. Times are in hours throughout.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from spreadsim.dists import DECAY_KINDS, DELAY_KINDS
 from spreadsim.errors import ConfigError
-from spreadsim.schema.checks import check_keys, choice, integer, mapping, number, probability, require
+from spreadsim.schema.checks import integer, mapping, number
+from spreadsim.schema.fields import (
+    Boolean,
+    Choice,
+    Custom,
+    Hours,
+    Integer,
+    Number,
+    Optional,
+    Probability,
+    Section,
+    param,
+    parse,
+)
+from spreadsim.schema.values import DECAY, KERNEL, Decay, Kernel
 
 CATEGORIES = ("terrorist_propaganda", "hate_speech", "ip_infringement")
 LEGAL = "legal"
 ALL_CATEGORIES = (*CATEGORIES, LEGAL)
 REMOVAL_SEMANTICS = ("cascade", "per_copy")
 
-_DELAY_PARAMS = {
-    "fixed": ("value_h",),
-    "exponential": ("rate_per_h",),
-    "lognormal": ("median_h", "sigma"),
-    "powerlaw": ("c_h", "gamma"),
-}
-_DECAY_PARAMS = {"none": (), "exponential": ("half_life_h",), "powerlaw": ("c_h", "alpha")}
-
-
-@dataclass(frozen=True)
-class Kernel:
-    """Feed-delay kernel: code and two parameters, as the compiled kernel reads them."""
-
-    dist: str
-    a: float
-    b: float = 0.0
-
-    @property
-    def code(self) -> int:
-        return DELAY_KINDS[self.dist]
-
-    @classmethod
-    def from_dict(cls, section: str, cfg: Any) -> Kernel:
-        cfg = mapping(section, cfg)
-        dist = choice(f"{section}.dist", require(section, cfg, "dist"), _DELAY_PARAMS, "delay kernel")
-        names = _DELAY_PARAMS[dist]
-        check_keys(section, cfg, ("dist", *names))
-        vals = [number(f"{section}.{k}", require(section, cfg, k), lo=0.0, lo_open=k != "value_h")
-                for k in names]
-        return cls(dist, *vals)
-
-
-@dataclass(frozen=True)
-class Decay:
-    """Attention decay of the reshare probability with the post's age."""
-
-    kind: str = "none"
-    a: float = 1.0
-    b: float = 0.0
-
-    @property
-    def code(self) -> int:
-        return DECAY_KINDS[self.kind]
-
-    @classmethod
-    def from_dict(cls, section: str, cfg: Any) -> Decay:
-        cfg = mapping(section, cfg)
-        kind = choice(f"{section}.kind", cfg.get("kind", "none"), _DECAY_PARAMS, "attention decay")
-        names = _DECAY_PARAMS[kind]
-        check_keys(section, cfg, ("kind", *names))
-        vals = [number(f"{section}.{k}", require(section, cfg, k), lo=0.0, lo_open=k != "alpha")
-                for k in names]
-        return cls(kind, *vals)
+MAX_POSTS = 10_000_000  # posts per run (each post's state lives in memory)
+MAX_SERIES_POINTS = 10_000_000  # points of the reach-over-time series of one run
+MAX_HORIZON_STEPS = 1e12
+#: the largest seed (run or graph): seeds are stored as 64-bit integers in the result tables
+SEED_MAX = 2**63 - 1
+#: paired seeds per job at most
+MAX_SEEDS = 1_000_000
 
 
 @dataclass(frozen=True)
 class SpreadConfig:
-    """How posts spread: feed delay kernel, attention decay and removal semantics."""
+    """Feed delay from a share to a follower's exposure: lognormal, median 2 h, sigma 1.5 (heavy
+    tailed: 10% of exposures come after about 14 h, 1% after about 66 h), as response times on
+    social media are; with it, reach keeps growing from minutes to days, which the removal-latency
+    question is about. No attention decay; removing a post removes every share of it (cascade)."""
 
-    kernel: Kernel = field(default_factory=lambda: Kernel("exponential", 0.5))
-    decay: Decay = field(default_factory=Decay)
-    removal: str = "cascade"
-
-    @classmethod
-    def from_dict(cls, cfg: Any) -> SpreadConfig:
-        cfg = mapping("spread", cfg)
-        check_keys("spread", cfg, ("kernel", "decay", "removal"))
-        return cls(
-            kernel=Kernel.from_dict("spread.kernel", cfg.get("kernel", {"dist": "exponential", "rate_per_h": 0.5})),
-            decay=Decay.from_dict("spread.decay", cfg.get("decay")),
-            removal=choice("spread.removal", cfg.get("removal", "cascade"), REMOVAL_SEMANTICS,
-                           "removal semantics"),
-        )
+    kernel: Kernel = param({"dist": "lognormal", "median_h": 2.0, "sigma": 1.5},
+                           "feed delay from a share to each follower's exposure (hours)", KERNEL)
+    decay: Decay = param({"kind": "none"}, "attention decay of the reshare probability with the "
+                         "post's age", DECAY)
+    removal: str = param("cascade", "cascade: removing a post removes every share of it; per_copy: "
+                         "every share has its own removal clock",
+                         Choice(REMOVAL_SEMANTICS, "removal semantics"))
 
 
 @dataclass(frozen=True)
@@ -109,128 +68,71 @@ class Category:
     decay: Decay | None = None  # None: the spread config's decay
 
 
+def categories(path: str, value: Any) -> tuple[Category, ...]:
+    """``{category: {weight, share_prob, decay}}`` for the illegal categories uploaded."""
+    cats = []
+    for name, c in mapping(path, value).items():
+        f = f"{path}.{name}"
+        Choice(CATEGORIES, "category")(f, name)
+        cats.append(parse(_CategoryFields, c, f).category(name))
+    if sum(c.weight for c in cats) <= 0:
+        raise ConfigError(path, {c.name: c.weight for c in cats}, "the weights must add up to more than 0")
+    return tuple(cats)
+
+
 @dataclass(frozen=True)
-class ScenarioConfig:
-    """The content campaign: who uploads what, when, and how long the simulation runs."""
+class _CategoryFields:
+    """The parameters of one category in ``scenario.categories``."""
 
-    illegal_posts: int = 20
-    window_h: float = 24.0
-    horizon_h: float = 336.0
-    uploaders: int = 10
-    uploader_selection: str = "random"
-    categories: tuple[Category, ...] = (
-        Category("terrorist_propaganda", 1.0, 0.05),
-        Category("hate_speech", 1.0, 0.05),
-        Category("ip_infringement", 1.0, 0.05),
-    )
-    legal_posts: int = 0
-    legal_share_prob: float = 0.05
-    series_step_h: float = 1.0
+    weight: float = param(1.0, "relative share of the illegal uploads", Number(lo=0.0))
+    share_prob: float = param("???", "probability that a user exposed to the post reshares it",
+                              Probability())
+    decay: Decay | None = param(None, "attention decay of this category (null: spread.decay)",
+                                Optional(DECAY))
 
-    @classmethod
-    def from_dict(cls, cfg: Any) -> ScenarioConfig:
-        s = "scenario"
-        cfg = mapping(s, cfg)
-        keys = ("illegal_posts", "window_h", "horizon_h", "uploaders", "uploader_selection",
-                "categories", "legal_posts", "legal_share_prob", "series_step_h")
-        check_keys(s, cfg, keys)
-        d = cls()
-        cats_cfg = mapping(f"{s}.categories", cfg.get("categories"))
-        cats = []
-        for name, c in cats_cfg.items():
-            f = f"{s}.categories.{name}"
-            choice(f, name, CATEGORIES, "category")
-            c = mapping(f, c)
-            check_keys(f, c, ("weight", "share_prob", "decay"))
-            cats.append(Category(
-                name,
-                number(f"{f}.weight", c.get("weight", 1.0), lo=0.0),
-                probability(f"{f}.share_prob", require(f, c, "share_prob")),
-                Decay.from_dict(f"{f}.decay", c["decay"]) if c.get("decay") is not None else None,
-            ))
-        if not cats_cfg:
-            cats = list(d.categories)
-        if sum(c.weight for c in cats) <= 0:
-            raise ConfigError(f"{s}.categories", {c.name: c.weight for c in cats},
-                              "the weights must add up to more than 0")
-        window = number(f"{s}.window_h", cfg.get("window_h", d.window_h), lo=0.0, unit="hours")
-        horizon = number(f"{s}.horizon_h", cfg.get("horizon_h", d.horizon_h), lo=0.0, lo_open=True,
-                         unit="hours")
-        if horizon < window:
-            raise ConfigError(f"{s}.horizon_h", horizon, f"must be >= scenario.window_h ({window:g})")
-        return cls(
-            illegal_posts=integer(f"{s}.illegal_posts", cfg.get("illegal_posts", d.illegal_posts), lo=0,
-                                  hi=MAX_POSTS),
-            window_h=window,
-            horizon_h=horizon,
-            uploaders=integer(f"{s}.uploaders", cfg.get("uploaders", d.uploaders), lo=1),
-            uploader_selection=choice(f"{s}.uploader_selection",
-                                      cfg.get("uploader_selection", d.uploader_selection),
-                                      ("random", "top_degree"), "uploader selection"),
-            categories=tuple(cats),
-            legal_posts=integer(f"{s}.legal_posts", cfg.get("legal_posts", d.legal_posts), lo=0,
-                                hi=MAX_POSTS),
-            legal_share_prob=probability(f"{s}.legal_share_prob",
-                                         cfg.get("legal_share_prob", d.legal_share_prob)),
-            series_step_h=_series_step(f"{s}.series_step_h",
-                                       cfg.get("series_step_h", d.series_step_h), horizon),
-        )
-
-
-MAX_POSTS = 10_000_000  # posts per run (each post's state lives in memory)
-MAX_SERIES_POINTS = 10_000_000  # points of the reach-over-time series of one run
-MAX_HORIZON_STEPS = 1e12
-
-
-def _series_step(field_name: str, value: Any, horizon: float) -> float:
-    # the series ends after the last new exposure; a step this small could never be stored
-    step = number(field_name, value, lo=0.0, lo_open=True, unit="hours")
-    if horizon / step > MAX_HORIZON_STEPS:
-        raise ConfigError(field_name, value, f"must be >= horizon_h / {MAX_HORIZON_STEPS:.0e} "
-                          f"({horizon / MAX_HORIZON_STEPS:.3g} h)")
-    return step
+    def category(self, name: str) -> Category:
+        return Category(name, self.weight, self.share_prob, self.decay)
 
 
 @dataclass(frozen=True)
-class SimConfig:
-    """Everything one simulation run needs besides its seed."""
+class ScenarioConfig:
+    """The content campaign: 20 illegal posts uploaded over the first day by 10 random accounts,
+    plus 20 legal background posts by random users, followed for two weeks (horizon 336 h).
 
-    graph: Mapping[str, Any]
-    spread: SpreadConfig = field(default_factory=SpreadConfig)
-    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
-    policies: tuple[Mapping[str, Any], ...] = ()
-    max_events: int = 50_000_000
+    Virality: share_prob is the probability that a user exposed to a post reshares it, per category.
+    On the default graph (Barabasi-Albert n=10000 m=5, graph.seed 2018) with the default lognormal
+    feed delay the epidemic threshold is about <k>/(<k^2> - <k>) = 0.038, so all three categories
+    are supercritical, and mean reach per post grows with the removal latency from under 1 (15 min)
+    to about 550 (never)."""
 
-    @classmethod
-    def from_dict(cls, cfg: Mapping[str, Any]) -> SimConfig:
-        """Validate and build from a dict shaped like the composed Hydra config.
+    illegal_posts: int = param(20, "illegal posts uploaded by the campaign", Integer(lo=0, hi=MAX_POSTS))
+    window_h: float = param(24.0, "uploads are uniform over [0, window_h] (hours)", Hours())
+    horizon_h: float = param(336.0, "the simulation ends here (hours)", Hours(lo_open=True))
+    uploaders: int = param(10, "accounts that upload the illegal posts", Integer(lo=1))
+    uploader_selection: str = param("random", "how the uploader accounts are chosen",
+                                    Choice(("random", "top_degree"), "uploader selection"))
+    categories: tuple[Category, ...] = param(
+        {"terrorist_propaganda": {"weight": 1.0, "share_prob": 0.10},
+         "hate_speech": {"weight": 1.0, "share_prob": 0.08},
+         "ip_infringement": {"weight": 1.0, "share_prob": 0.06}},
+        "illegal categories: {name: {weight, share_prob, decay}}",
+        Custom(categories, "a mapping {category: {weight, share_prob, decay}} over "
+               + ", ".join(CATEGORIES)))
+    legal_posts: int = param(20, "legal background posts by random users (targets of wrongful "
+                             "removals; untouched by deadline policies)", Integer(lo=0, hi=MAX_POSTS))
+    legal_share_prob: float = param(0.05, "reshare probability of a legal post", Probability())
+    series_step_h: float = param(1.0, "time step of the reach-over-time series (hours)",
+                                 Hours(lo_open=True))
 
-        ``policy`` is one policy mapping (with a ``name``) or a list of them (a stack); the policy
-        classes validate their own parameters when the simulation is built.
-        """
-        cfg = mapping("config", cfg)
-        check_keys("config", cfg, ("graph", "spread", "scenario", "policy", "max_events"))
-        graph = mapping("graph", require("config", cfg, "graph"))
-        pol = cfg.get("policy")
-        if pol is None:
-            pols: tuple[Mapping[str, Any], ...] = ()
-        elif isinstance(pol, Mapping):
-            pols = (pol,)
-        elif isinstance(pol, list | tuple):
-            pols = tuple(mapping(f"policy[{i}]", p) for i, p in enumerate(pol))
-        else:
-            raise ConfigError("policy", pol, "must be a policy mapping or a list of them")
-        return cls(
-            graph=dict(graph),
-            spread=SpreadConfig.from_dict(cfg.get("spread")),
-            scenario=ScenarioConfig.from_dict(cfg.get("scenario")),
-            policies=pols,
-            max_events=integer("max_events", cfg.get("max_events", 50_000_000), lo=1, hi=2**62),
-        )
-
-
-#: the largest seed (run or graph): seeds are stored as 64-bit integers in the result tables
-SEED_MAX = 2**63 - 1
+    def validate(self, path: str) -> None:
+        if self.horizon_h < self.window_h:
+            raise ConfigError(f"{path}.horizon_h", self.horizon_h,
+                              f"must be >= scenario.window_h ({self.window_h:g})")
+        # the series ends after the last new exposure; a step this small could never be stored
+        if self.horizon_h / self.series_step_h > MAX_HORIZON_STEPS:
+            raise ConfigError(f"{path}.series_step_h", self.series_step_h,
+                              f"must be >= horizon_h / {MAX_HORIZON_STEPS:.0e} "
+                              f"({self.horizon_h / MAX_HORIZON_STEPS:.3g} h)")
 
 
 def check_seed(seed: Any, field_name: str = "seed") -> int:
@@ -243,5 +145,89 @@ def as_latency(field_name: str, value: Any) -> float:
     return number(field_name, value, lo=0.0, allow_inf=True, unit="hours")
 
 
-__all__ = ["ALL_CATEGORIES", "CATEGORIES", "LEGAL", "SimConfig", "SpreadConfig", "ScenarioConfig",
-           "Kernel", "Decay", "Category", "check_seed", "as_latency", "SEED_MAX"]
+@dataclass(frozen=True)
+class Plots:
+    """How plots are written."""
+
+    svg: bool = param(False, "also write every plot as SVG (PNG always)", Boolean())
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """The settings of a job of runs, beside the world: which seeds, and what else to compute."""
+
+    seed: int = param(0, "first run seed (0 is a seed like any other)", Integer(lo=0, hi=SEED_MAX))
+    seeds: int = param(20, "paired seeds per job: seed, seed+1, ..., the same at every sweep point",
+                       Integer(lo=1, hi=MAX_SEEDS))
+    baseline: bool = param(True, "also run the unmoderated twin of each seed to report reach "
+                           "prevented", Boolean())
+    deadline_path: str = param(
+        "auto", "auto: when every policy is a pure deadline (cascade semantics), compute each seed's "
+        "unmoderated run once and read every point's exact result off it; off: simulate every point",
+        Choice(("auto", "off"), "deadline path"))
+    plots: Plots = param({"svg": False}, "plot options", Section(Plots))
+
+    def validate(self, path: str) -> None:
+        if self.seed + self.seeds - 1 > SEED_MAX:
+            raise ConfigError("seed", self.seed, f"must be <= {SEED_MAX - self.seeds + 1} with seeds = "
+                              f"{self.seeds} (the last seed, seed + seeds - 1, must be <= {SEED_MAX})")
+
+
+#: the statistics of reach per post a calibration can target
+CALIBRATION_STATS = ("mean", "p95")
+#: the search range of a calibration when ``min``/``max`` are null: latency levers (hours), count levers
+LATENCY_MAX_H = 720.0
+COUNT_RANGE = (1, 256)
+#: relative tolerance of a latency bisection
+CALIBRATION_TOL = 1e-3
+
+
+def _lever(path: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(path, value, "must be a dotted config key such as policy.latency_h or "
+                          "policy.moderators")
+    if not value.startswith("policy."):
+        # the graph, the scenario and the spread are fixed while the lever moves
+        raise ConfigError(path, value, "must be a parameter of the policy (policy.<key>), such as "
+                          "policy.latency_h or policy.moderators")
+    return value
+
+
+@dataclass(frozen=True)
+class CalibrationSettings:
+    """An SLA calibration: the value of one policy lever that keeps reach per post under a target.
+
+    A latency lever (continuous, hours) is found by bisection; an integer lever (a head-count such
+    as policy.moderators) by searching the integers."""
+
+    target: float = param("???", "reach per illegal post not to exceed", Number(lo=0.0))
+    stat: str = param("mean", "mean: mean reach per post; p95: 95th percentile of reach per post, "
+                      "averaged over seeds", Choice(CALIBRATION_STATS, "statistic"))
+    lever: str = param("???", "the policy parameter to set: a latency (hours) or an integer lever",
+                       Custom(_lever, "a dotted key policy.<key> naming a number"))
+    min: int | None = param(None, "integer levers: smallest value tried (null: 1)",
+                            Optional(Integer(lo=0)))
+    max: float | None = param(None, "latency: upper end of the search (hours, null: 720); integer "
+                              "levers: largest value tried (null: 256)",
+                              Optional(Number(lo=0.0, lo_open=True)))
+    tol: float = param(CALIBRATION_TOL, "latency: relative tolerance of the bisection",
+                       Number(lo=0.0, lo_open=True, hi=0.5))
+
+    def latency_max(self) -> float:
+        """The upper end of a latency search (hours)."""
+        return LATENCY_MAX_H if self.max is None else float(self.max)
+
+    def count_range(self, path: str = "calibration") -> tuple[int, int]:
+        """The integers a count lever may take, lowest and highest."""
+        lo = COUNT_RANGE[0] if self.min is None else self.min
+        hi = COUNT_RANGE[1] if self.max is None else self.max
+        if isinstance(hi, float) and not hi.is_integer():
+            raise ConfigError(f"{path}.max", hi, "must be an integer for an integer lever")
+        if hi < lo:
+            raise ConfigError(f"{path}.max", hi, f"must be an integer >= {lo}")
+        return lo, int(hi)
+
+
+__all__ = ["ALL_CATEGORIES", "CATEGORIES", "LEGAL", "SpreadConfig", "ScenarioConfig",
+           "RunSettings", "Plots", "Kernel", "Decay", "Category", "check_seed", "as_latency", "SEED_MAX",
+           "MAX_SEEDS", "MAX_POSTS", "MAX_SERIES_POINTS", "CalibrationSettings", "CALIBRATION_STATS", "LATENCY_MAX_H", "COUNT_RANGE", "CALIBRATION_TOL"]

@@ -1,0 +1,88 @@
+"""The configuration of one run: :class:`SimConfig` = graph + spread + scenario + policy stack.
+
+Built from plain dicts, the same shape as the YAML files in ``conf/``::
+
+    SimConfig.from_dict({"graph": {...}, "spread": {...}, "scenario": {...}, "policy": {...}})
+
+Any section left out takes the schema's defaults, the same defaults the command line composes
+(the YAML files in ``conf/`` are generated from the schema), so ``spreadsim.simulate({}, seed=0)``
+and ``spreadsim experiment=single seed=0 seeds=1`` run the same world. Every field is checked
+before anything runs; a bad one raises a one-line :class:`~spreadsim.errors.ConfigError` naming the
+field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from spreadsim.errors import ConfigError
+from spreadsim.schema.checks import integer, mapping
+from spreadsim.schema.fields import parse
+from spreadsim.schema.model import ScenarioConfig, SpreadConfig
+
+#: the default graph when a config has no ``graph`` section (its other keys take the kind's defaults)
+DEFAULT_GRAPH = {"kind": "barabasi_albert", "n": 10000, "m": 5, "seed": 2018}  # INTERIM
+#: a run stops with an error after this many spread events (a guard against runaway configs)
+MAX_EVENTS = 50_000_000
+
+
+def complete_graph(value: Any, path: str = "graph") -> dict[str, Any]:
+    """The ``graph`` section checked against its kind's schema, every default filled in."""
+    raw = mapping(path, DEFAULT_GRAPH if value is None else value)
+    return dict(raw)  # INTERIM: until schema.graphs lands
+
+
+def complete_policy(value: Any, path: str = "policy") -> dict[str, Any]:
+    """One ``policy`` section checked against its policy's schema, every default filled in."""
+    raw = mapping(path, value)
+    return dict(raw)  # INTERIM: until schema.policies lands
+
+
+def policy_stack(value: Any) -> tuple[Mapping[str, Any], ...]:
+    """The ``policy`` key: one policy mapping, a list of them (a stack), or null (none)."""
+    if value is None:
+        return ()
+    if isinstance(value, Mapping):
+        return (complete_policy(value, "policy"),)
+    if isinstance(value, list | tuple):
+        return tuple(complete_policy(mapping(f"policy[{i}]", p), f"policy[{i}]") for i, p in enumerate(value))
+    raise ConfigError("policy", value, "must be a policy mapping or a list of them")
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Everything one simulation run needs besides its seed.
+
+    ``graph`` and ``policies`` hold their sections as checked plain mappings with every default
+    filled in (the graph builders and the policy classes read them through their schema);
+    ``spread`` and ``scenario`` are typed sections.
+    """
+
+    graph: Mapping[str, Any]
+    spread: SpreadConfig
+    scenario: ScenarioConfig
+    policies: tuple[Mapping[str, Any], ...] = ()
+    max_events: int = MAX_EVENTS
+
+    @classmethod
+    def from_dict(cls, cfg: Mapping[str, Any]) -> SimConfig:
+        """Check and build from a dict shaped like the composed Hydra config; a section left out
+        takes the schema's defaults. ``policy`` is one policy mapping (with a ``name``), a list of
+        them (a stack), or null (no policy: the unmoderated run)."""
+        cfg = mapping("config", cfg)
+        allowed = ("graph", "spread", "scenario", "policy", "max_events")
+        for k in cfg:
+            if k not in allowed:
+                raise ConfigError(f"config.{k}", cfg[k], f"unknown key; allowed: {', '.join(allowed)}")
+        return cls(
+            graph=complete_graph(cfg.get("graph"), "graph"),
+            spread=parse(SpreadConfig, cfg.get("spread"), "spread"),
+            scenario=parse(ScenarioConfig, cfg.get("scenario"), "scenario"),
+            policies=policy_stack(cfg.get("policy")),
+            max_events=integer("max_events", cfg.get("max_events", MAX_EVENTS), lo=1, hi=2**62),
+        )
+
+
+__all__ = ["SimConfig", "DEFAULT_GRAPH", "MAX_EVENTS", "complete_graph", "complete_policy", "policy_stack"]

@@ -1,4 +1,4 @@
-"""The identities of DESIGN.md, checked against the engine.
+"""The identities of docs/design.md, checked against the engine.
 
 Stochastic checks state their tolerance from theory: |measured - expected| < 3 standard errors,
 with the standard error computed from the sample (n posts, their variance) and written next to

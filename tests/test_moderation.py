@@ -457,7 +457,7 @@ def test_experiment_runs_full(name):
 @pytest.mark.parametrize("name, removed, within_24h", [("coc_2016", 0.28, 0.40),
                                                       ("coc_2017", 0.59, 0.51)])
 def test_code_of_conduct_calibration(name, removed, within_24h):
-    # shared/data/code_of_conduct_rounds.csv; 10 seeds; within 3 SE of the seed means
+    # data/code_of_conduct_rounds.csv; 10 seeds; within 3 SE of the seed means
     # (the SE of the 24 h share over 10 seeds is ~0.04)
     cfg = compose_experiment(name)
     rows = np.array([[s["policy0_notice_and_takedown_notice_removed_share"],

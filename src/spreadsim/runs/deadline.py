@@ -1,7 +1,7 @@
 """Cheap deadline curves: every point of a removal-deadline sweep from one unmoderated run.
 
 Under ``cascade`` semantics a post removed at time R has exactly the exposures and shares that the
-unmoderated run with the same seed had before R (the identity of DESIGN.md; the engine's counter-
+unmoderated run with the same seed had before R (the deadline identity of docs/design.md; the engine's counter-
 based randomness makes it exact). When every policy of a stack fixes each post's removal time at
 upload, independently of the spread (:class:`~spreadsim.policies.base.PreDecidedRemoval`: fixed latency,
 latency distributions, with removal probabilities and category overrides), a whole sweep over

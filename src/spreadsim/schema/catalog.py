@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from spreadsim.schema.model import ScenarioConfig, SpreadConfig
+
 
 def generated_sections() -> dict[str, type]:
     """``conf``-relative path -> the schema section whose defaults that file holds."""
-    sections: dict[str, type] = {}
+    sections: dict[str, type] = {"spread/default.yaml": SpreadConfig, "scenario/default.yaml": ScenarioConfig}
     return sections

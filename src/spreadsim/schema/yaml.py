@@ -60,10 +60,16 @@ def section_yaml(cls: type, comment: str | None = None) -> str:
         text = " ".join(para.split())
         lines += ["# " + row for row in textwrap.wrap(text, 98)]
     infos = describe(cls)
-    width = max(len(f"{i.name}: {scalar(i.default)}") for i in infos)
+    entries = []
     for i in infos:
-        entry = f"{i.name}: {scalar(i.default)}"
-        lines.append(f"{entry:<{width}}  # {i.help}" if i.help else entry)
+        nested = isinstance(i.default, Mapping) and any(isinstance(v, Mapping) for v in i.default.values())
+        if nested:  # a mapping of mappings: one line per key
+            entries.append((f"{i.name}:", i.help))
+            entries += [(f"  {k}: {scalar(v)}", "") for k, v in i.default.items()]
+        else:
+            entries.append((f"{i.name}: {scalar(i.default)}", i.help))
+    width = max(len(e) for e, _ in entries)
+    lines += [f"{e:<{width}}  # {h}" if h else e for e, h in entries]
     return "\n".join(lines) + "\n"
 
 

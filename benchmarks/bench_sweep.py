@@ -55,8 +55,8 @@ from _common import header, loadavg, mmm, stats, write_json  # noqa: E402
 
 GOAL = 0.85
 _TS = r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]"
-_START = re.compile(_TS + r"\[spreadsim\.sweep\]\[INFO\] - job (\d+): ")
-_DONE = re.compile(_TS + r"\[spreadsim\.sweep\]\[INFO\] - job (\d+) done: .*?, ([\d.]+) s ")
+_START = re.compile(_TS + r"\[spreadsim\.(?:runs\.)?sweep\]\[INFO\] - job (\d+): ")
+_DONE = re.compile(_TS + r"\[spreadsim\.(?:runs\.)?sweep\]\[INFO\] - job (\d+) done: .*?, ([\d.]+) s ")
 
 
 def _ts(s: str) -> float:

@@ -15,7 +15,7 @@ import pytest
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 
-from spreadsim.app.hydra_app import task_container
+from spreadsim.app.task import task_container
 from spreadsim.errors import ConfigError
 from spreadsim.outputs.io import read_table
 from spreadsim.policies import make_policy
@@ -77,7 +77,8 @@ def test_default_config_is_the_latency_sweep(hydra_compose):
     assert cfg.graph.seed == 2018
     assert str(cfg.hydra.mode) == "RunMode.MULTIRUN"
     assert cfg.hydra.sweeper.params["policy.latency_h"] == "0,0.25,1,6,24,168,inf"
-    assert cfg.hydra.callbacks.aggregate._target_ == "spreadsim.app.hydra_app.AggregateCallback"
+    assert cfg.hydra.callbacks.aggregate._target_ == "spreadsim.app.callback.AggregateCallback"
+    assert cfg.hydra.sweeper._target_.endswith(".BasicSweeper")  # Hydra's own sweeper
     assert cfg.hydra.launcher._target_.endswith("JoblibLauncher") and cfg.hydra.launcher.n_jobs == -1
     assert cfg.deadline_path == "auto" and cfg.plots.svg is False
 

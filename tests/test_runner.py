@@ -5,12 +5,9 @@ and the SLA calibration experiment writes its answer."""
 from __future__ import annotations
 
 import copy
-import gc
-import importlib
 import json
 import math
 import os
-import pickle
 import shutil
 import signal
 import subprocess
@@ -24,12 +21,11 @@ import pytest
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 
-from spreadsim.errors import DataError
-from spreadsim.graphs.build import Graph
+from spreadsim.app.task import run_calibration, task_container
+from spreadsim.errors import ConfigError, DataError
+from spreadsim.graphs import Graph
 from spreadsim.outputs.io import read_table, write_table
 from spreadsim.runs import sweep, tracecache
-from spreadsim.app import hydra_app
-from spreadsim.app.hydra_app import joblib_settings, prestart_workers, run_calibration, task_container
 from spreadsim.runs.sweep import aggregate, check_job_config, pinned_graph, run_job, write_sweep_outputs
 from spreadsim.runs.tracecache import TraceCache, trace_from_arrays, trace_to_arrays
 
@@ -300,7 +296,7 @@ def test_every_launcher_composes_with_any_experiment(experiment, hydra_compose):
     assert all(c == cfgs["local"] for c in cfgs.values())  # the experiment does not change
     default = hydra_compose(config_name="config", return_hydra_config=True,
                             overrides=[f"experiment={experiment}"])
-    assert default.hydra.sweeper._target_ == "hydra_plugins.spreadsim_sweeper.SpreadsimSweeper"
+    assert default.hydra.sweeper._target_.endswith(".BasicSweeper")  # Hydra's own
     assert default.hydra.launcher._target_.endswith("JoblibLauncher")
     assert default.hydra.launcher.n_jobs == -1
 
@@ -314,401 +310,116 @@ def test_sla_calibration_experiment_composes(hydra_compose):
     assert plain["calibration"]["lever"] == "policy.latency_h"
 
 
-# --------------------------------------------------------------------------- worker warm-up
+# --------------------------------------------------------------------------- the sweep check
 
 
-def test_joblib_workers_start_warm_and_are_the_launchers(hydra_compose):
-    """The workers started before Hydra's validation are the ones the launcher's Parallel uses."""
-    from joblib import Parallel, delayed
+def _sweep_config(hydra_compose, *overrides: str, params: dict | None = None):
+    """The config a sweep's callback gets (``on_multirun_start``): composed without the swept
+    values, the command line's overrides recorded, ``params`` as ``hydra.sweeper.params``."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import open_dict, read_write
 
+    parsed = OverridesParser.create().parse_overrides(list(overrides))
+    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
     cfg = hydra_compose(config_name="config", return_hydra_config=True,
-                        overrides=["experiment=single", *SMALL, "hydra.launcher.n_jobs=2"])
-    warm = prestart_workers(cfg)
-    assert warm is not None
-    pids = list(warm)
-    assert len(pids) == 2 and all(isinstance(p, int) and p != os.getpid() for p in pids), pids
-    launcher_pids = set(Parallel(**joblib_settings(cfg.hydra.launcher))(
-        delayed(os.getpid)() for _ in range(6)))
-    # a warmed worker's heap is frozen (loky's gc.collect after a task no longer walks it)
-    frozen = Parallel(**joblib_settings(cfg.hydra.launcher))(
-        delayed(gc.get_freeze_count)() for _ in range(4))
-    assert max(frozen) > 10_000, frozen
-    assert os.getpid() not in launcher_pids
-    assert launcher_pids & set(pids), (pids, launcher_pids)  # a new executor has new processes
-    # when the sweep ends they are let go before the aggregation; joblib starts new ones if asked
-    hydra_app._stop_workers()
-    assert "executor" not in hydra_app._ACTIVE
-    again = set(Parallel(**joblib_settings(cfg.hydra.launcher))(
-        delayed(os.getpid)() for _ in range(4)))
-    assert not again & launcher_pids
+                        overrides=["experiment=single", *fixed])
+    with read_write(cfg), open_dict(cfg):
+        cfg.hydra.overrides.task = ["experiment=single", *[o for o in overrides if not o.startswith("hydra.")]]
+        cfg.hydra.sweeper.params = params
+    return cfg
 
 
-@pytest.mark.parametrize("launcher", ["basic", "joblib_one"])
-def test_jobs_in_this_process_are_warmed_here(launcher, hydra_compose):
-    over = ["hydra/launcher=basic"] if launcher == "basic" else ["hydra.launcher.n_jobs=1"]
-    cfg = hydra_compose(config_name="config", return_hydra_config=True,
-                        overrides=["experiment=single", *SMALL, "graph.seed=3", *over])
-    sweep._PINNED.clear()
-    try:
-        assert prestart_workers(cfg) is None
-        assert gc.get_freeze_count() > 10_000  # warmed here, heap frozen
-    finally:
-        gc.unfreeze()
-    # the jobs' pinned graph is built already: run_job's lookup finds it
-    job = check_job_config(task_container(cfg)).sim
-    assert job.graph["n"] == 600
-    assert sweep._graph_key(job.graph, 3) in sweep._PINNED
-
-
-def test_warm_up_builds_the_pinned_graph_only_if_no_job_changes_it(hydra_compose):
-    from omegaconf import OmegaConf
-
-    cfg = hydra_compose(config_name="config", return_hydra_config=True,
-                        overrides=["experiment=single", *SMALL, "graph.seed=3"])
-    assert hydra_app._graph_is_fixed(cfg)
-    for swept in ("graph.n=600,700", "graph=barabasi_albert,sbm", "+graph.name=a,b",
-                  "experiment=single,netzdg"):
-        c = cfg.copy()
-        OmegaConf.set_readonly(c, False)
-        c.hydra.overrides.task.append(swept)
-        assert not hydra_app._graph_is_fixed(c), swept
-    c = cfg.copy()
-    OmegaConf.set_readonly(c, False)
-    c.hydra.overrides.task.append("policy.latency_h=1,6")
-    assert hydra_app._graph_is_fixed(c)
-
-
-def test_warm_up_never_fails():
-    good = _job_cfg(1.0)
-    try:
-        assert hydra_app._warm_worker(good) == os.getpid()
-        assert gc.get_freeze_count() > 10_000
-    finally:
-        gc.unfreeze()  # the test process goes on as before
-    try:  # a failed warm-up (left to the jobs to report) still freezes what is loaded
-        assert hydra_app._warm_worker({**good, "policy": {"name": "nosuch"}}) is None
-        assert hydra_app._warm_worker({"seeds": "many"}) is None
-        assert gc.get_freeze_count() > 10_000
-    finally:
-        gc.unfreeze()
-
-
-# --------------------------------------------------------------------------- sweeper
-
-
-def test_structural_overrides():
-    from hydra_plugins.spreadsim_sweeper import structural_overrides
-
-    ov = ["policy.latency_h=6", "policy=notice_and_takedown", "seeds=3", "+graph.n=5",
-          "hydra.launcher.n_jobs=2", "hydra/launcher=basic", "~policy.removal_prob", "experiment=single"]
-    assert structural_overrides(ov) == ("policy=notice_and_takedown", "seeds=3",
-                                        "hydra.launcher.n_jobs=2", "hydra/launcher=basic", "experiment=single")
-
-
-def test_sweeper_checks_one_job_per_kind_in_a_large_batch(monkeypatch):
-    """Above MAX_CHECKED_JOBS jobs, one job per distinct group choice is composed and checked."""
-    sweeper, loader = _sweeper_with_counting_loader()
-    import hydra_plugins.spreadsim_sweeper as plugin
-
-    monkeypatch.setattr(plugin, "MAX_CHECKED_JOBS", 3)
-    batch = [["policy.latency_h=0"], ["policy.latency_h=1"],
-             ["policy=notice_and_takedown", "policy.moderators=1"],
-             ["policy=notice_and_takedown", "policy.moderators=0"]]  # not checked: same kind
-    sweeper.validate_batch_is_legal(batch)
-    assert loader.composed == [batch[0], batch[2]]
-
-
-def _sweeper_with_counting_loader(*overrides: str):
-    """spreadsim's sweeper over Hydra's real config loader (counting its compositions)."""
-    from hydra._internal.callbacks import Callbacks
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl
-    from hydra._internal.utils import create_config_search_path
-    from hydra.core.plugins import Plugins
-    from hydra.types import HydraContext, RunMode
-
-    import hydra_plugins.spreadsim_sweeper as plugin
-
-    # Hydra's plugin scan executes the plugin modules again, Hydra's basic sweeper after
-    # spreadsim's: when it runs first here (a partial test run), spreadsim's sweeper would
-    # subclass the basic sweeper's former class. Scan, then execute spreadsim's module again.
-    Plugins.instance()
-    SpreadsimSweeper = importlib.reload(plugin).SpreadsimSweeper
-
-    class Counting(ConfigLoaderImpl):
-        composed: list[list[str]] = []
-
-        def load_sweep_config(self, master_config, sweep_overrides):
-            self.composed.append(list(sweep_overrides))
-            return super().load_sweep_config(master_config, sweep_overrides)
-
-    loader = Counting(config_search_path=create_config_search_path("pkg://spreadsim.conf"))
-    sweeper = SpreadsimSweeper(max_batch_size=None, params=None)
-    sweeper.hydra_context = HydraContext(config_loader=loader, callbacks=Callbacks())
-    sweeper.config = loader.load_configuration("config", overrides=["experiment=single", *overrides],
-                                               run_mode=RunMode.MULTIRUN)
-    return sweeper, loader
-
-
-def test_sweeper_checks_every_job_composing_each_kind_once():
-    """Validating a batch checks every job's config, through the caching loader that setup()
-    gives the sweeper: Hydra composes each distinct group choice once."""
-    from hydra.types import HydraContext
-
-    sweeper, loader = _sweeper_with_counting_loader()
-    from hydra_plugins.spreadsim_sweeper import CachingConfigLoader
-
-    sweeper.hydra_context = HydraContext(config_loader=CachingConfigLoader(loader, "batch"),
-                                         callbacks=sweeper.hydra_context.callbacks)
-    batch = [["policy.latency_h=0"], ["policy.latency_h=1"], ["policy.latency_h=6"],
-             ["policy=notice_and_takedown", "policy.moderators=1"],
-             ["policy=notice_and_takedown", "policy.moderators=2"]]
-    sweeper.validate_batch_is_legal(batch)
-    assert loader.composed == [batch[0], batch[3]]
-    from spreadsim.runs.sweep import InvalidConfig
-
-    with pytest.raises(InvalidConfig, match=r"^policy\.moderators = 0: "):
-        sweeper.validate_batch_is_legal([*batch, ["policy=notice_and_takedown", "policy.moderators=0"]])
-
-
-def test_sweeper_still_catches_a_bad_group_option():
-    from hydra.errors import MissingConfigException
-
-    sweeper, _ = _sweeper_with_counting_loader()
-    with pytest.raises(MissingConfigException):
-        sweeper.validate_batch_is_legal([["policy=fixed_latency"], ["policy=nosuch"]])
-
-
-# the jobs of real sweeps (one list of overrides per job), composed by Hydra and by the caching
-# loader: same configs. Each batch is composed in this order, so later jobs reuse earlier ones.
-CACHING_BATCHES = {
-    "latency sweep": [["policy.latency_h=0"], ["policy.latency_h=0.25"], ["policy.latency_h=inf"],
-                      ["policy.latency_h=24"]],
-    "moderators with a group": [
-        ["experiment=single", "policy=notice_and_takedown", "policy.moderators=1", "seeds=100"],
-        ["experiment=single", "policy=notice_and_takedown", "policy.moderators=2", "seeds=100"]],
-    "two swept keys, null, a string": [
-        ["graph.n=2000", "policy.latency_h=6", "scenario.illegal_posts=3"],
-        ["graph.n=3000", "policy.latency_h=null", "scenario.illegal_posts=3"],
-        ["graph.n=3000", "policy.latency_h='never'", "scenario.illegal_posts=4"]],
-    "interpolation and quoting": [["policy.latency_h=${seeds}"], ["spread.removal='per copy'"],
-                                  ["spread.removal='x=y'"], ["spread.removal=${graph.kind}"]],
-    "groups change between jobs": [
-        ["policy=fixed_latency", "policy.latency_h=1"],
-        ["policy=notice_and_takedown", "policy.moderators=2"],
-        ["policy=fixed_latency", "policy.latency_h=2"],
-        ["graph=erdos_renyi", "graph.n=500"], ["graph=erdos_renyi", "graph.n=600"]],
-    "a key set twice, and a dict": [["policy.latency_h=1", "policy.latency_h=2"],
-                                    ["policy.latency_h=3", "policy.latency_h=4"],
-                                    ["scenario.categories.hate_speech={weight: 2}"],
-                                    ["scenario.categories.hate_speech={share_prob: 0.1}"]],
-    "a subtree and a key in it": [["scenario={illegal_posts: 3}", "scenario.uploaders=2"],
-                                  ["scenario={illegal_posts: 3}", "scenario.uploaders=3"],
-                                  ["scenario.uploaders=3", "scenario={uploaders: 5}"],
-                                  ["scenario.uploaders=4", "scenario={uploaders: 5}"]],
+# sweeps whose every job's checked config must be the config Hydra composes for that job
+SWEEPS = {
+    "latency sweep": ["policy.latency_h=0,0.25,inf,24"],
+    "moderators with a group": ["policy=notice_and_takedown", "policy.moderators=1,2", "seeds=100"],
+    "two swept keys, null, a string": ["graph.n=2000,3000", "policy.latency_h=6,null,'never'",
+                                       "scenario.illegal_posts=3,4"],
+    "interpolation and quoting": ["policy.latency_h=${seeds},1", "spread.removal='per copy','x=y'"],
+    "groups change between jobs": ["policy=fixed_latency,notice_and_takedown", "graph=erdos_renyi,sbm",
+                                   "seeds=2,3"],
+    "a key set twice, and a dict": ["policy.latency_h=1,2", "policy.latency_h=3,4",
+                                    "scenario.categories.hate_speech={weight: 2},{share_prob: 0.1}"],
+    "a subtree and a key in it": ["scenario={illegal_posts: 3},{uploaders: 5}", "scenario.uploaders=2,3"],
 }
 
 
-def resolved_task(cfg):
-    """The job's own part of a composed config (everything but ``hydra``), resolved."""
+@pytest.mark.parametrize("name", list(SWEEPS))
+def test_checked_configs_are_the_configs_hydra_composes(name, hydra_compose):
+    """The check sets swept values on a config composed once per combination of the other
+    overrides: every job's config is the one Hydra composes from the job's overrides."""
     from omegaconf import OmegaConf
 
-    return OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]),
-                                  resolve=True)
+    from spreadsim.app.sweepcheck import expected_jobs, job_configs, sweep_lists
+
+    cfg = _sweep_config(hydra_compose, *SWEEPS[name])
+    jobs = list(job_configs(cfg))
+    assert len(jobs) == expected_jobs(cfg) == math.prod(len(v) for v in sweep_lists(cfg).values())
+    assert len({frozenset(o) for o, _ in jobs}) == len(jobs)  # every job once
+    for overrides, got in jobs:
+        want = hydra_compose(config_name="config", overrides=list(overrides))
+        assert OmegaConf.to_container(got, resolve=True) == OmegaConf.to_container(want, resolve=True), overrides
 
 
-@pytest.mark.parametrize("name", list(CACHING_BATCHES))
-def test_caching_loader_composes_what_hydra_composes(name):
-    from omegaconf import OmegaConf, open_dict
+def test_sweep_check_catches_a_value_bad_only_with_another_swept_value(hydra_compose):
+    """Each value is fine on its own (graph.m=20 on the default 10k users, graph.n=12 with the
+    default m=5); the job with both is not: it fails before any job starts."""
+    from spreadsim.app.sweepcheck import check_sweep
 
-    sweeper, loader = _sweeper_with_counting_loader()
-    from hydra_plugins.spreadsim_sweeper import CachingConfigLoader
-
-    master = sweeper.config
-    caching = CachingConfigLoader(loader, f"test {name}")
-    for job in CACHING_BATCHES[name]:
-        loader.composed.clear()
-        plain = loader.load_sweep_config(master, job)
-        loader.composed.clear()
-        made = caching.load_sweep_config(master, job)
-        assert OmegaConf.to_container(made) == OmegaConf.to_container(plain), job
-        assert resolved_task(made) == resolved_task(plain), job
-        assert OmegaConf.is_struct(made) and OmegaConf.is_struct(plain)
-        assert OmegaConf.is_readonly(made.hydra) == OmegaConf.is_readonly(plain.hydra)
-        with open_dict(made):  # what a launcher and the job do to their config
-            made.hydra.job.num = 12345
-            made.seeds = -7
-    # each job got its own object: changing one changed no kept copy
-    again = caching.load_sweep_config(master, CACHING_BATCHES[name][-1])
-    assert OmegaConf.to_container(again) == OmegaConf.to_container(
-        loader.load_sweep_config(master, CACHING_BATCHES[name][-1]))
+    cfg = _sweep_config(hydra_compose, "graph.n=12,1000", "graph.m=2,20")
+    with pytest.raises(ConfigError, match=r"^graph\.m = 20: .*< graph\.n"):
+        check_sweep(cfg)
+    check_sweep(_sweep_config(hydra_compose, "graph.n=12,1000", "graph.m=2,11"))
 
 
-def test_caching_loader_composes_once_per_kind_of_job():
-    sweeper, loader = _sweeper_with_counting_loader()
-    from hydra_plugins.spreadsim_sweeper import CachingConfigLoader
+def test_large_sweep_checks_every_value_under_every_group_option(hydra_compose, monkeypatch):
+    """Above MAX_CHECKED_JOBS jobs each swept value is checked on its own, under each option of a
+    swept group."""
+    from spreadsim.app import sweepcheck
 
-    caching = CachingConfigLoader(loader, "count")
-    for name in ("latency sweep", "groups change between jobs", "a key set twice, and a dict",
-                 "a subtree and a key in it"):
-        for job in CACHING_BATCHES[name]:
-            caching.load_sweep_config(sweeper.config, job)
-    assert loader.composed == [
-        ["policy.latency_h=0"],  # then the other latencies from it
-        ["policy=fixed_latency", "policy.latency_h=1"],
-        ["policy=notice_and_takedown", "policy.moderators=2"],
-        ["graph=erdos_renyi", "graph.n=500"],
-        # a key set twice, dict values, a key inside a subtree set by another override: Hydra
-        *CACHING_BATCHES["a key set twice, and a dict"],
-        *CACHING_BATCHES["a subtree and a key in it"],
-    ]
-    # another sweep (another token) does not reuse this one's configs
-    CachingConfigLoader(loader, "other").load_sweep_config(sweeper.config, ["policy.latency_h=1"])
-    assert loader.composed[-1] == ["policy.latency_h=1"]
+    monkeypatch.setattr(sweepcheck, "MAX_CHECKED_JOBS", 2)
+    sweepcheck.check_sweep(_sweep_config(hydra_compose, "policy=fixed_latency,notice_and_takedown",
+                                         "policy.removal_prob=0.5,1"))
+    bad = _sweep_config(hydra_compose, "policy=fixed_latency,notice_and_takedown",
+                        "policy.removal_prob=0.5,2")
+    with pytest.raises(ConfigError, match=r"^policy\.removal_prob = 2"):
+        sweepcheck.check_sweep(bad)
 
 
-def test_caching_loader_pickles_for_the_workers():
-    import pickle
+def test_sweeper_params_and_command_line_make_the_jobs(hydra_compose):
+    """As Hydra's basic sweeper: ``hydra.sweeper.params`` first, a command-line override of the
+    same key replaces it in place."""
+    from spreadsim.app.sweepcheck import expected_jobs, sweep_lists
 
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl
-    from hydra._internal.utils import create_config_search_path
-
-    sweeper, _ = _sweeper_with_counting_loader()
-    from hydra_plugins.spreadsim_sweeper import CachingConfigLoader
-
-    loader = ConfigLoaderImpl(config_search_path=create_config_search_path("pkg://spreadsim.conf"))
-    caching = pickle.loads(pickle.dumps(CachingConfigLoader(loader, "p")))
-    cfg = caching.load_sweep_config(sweeper.config, ["policy.latency_h=7"])
-    assert cfg.policy.latency_h == 7
-    assert caching.get_search_path() is not None and caching.list_groups("")
+    cfg = _sweep_config(hydra_compose, "policy.latency_h=1,2", "seeds=2",
+                        params={"policy.latency_h": "0,1,6", "scenario.illegal_posts": "3,4"})
+    assert sweep_lists(cfg) == {"policy.latency_h": ["policy.latency_h=1", "policy.latency_h=2"],
+                                "scenario.illegal_posts": ["scenario.illegal_posts=3", "scenario.illegal_posts=4"],
+                                "experiment": ["experiment=single"], "seeds": ["seeds=2"]}
+    assert expected_jobs(cfg) == 4
 
 
-def test_caching_loader_takes_its_sweeps_configs_to_the_workers(monkeypatch):
-    """Pickled, the loader takes the copies kept for its own sweep (not other sweeps'): a worker
-    makes the next job of that kind without composing."""
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl
-    from hydra._internal.utils import create_config_search_path
-    from omegaconf import OmegaConf
-
-    sweeper, _ = _sweeper_with_counting_loader()
-    import hydra_plugins.spreadsim_sweeper as plugin
-
-    loader = ConfigLoaderImpl(config_search_path=create_config_search_path("pkg://spreadsim.conf"))
-    plugin._TEMPLATES.clear()
-    main = plugin.CachingConfigLoader(loader, "this sweep")
-    main.load_sweep_config(sweeper.config, ["policy.latency_h=1"])
-    plugin.CachingConfigLoader(loader, "another").load_sweep_config(sweeper.config, ["seeds=3"])
-    blob = pickle.dumps(main)
-    plugin._TEMPLATES.clear()  # as in a new worker
-    worker = pickle.loads(blob)
-    assert [k[0] for k in plugin._TEMPLATES] == ["this sweep"]
-    composed = []
-    real = ConfigLoaderImpl.load_sweep_config
-    monkeypatch.setattr(ConfigLoaderImpl, "load_sweep_config",
-                        lambda self, *a: composed.append(a[1]) or real(self, *a))
-    cfg = worker.load_sweep_config(sweeper.config, ["policy.latency_h=6"])
-    assert composed == [] and cfg.policy.latency_h == 6
-    assert OmegaConf.to_container(cfg) == OmegaConf.to_container(
-        real(loader, sweeper.config, ["policy.latency_h=6"]))
+def _tables(d: Path) -> dict[str, bytes]:
+    """The sweep's and its jobs' tables (Parquet and CSV), by path under ``d``."""
+    return {str(f.relative_to(d)): f.read_bytes() for f in sorted(d.rglob("*"))
+            if f.suffix in (".parquet", ".csv")}
 
 
-def _files(d: Path) -> dict[str, bytes]:
-    """Every file under ``d`` but the logs, with ``d``'s name and the sweeper's lines taken out."""
-    out = {}
-    for f in sorted(d.rglob("*")):
-        if f.is_file() and f.suffix != ".log" and f.name != ".sweep.json":  # (timings)
-            text = f.read_bytes().replace(str(d).encode(), b"SWEEP")
-            out[str(f.relative_to(d))] = b"\n".join(
-                ln for ln in text.split(b"\n") if b"sweeper" not in ln and b"Sweeper" not in ln)
-    return out
-
-
-def test_joblib_jobs_write_what_hydras_joblib_launcher_writes(tmp_path):
-    """spreadsim's sweeper runs Hydra's joblib launcher through JoblibJobs (the jobs' shared part
-    sent once per worker and batch): in batches of two jobs on two workers, the sweep writes
-    every file Hydra's own sweeper and launcher write, byte for byte (but for the sweep folder's
-    name and the sweeper's name), and logs the launcher's lines."""
-    args = [*RESUME_ARGS, "hydra.launcher.n_jobs=2", "hydra.sweeper.max_batch_size=2"]
-    ours, hydras = tmp_path / "ours", tmp_path / "hydra"
+def test_parallel_sweep_writes_the_tables_of_a_sequential_one(tmp_path):
+    """Two joblib workers in batches of two jobs, and one job after another in this process
+    (``hydra.launcher.n_jobs=1``): the same tables, byte for byte, the sweep's and every job's."""
+    args = [*RESUME_ARGS, "graph=erdos_renyi,barabasi_albert"]
+    par, seq = tmp_path / "parallel", tmp_path / "sequential"
     procs = [subprocess.Popen(_cmd(*args, f"hydra.sweep.dir={d}", *extra), cwd=tmp_path, env=_env(),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for d, extra in ((ours, []), (hydras, ["hydra/sweeper=basic"]))]
+             for d, extra in ((par, ["hydra.launcher.n_jobs=2", "hydra.sweeper.max_batch_size=2"]),
+                              (seq, ["hydra.launcher.n_jobs=1"]))]
     logs = [p.communicate(timeout=300)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], logs
-    a, b = _files(ours), _files(hydras)
-    assert len(a) > 5 * 6 and a.keys() == b.keys()
-    assert [k for k in a if a[k] != b[k]] == []
-    # Hydra's launcher's log: three batches (2 + 2 + 1 jobs), every job listed
-    assert [ln.split("is launching ")[1] for ln in logs[0].splitlines() if "is launching" in ln] == [
-        "2 jobs", "2 jobs", "1 jobs"]
-    assert logs[0].count("Launching jobs, sweep output dir") == 3
-    assert logs[0].count("\t#") == logs[1].count("\t#") == N_RESUME_JOBS
-
-
-def test_joblib_jobs_leave_one_worker_to_hydras_launcher(monkeypatch, tmp_path):
-    """With one worker joblib runs the jobs in this process: JoblibJobs hands the launch to
-    Hydra's launcher, with more it sends the jobs to joblib itself."""
-    import joblib
-    from hydra_plugins.hydra_joblib_launcher import _core
-    from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
-
-    sweeper, _ = _sweeper_with_counting_loader(f"hydra.sweep.dir={tmp_path}")
-    import hydra_plugins.spreadsim_sweeper as plugin
-
-    hydras, ours = [], []
-    monkeypatch.setattr(_core, "launch", lambda **kw: hydras.append(kw["job_overrides"]) or ["h"])
-    monkeypatch.setattr(joblib.Parallel, "__call__", lambda self, jobs: ours.append(list(jobs)) or ["o"])
-    for n_jobs, who in ((1, "hydra"), (2, "ours")):
-        hydras.clear()
-        ours.clear()
-        launcher = JoblibLauncher(n_jobs=n_jobs)
-        launcher.setup(hydra_context=sweeper.hydra_context, task_function=print, config=sweeper.config)
-        ret = plugin.JoblibJobs(launcher).launch([["a=1"], ["a=2"]], 0)
-        assert ret == (["h"] if who == "hydra" else ["o"])
-        assert (len(hydras), len(ours)) == ((1, 0) if who == "hydra" else (0, 1))
-    assert [job[0].__name__ for job in ours[0]] == ["_execute_job"] * 2
-
-
-def test_joblib_jobs_unpickle_the_shared_part_once_per_batch(tmp_path, monkeypatch):
-    """A worker unpickles a batch's shared part at its first job of the batch only; the jobs get
-    their own configs and numbers; a new batch (token) brings its own part."""
-    from hydra.core.singleton import Singleton
-    from hydra.core.utils import setup_globals
-    from joblib.externals.loky.backend.reduction import dumps
-    from omegaconf.basecontainer import BaseContainer
-
-    # (logging disabled: the jobs leave this process's logging as it is)
-    sweeper, _ = _sweeper_with_counting_loader("hydra/job_logging=disabled",
-                                               "hydra/hydra_logging=disabled",
-                                               f"hydra.sweep.dir={tmp_path}")
-    import hydra_plugins.spreadsim_sweeper as plugin
-
-    config = sweeper.config
-
-    def task(cfg):
-        from hydra.core.hydra_config import HydraConfig
-
-        return HydraConfig.get().job.num, cfg.policy.latency_h
-
-    loads, real_loads = [], pickle.loads
-    monkeypatch.setattr(plugin.pickle, "loads", lambda b: loads.append(1) or real_loads(b))
-    saved = Singleton._instances, BaseContainer._resolvers
-    try:
-        setup_globals()  # (as the launcher does before it takes the singletons' state)
-        shared = bytes(dumps((sweeper.hydra_context, config, task, Singleton.get_state())))
-        rets = [plugin._execute_job(num, [f"policy.latency_h={lat}"], token, shared)
-                for num, lat, token in ((0, 1, "a"), (1, 2, "a"), (2, 3, "a"), (3, 4, "b"))]
-    finally:
-        Singleton._instances, BaseContainer._resolvers = saved
-        plugin._SHARED.clear()
-        # installing the singletons scanned Hydra's plugins, executing their modules again:
-        # spreadsim's sweeper subclasses the basic sweeper's new class only once executed again
-        importlib.reload(plugin)
-    assert len(loads) == 2  # batch a, batch b
-    assert [r.return_value for r in rets] == [(0, 1), (1, 2), (2, 3), (3, 4)]
-    assert [r.cfg.policy.latency_h for r in rets] == [1, 2, 3, 4]
-    assert [r.hydra_cfg.hydra.job.num for r in rets] == [0, 1, 2, 3]
-    assert [Path(r.hydra_cfg.hydra.runtime.output_dir) for r in rets] == [
-        tmp_path / str(i) for i in range(4)]
+    a, b = _tables(par), _tables(seq)
+    assert len(a) == 2 * (3 + 2 * N_RESUME_JOBS * 3) and a == b  # sweep: results, summary, categories
+    assert logs[0].count("is launching 2 jobs") == N_RESUME_JOBS  # 10 jobs in batches of two
+    assert logs[0].count("\t#") == logs[1].count("\t#") == 2 * N_RESUME_JOBS
 
 
 # --------------------------------------------------------------------------- bad sweeps

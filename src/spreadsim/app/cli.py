@@ -16,17 +16,17 @@ import atexit
 import os
 import sys
 import threading
-import traceback
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 import hydra
-from hydra.errors import HydraException, MissingConfigException, OverrideParseException
+from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from spreadsim.app.hydra_app import cleanup_failed_sweep, hydra_job
-from spreadsim.app.hydra_app import first_line as _first_line
+from spreadsim.app.callback import cleanup_failed_sweep
+from spreadsim.app.messages import group_override_message, hydra_error_message
+from spreadsim.app.task import hydra_job
 from spreadsim.errors import ConfigError, DataError
 from spreadsim.runs.sweep import InvalidConfig, JobError
 
@@ -38,56 +38,6 @@ __all__ = ["console", "main", "hydra_error_message"]
 @hydra.main(version_base="1.3", config_path="pkg://spreadsim.conf", config_name="config")
 def _app(cfg: DictConfig) -> None:
     hydra_job(cfg)
-
-
-#: spreadsim's config groups (the folders of conf/)
-CONFIG_GROUPS = ("graph", "spread", "policy", "scenario", "experiment")
-
-
-def hydra_error_message(ex: BaseException) -> str:
-    """A one-line message for a Hydra/OmegaConf composition error.
-
-    Parameters
-    ----------
-    ex : BaseException
-        The exception raised while composing the config.
-
-    Returns
-    -------
-    str
-        ``<field> = <value>: <what is allowed>`` where the exception allows it, else the first
-        line of Hydra's message.
-    """
-    if isinstance(ex, OverrideParseException):
-        return f"cannot parse the override {ex.override!r}: {_first_line(ex.message)}"
-    if isinstance(ex, MissingConfigException):
-        missing = ex.missing_cfg_file or ""
-        group, _, name = missing.rpartition("/")
-        if group and ex.options:
-            return f"{group} = {name!r}: unknown {group} config; allowed: {', '.join(ex.options)}"
-        return _first_line(str(ex)).replace("In 'config': ", "")
-    cause = ex.__cause__
-    text = str(ex)
-    if isinstance(cause, OmegaConfBaseException) and "Could not override" in text:
-        key = str(getattr(cause, "full_key", "") or "")
-        hint = ""
-        for ln in text.splitlines():
-            if ln.startswith("To append to your config use "):
-                hint = ln.removeprefix("To append to your config use ")
-        parent = getattr(cause, "parent_node", None)
-        allowed = ""
-        if isinstance(parent, DictConfig):
-            allowed = "; allowed: " + ", ".join(str(k) for k in parent.keys())
-        value = hint.partition("=")[2] if hint else ""
-        field = key or hint.lstrip("+").partition("=")[0]
-        msg = f"{field} = {value!r}: unknown key{allowed}"
-        if hint:
-            msg += f" (to add a key use {hint})"
-        return msg
-    first = _first_line(text).replace("In 'config': ", "")
-    if isinstance(cause, OmegaConfBaseException):
-        first += f" ({_first_line(str(cause))})"
-    return first
 
 
 class _DropHydraJobErrorLines:
@@ -105,51 +55,12 @@ class _DropHydraJobErrorLines:
         return getattr(self._stream, name)
 
 
-def _from_hydra_defaults(ex: BaseException) -> bool:
-    """Whether ``ex`` was raised by Hydra's defaults list (a config group given something other
-    than the name of one of its configs, such as ``graph=null`` or ``graph=[1,2]``)."""
-    tb = traceback.extract_tb(ex.__traceback__)
-    return bool(tb) and tb[-1].filename.replace(os.sep, "/").endswith("hydra/_internal/defaults_list.py")
-
-
-def _group_override_message(args: Sequence[str], ex: BaseException) -> str:
-    """``group = value: ...`` for the first config-group override whose value is not a name."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parser = OverridesParser.create()
-    for a in args:
-        try:
-            o = parser.parse_override(a)
-        except Exception:  # noqa: BLE001 - not this one
-            continue
-        key = o.key_or_group
-        if key in CONFIG_GROUPS or "/" in key:
-            if o.is_sweep_override() or isinstance(o.value(), str):
-                continue
-            value = a.partition("=")[2]
-            return (f"{key} = {value!r}: a config group takes the name of one of its configs "
-                    "(or a comma-separated list of names to sweep)")
-    return _first_line(str(ex))
-
-
 def _fail(message: str) -> None:
     cleanup_failed_sweep()
     sys.stdout.flush()
     sys.stderr.write(f"spreadsim: error: {message}\n")
     sys.stderr.flush()
     raise SystemExit(EXIT_BAD_INPUT)
-
-
-def _register_plugins() -> None:
-    """Register spreadsim's Hydra sweeper (``hydra_plugins.spreadsim_sweeper``, the default
-    ``hydra/sweeper``) with Hydra's documented ``Plugins.register``: Hydra finds plugins by
-    scanning the ``hydra_plugins`` folders, which an editable install does not expose."""
-    from hydra.core.plugins import Plugins
-
-    plugins = Plugins.instance()  # scan first: the scan re-imports Hydra's core plugins
-    from hydra_plugins.spreadsim_sweeper import SpreadsimSweeper
-
-    plugins.register(SpreadsimSweeper)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -170,7 +81,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     if argv is not None:
         sys.argv = [sys.argv[0] if sys.argv else "spreadsim", *argv]
-    _register_plugins()
     real_stderr = sys.stderr
     sys.stderr = _DropHydraJobErrorLines(real_stderr)
     try:
@@ -188,11 +98,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         if user_full_error:
             raise
         _fail(hydra_error_message(e))
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError):  # Hydra's defaults list on a group given a non-name
         sys.stderr = real_stderr
-        if user_full_error or not _from_hydra_defaults(e):
+        message = None if user_full_error else group_override_message(args)
+        if message is None:
             raise
-        _fail(_group_override_message(args, e))
+        _fail(message)
     except OSError as e:  # e.g. a read-only or full output folder, before our own writers ran
         sys.stderr = real_stderr
         if user_full_error:

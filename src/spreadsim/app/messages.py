@@ -1,0 +1,86 @@
+"""One-line messages for the errors of Hydra, OmegaConf and the command line's overrides."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import MissingConfigException, OverrideParseException
+from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
+
+__all__ = ["CONFIG_GROUPS", "first_line", "group_override_message", "hydra_error_message"]
+
+#: spreadsim's config groups (the folders of conf/)
+CONFIG_GROUPS = ("graph", "spread", "policy", "scenario", "experiment")
+
+
+def first_line(text: str) -> str:
+    """The first non-blank line of ``text``, stripped (for one-line error messages)."""
+    return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+
+
+def hydra_error_message(ex: BaseException) -> str:
+    """A one-line message for a Hydra/OmegaConf composition error.
+
+    Parameters
+    ----------
+    ex : BaseException
+        The exception raised while composing the config.
+
+    Returns
+    -------
+    str
+        ``<field> = <value>: <what is allowed>`` where the exception allows it, else the first
+        line of Hydra's message.
+    """
+    if isinstance(ex, OverrideParseException):
+        return f"cannot parse the override {ex.override!r}: {first_line(ex.message)}"
+    if isinstance(ex, MissingConfigException):
+        missing = ex.missing_cfg_file or ""
+        group, _, name = missing.rpartition("/")
+        if group and ex.options:
+            return f"{group} = {name!r}: unknown {group} config; allowed: {', '.join(ex.options)}"
+        return first_line(str(ex)).replace("In 'config': ", "")
+    cause = ex.__cause__
+    text = str(ex)
+    if isinstance(cause, OmegaConfBaseException) and "Could not override" in text:
+        key = str(getattr(cause, "full_key", "") or "")
+        hint = ""
+        for ln in text.splitlines():
+            if ln.startswith("To append to your config use "):
+                hint = ln.removeprefix("To append to your config use ")
+        parent = getattr(cause, "parent_node", None)
+        allowed = ""
+        if isinstance(parent, DictConfig):
+            allowed = "; allowed: " + ", ".join(str(k) for k in parent.keys())
+        value = hint.partition("=")[2] if hint else ""
+        field = key or hint.lstrip("+").partition("=")[0]
+        msg = f"{field} = {value!r}: unknown key{allowed}"
+        if hint:
+            msg += f" (to add a key use {hint})"
+        return msg
+    first = first_line(text).replace("In 'config': ", "")
+    if isinstance(cause, OmegaConfBaseException):
+        first += f" ({first_line(str(cause))})"
+    return first
+
+
+def group_override_message(args: Sequence[str]) -> str | None:
+    """``group = value: ...`` for the first config-group override in ``args`` whose value is not
+    the name of a config (``graph=null``, ``graph=[1,2]``: Hydra's defaults list fails on those
+    with a bare ``TypeError`` or ``ValueError``); None if every group override is a name."""
+    parser = OverridesParser.create()
+    for a in args:
+        try:
+            o = parser.parse_override(a)
+        except Exception:  # noqa: BLE001 - not an override (a flag such as --multirun)
+            continue
+        key = o.key_or_group
+        if key in CONFIG_GROUPS or "/" in key:
+            if o.is_sweep_override() or isinstance(o.value(), str):
+                continue
+            value = a.partition("=")[2]
+            return (f"{key} = {value!r}: a config group takes the name of one of its configs "
+                    "(or a comma-separated list of names to sweep)")
+    return None

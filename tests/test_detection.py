@@ -90,7 +90,7 @@ def test_random_delays_are_respected():
     for t, q, _, flagged in det.scan_log:
         post = sim.posts[q]
         if flagged:
-            delay = det.delay.sample(post_uniform(det.key, post, 1))
+            delay = det.params.delay.sample(post_uniform(det.key, post, 1))
             if t + delay < cfg["scenario"]["horizon_h"]:
                 assert removed[q] == t + delay
         else:

@@ -17,7 +17,8 @@ from spreadsim.dists import Duration
 from spreadsim.engine.simulation import Simulation
 from spreadsim.graphs.build import Graph, from_networkx
 from spreadsim.policies import make_policy
-from spreadsim.policies.moderation import AuthorityReferral, CircuitBreaker, NoticeAndTakedown
+from spreadsim.policies.escalation import AuthorityReferral, CircuitBreaker
+from spreadsim.policies.notice import NoticeAndTakedown
 from spreadsim.policies.review import ReviewQueue
 
 from .helpers import config, digraph
@@ -200,7 +201,8 @@ def test_trusted_flaggers_notice_more_often():
     obs, exp, var = 0, 0.0, 0.0
     for s in range(seeds):
         pol = NoticeAndTakedown(nat(notice_prob=0.1, review_time=0.01, removal_prob=0.0,
-                                    trusted_flaggers={"fraction": 0.3, "notice_weight": 4.0}))
+                                    trusted_flaggers={"fraction": 0.3, "notice_weight": 4.0,
+                                                      "removal_prob": 1.0}))
         sim, r = run_with([pol], g, seed=s)
         leaves = pol.trusted[1:]
         q = np.where(leaves, 0.4, 0.1)

@@ -22,6 +22,11 @@ from .helpers import config, digraph
 CONF = Path(__file__).resolve().parents[1] / "conf" / "policy"
 CHAIN = digraph([(i, i + 1) for i in range(9)])  # 0 -> 1 -> ... -> 9, user 0 uploads
 RING = digraph([(i, (i + 1) % 50) for i in range(50)])
+# the traces below were written for every removal re-uploaded from the same account, unaltered,
+# and for hash matching that blocks every exact copy and no altered one (the schema's defaults are
+# the shipped YAML's: 0.8, 0.3, 0.3 and 0.99, 0.3)
+SAME = {"reupload_prob": 1.0, "new_account_prob": 0.0, "altered_prob": 0.0}
+EXACT = {"recall": 1.0, "recall_altered": 0.0}
 
 
 def stack(cfgs):
@@ -43,7 +48,7 @@ def rows(r):
 
 def test_reupload_trace():
     pols = stack([{"name": "fixed_latency", "latency_h": 2.5},
-                  {"name": "reupload", "delay": 3.0, "max_reuploads": 2}])
+                  {"name": "reupload", "delay": 3.0, "max_reuploads": 2, **SAME}])
     _, r = run(pols)
     # removed at 2.5, back at 5.5 (copy 1), removed at 8.0, back at 11.0 (copy 2), removed 13.5
     assert rows(r) == [(0, 0, 0, 0.0), (0, 1, 0, 5.5), (0, 2, 0, 11.0)]
@@ -62,7 +67,7 @@ def test_reupload_only_for_adversarial_posts():
                 lambda _e: self.sim.upload("hate_speech", 0, adversarial=False))
 
     pols = [*stack([{"name": "fixed_latency", "latency_h": 0.5},
-                    {"name": "reupload", "delay": 1.0}]), Legal({})]
+                    {"name": "reupload", "delay": 1.0, **SAME}]), Legal({})]
     _, r = run(pols, config(posts=0))
     assert rows(r) == [(0, 0, 0, 1.0)]
 
@@ -71,7 +76,7 @@ def _many(n=2000, **reupload):
     """n adversarial posts, each removed at upload and re-uploaded 1 h later (unless blocked)."""
     cfg = config(posts=n, uploaders=20, window_h=24.0, selection="random", share_prob=0.0)
     pols = [{"name": "fixed_latency", "latency_h": 0.0},
-            {"name": "reupload", "delay": 1.0, "max_reuploads": 1, **reupload}]
+            {"name": "reupload", "delay": 1.0, "max_reuploads": 1, **SAME, **reupload}]
     return cfg, pols
 
 
@@ -116,7 +121,7 @@ def test_new_accounts():
 
 def test_hash_matching_recall_one_blocks_every_unaltered_reupload():
     cfg, pols = _many(2000)
-    pols = stack([*pols, {"name": "hash_matching", "recall": 1.0}])
+    pols = stack([*pols, {"name": "hash_matching", **EXACT}])
     _, r = run(pols, cfg, graph=RING, seed=1)
     assert (r.posts["copy"] == 0).all()
     assert pols[1].summary()["blocked"] == pols[2].summary()["blocked"] == 2000
@@ -140,7 +145,7 @@ def test_hash_matching_blocked_share(altered, recall):
 def test_hash_matching_sync_delay():
     for sync, blocked in ((2.0, 0), (0.5, 300)):
         cfg, pols = _many(300)
-        pols = stack([*pols, {"name": "hash_matching", "sync_delay": sync}])
+        pols = stack([*pols, {"name": "hash_matching", "sync_delay": sync, **EXACT}])
         run(pols, cfg, graph=RING)
         assert pols[2].summary()["blocked"] == blocked  # re-uploads come 1 h after removal
 
@@ -149,7 +154,7 @@ def test_shared_database():
     db = HashDatabase()
     db.add(3, 1.0)
     cfg, pols = _many(5)
-    pols = [*stack(pols), HashMatching({"name": "hash_matching"}, database=db)]
+    pols = [*stack(pols), HashMatching({"name": "hash_matching", **EXACT}, database=db)]
     sim, _ = run(pols, cfg, graph=RING)
     assert pols[2].db is db and len(db) == 5
     assert db.known(3, 1.0) and not db.known(3, 0.5)
@@ -267,14 +272,14 @@ def test_hash_matching_never_increases_copies_reach():
 # --------------------------------------------------------------------------- bad input
 
 def _reup(**kw):
-    return {"name": "reupload", "delay": 1.0, **kw}
+    return {"name": "reupload", "delay": 1.0, **SAME, **kw}
 
 
 @pytest.mark.parametrize("pol, field", [
     (_reup(reupload_prob=1.2), "policy.reupload_prob"),
     (_reup(reupload_prob=math.nan), "policy.reupload_prob"),
     (_reup(delay=-1.0), "policy.delay"),
-    ({"name": "reupload"}, "policy.delay"),
+    (_reup(delay="soon"), "policy.delay"),
     (_reup(delay={"dist": "lognormal", "median_h": 1}), "policy.delay.sigma"),
     (_reup(max_reuploads=-1), "policy.max_reuploads"),
     (_reup(max_reuploads=1.5), "policy.max_reuploads"),
@@ -317,7 +322,7 @@ def test_yaml_builds(name, cls):
 
 def test_baseline_twin_with_reuploads():
     cfg = config(policy=[{"name": "fixed_latency", "latency_h": 2.5},
-                         {"name": "reupload", "delay": 3.0, "max_reuploads": 2}])
+                         {"name": "reupload", "delay": 3.0, "max_reuploads": 2, **SAME}])
     r = simulate(cfg, seed=0, graph=CHAIN, baseline=True)
     # copies do not exist in the unmoderated twin: their baseline reach is 0
     assert r.posts["reach_baseline"].tolist() == [9, 0, 0]

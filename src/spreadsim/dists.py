@@ -155,6 +155,14 @@ class Duration:
     def __init__(self, dist: str, a: float, b: float = 0.0) -> None:
         self.dist, self.a, self.b = dist, a, b
 
+    def __eq__(self, other: object) -> bool:  # config sections holding durations compare by value
+        if not isinstance(other, Duration):
+            return NotImplemented
+        return (self.dist, self.a, self.b) == (other.dist, other.a, other.b)
+
+    def __hash__(self) -> int:
+        return hash((self.dist, self.a, self.b))
+
     @property
     def mean(self) -> float:
         if self.dist == "lognormal":

@@ -1,9 +1,12 @@
 """Removal policies: one class each, chosen by the ``name`` of a ``policy`` config section.
 
 Owns the policy classes (:mod:`.base`: the hooks and pre-decided deadlines; :mod:`.review`: the
-shared review queue; :mod:`.moderation`, :mod:`.detection`, :mod:`.reappearance`) and the registry
-that maps a config's ``name`` to its class. May import :mod:`spreadsim.engine`,
-:mod:`spreadsim.schema` and :mod:`spreadsim.errors`; imports nothing above them.
+shared review queue; :mod:`.notice`: notice and takedown; :mod:`.escalation`: authority referrals
+and the circuit breaker; :mod:`.detection`; :mod:`.reappearance`) and the registry that maps a
+config's ``name`` to its class. Their parameters, defaults and checks are the sections of
+:mod:`spreadsim.schema.policies`, one per policy. May import :mod:`spreadsim.engine`,
+:mod:`spreadsim.schema` and the base modules (:mod:`spreadsim.errors`, :mod:`spreadsim.dists`);
+imports nothing above them.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from spreadsim.policies.base import (
     post_uniform,
 )
 from spreadsim.policies.detection import AutomatedDetection
-from spreadsim.policies.moderation import AuthorityReferral, CircuitBreaker, NoticeAndTakedown
+from spreadsim.policies.escalation import AuthorityReferral, CircuitBreaker
+from spreadsim.policies.notice import NoticeAndTakedown
 from spreadsim.policies.reappearance import AccountStrikes, HashMatching, Reupload
 from spreadsim.schema.checks import choice, mapping, require
 

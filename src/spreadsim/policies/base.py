@@ -21,8 +21,10 @@ triggers at upload), after which its exposures leave the event queue again. Rand
 from the policy's own named stream (``self.key``), so adding a policy never shifts the spread's
 draws.
 
-Add a policy: subclass :class:`Policy`, give it a ``name``, validate its parameters in
-``__init__``, register it in :data:`POLICIES` and add ``conf/policy/<name>.yaml``.
+Add a policy: declare its parameters as a section in :mod:`spreadsim.schema.policies` (and in
+``POLICY_PARAMS``), subclass :class:`Policy` with its ``name`` and ``params_class`` (the instance
+then reads the checked section as ``self.params``), register it in :data:`POLICIES` and add
+``"policy/<name>.yaml"`` to :func:`spreadsim.schema.catalog.generated_sections`.
 """
 
 from __future__ import annotations
@@ -37,11 +39,13 @@ import numpy as np
 
 from spreadsim.dists import LATENCY_KINDS, latency_from_uniform
 from spreadsim.engine.records import Attempt, Post
-from spreadsim.engine.rng import subkey, uniform
 from spreadsim.engine.simulation import Simulation
 from spreadsim.errors import ConfigError, DataError
-from spreadsim.schema.checks import INF_WORDS, check_keys, choice, mapping, number, probability, require
+from spreadsim.rng import subkey, uniform
+from spreadsim.schema.checks import INF_WORDS
+from spreadsim.schema.fields import parse
 from spreadsim.schema.model import ALL_CATEGORIES, LEGAL
+from spreadsim.schema.policies import FixedLatencyParams, LatencyDistributionParams, NoneParams
 
 
 def post_uniform(key: int, post: Post | Attempt, counter: int) -> float:
@@ -63,12 +67,16 @@ class Policy:
     Parameters
     ----------
     cfg : Mapping
-        The policy's config section (``name`` plus its parameters).
+        The policy's config section (``name`` plus its parameters), checked against
+        ``params_class`` into ``self.params`` (missing keys take the schema's defaults).
     field : str
         Dotted path of the section, used in error messages (``policy`` or ``policy[1]``).
     """
 
     name: ClassVar[str] = "base"
+    #: the policy's schema section (:mod:`spreadsim.schema.policies`); None: no parameters read
+    params_class: ClassVar[type | None] = None
+    params: Any
     wants: ClassVar[frozenset[str]] = frozenset()
     #: set True if the policy reads ``sim.reach()``/``sim.views()`` while the run goes on
     needs_live_counts: ClassVar[bool] = False
@@ -82,6 +90,7 @@ class Policy:
 
     def __init__(self, cfg: Mapping[str, Any], field: str = "policy") -> None:
         self.field = field
+        self.params = None if self.params_class is None else parse(self.params_class, cfg, field)
 
     def review_need(self) -> tuple[str, Any, bool] | None:
         """If the policy sends posts to the shared review queue: (field, value for the error
@@ -162,20 +171,10 @@ class NoPolicy(Policy):
     """Nothing is ever removed: the unmoderated baseline."""
 
     name = "none"
-
-    def __init__(self, cfg: Mapping[str, Any], field: str = "policy") -> None:
-        super().__init__(cfg, field)
-        check_keys(field, cfg, ("name",))
+    params_class = NoneParams
 
 
 # --------------------------------------------------------------------------- pre-decided removal
-
-_LATENCY_PARAMS = {
-    "fixed": ("latency_h",),
-    "exponential": ("half_life_h",),
-    "lognormal": ("median_h", "sigma"),
-    "empirical": ("path", "column"),
-}
 
 
 class _Rule:
@@ -197,35 +196,19 @@ class PreDecidedRemoval(Policy):
     posts are subject to the rule (default: illegal posts only).
     """
 
-    dist_keys: ClassVar[tuple[str, ...]] = ()
     pre_decided = True
+    params: FixedLatencyParams | LatencyDistributionParams
 
     def __init__(self, cfg: Mapping[str, Any], field: str = "policy") -> None:
         super().__init__(cfg, field)
-        check_keys(field, cfg, ("name", *self.dist_keys, "removal_prob", "categories", "applies_to"))
-        self.applies_to = choice(f"{field}.applies_to", cfg.get("applies_to", "illegal"),
-                                 ("illegal", "all"), "target")
-        base = self._rule(field, cfg)
-        over = mapping(f"{field}.categories", cfg.get("categories"))
-        self.rules: dict[str, _Rule] = {}
-        for cat in ALL_CATEGORIES:
-            self.rules[cat] = base
-        for cat, sub in over.items():
-            f = f"{field}.categories.{cat}"
-            choice(f, cat, ALL_CATEGORIES, "category")
-            sub = mapping(f, sub)
-            check_keys(f, sub, (*self.dist_keys, "removal_prob"))
-            self.rules[cat] = self._rule(f, {**self._base_cfg(cfg), **sub})
+        self.applies_to = self.params.applies_to
+        base = self._rule(field, self.params)
+        self.rules: dict[str, _Rule] = dict.fromkeys(ALL_CATEGORIES, base)
+        for cat in self.params.categories:
+            self.rules[cat] = self._rule(f"{field}.categories.{cat}", self.params.for_category(cat))
 
-    def _base_cfg(self, cfg: Mapping[str, Any]) -> dict[str, Any]:
-        return {k: cfg[k] for k in (*self.dist_keys, "removal_prob") if k in cfg}
-
-    def _rule(self, field: str, cfg: Mapping[str, Any]) -> _Rule:  # pragma: no cover - abstract
+    def _rule(self, field: str, p: Any) -> _Rule:  # pragma: no cover - abstract
         raise NotImplementedError
-
-    @staticmethod
-    def _prob(field: str, cfg: Mapping[str, Any]) -> float:
-        return probability(f"{field}.removal_prob", cfg.get("removal_prob", 1.0))
 
     def applies(self, post: Post) -> bool:
         return self.applies_to == "all" or post.category != LEGAL
@@ -256,48 +239,45 @@ class FixedLatency(PreDecidedRemoval):
     """
 
     name = "fixed_latency"
-    dist_keys = ("latency_h",)
+    params_class = FixedLatencyParams
 
-    def _rule(self, field: str, cfg: Mapping[str, Any]) -> _Rule:
-        lat = number(f"{field}.latency_h", require(field, cfg, "latency_h"), lo=0.0,
-                     allow_inf=True, unit="hours")
-        kind = LATENCY_KINDS["never"] if math.isinf(lat) else LATENCY_KINDS["fixed"]
-        return _Rule(kind, lat, 0.0, self._prob(field, cfg), _EMPTY)
+    def _rule(self, field: str, p: FixedLatencyParams) -> _Rule:
+        return _fixed_rule(p.latency_h, p.removal_prob)
 
 
 _EMPTY = np.zeros(1, dtype=np.float64)
+
+
+def _fixed_rule(latency_h: float, prob: float) -> _Rule:
+    kind = LATENCY_KINDS["never"] if math.isinf(latency_h) else LATENCY_KINDS["fixed"]
+    return _Rule(kind, latency_h, 0.0, prob, _EMPTY)
 
 
 class LatencyDistribution(PreDecidedRemoval):
     """Removal latency drawn per post from a distribution.
 
     ``dist: exponential`` with ``half_life_h`` (half of the removed posts are down within the
-    half-life); ``dist: lognormal`` with ``median_h`` and ``sigma``; ``dist: empirical`` with
-    ``path`` to a CSV of observed delays in hours and the ``column`` to read (the inverse empirical
-    CDF is sampled; values must be finite and >= 0).
+    half-life); ``dist: lognormal`` with ``median_h`` and ``sigma``; ``dist: fixed`` with
+    ``latency_h``; ``dist: empirical`` with ``path`` to a CSV of observed delays in hours and the
+    ``column`` to read (the inverse empirical CDF is sampled; values must be finite and >= 0).
     """
 
     name = "latency_distribution"
-    dist_keys = ("dist", "half_life_h", "median_h", "sigma", "path", "column")
+    params_class = LatencyDistributionParams
 
-    def _rule(self, field: str, cfg: Mapping[str, Any]) -> _Rule:
-        dist = choice(f"{field}.dist", require(field, cfg, "dist"), _LATENCY_PARAMS, "latency distribution")
-        for k in ("half_life_h", "median_h", "sigma", "path", "column"):
-            if cfg.get(k) is not None and k not in _LATENCY_PARAMS[dist]:
-                raise ConfigError(f"{field}.{k}", cfg[k], f"does not apply to dist '{dist}'; "
-                                  f"allowed: {', '.join(_LATENCY_PARAMS[dist])}")
-        prob = self._prob(field, cfg)
-        if dist == "exponential":
-            h = number(f"{field}.half_life_h", require(field, cfg, "half_life_h"), lo=0.0,
-                       lo_open=True, unit="hours")
-            return _Rule(LATENCY_KINDS["exponential"], h, 0.0, prob, _EMPTY)
-        if dist == "lognormal":
-            med = number(f"{field}.median_h", require(field, cfg, "median_h"), lo=0.0, lo_open=True,
-                         unit="hours")
-            sig = number(f"{field}.sigma", require(field, cfg, "sigma"), lo=0.0)
-            return _Rule(LATENCY_KINDS["lognormal"], med, sig, prob, _EMPTY)
-        table = read_delays(require(field, cfg, "path"), cfg.get("column"), f"{field}.path")
-        return _Rule(LATENCY_KINDS["empirical"], 0.0, 0.0, prob, table)
+    def _rule(self, field: str, p: LatencyDistributionParams) -> _Rule:
+        # the schema checked that the chosen dist's parameters are given (not None)
+        if p.dist == "exponential":
+            assert p.half_life_h is not None
+            return _Rule(LATENCY_KINDS["exponential"], p.half_life_h, 0.0, p.removal_prob, _EMPTY)
+        if p.dist == "lognormal":
+            assert p.median_h is not None and p.sigma is not None
+            return _Rule(LATENCY_KINDS["lognormal"], p.median_h, p.sigma, p.removal_prob, _EMPTY)
+        if p.dist == "fixed":
+            assert p.latency_h is not None
+            return _fixed_rule(p.latency_h, p.removal_prob)
+        table = read_delays(p.path, p.column, f"{field}.path")
+        return _Rule(LATENCY_KINDS["empirical"], 0.0, 0.0, p.removal_prob, table)
 
 
 def read_delays(path: Any, column: Any, field: str) -> np.ndarray:

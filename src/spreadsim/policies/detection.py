@@ -36,28 +36,16 @@ that differ in another lever scan each post with the same coins.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from spreadsim.engine.records import Post
 from spreadsim.engine.simulation import Simulation
 from spreadsim.errors import ConfigError
 from spreadsim.policies.base import Policy, post_uniform
-from spreadsim.policies.review import PRIORITY, ReviewQueue, ReviewRequest, require_review
-from spreadsim.schema.checks import boolean, check_keys, choice, integer, mapping, probability
-from spreadsim.schema.model import CATEGORIES, LEGAL
-from spreadsim.schema.values import duration
-
-ACTIONS = ("remove", "review")
-
-
-def reach_thresholds(field: str, value: Any) -> tuple[int, ...]:
-    """A list of reach thresholds (integers >= 1), returned sorted without duplicates."""
-    if value is None:
-        return ()
-    if isinstance(value, str) or not isinstance(value, Sequence):
-        raise ConfigError(field, value, "must be a list of integers >= 1 (users reached)")
-    return tuple(sorted({integer(f"{field}[{i}]", v, lo=1, hi=2**62) for i, v in enumerate(value)}))
+from spreadsim.policies.review import ReviewQueue, ReviewRequest, require_review
+from spreadsim.schema.model import LEGAL
+from spreadsim.schema.policies import AutomatedDetectionParams
 
 
 class _Rates:
@@ -73,12 +61,12 @@ class AutomatedDetection(Policy):
     Parameters
     ----------
     cfg : Mapping
-        ``at_upload`` (bool, default true), ``reach_thresholds`` (list of int >= 1, default
-        none), ``recall`` and ``precision`` (in [0, 1]; defaults 0.9 and 0.95) with per-category
-        overrides in ``categories`` (``{hate_speech: {recall: 0.5, precision: 0.8}}``), ``delay``
-        (Duration from scan to action, default 0), ``action`` (``remove`` or ``review``),
-        ``priority`` (review priority, default that of ``detection``), ``review_error``
-        (probability a human reviewer decides wrongly, default 0).
+        The section :class:`~spreadsim.schema.policies.AutomatedDetectionParams` declares:
+        ``at_upload``, ``reach_thresholds`` (a list of reach values), ``recall`` and ``precision``
+        with per-category overrides in ``categories`` (``{hate_speech: {recall: 0.5, precision:
+        0.8}}``), ``delay`` (from scan to action), ``action`` (``remove`` or ``review``),
+        ``priority`` (review priority), ``review_error`` (probability a human reviewer decides
+        wrongly).
     field : str
         Dotted path of the section, for error messages.
 
@@ -101,45 +89,16 @@ class AutomatedDetection(Policy):
 
     name = "automated_detection"
     wants = frozenset({"threshold"})
+    params_class = AutomatedDetectionParams
+    params: AutomatedDetectionParams
 
     def __init__(self, cfg: Mapping[str, Any], field: str = "policy") -> None:
         super().__init__(cfg, field)
-        check_keys(field, cfg, ("name", "at_upload", "reach_thresholds", "recall", "precision",
-                                "categories", "delay", "action", "priority", "review_error"))
-        self.at_upload = boolean(f"{field}.at_upload", cfg.get("at_upload", True))
-        self.thresholds = reach_thresholds(f"{field}.reach_thresholds", cfg.get("reach_thresholds"))
-        if not self.at_upload and not self.thresholds:
-            raise ConfigError(f"{field}.reach_thresholds", cfg.get("reach_thresholds"),
-                              "nothing would be scanned: give thresholds or set at_upload: true")
-        base = self._rates(field, cfg, None)
-        self.rates = {c: base for c in CATEGORIES}
-        over = mapping(f"{field}.categories", cfg.get("categories"))
-        for cat, sub in over.items():
-            f = f"{field}.categories.{cat}"
-            choice(f, cat, CATEGORIES, "illegal category")
-            sub = mapping(f, sub)
-            check_keys(f, sub, ("recall", "precision"))
-            self.rates[cat] = self._rates(f, sub, base)
-        self.delay = duration(f"{field}.delay", cfg.get("delay", 0.0))
-        self.action = choice(f"{field}.action", cfg.get("action", "remove"), ACTIONS, "action")
-        self.priority = integer(f"{field}.priority", cfg.get("priority", PRIORITY["detection"]),
-                                lo=0)
-        self.review_error = probability(f"{field}.review_error", cfg.get("review_error", 0.0))
+        self.thresholds = self.params.reach_thresholds
+        self.rates = {c: _Rates(*r) for c, r in self.params.rates(field).items()}
         self.fpr = 0.0
         if not self.thresholds:  # upload scans only: spread events need not stop for this policy
             self.wants = frozenset()  # type: ignore[misc]
-
-    @staticmethod
-    def _rates(field: str, cfg: Mapping[str, Any], base: _Rates | None) -> _Rates:
-        recall = probability(f"{field}.recall",
-                             cfg.get("recall", 0.9 if base is None else base.recall))
-        p_field = f"{field}.precision" if base is None or "precision" in cfg else base.field
-        precision = probability(p_field,
-                                cfg.get("precision", 0.95 if base is None else base.precision))
-        if precision == 0.0 and recall > 0.0:
-            raise ConfigError(p_field, precision, "must be > 0 when recall > 0 (every flag would "
-                              "be a false positive of a legal post)")
-        return _Rates(recall, precision, p_field)
 
     # ------------------------------------------------------------------ calibration
     def calibrate(self, sim: Simulation) -> float:
@@ -181,15 +140,15 @@ class AutomatedDetection(Policy):
 
     def review_need(self) -> tuple[str, Any, bool] | None:
         # the queue is taken at start(), once the whole stack is bound: anywhere in the stack
-        return (f"{self.field}.action", self.action, False) if self.action == "review" else None
+        return (f"{self.field}.action", self.params.action, False) if self.params.action == "review" else None
 
     def start(self) -> None:
-        if self.action == "review":
-            self.queue = require_review(self.sim, f"{self.field}.action", self.action)
+        if self.params.action == "review":
+            self.queue = require_review(self.sim, f"{self.field}.action", self.params.action)
 
     # ------------------------------------------------------------------ scans
     def on_upload(self, post: Post) -> None:
-        if self.at_upload:
+        if self.params.at_upload:
             self._scan(post, 0)
         for r in self.thresholds:
             self.sim.add_reach_trigger(post, r)
@@ -216,8 +175,8 @@ class AutomatedDetection(Policy):
         else:
             self.detections_true += 1
         self._busy.add(post.id)
-        at = now + self.delay.sample(post_uniform(self.key, post, 3 * s + 1))
-        if self.action == "remove":
+        at = now + self.params.delay.sample(post_uniform(self.key, post, 3 * s + 1))
+        if self.params.action == "remove":
             self._due[post.id] = at
             sim.schedule_removal(post, at)
         elif at <= now:
@@ -246,11 +205,11 @@ class AutomatedDetection(Policy):
             self._busy.discard(post.id)
             return
         self.reviews += 1
-        self.queue.submit(post, "detection", self._decide, priority=self.priority, round=s,
+        self.queue.submit(post, "detection", self._decide, priority=self.params.priority, round=s,
                           on_done=self._reviewed)
 
     def _decide(self, req: ReviewRequest) -> bool:
-        wrong = post_uniform(self.key, req.post, 3 * req.round + 2) < self.review_error
+        wrong = post_uniform(self.key, req.post, 3 * req.round + 2) < self.params.review_error
         return (req.post.category != LEGAL) != wrong
 
     def _reviewed(self, req: ReviewRequest) -> None:
@@ -275,4 +234,4 @@ class AutomatedDetection(Policy):
         }
 
 
-__all__ = ["AutomatedDetection", "ACTIONS", "boolean", "reach_thresholds"]
+__all__ = ["AutomatedDetection"]

@@ -26,12 +26,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from spreadsim.engine.records import Attempt, Post
-from spreadsim.engine.rng import uniform
 from spreadsim.engine.simulation import Simulation
 from spreadsim.policies.base import Policy, post_uniform
-from spreadsim.schema.checks import boolean, check_keys, integer, probability, require
+from spreadsim.rng import uniform
 from spreadsim.schema.model import LEGAL
-from spreadsim.schema.values import duration
+from spreadsim.schema.policies import AccountStrikesParams, HashMatchingParams, ReuploadParams
 
 
 def pick_account(sim: Simulation, u: float, exclude: Iterable[int] = ()) -> int | None:
@@ -65,9 +64,9 @@ class Reupload(Policy):
     Parameters
     ----------
     cfg : Mapping
-        ``reupload_prob`` (default 1), ``delay`` (Duration, required), ``max_reuploads`` (int >= 0,
-        default 3), ``new_account_prob`` (default 0), ``altered_prob`` (default 0),
-        ``retry_blocked`` (default false).
+        The section :class:`~spreadsim.schema.policies.ReuploadParams` declares:
+        ``reupload_prob``, ``delay`` (removal to re-upload), ``max_reuploads``,
+        ``new_account_prob``, ``altered_prob``, ``retry_blocked``.
     field : str
         Dotted path of the section, for error messages.
 
@@ -83,18 +82,8 @@ class Reupload(Policy):
     """
 
     name = "reupload"
-
-    def __init__(self, cfg: Mapping[str, Any], field: str = "policy") -> None:
-        super().__init__(cfg, field)
-        check_keys(field, cfg, ("name", "reupload_prob", "delay", "max_reuploads",
-                                "new_account_prob", "altered_prob", "retry_blocked"))
-        self.reupload_prob = probability(f"{field}.reupload_prob", cfg.get("reupload_prob", 1.0))
-        self.delay = duration(f"{field}.delay", require(field, cfg, "delay"))
-        self.max_reuploads = integer(f"{field}.max_reuploads", cfg.get("max_reuploads", 3), lo=0)
-        self.new_account_prob = probability(f"{field}.new_account_prob",
-                                            cfg.get("new_account_prob", 0.0))
-        self.altered_prob = probability(f"{field}.altered_prob", cfg.get("altered_prob", 0.0))
-        self.retry_blocked = boolean(f"{field}.retry_blocked", cfg.get("retry_blocked", False))
+    params_class = ReuploadParams
+    params: ReuploadParams
 
     def bind(self, sim: Simulation, key: int) -> None:
         super().bind(sim, key)
@@ -108,17 +97,17 @@ class Reupload(Policy):
 
     def _plan(self, src: Post | Attempt) -> None:
         """Decide whether and how the content of the removed or blocked ``src`` comes back."""
-        sim = self.sim
+        sim, p = self.sim, self.params
         cid = src.content_id
         n = self._count.get(cid, 0)
-        if n >= self.max_reuploads or post_uniform(self.key, src, 0) >= self.reupload_prob:
+        if n >= p.max_reuploads or post_uniform(self.key, src, 0) >= p.reupload_prob:
             return
         self._count[cid] = n + 1
-        at = sim.env.now + self.delay.sample(post_uniform(self.key, src, 1))
+        at = sim.env.now + p.delay.sample(post_uniform(self.key, src, 1))
         if at >= sim.config.scenario.horizon_h:
             return
-        new = post_uniform(self.key, src, 2) < self.new_account_prob
-        altered = post_uniform(self.key, src, 3) < self.altered_prob
+        new = post_uniform(self.key, src, 2) < p.new_account_prob
+        altered = post_uniform(self.key, src, 3) < p.altered_prob
         account = pick_account(sim, post_uniform(self.key, src, 4)) if new else None
         category, uploader = src.category, src.uploader
 
@@ -138,7 +127,7 @@ class Reupload(Policy):
             self.posts.append(post)
             return
         self.blocked += 1
-        if self.retry_blocked:
+        if self.params.retry_blocked:
             self._plan(sim.blocked[-1])
 
     def summary(self) -> dict[str, float]:
@@ -202,7 +191,8 @@ class HashMatching(Policy):
     Parameters
     ----------
     cfg : Mapping
-        ``recall`` (default 1), ``recall_altered`` (default 0), ``sync_delay`` (Duration, default 0).
+        The section :class:`~spreadsim.schema.policies.HashMatchingParams` declares: ``recall``,
+        ``recall_altered``, ``sync_delay`` (removal to hash in the database).
     field : str
         Dotted path of the section, for error messages.
     database : HashDatabase, optional
@@ -215,14 +205,12 @@ class HashMatching(Policy):
     """
 
     name = "hash_matching"
+    params_class = HashMatchingParams
+    params: HashMatchingParams
 
     def __init__(self, cfg: Mapping[str, Any], field: str = "policy", *,
                  database: HashDatabase | None = None) -> None:
         super().__init__(cfg, field)
-        check_keys(field, cfg, ("name", "recall", "recall_altered", "sync_delay"))
-        self.recall = probability(f"{field}.recall", cfg.get("recall", 1.0))
-        self.recall_altered = probability(f"{field}.recall_altered", cfg.get("recall_altered", 0.0))
-        self.sync_delay = duration(f"{field}.sync_delay", cfg.get("sync_delay", 0.0))
         self._shared = database
 
     def bind(self, sim: Simulation, key: int) -> None:
@@ -232,13 +220,13 @@ class HashMatching(Policy):
 
     def on_removal(self, post: Post) -> None:
         now = self.sim.env.now
-        self.db.add(post.content_id, now + self.sync_delay.sample(post_uniform(self.key, post, 0)))
+        self.db.add(post.content_id, now + self.params.sync_delay.sample(post_uniform(self.key, post, 0)))
 
     def on_upload_attempt(self, attempt: Attempt) -> bool:
         if not self.db.known(attempt.content_id, attempt.time):
             return True
         self.known_attempts += 1
-        r = self.recall_altered if attempt.altered else self.recall
+        r = self.params.recall_altered if attempt.altered else self.params.recall
         if post_uniform(self.key, attempt, 1) < r:
             self.blocked += 1
             return False
@@ -265,7 +253,8 @@ class AccountStrikes(Policy):
     Parameters
     ----------
     cfg : Mapping
-        ``strikes`` (int >= 1, default 3), ``return_delay`` (Duration, default 24 h fixed).
+        The section :class:`~spreadsim.schema.policies.AccountStrikesParams` declares: ``strikes``,
+        ``return_delay`` (suspension to the new account).
     field : str
         Dotted path of the section, for error messages.
 
@@ -280,13 +269,8 @@ class AccountStrikes(Policy):
     """
 
     name = "account_strikes"
-
-    def __init__(self, cfg: Mapping[str, Any], field: str = "policy") -> None:
-        super().__init__(cfg, field)
-        check_keys(field, cfg, ("name", "strikes", "return_delay"))
-        self.strikes = integer(f"{field}.strikes", cfg.get("strikes", 3), lo=1)
-        self.return_delay = duration(f"{field}.return_delay",
-                                                 cfg.get("return_delay", 24.0))
+    params_class = AccountStrikesParams
+    params: AccountStrikesParams
 
     def bind(self, sim: Simulation, key: int) -> None:
         super().bind(sim, key)
@@ -300,7 +284,7 @@ class AccountStrikes(Policy):
         a = post.uploader
         n = self._strikes.get(a, 0) + 1
         self._strikes[a] = n
-        if n != self.strikes:
+        if n != self.params.strikes:
             return
         sim = self.sim
         now = sim.env.now
@@ -309,7 +293,7 @@ class AccountStrikes(Policy):
         self.log.append((now, "suspend", a, n))
         if not post.adversarial:
             return
-        at = now + self.return_delay.sample(float(uniform(self.key, a, 0)))
+        at = now + self.params.return_delay.sample(float(uniform(self.key, a, 0)))
         if at >= sim.config.scenario.horizon_h:
             return
         self._waiting[a] = []

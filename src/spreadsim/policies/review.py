@@ -20,7 +20,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,13 +32,14 @@ from spreadsim.engine.records import Post
 from spreadsim.engine.simulation import Simulation
 from spreadsim.errors import ConfigError
 from spreadsim.policies.base import NEEDS_QUEUE, post_uniform
-from spreadsim.schema.checks import check_keys, integer, mapping, number
-from spreadsim.schema.values import duration
+from spreadsim.schema.policies import MAX_MODERATORS, PRIORITY
 
-MAX_MODERATORS = 100_000  # each moderator is a SimPy process
-
-PRIORITY = {"order": 0, "referral": 0, "trusted": 1, "detection": 1, "circuit_breaker": 1,
-            "notice": 2}
+# review rounds of the queue's review-time draws for referrals and trips, apart from the notice
+# rounds 0, 1, 2, ...
+REFERRAL_ROUND = 1 << 20
+BREAKER_ROUND = 1 << 21
+# sub-streams of a moderation policy's key (notice_and_takedown, authority_referral, circuit_breaker)
+S_QUEUE, S_TRUSTED, S_DECIDE, S_NOTICE, S_DELAY, S_REFER = range(6)
 
 
 @dataclass(order=True)
@@ -122,14 +123,6 @@ class ReviewQueue:
         for i in range(moderators):
             self.env.process(self._worker(i))
 
-    @staticmethod
-    def from_config(sim: Simulation, field_name: str, cfg: Mapping[str, Any], key: int) -> ReviewQueue:
-        """Build from a policy's config: ``moderators``, ``review_time``, ``shifts``."""
-        m = integer(f"{field_name}.moderators", cfg.get("moderators", 10), lo=1, hi=MAX_MODERATORS)
-        rt = duration(f"{field_name}.review_time",
-                                  cfg.get("review_time", {"dist": "exponential", "mean_h": 1.0}))
-        return ReviewQueue(sim, m, rt, key, parse_shifts(f"{field_name}.shifts", cfg.get("shifts")))
-
     def submit(self, post: Post, source: str, decide: Callable[[ReviewRequest], bool], *,
                priority: int | None = None, deadline: float = math.inf, round: int = 0,
                on_done: Callable[[ReviewRequest], None] | None = None) -> ReviewRequest:
@@ -204,22 +197,23 @@ class ReviewQueue:
         }
 
 
-def parse_shifts(field_name: str, cfg: Any) -> Shifts | None:
-    """``null`` (around the clock) or ``{start_h: 8, end_h: 20}`` (hours of the day)."""
-    if cfg is None:
-        return None
-    m = mapping(field_name, cfg)
-    check_keys(field_name, m, ("start_h", "end_h"))
-    a = number(f"{field_name}.start_h", m.get("start_h", 8), lo=0.0, hi=24.0, hi_open=True)
-    b = number(f"{field_name}.end_h", m.get("end_h", 20), lo=0.0, hi=24.0)
-    if b <= a:
-        raise ConfigError(f"{field_name}.end_h", b, f"must be > start_h ({a:g})")
-    return Shifts(a, b)
-
-
 def require_review(sim: Simulation, field_name: str, who: str) -> ReviewQueue:
     """The stack's shared review queue, or a one-line error if no policy in the stack provides one."""
     if sim.review is None:
         raise ConfigError(field_name, who, NEEDS_QUEUE)
     queue: ReviewQueue = sim.review
     return queue
+
+
+def median_h(x: np.ndarray) -> float:
+    """The median of some times (hours), NaN if there are none."""
+    return float(np.median(x)) if x.size else math.nan
+
+
+def share(x: np.ndarray) -> float:
+    """The share of true values, NaN if there are none."""
+    return float(x.mean()) if x.size else math.nan
+
+
+__all__ = ["ReviewQueue", "ReviewRequest", "Shifts", "require_review", "MAX_MODERATORS", "PRIORITY",
+           "REFERRAL_ROUND", "BREAKER_ROUND", "median_h", "share"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from spreadsim.schema.model import ScenarioConfig, SpreadConfig
+from spreadsim.schema.policies import POLICY_PARAMS
 
 
 def generated_sections() -> dict[str, type]:
     """``conf``-relative path -> the schema section whose defaults that file holds."""
     sections: dict[str, type] = {"spread/default.yaml": SpreadConfig, "scenario/default.yaml": ScenarioConfig}
+    sections.update({f"policy/{name}.yaml": cls for name, cls in POLICY_PARAMS.items()})
     return sections

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from spreadsim.schema.catalog import generated_sections
-from spreadsim.schema.fields import describe
+from spreadsim.schema.fields import Section, describe
 
 HEADER = "# Generated from the schema (spreadsim.schema); edit the schema and run\n" \
          "#   python -m spreadsim.schema.yaml conf\n"
@@ -63,7 +63,11 @@ def section_yaml(cls: type, comment: str | None = None) -> str:
     entries = []
     for i in infos:
         nested = isinstance(i.default, Mapping) and any(isinstance(v, Mapping) for v in i.default.values())
-        if nested:  # a mapping of mappings: one line per key
+        if isinstance(i.check, Section) and isinstance(i.default, Mapping):  # one line per field
+            helps = {sub.name: sub.help for sub in describe(i.check.cls)}
+            entries.append((f"{i.name}:", i.help))
+            entries += [(f"  {k}: {scalar(v)}", helps.get(k, "")) for k, v in i.default.items()]
+        elif nested:  # a mapping of mappings: one line per key
             entries.append((f"{i.name}:", i.help))
             entries += [(f"  {k}: {scalar(v)}", "") for k, v in i.default.items()]
         else:

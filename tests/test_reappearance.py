@@ -233,7 +233,7 @@ def _crn_cfg():
 
 def test_same_seed_same_tables():
     cfg = _crn_cfg()
-    cfg["policy"] = [*cfg["policy"], {"name": "hash_matching", "recall": 0.9},
+    cfg["policy"] = [*cfg["policy"], {"name": "hash_matching", "recall": 0.9, "recall_altered": 0.0},
                      {"name": "account_strikes", "strikes": 2, "return_delay": 4.0}]
     a = simulate(cfg, seed=3, graph=G300)
     b = simulate(cfg, seed=3, graph=G300)

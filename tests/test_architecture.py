@@ -126,7 +126,7 @@ def test_the_core_runs_without_hydra_in_a_fresh_interpreter():
     code = ("import spreadsim, sys\n"
             "spreadsim.simulate({'graph': {'kind': 'barabasi_albert', 'n': 300, 'm': 2},"
             " 'scenario': {'illegal_posts': 3, 'legal_posts': 2, 'uploaders': 2, 'horizon_h': 48}}, seed=0)\n"
-            "import spreadsim.runs.sweep, spreadsim.outputs.plots, spreadsim.outputs.report\n"
+            "import spreadsim.runs.job, spreadsim.runs.calibration, spreadsim.outputs.sweep_outputs\n"
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('hydra', 'omegaconf', 'joblib'))\n"
             "assert not bad, bad\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

@@ -19,7 +19,7 @@ from spreadsim.app.task import task_container
 from spreadsim.errors import ConfigError
 from spreadsim.outputs.io import read_table
 from spreadsim.policies import make_policy
-from spreadsim.runs.sweep import check_job_config
+from spreadsim.runs.jobspec import check_job_config
 
 GROUPS = ("graph", "spread", "policy", "scenario", "experiment")
 SMALL = ["graph.n=600", "scenario.illegal_posts=4", "scenario.horizon_h=72"]

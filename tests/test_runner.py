@@ -21,12 +21,16 @@ import pytest
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 
-from spreadsim.app.task import run_calibration, task_container
+from spreadsim.app.task import task_container
 from spreadsim.errors import ConfigError, DataError
 from spreadsim.graphs import Graph
+from spreadsim.outputs.aggregate import aggregate
 from spreadsim.outputs.io import read_table, write_table
-from spreadsim.runs import sweep, tracecache
-from spreadsim.runs.sweep import aggregate, check_job_config, pinned_graph, run_job, write_sweep_outputs
+from spreadsim.outputs.sweep_outputs import write_sweep_outputs
+from spreadsim.runs import tracecache
+from spreadsim.runs.calibration import run_calibration
+from spreadsim.runs.job import pinned_graph, run_job
+from spreadsim.runs.jobspec import calibration_kind, check_job_config
 from spreadsim.runs.tracecache import TraceCache, trace_from_arrays, trace_to_arrays
 
 SMALL = ["graph.n=600", "scenario.illegal_posts=4", "scenario.horizon_h=72"]
@@ -117,14 +121,20 @@ def test_policy_that_reacts_is_simulated(tmp_path):
 # --------------------------------------------------------------------------- pinned graph
 
 
+def _pin_another_graph() -> None:
+    """Pin a small unrelated graph: the process keeps only the last pinned graph."""
+    pinned_graph({"kind": "barabasi_albert", "n": 10, "m": 2, "seed": 0}, 0)
+
+
 def test_pinned_graph_is_built_once_per_process():
     cfg = {"kind": "barabasi_albert", "n": 300, "m": 2, "seed": 5}
-    sweep._PINNED.clear()
+    _pin_another_graph()
     g = pinned_graph(cfg, 5)
     assert pinned_graph(dict(cfg), 5) is g  # same config and seed: the same object
     other = pinned_graph({**cfg, "m": 3}, 5)
     assert other is not g and other.num_edges == 3 * 297
-    assert len(sweep._PINNED) == 1  # only the last graph is kept
+    assert pinned_graph({**cfg, "m": 3}, 5) is other
+    # only the last graph is kept: the first one is built again, the same graph
     assert pinned_graph(cfg, 5) is not g and same_graph(pinned_graph(cfg, 5), g)
 
 
@@ -132,7 +142,6 @@ def test_pinned_edge_list_is_read_again_when_the_file_changes(tmp_path):
     f = tmp_path / "g.txt"
     f.write_text("0 1\n1 2\n")
     cfg = {"kind": "edgelist", "path": str(f), "directed": False}
-    sweep._PINNED.clear()
     g = pinned_graph(cfg, 0)
     assert pinned_graph(cfg, 0) is g and g.num_edges == 2
     f.write_text("0 1\n1 2\n2 3\n")
@@ -148,7 +157,7 @@ def test_jobs_sharing_a_pinned_graph_write_the_tables_of_fresh_ones(tmp_path):
     for mode in ("warm", "cold"):
         for j, cfg in enumerate(cfgs):
             if mode == "cold":
-                sweep._PINNED.clear()
+                _pin_another_graph()  # the job's graph is built anew
             assert run_job(cfg, tmp_path / mode / str(j), job_num=j)
     for j in range(len(cfgs)):
         for t in ("runs", "posts", "series"):
@@ -240,9 +249,6 @@ def test_sla_calibration_writes_answer_table_plot(tmp_path):
 
 
 def test_sla_calibration_count_lever_and_bad_lever():
-    from spreadsim.errors import ConfigError
-    from spreadsim.runs.sweep import calibration_kind
-
     cfg = _job_cfg(1.0, calibration={"target": 5.0, "lever": "policy.moderators", "max": 8})
     cfg["policy"] = {"name": "notice_and_takedown", "moderators": 2}
     check_job_config(cfg)

@@ -16,18 +16,12 @@ from omegaconf import DictConfig
 from spreadsim.app.sweepcheck import check_sweep, expected_jobs
 from spreadsim.app.task import config_text, task_container
 from spreadsim.errors import ConfigError, DataError
+from spreadsim.outputs.aggregate import find_job_dirs
 from spreadsim.outputs.io import atomic_write_bytes
-from spreadsim.runs.sweep import (
-    CACHE_DIR,
-    REPORT_FILE,
-    SWEEP_FILE,
-    InvalidConfig,
-    check_job_config,
-    find_job_dirs,
-    format_summary,
-    remove_if_only_hydra,
-    write_sweep_outputs,
-)
+from spreadsim.outputs.layout import CACHE_DIR, REPORT_FILE, SWEEP_FILE, remove_if_only_hydra
+from spreadsim.outputs.sweep_outputs import write_sweep_outputs
+from spreadsim.outputs.tables import format_summary
+from spreadsim.runs.jobspec import InvalidConfig, check_job_config
 
 __all__ = ["AggregateCallback", "cleanup_failed_sweep"]
 

@@ -28,7 +28,7 @@ from spreadsim.app.callback import cleanup_failed_sweep
 from spreadsim.app.messages import group_override_message, hydra_error_message
 from spreadsim.app.task import hydra_job
 from spreadsim.errors import ConfigError, DataError
-from spreadsim.runs.sweep import InvalidConfig, JobError
+from spreadsim.runs.jobspec import InvalidConfig, JobError
 
 EXIT_BAD_INPUT = 2
 

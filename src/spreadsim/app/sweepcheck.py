@@ -34,7 +34,7 @@ from spreadsim.app.launchers import check_launcher
 from spreadsim.app.messages import first_line, group_override_message, hydra_error_message
 from spreadsim.app.task import task_container
 from spreadsim.errors import ConfigError
-from spreadsim.runs.sweep import InvalidConfig, check_job_config
+from spreadsim.runs.jobspec import InvalidConfig, check_job_config
 
 __all__ = ["MAX_CHECKED_JOBS", "check_sweep", "expected_jobs", "job_configs", "sweep_lists"]
 

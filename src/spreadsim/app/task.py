@@ -3,36 +3,25 @@
 from __future__ import annotations
 
 import copy
-import json
 import logging
-import os
 import sys
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
 from spreadsim.errors import ConfigError, DataError
-from spreadsim.outputs.io import atomic_write_bytes, canonical, write_table
-from spreadsim.runs.sweep import (
-    CACHE_DIR,
-    REPORT_FILE,
-    SIM_KEYS,
-    JobError,
-    calibration_kind,
-    check_job_config,
-    format_summary,
-    remove_if_only_hydra,
-    run_job,
-    write_sweep_outputs,
-)
-from spreadsim.version import __version__
+from spreadsim.outputs.io import canonical
+from spreadsim.outputs.layout import CACHE_DIR, remove_if_only_hydra
+from spreadsim.outputs.sweep_outputs import write_sweep_outputs
+from spreadsim.outputs.tables import format_summary
+from spreadsim.runs.calibration import run_calibration
+from spreadsim.runs.job import run_job
+from spreadsim.runs.jobspec import JobError
 
 __all__ = ["config_text", "hydra_job", "override_params", "run_calibration", "task_container",
            "to_yaml"]
@@ -166,70 +155,3 @@ def hydra_job(cfg: DictConfig) -> None:
         sys.stdout.write(format_summary(summary, params_))
         sys.stdout.write(f"results: {out}\n")
         sys.stdout.flush()
-
-
-def run_calibration(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *, svg: bool = False,
-                    config_text: str | None = None) -> Any:
-    """Run an SLA calibration (``calibration`` block of ``cfg``) and write its outputs.
-
-    A latency lever (its name ends in ``_h``, or its value is a float) is calibrated with
-    :func:`~spreadsim.runs.calibration.calibrate_latency` (the exact deadline path when the policies
-    are pure deadlines), an integer lever such as ``policy.moderators`` with
-    :func:`~spreadsim.runs.calibration.calibrate_count`. Writes ``calibration`` (the evaluated curve,
-    Parquet + CSV), ``calibration.json`` (the answer), ``calibration.png`` and ``report.html``.
-
-    Parameters
-    ----------
-    cfg : Mapping
-        The job config as plain containers, with ``calibration: {target, stat, lever, ...}``.
-    out_dir : path-like
-        The run folder.
-    svg : bool
-        Also write the plot as SVG.
-    config_text : str, optional
-        The configuration for the report.
-
-    Returns
-    -------
-    spreadsim.runs.calibration.Calibration
-    """
-    from spreadsim.outputs.plots import plot_calibration
-    from spreadsim.outputs.report import write_report
-    from spreadsim.runs.calibration import calibrate_count, calibrate_latency
-
-    spec = check_job_config(cfg)
-    cal = cfg["calibration"]
-    sim = {k: cfg[k] for k in SIM_KEYS if k in cfg}
-    kind = calibration_kind(cfg)
-    stat = cal.get("stat", "mean")
-    tic = time.perf_counter()
-    if kind == "latency":
-        res = calibrate_latency(sim, spec.seeds, float(cal["target"]), lever=cal["lever"], stat=stat,
-                                max_latency_h=float(cal.get("max", 720.0)),
-                                tol=float(cal.get("tol", 1e-3)))
-    else:
-        res = calibrate_count(sim, spec.seeds, float(cal["target"]), lever=cal["lever"], stat=stat,
-                              lo=int(cal.get("min", 1)), hi=int(cal.get("max", 256)))
-    log.info("calibration: %d points evaluated in %.2f s", len(res.curve.get("lever", [])),
-             time.perf_counter() - tic)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    curve = {k: np.asarray(v, dtype=np.float64) for k, v in res.curve.items()}
-    table = {cal["lever"]: curve["lever"], f"reach_{stat}": curve["reach"],
-             "ci_low": curve["ci_low"], "ci_high": curve["ci_high"]}
-    write_table(table, out / "calibration")
-    answer = {"lever": res.lever, "target": res.target, "stat": res.stat, "value": res.value,
-              "ci_low": res.ci_low, "ci_high": res.ci_high, "path": res.path, "seeds": list(spec.seeds),
-              "feasible": res.feasible, "line": res.line(), "version": __version__}
-    atomic_write_bytes(out / "calibration.json",
-                       (json.dumps(canonical(answer), indent=2) + "\n").encode())
-    files = plot_calibration(res.curve, lever=res.lever, target=res.target, value=res.value,
-                             ci_low=res.ci_low, ci_high=res.ci_high, stat=res.stat,
-                             path=out / "calibration.png", svg=svg)
-    shown = [f for f in files if f.suffix == (".svg" if svg else ".png")]
-    path = "deadline" if res.path.startswith("deadline") else "simulated"
-    write_report(out / REPORT_FILE, title=f"spreadsim SLA calibration: {out}",
-                 config_text=config_text or to_yaml(cfg), summary=table, plots=shown,
-                 seeds=spec.seeds, paths={path: len(spec.seeds) * len(curve["lever"])},
-                 answer=res.line())
-    return res

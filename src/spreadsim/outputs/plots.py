@@ -213,7 +213,7 @@ def plot_reach_vs_latency(summary: Mapping[str, np.ndarray], path: str | os.Path
     Parameters
     ----------
     summary : mapping of str to numpy.ndarray
-        A table from :func:`spreadsim.runs.sweep.summarize_results` (``reach_mean``,
+        A table from :func:`spreadsim.outputs.tables.summarize_results` (``reach_mean``,
         ``reach_ci_low``, ``reach_ci_high``, optionally ``reach_baseline_mean``).
     path : path-like
         The PNG file to write.

@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
-from spreadsim.outputs.io import atomic_write_bytes
+from spreadsim.outputs.io import atomic_write_bytes, canonical
 
-__all__ = ["versions", "render_report", "write_report", "SECTIONS"]
+__all__ = ["versions", "config_yaml", "render_report", "write_report", "SECTIONS"]
 
 SECTIONS = ("summary", "plots", "config", "seeds", "path", "versions")
 _PACKAGES = ("spreadsim", "numpy", "networkx", "simpy", "hydra-core", "numba", "scipy", "pyarrow",
@@ -39,6 +40,50 @@ text-align:right}th{background:#f3f3f3}td.s{text-align:left}
 pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.85em}
 figure{margin:1em 0}figcaption{font-size:.85em;color:#555}img{max-width:100%}
 """
+
+
+#: strings YAML 1.1 reads as booleans: written quoted, as OmegaConf writes them
+_YAML_BOOLS = frozenset(("y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True",
+                         "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF"))
+
+
+def _reads_as_number(text: str) -> bool:
+    for kind in (int, float):
+        try:
+            kind(text)
+            return True
+        except ValueError:
+            pass
+    return False
+
+
+class _ConfigDumper(yaml.Dumper):
+    """YAML's dumper, with a string that would read back as a boolean or a number quoted."""
+
+
+def _represent_str(dumper: yaml.Dumper, data: str) -> yaml.ScalarNode:
+    quoted = data in _YAML_BOOLS or _reads_as_number(data)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="'" if quoted else None)
+
+
+_ConfigDumper.add_representer(str, _represent_str)
+
+
+def config_yaml(config: Any) -> str:
+    """A configuration (plain containers) as YAML text for a report, without Hydra: the text
+    ``OmegaConf.to_yaml`` gives for it (key order kept, infinities as ``'inf'``).
+
+    Parameters
+    ----------
+    config : mapping
+        The configuration as plain containers.
+
+    Returns
+    -------
+    str
+    """
+    return yaml.dump(canonical(config), Dumper=_ConfigDumper, default_flow_style=False,
+                     allow_unicode=True, sort_keys=False)
 
 
 def versions() -> dict[str, str]:

@@ -20,24 +20,35 @@ largest latency whose lower bound is (for counts the other way round).
 from __future__ import annotations
 
 import copy
+import json
+import logging
 import math
+import os
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
-from spreadsim.engine.simulation import graph_seed
 from spreadsim.errors import ConfigError
-from spreadsim.graphs.build import Graph, build_graph
+from spreadsim.graphs import Graph, build_graph, graph_seed
+from spreadsim.outputs.io import atomic_write_bytes, canonical, write_table
+from spreadsim.outputs.layout import CALIBRATION_FILE, CALIBRATION_PLOT, CALIBRATION_TABLE, REPORT_FILE
+from spreadsim.outputs.plots import plot_calibration
+from spreadsim.outputs.report import config_yaml, write_report
+from spreadsim.outputs.stats import mean_ci
 from spreadsim.runs.deadline import DeadlineTrace, deadline_path_reason
+from spreadsim.runs.jobspec import SIM_KEYS, calibration_kind, check_job_config
 from spreadsim.runs.single import simulate
 from spreadsim.schema.checks import choice, integer, number
-from spreadsim.schema.model import CALIBRATION_STATS, CALIBRATION_TOL, COUNT_RANGE, LATENCY_MAX_H, LEGAL
 from spreadsim.schema.config import SimConfig
+from spreadsim.schema.model import CALIBRATION_STATS, CALIBRATION_TOL, COUNT_RANGE, LATENCY_MAX_H, LEGAL
+from spreadsim.version import __version__
 
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -86,15 +97,6 @@ def _stat(reach: np.ndarray, stat: str) -> float:
     return float(reach.mean()) if stat == "mean" else float(np.percentile(reach, 95))
 
 
-def _curve_point(values: np.ndarray) -> tuple[float, float, float]:
-    """Mean over seeds and its 95% t-interval."""
-    m = float(values.mean())
-    if values.size < 2:
-        return m, -math.inf, math.inf
-    half = float(sps.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size))
-    return m, m - half, m + half
-
-
 class _Evaluator:
     def __init__(self, base: Mapping[str, Any], lever: str, seeds: Sequence[int], stat: str,
                  graph: Graph | None) -> None:
@@ -140,7 +142,7 @@ class _Evaluator:
                 r = simulate(cfg, s, graph=self._graph(cfg, s))
                 reach = r.posts["reach"][r.posts["category"] != LEGAL]
             vals.append(_stat(np.asarray(reach, dtype=np.float64), self.stat))
-        self.points[x] = _curve_point(np.asarray(vals))
+        self.points[x] = mean_ci(vals)  # over >= 2 seeds (checked): mean and its 95% t-interval
         return self.points[x]
 
     def curve(self) -> dict[str, list[float]]:
@@ -236,4 +238,76 @@ def calibrate_count(config: Mapping[str, Any], seeds: Sequence[int], target: flo
                        feasible=not math.isnan(value))
 
 
-__all__ = ["Calibration", "calibrate_latency", "calibrate_count", "set_path"]
+def run_calibration(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *, svg: bool = False,
+                    config_text: str | None = None) -> Calibration:
+    """Run the SLA calibration of a job config (its ``calibration`` block) and write its outputs.
+
+    A latency lever (its name ends in ``_h``, or its value is a float) is calibrated with
+    :func:`calibrate_latency` (the exact deadline path when the policies are pure deadlines), an
+    integer lever such as ``policy.moderators`` with :func:`calibrate_count`; the search settings
+    left out take the schema's defaults (:class:`~spreadsim.schema.model.CalibrationSettings`).
+    Writes ``calibration`` (the evaluated curve, Parquet + CSV), ``calibration.json`` (the
+    answer), ``calibration.png`` and ``report.html``.
+
+    Parameters
+    ----------
+    cfg : Mapping
+        The job config as plain containers (as for
+        :func:`~spreadsim.runs.jobspec.check_job_config`), with
+        ``calibration: {target, stat, lever, ...}``.
+    out_dir : path-like
+        The run folder (created if missing).
+    svg : bool
+        Also write the plot as SVG.
+    config_text : str, optional
+        The configuration for the report (``cfg`` as YAML if omitted).
+
+    Returns
+    -------
+    Calibration
+
+    Raises
+    ------
+    ConfigError
+        Bad input, before anything runs or is written.
+    """
+    spec = check_job_config(cfg)
+    settings = spec.calibration
+    if settings is None:
+        raise ConfigError("calibration", cfg.get("calibration"), "is required for a calibration run")
+    sim = {k: cfg[k] for k in SIM_KEYS if k in cfg}
+    tic = time.perf_counter()
+    if calibration_kind(cfg) == "latency":
+        res = calibrate_latency(sim, spec.seeds, settings.target, lever=settings.lever,
+                                stat=settings.stat, max_latency_h=settings.latency_max(),
+                                tol=settings.tol)
+    else:
+        lo, hi = settings.count_range()
+        res = calibrate_count(sim, spec.seeds, settings.target, lever=settings.lever,
+                              stat=settings.stat, lo=lo, hi=hi)
+    log.info("calibration: %d points evaluated in %.2f s", len(res.curve.get("lever", [])),
+             time.perf_counter() - tic)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    curve = {k: np.asarray(v, dtype=np.float64) for k, v in res.curve.items()}
+    table = {settings.lever: curve["lever"], f"reach_{res.stat}": curve["reach"],
+             "ci_low": curve["ci_low"], "ci_high": curve["ci_high"]}
+    write_table(table, out / CALIBRATION_TABLE)
+    answer = {"lever": res.lever, "target": res.target, "stat": res.stat, "value": res.value,
+              "ci_low": res.ci_low, "ci_high": res.ci_high, "path": res.path, "seeds": list(spec.seeds),
+              "feasible": res.feasible, "line": res.line(), "version": __version__}
+    atomic_write_bytes(out / CALIBRATION_FILE,
+                       (json.dumps(canonical(answer), indent=2) + "\n").encode())
+    files = plot_calibration(res.curve, lever=res.lever, target=res.target, value=res.value,
+                             ci_low=res.ci_low, ci_high=res.ci_high, stat=res.stat,
+                             path=out / CALIBRATION_PLOT, svg=svg)
+    shown = [f for f in files if f.suffix == (".svg" if svg else ".png")]
+    path = "deadline" if res.path.startswith("deadline") else "simulated"
+    write_report(out / REPORT_FILE, title=f"spreadsim SLA calibration: {out}",
+                 config_text=config_text or config_yaml(cfg), summary=table, plots=shown,
+                 seeds=spec.seeds, paths={path: len(spec.seeds) * len(curve["lever"])},
+                 answer=res.line())
+    return res
+
+
+__all__ = ["Calibration", "calibrate_latency", "calibrate_count", "run_calibration", "set_path"]

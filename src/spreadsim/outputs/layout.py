@@ -1,0 +1,76 @@
+"""What a job folder and a sweep folder hold: the names of their files, and the clean-up of a
+folder that holds nothing but Hydra's own files.
+
+A job folder holds :data:`JOB_FILE` (its overrides, swept values and resolved config), the
+:data:`JOB_TABLES` (``runs``: one row per seed; ``posts``: per post per seed; ``series``: reach
+over time per seed), each as Parquet + CSV, and the :data:`DONE` marker, written last. A sweep
+folder holds its job folders, :data:`SWEEP_FILE` (when the sweep started, how many jobs),
+the :data:`SWEEP_TABLES`, the plots, :data:`REPORT_FILE` and, while it runs, the trace cache
+:data:`CACHE_DIR`. The job runner (:mod:`spreadsim.runs.job`) writes these names and the
+aggregation (:mod:`spreadsim.outputs.aggregate`) reads them, from this one place.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+#: a job's finished marker (its content: the job's config hash)
+DONE = "done"
+#: a job's record: overrides, parameters, resolved config, config hash, version
+JOB_FILE = "job.json"
+#: the tables of one job
+JOB_TABLES = ("runs", "posts", "series")
+#: the tables of a sweep (or of a single run's folder)
+SWEEP_TABLES = ("results", "summary", "categories")
+#: a sweep's start time and number of jobs (progress lines)
+SWEEP_FILE = ".sweep.json"
+#: the traces shared by a sweep's jobs (removed when the sweep completes)
+CACHE_DIR = ".cache"
+#: the main plot of a sweep
+PLOT_FILE = "reach_vs_latency.png"
+#: the self-contained HTML report
+REPORT_FILE = "report.html"
+#: an SLA calibration's curve (a table), answer and plot
+CALIBRATION_TABLE = "calibration"
+CALIBRATION_FILE = "calibration.json"
+CALIBRATION_PLOT = "calibration.png"
+
+__all__ = ["DONE", "JOB_FILE", "JOB_TABLES", "SWEEP_TABLES", "SWEEP_FILE", "CACHE_DIR", "PLOT_FILE",
+           "REPORT_FILE", "CALIBRATION_TABLE", "CALIBRATION_FILE", "CALIBRATION_PLOT",
+           "remove_if_only_hydra"]
+
+
+def _only_hydra_files(path: Path, job_name: str) -> bool:
+    for p in path.iterdir():
+        if p.is_dir():
+            if p.name == ".hydra":
+                continue
+            if not _only_hydra_files(p, job_name):
+                return False
+        elif p.name not in ("multirun.yaml", f"{job_name}.log", SWEEP_FILE):
+            return False
+    return True
+
+
+def remove_if_only_hydra(path: str | os.PathLike[str], job_name: str = "spreadsim") -> bool:
+    """Remove an output folder if it holds nothing but Hydra's own files.
+
+    Parameters
+    ----------
+    path : path-like
+        A job or sweep folder.
+    job_name : str
+        Hydra's job name (its log file is ``<job_name>.log``).
+
+    Returns
+    -------
+    bool
+        True if the folder was removed.
+    """
+    p = Path(path)
+    if p.is_dir() and _only_hydra_files(p, job_name):
+        shutil.rmtree(p)
+        return True
+    return False

@@ -1,0 +1,125 @@
+"""A sweep's outputs from its finished job folders: the tables, the plots and ``report.html``.
+
+Hydra-free: :func:`write_sweep_outputs` needs only the folders (the ``spreadsim`` command calls it
+when a sweep ends, and on a single run's folder).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from spreadsim.errors import DataError
+from spreadsim.outputs import plots as P
+from spreadsim.outputs.aggregate import aggregate
+from spreadsim.outputs.columns import Table
+from spreadsim.outputs.io import read_table, write_table
+from spreadsim.outputs.layout import JOB_FILE, PLOT_FILE, REPORT_FILE
+from spreadsim.outputs.report import config_yaml, write_report
+from spreadsim.outputs.tables import category_table, summarize_results
+
+__all__ = ["write_sweep_outputs", "mean_reach_over_time"]
+
+
+def mean_reach_over_time(series: Mapping[str, np.ndarray],
+                         runs: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over seeds of reach per illegal post over time (each seed's series held flat after
+    its end, where reach no longer changes).
+
+    Parameters
+    ----------
+    series, runs : mapping of str to numpy.ndarray
+        A job's ``series`` and ``runs`` tables.
+
+    Returns
+    -------
+    time_h, reach : numpy.ndarray
+        The longest seed's time grid and the mean reach per post on it.
+    """
+    seeds = list(dict.fromkeys(np.asarray(runs["seed"]).tolist()))
+    grids = [series["time_h"][series["seed"] == sd] for sd in seeds]
+    grid = max(grids, key=len) if grids else np.zeros(1)
+    total = np.zeros(len(grid))
+    for sd in seeds:
+        r = np.asarray(series["reach_illegal"][series["seed"] == sd], dtype=np.float64)
+        n_posts = float(runs["posts"][runs["seed"] == sd][0]) if "posts" in runs else 1.0
+        full = np.full(len(grid), r[-1] if r.size else 0.0)
+        full[: r.size] = r
+        total += full / max(1.0, n_posts)
+    return grid, total / max(1, len(seeds))
+
+
+def write_sweep_outputs(out_dir: str | os.PathLike[str],
+                        job_dirs: Iterable[str | os.PathLike[str]], *, svg: bool = False,
+                        config_text: str | None = None,
+                        title: str | None = None) -> tuple[Table, list[str]]:
+    """Aggregate job folders into tables, plots and ``report.html``.
+
+    Writes ``results`` (one row per job x seed), ``summary`` (one row per job, 95% CIs) and
+    ``categories`` (one row per job x content category), each as Parquet + CSV; the plots
+    ``reach_vs_latency``, ``prevented_vs_latency``, ``time_to_removal``, ``reach_over_time`` and
+    ``reach_by_category`` (PNG, and SVG if ``svg``); and the self-contained HTML report.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        Where to write (the sweep folder; the job folder itself for a single run).
+    job_dirs : iterable of path-like
+        The finished job folders, in order.
+    svg : bool
+        Also write the plots as SVG (and inline them in the report).
+    config_text : str, optional
+        The configuration (YAML) for the report; the first job's config if omitted.
+    title : str, optional
+        The report's heading.
+
+    Returns
+    -------
+    summary : dict of str to numpy.ndarray
+    params : list of str
+        The parameter columns.
+    """
+    dirs = [Path(d) for d in job_dirs]
+    if not dirs:
+        raise DataError(f"sweep {out_dir}: no finished job folders to aggregate")
+    out = Path(out_dir)
+    results, params = aggregate(dirs)
+    summary = summarize_results(results, params)
+    posts = [read_table(d / "posts") for d in dirs]
+    series = [read_table(d / "series") for d in dirs]
+    runs = [read_table(d / "runs") for d in dirs]
+    cats = category_table(results, params, posts)
+    write_table(results, out / "results")
+    write_table(summary, out / "summary")
+    write_table(cats, out / "categories")
+    labels = P.point_labels(summary, params)
+    files = P.plot_reach_vs_latency(summary, out / PLOT_FILE, params=params, svg=svg)
+    if "prevented_mean" in summary and np.isfinite(summary["prevented_mean"]).any():
+        files += P.plot_prevented_vs_latency(summary, out / "prevented_vs_latency.png",
+                                             params=params, svg=svg)
+    delays = []
+    for label, p in zip(labels, posts, strict=True):
+        ill = p["category"] != "legal"
+        d = (p["removal_time_h"] - p["upload_time_h"])[ill]
+        delays.append((label, np.asarray(d[~np.isnan(d)], dtype=np.float64)))
+    files += P.plot_time_to_removal(delays, out / "time_to_removal.png", svg=svg)
+    curves = [(label, *mean_reach_over_time(sr, rn))
+              for label, sr, rn in zip(labels, series, runs, strict=True)]
+    files += P.plot_reach_over_time(curves, out / "reach_over_time.png", svg=svg)
+    files += P.plot_reach_by_category(cats, labels, out / "reach_by_category.png", svg=svg)
+    if config_text is None:
+        job = json.loads((dirs[0] / JOB_FILE).read_text())
+        config_text = config_yaml(job["config"])
+    paths: dict[str, int] = {}
+    if "path" in results:
+        for v in results["path"].tolist():
+            paths[str(v)] = paths.get(str(v), 0) + 1
+    shown = [f for f in files if f.suffix == (".svg" if svg else ".png")]
+    write_report(out / REPORT_FILE, title=title or f"spreadsim sweep: {out.resolve()}",
+                 config_text=config_text, summary=summary, plots=shown,
+                 seeds=sorted(set(results["seed"].tolist())), paths=paths)
+    return summary, params

@@ -1,0 +1,260 @@
+"""One job of a sweep: every paired seed of one sweep point run, its tables written, and resume.
+
+A job runs the seeds ``seed, seed + 1, ..., seed + seeds - 1`` of one config (the same seeds at
+every sweep point: differences between points are the policy's, not noise), on the exact deadline
+path when it can (:mod:`spreadsim.runs.deadline`, traces shared through
+:class:`~spreadsim.runs.tracecache.TraceCache`) and simulated otherwise, and writes the job folder
+described in :mod:`spreadsim.outputs.layout`. A folder that already holds the finished job with
+the same config (its ``done`` marker holds the config's hash) is skipped: a killed sweep resumes.
+Joining job folders into a sweep's tables is :mod:`spreadsim.outputs.aggregate`'s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spreadsim.engine.metrics import add_baseline
+from spreadsim.engine.records import RunResult
+from spreadsim.graphs import Graph, build_graph, graph_seed
+from spreadsim.outputs.columns import concat, rows_to_columns
+from spreadsim.outputs.io import atomic_write_bytes, write_table
+from spreadsim.outputs.io import canonical as _canonical
+from spreadsim.outputs.layout import DONE, JOB_FILE, JOB_TABLES
+from spreadsim.runs.deadline import DeadlineTrace, deadline_path_reason
+from spreadsim.runs.jobspec import JobSpec, check_job_config, config_hash
+from spreadsim.runs.platforms import simulate_platforms
+from spreadsim.runs.progress import SeedTicker, sweep_progress
+from spreadsim.runs.single import simulate
+from spreadsim.runs.tracecache import TraceCache
+from spreadsim.schema.config import SimConfig
+from spreadsim.version import __version__
+
+log = logging.getLogger("spreadsim.sweep")  # the name of these lines in every log (see runs.progress)
+
+__all__ = ["pinned_graph", "run_job"]
+
+
+_PINNED: dict[str, Graph] = {}  # the last pinned graph built in this process (one entry)
+
+
+def _graph_key(cfg: Mapping[str, Any], seed: int) -> str:
+    """What identifies a built graph: its config, its seed and, for an edge list, the file's
+    identity (device, inode, size, modification time), so an edited file is read again."""
+    stamp = None
+    path = cfg.get("path")
+    if cfg.get("kind") == "edgelist" and isinstance(path, str | os.PathLike):
+        try:
+            st = os.stat(path)
+            stamp = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
+        except (OSError, ValueError):
+            stamp = None  # build_graph raises the one-line error
+    return json.dumps([_canonical(dict(cfg)), int(seed), stamp], sort_keys=True)
+
+
+def pinned_graph(cfg: Mapping[str, Any], seed: int) -> Graph:
+    """:func:`~spreadsim.graphs.build_graph` once per process for a pinned graph.
+
+    Every seed of a job, and every job of a sweep that a worker process runs, uses the same
+    pinned graph (``graph.seed`` set), so it is built once and kept (only the last one, to bound
+    memory) instead of once per job. Graphs are immutable, so sharing one cannot change results
+    (tested: byte-identical tables).
+
+    Parameters
+    ----------
+    cfg : Mapping
+        The graph config (plain containers).
+    seed : int
+        The graph seed.
+
+    Returns
+    -------
+    Graph
+        The same object for the same config, seed and (edge list) file.
+    """
+    key = _graph_key(cfg, seed)
+    g = _PINNED.get(key)
+    if g is None:
+        g = build_graph(cfg, seed)
+        _PINNED.clear()
+        _PINNED[key] = g
+    return g
+
+
+def _job_is_done(out: Path, digest: str) -> bool:
+    marker = out / DONE
+    if not marker.is_file() or marker.read_text().strip() != digest:
+        return False
+    return all((out / f"{t}.parquet").is_file() for t in JOB_TABLES)
+
+
+def run_job(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *,
+            params: Mapping[str, Any] | None = None, overrides: Sequence[str] = (),
+            job_num: int = 0, skip_done: bool = True,
+            cache_dir: str | os.PathLike[str] | None = None,
+            sweep_dir: str | os.PathLike[str] | None = None) -> bool:
+    """Run every seed of one job and write its tables into ``out_dir``.
+
+    When the job's policies are pure deadlines in ``cascade`` semantics
+    (:func:`~spreadsim.runs.deadline.deadline_path_reason` is None) and ``deadline_path`` is ``auto``,
+    no seed is simulated with its policy: each seed's traced unmoderated run
+    (:class:`~spreadsim.runs.deadline.DeadlineTrace`, shared with the sweep's other jobs through
+    ``cache_dir``) gives the exact result and is itself the paired baseline. Otherwise every seed
+    is simulated (with its unmoderated twin if ``baseline``). The ``runs`` table's ``path`` column
+    says which (``deadline`` or ``simulated``).
+
+    Parameters
+    ----------
+    cfg : Mapping
+        The job config as plain containers (see :func:`check_job_config`).
+    out_dir : path-like
+        The job folder (created if missing).
+    params : Mapping, optional
+        The job's parameter values (override key -> value), recorded in ``job.json`` and turned
+        into columns by :func:`aggregate`.
+    overrides : sequence of str
+        The job's command-line overrides, recorded as they were given.
+    job_num : int
+        The job's number within its sweep (orders the rows of the aggregated tables).
+    skip_done : bool
+        Skip the job if ``out_dir`` already holds a finished job with an identical config.
+    cache_dir : path-like, optional
+        Folder of the traces shared by a sweep's jobs (``<sweep dir>/.cache``); None: in memory.
+    sweep_dir : path-like, optional
+        The sweep folder, for progress lines (jobs finished, elapsed, ETA).
+
+    Returns
+    -------
+    bool
+        True if the job ran, False if it was skipped as already done.
+
+    Raises
+    ------
+    ConfigError, DataError
+        Bad input; nothing is written but ``job.json`` is never created either.
+    """
+    spec = check_job_config(cfg)
+    out = Path(out_dir)
+    digest = config_hash(cfg)
+    if skip_done and _job_is_done(out, digest):
+        log.info("job %d: already done in %s, skipped", job_num, out)
+        return False
+    tic = time.perf_counter()
+
+    def graph_for(seed: int) -> Graph | None:
+        assert spec.sim is not None
+        if spec.sim.graph.get("seed") is None:  # derived from each run seed: the engine builds it
+            return None
+        return pinned_graph(spec.sim.graph, graph_seed(spec.sim.graph, seed))
+
+    if spec.multi is not None:
+        return _run_multi_job(spec, cfg, out, digest, params, overrides, job_num, sweep_dir, tic)
+    assert spec.sim is not None
+    why = (deadline_path_reason(spec.sim) if spec.deadline_path == "auto"
+           else "deadline_path is off")
+    path = "deadline" if why is None else "simulated"
+    log.info("job %d: %d seeds, %s path%s", job_num, len(spec.seeds), path,
+             "" if why is None else f" ({why})")
+    done: dict[int, RunResult] = {}
+    ticker = SeedTicker(job_num, len(spec.seeds))
+    if path == "deadline":
+        cache = TraceCache(cache_dir, cfg, spec.sim, graph_for)
+        unmoderated = dataclasses.replace(spec.sim, policies=())
+        deferred = []
+        for s in spec.seeds:  # seeds another job is tracing right now are left for later
+            trace = cache.get(s, blocking=False)
+            if trace is None:
+                deferred.append(s)
+                continue
+            done[s] = _deadline_result(trace, spec, cache, unmoderated)
+            ticker.tick(len(done))
+        for s in deferred:
+            trace = cache.get(s)
+            assert trace is not None
+            done[s] = _deadline_result(trace, spec, cache, unmoderated)
+            ticker.tick(len(done))
+        log.info("job %d: traces: %d computed, %d loaded from the sweep cache", job_num,
+                 cache.computed, cache.loaded)
+    else:
+        for s in spec.seeds:
+            done[s] = simulate(spec.sim, s, graph=graph_for(s), baseline=spec.baseline)
+            ticker.tick(len(done))
+    return _write_job(spec, cfg, out, digest, params, overrides, job_num, sweep_dir, tic, path,
+                      done)
+
+
+def _run_multi_job(spec: JobSpec, cfg: Mapping[str, Any], out: Path, digest: str,
+                   params: Mapping[str, Any] | None, overrides: Sequence[str], job_num: int,
+                   sweep_dir: str | os.PathLike[str] | None, tic: float) -> bool:
+    """A job of several platforms: every seed simulated with :func:`simulate_platforms`; the
+    tables carry a ``platform`` column (the summary row: totals and ``<platform>.<key>``)."""
+    assert spec.multi is not None
+    log.info("job %d: %d seeds, %d platforms", job_num, len(spec.seeds), len(spec.multi.platforms))
+    done: dict[int, Any] = {}
+    ticker = SeedTicker(job_num, len(spec.seeds))
+    for s in spec.seeds:
+        mr = simulate_platforms(spec.multi, s)
+        series = [{"platform": np.full(len(r.series["time_h"]), name, dtype=object), **r.series}
+                  for name, r in mr.platforms.items()]
+        done[s] = RunResult(s, mr.posts, concat(series), dict(mr.summary))
+        ticker.tick(len(done))
+    return _write_job(spec, cfg, out, digest, params, overrides, job_num, sweep_dir, tic,
+                      "simulated", done)
+
+
+def _write_job(spec: JobSpec, cfg: Mapping[str, Any], out: Path, digest: str,
+               params: Mapping[str, Any] | None, overrides: Sequence[str], job_num: int,
+               sweep_dir: str | os.PathLike[str] | None, tic: float, path: str,
+               done: Mapping[int, RunResult]) -> bool:
+    """Write one job's tables (runs, posts, series), its ``job.json`` and its done marker."""
+    runs: list[dict[str, Any]] = []
+    posts: list[dict[str, np.ndarray]] = []
+    series: list[dict[str, np.ndarray]] = []
+    for s in spec.seeds:
+        r = done[s]
+        row = {"seed": s, **r.summary}
+        if spec.baseline:
+            p = r.summary["posts"]
+            row["reach_baseline_mean"] = r.summary["reach_baseline_total"] / p if p else math.nan
+            row["reach_prevented_mean"] = row["reach_baseline_mean"] - r.summary["reach_mean"]
+        row["path"] = path
+        runs.append(row)
+        n_posts = len(next(iter(r.posts.values()))) if r.posts else 0
+        posts.append({"seed": np.full(n_posts, s, dtype=np.int64), **r.posts})
+        n_t = len(r.series["time_h"])
+        series.append({"seed": np.full(n_t, s, dtype=np.int64), **r.series})
+    out.mkdir(parents=True, exist_ok=True)
+    (out / DONE).unlink(missing_ok=True)
+    job = {"job_num": int(job_num), "overrides": list(overrides),
+           "params": _canonical(dict(params or {})), "config": _canonical(cfg),
+           "config_hash": digest, "version": __version__}
+    atomic_write_bytes(out / JOB_FILE, (json.dumps(job, indent=2, sort_keys=False) + "\n").encode())
+    write_table(rows_to_columns(runs), out / "runs")
+    write_table(concat(posts), out / "posts")
+    write_table(concat(series), out / "series")
+    atomic_write_bytes(out / DONE, (digest + "\n").encode())
+    elapsed = time.perf_counter() - tic
+    log.info("job %d done: %d seeds, %s path, %.2f s -> %s", job_num, len(spec.seeds), path,
+             elapsed, out)
+    if sweep_dir is not None:
+        log.info("progress: %s", sweep_progress(sweep_dir))
+    return True
+
+
+def _deadline_result(trace: DeadlineTrace, spec: JobSpec, cache: TraceCache,
+                     unmoderated: SimConfig) -> RunResult:
+    """One seed's result from its traced unmoderated run (the trace is also the baseline)."""
+    assert spec.sim is not None
+    result = trace.result(spec.sim)
+    if spec.baseline:
+        add_baseline(result, cache.unmoderated(trace, unmoderated))
+    return result

@@ -14,12 +14,15 @@ Several platforms in one run (:mod:`spreadsim.runs.platforms`) share one SimPy e
 and one :class:`Catalog` of content ids and copy numbers (``catalog=``); each platform's streams
 carry a prefix (``stream_prefix=``), and a coordinator drives every platform's kernel through
 :meth:`Simulation.next_spread_time` and :meth:`Simulation._advance` (see that module for the order).
+
+The kernel's work arrays and their life cycle are in :mod:`spreadsim.engine.workspace`, the queries
+and actions that policies call in :mod:`spreadsim.engine.policy_api`: both are base classes of
+:class:`Simulation`.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,11 +31,14 @@ import simpy
 
 from spreadsim.engine import kernel as K
 from spreadsim.engine.metrics import collect
+from spreadsim.engine.policy_api import PolicyApi
 from spreadsim.engine.records import Attempt, Catalog, Post, RunResult
 from spreadsim.engine.rng import generator, stream_key, subkey
+from spreadsim.engine.workspace import Workspace
 from spreadsim.errors import ConfigError
 from spreadsim.graphs.build import Graph, build_graph
-from spreadsim.schema.model import LEGAL, SimConfig, check_seed
+from spreadsim.schema.config import SimConfig
+from spreadsim.schema.model import LEGAL, check_seed
 
 
 class _Env(simpy.Environment):
@@ -47,81 +53,8 @@ class _Env(simpy.Environment):
         super().step()
 
 
-#: below this many (post, user) keys the exposed set is a bitset (8 MiB), above a hash set
-DENSE_SEEN_MAX_KEYS = 1 << 26
-#: below this many keys the earliest inert exposure per key is tracked in an array (16 B a key,
-#: 512 MiB at most), above in a map that grows with the users reached (about 48 B a user)
-TRACK_FIRST_MAX_KEYS = 1 << 25
-#: settled first exposures go straight into a histogram of at most this many bins
-HIST_MAX_BINS = 1 << 22
-#: settling scans the tracked keys in key order when at least this share of them was touched
-SCAN_MIN_TOUCHED = 1 / 32
-
-#: a run's earliest-exposure array goes back to the pool reset (its touched keys only) when it
-#: touched at most this share of the keys; otherwise the next run fills it whole
-RESET_MAX_SHARE = 1 / 16
-
-#: work arrays kept for the next run of the same thread (see _ArrayPool), at most this many bytes
-POOL_MAX_BYTES = 64 << 20
-
-
-class _ArrayPool(threading.local):
-    """The kernel's work arrays that a finished run no longer needs, kept for the next run in the
-    same thread: sweeps run many seeds of one configuration, and fresh memory costs a page fault
-    (and the kernel zeroing the page) per 4 KiB touched, about 0.5 ms a run on a 100k-user graph.
-    An array is handed out only after it is filled (or was given back holding its fill
-    everywhere: the run reset what it wrote) or where every element is written before it is
-    read, so results do not depend on what a previous run left behind (tested). One pool per
-    thread: nothing is shared between threads."""
-
-    def __init__(self) -> None:
-        self.free: dict[tuple[tuple[int, ...], str], list[np.ndarray]] = {}
-        #: the value every element of a kept array holds, by ``id`` (arrays given back clean)
-        self.filled: dict[int, float] = {}
-        self.nbytes = 0
-
-    def take(self, shape: tuple[int, ...], dtype: Any, fill: float | None = None) -> np.ndarray:
-        """An array of ``shape`` and ``dtype``, filled with ``fill`` (uninitialized if ``None``);
-        a kept array that holds ``fill`` everywhere already is handed out without filling."""
-        key = (shape, np.dtype(dtype).str)
-        stack = self.free.get(key)
-        if stack:
-            i = len(stack) - 1
-            if fill is not None:  # prefer an array given back clean with this value
-                i = next((j for j in range(i, -1, -1) if self.filled.get(id(stack[j])) == fill), i)
-            a = stack.pop(i)
-            self.nbytes -= a.nbytes
-            clean = self.filled.pop(id(a), None)
-            if fill is not None and clean != fill:
-                a.fill(fill)
-            return a
-        return np.empty(shape, dtype) if fill is None else np.full(shape, fill, dtype)
-
-    def give(self, *arrays: np.ndarray, filled: float | None = None) -> None:
-        """Keep ``arrays`` (owners of their memory, no longer used) for later runs, within
-        :data:`POOL_MAX_BYTES`; ``filled``: the value every element of each holds (the caller
-        reset what its run wrote), so that a later ``take`` with that fill need not fill it."""
-        for a in arrays:
-            if a.base is not None or not a.flags.c_contiguous or self.nbytes + a.nbytes > POOL_MAX_BYTES:
-                continue
-            self.free.setdefault((a.shape, a.dtype.str), []).append(a)
-            self.nbytes += a.nbytes
-            if filled is not None:
-                self.filled[id(a)] = filled
-
-
-_POOL = _ArrayPool()
-
 _HOOK_BITS = {"exposure": K.EV_EXPOSURE, "share": K.EV_SHARE, "notice": K.EV_NOTICE,
               "threshold": K.EV_THRESHOLD}
-
-
-def _enlarge(a: np.ndarray, rows: int, exact: bool = False) -> np.ndarray:
-    """``a`` with at least ``rows`` rows (new rows zero), grown by at least half in place where
-    the allocator can, so that repeated growth stays linear in the final size."""
-    new = rows if exact else max(rows, a.shape[0] + a.shape[0] // 2)
-    a.resize((new, *a.shape[1:]), refcheck=False)
-    return a
 
 
 def graph_seed(cfg: Mapping[str, Any], seed: int, stream: str = "graph") -> int:
@@ -132,7 +65,7 @@ def graph_seed(cfg: Mapping[str, Any], seed: int, stream: str = "graph") -> int:
     return check_seed(s, "graph.seed")
 
 
-class Simulation:
+class Simulation(PolicyApi, Workspace):
     """One run of one configuration with one seed.
 
     Parameters
@@ -261,94 +194,6 @@ class Simulation:
         self._schedule = [(float(times[i]), cats[i], int(ups[i]), adv[i]) for i in order]
         self._cat = {c.name: c for c in sc.categories}
 
-    def _init_kernel(self) -> None:
-        n_posts = max(1, len(self._schedule))
-        self._pf = np.zeros((n_posts, K.NPF), dtype=np.float64)
-        self._pi = np.zeros((n_posts, K.NPI), dtype=np.int64)
-        self._max_degree = self.graph.max_out_degree
-        n_keys = n_posts * self.graph.n
-        # buffers start large enough for most runs (np.empty: pages cost memory only once used)
-        cap = max(1024, 4 * self._max_degree, min(n_keys // 8, 1 << 16))
-        # (from the pool of a previous run's arrays where the run gives them back, see finish)
-        self._hf = _POOL.take((cap, 2), np.float64)
-        self._hi = _POOL.take((cap, 4), np.int64)
-        self._meta = np.zeros(16, dtype=np.int64)
-        self._inert_f = np.empty((cap, 2), dtype=np.float64)
-        self._inert_i = np.empty((cap, 1), dtype=np.int64)
-        log_rows = max(4096, min(n_keys // 2, 1 << 16))
-        self._log_f = _POOL.take((log_rows + 1, 2), np.float64)
-        self._log_i = _POOL.take((log_rows, 4), np.int64)
-        k = self.config.spread.kernel
-        self._delay = np.array([k.code, k.a, k.b], dtype=np.float64)
-        self._lat_tables: list[np.ndarray] = []
-        self._lat_table = np.zeros(1, dtype=np.float64)
-        # the set of (post, user) pairs already exposed: a bitset while it stays small
-        self._dense = n_posts * self.graph.n <= DENSE_SEEN_MAX_KEYS
-        self._seen = (_POOL.take((K.dense_seen_words(n_posts, self.graph.n),), np.int64, 0)
-                      if self._dense else K.new_seen())
-        self._meta[10] = 1 if self._dense else 0
-        # earliest inert exposure per (post, user) key: an array indexed by key while that stays
-        # small, else a map (first_keys) that grows with the users reached
-        self._mapped = n_posts * self.graph.n > TRACK_FIRST_MAX_KEYS
-        slots = 1 << 12 if self._mapped else n_posts * self.graph.n
-        # row 0: the earliest exposure time per key (the hot row, contiguous); row 1, only when
-        # copies have their own removal clocks (per_copy), the deadline of that exposure's copy
-        self._first = _POOL.take((2 if self.per_copy else 1, slots), np.float64, math.inf)
-        self._first_keys = _POOL.take((slots if self._mapped else 1,), np.int64, -1)
-        # every key touched at most once: room for all of them when the keys index an array
-        self._touched = _POOL.take((cap if self._mapped else min(n_keys, 1 << 24) + 1,), np.int64)
-        self._n_touched = 0  # the keys touched, once settled (meta[11] counts them in the run)
-        self._hist = np.zeros((2, 0), dtype=np.int64)  # filled by _settle
-        self._hist_last = np.zeros(1, dtype=np.float64)
-        self._inert_rows = 0
-        self._meta[12] = 1 if self._mapped else 0
-        # per-user notice weights: read by the kernel only for posts with notices, so a full
-        # array is made only when a policy sets notices (see _notice_weights)
-        self._notice_weight = np.ones(1, dtype=np.float64)
-        self._triggers: dict[int, list[int]] = {}
-        self._indptr = self.graph.indptr
-        self._indices = self.graph.indices
-
-    def _grow(self) -> None:
-        """Make room for one more share's events in every buffer (called when the kernel asks)."""
-        room = self._max_degree
-        if self._meta[8] + room > self._inert_f.shape[0]:
-            self._inert_f = _enlarge(self._inert_f, self._inert_f.shape[0] + room)
-            self._inert_i = _enlarge(self._inert_i, self._inert_f.shape[0])
-        if self._meta[11] + room > self._touched.shape[0]:
-            self._touched = _enlarge(self._touched, self._touched.shape[0] + room)
-        if self._mapped and 2 * (self._meta[11] + room) > self._first_keys.shape[0]:
-            cap = 4 * self._first_keys.shape[0]
-            while 2 * (self._meta[11] + room) > cap:
-                cap *= 2
-            keys = np.full(cap, -1, dtype=np.int64)
-            first = np.full((self._first.shape[0], cap), math.inf)
-            K.rehash_first(self._first_keys, self._first, self._touched, int(self._meta[11]),
-                           keys, first)
-            self._first_keys, self._first = keys, first
-        if self._meta[0] + room > self._hf.shape[0]:
-            self._hf = _enlarge(self._hf, self._hf.shape[0] + room)
-            self._hi = _enlarge(self._hi, self._hf.shape[0])
-        if self._meta[2] + 1 > self._log_i.shape[0]:
-            self._grow_log(self._log_i.shape[0])
-        if not self._dense and 2 * (self._meta[7] + 1) > self._seen.shape[0]:
-            self._grow_seen(4 * self._seen.shape[0])
-        if self._meta[1] > self.config.max_events:
-            raise ConfigError("max_events", self.config.max_events,
-                              f"exceeded ({int(self._meta[1])} exposures scheduled); raise max_events "
-                              "or shrink the scenario")
-
-    def _grow_log(self, n: int) -> None:
-        """Add at least ``n`` rows to the exposure log (its last float row is the report slot)."""
-        rows = self._log_i.shape[0] + n
-        self._log_i = _enlarge(self._log_i, rows, exact=True)
-        self._log_f = _enlarge(self._log_f, rows + 1, exact=True)
-
-    def _grow_seen(self, capacity: int) -> None:
-        bigger = K.new_seen(capacity)
-        K.rehash(self._seen, bigger)
-        self._seen = bigger
-
     @property
     def can_stop(self) -> bool:
         """Whether the kernel may stop at an exposure (some policy wants exposure hooks)."""
@@ -473,131 +318,6 @@ class Simulation:
                     float(t), float(sc.horizon_h))  # floats: one compiled signature
         return post
 
-    # ------------------------------------------------------------------ queries
-    def account(self, user: int) -> int:
-        """The account ``user`` uploads from now: itself, or the account that replaced it after a
-        suspension (following ``replaced`` to its end)."""
-        for _ in range(len(self.replaced) + 1):
-            if user not in self.replaced:
-                break
-            user = self.replaced[user]
-        return user
-
-    def is_removed(self, post: Post) -> bool:
-        """Whether ``post`` has been removed (as of now)."""
-        return bool(self._pf[post.id, K.PF_REMOVED] <= self.env.now)
-
-    def reach(self, post: Post) -> int:
-        """Distinct users exposed to ``post`` so far (during a run: needs a policy that wants
-        exposure hooks or ``needs_live_counts``, or, with reach-threshold hooks only, a post
-        whose reach is still counted live: one with a pending reach trigger)."""
-        if not self.live_reach:
-            raise RuntimeError("reach() during a run needs live counts: give the policy "
-                               "needs_live_counts = True (or wants 'threshold')")
-        if self._reach_frozen.get(post.id, self._advances) != self._advances:
-            raise RuntimeError(f"reach() of post {post.id} during a run: with reach-threshold hooks "
-                               "only, a post's reach is counted live while it has a pending reach "
-                               "trigger (add triggers at upload); give the policy needs_live_counts "
-                               "= True or want 'exposure' hooks to read it at any time")
-        return int(self._pi[post.id, K.PI_REACH])
-
-    def views(self, post: Post) -> int:
-        """Exposures of ``post`` so far (during a run: needs a policy with
-        ``needs_live_counts``)."""
-        if not self.live_views:
-            raise RuntimeError("views() during a run needs live counts: give the policy "
-                               "needs_live_counts = True")
-        return int(self._pi[post.id, K.PI_VIEWS])
-
-    def shares(self, post: Post) -> int:
-        """Reshares of ``post`` so far."""
-        return int(self._pi[post.id, K.PI_SHARES])
-
-    # ------------------------------------------------------------------ actions
-    def remove_post(self, post: Post) -> None:
-        """Remove ``post`` now (cascade: every share of it goes with it)."""
-        self._remove(post, self.env.now)
-
-    def _remove(self, post: Post, at: float) -> None:
-        if self._pf[post.id, K.PF_REMOVED] <= at:
-            return  # already removed
-        # exposures are checked against this time when they fire, so recording the exact
-        # scheduled time (rather than the clock's float sum) keeps results path-independent
-        self._pf[post.id, K.PF_REMOVED] = at
-        self.removals.append((at, post.id))
-        for p in self.policies:
-            p.on_removal(post)
-
-    def schedule_removal(self, post: Post, at: float) -> None:
-        """Remove ``post`` at time ``at`` (hours; no earlier than now)."""
-        if at <= self.env.now:
-            self.remove_post(post)
-            return
-        if at >= self.config.scenario.horizon_h:
-            return  # after the end of the simulation: never observed
-        # an upper bound on the removal time: spread events at or after it can be dropped early
-        self._pf[post.id, K.PF_LIMIT] = min(self._pf[post.id, K.PF_LIMIT], at)
-        self.env.timeout(at - self.env.now).callbacks.append(lambda _e: self._remove(post, at))
-
-    def set_copy_clock(self, post: Post, kind: int, a: float, b: float, prob: float,
-                       table: np.ndarray) -> None:
-        """Per-copy semantics: every share of ``post`` is removed after its own latency."""
-        if table.size > 1:
-            if self._lat_table.size > 1 and not np.array_equal(self._lat_table, table):
-                raise ConfigError("policy", "empirical", "one empirical delay table per simulation "
-                                  "in per_copy semantics")
-            self._lat_table = table
-        if kind != 0 and self._first.shape[0] == 1:  # keep the copies' deadlines from now on
-            self._first = np.vstack([self._first, np.full_like(self._first, math.inf)])
-        pf, pi = self._pf[post.id], self._pi[post.id]
-        pi[K.PI_COPY_KIND] = kind if kind != 0 else 0
-        pf[K.PF_COPY_A], pf[K.PF_COPY_B], pf[K.PF_COPY_PROB] = a, b, prob
-
-    def set_notices(self, post: Post, prob: float, key: int) -> None:
-        """Each first exposure to ``post`` files a notice with probability ``prob`` (times the
-        user's notice weight), decided by the counter-based coin of stream ``key``."""
-        self._notice_weights()
-        self._pf[post.id, K.PF_NOTICE_P] = prob
-        self._pi[post.id, K.PI_NOTICE_KEY] = key
-
-    def set_notice_weights(self, users: np.ndarray, weight: float) -> None:
-        """Multiply the notice probability of ``users`` by ``weight`` (a user group)."""
-        self._notice_weights()[np.asarray(users, dtype=np.int64)] = weight
-
-    def _notice_weights(self) -> np.ndarray:
-        """The per-user notice weights, made full size (all 1) on first use."""
-        if self._notice_weight.shape[0] != self.graph.n:
-            self._notice_weight = np.ones(self.graph.n, dtype=np.float64)
-        return self._notice_weight
-
-    def add_reach_trigger(self, post: Post, reach: int) -> None:
-        """Call ``on_reach_threshold`` when ``post``'s reach reaches ``reach`` users."""
-        lst = self._triggers.setdefault(post.id, [])
-        if reach > self.reach(post) and reach not in lst:
-            lst.append(reach)
-            lst.sort()
-        self._pi[post.id, K.PI_REACH_TRIGGER] = lst[0] if lst else 0
-        if lst:
-            self._reach_frozen.pop(post.id, None)  # counted live again from now on
-
-    def _next_trigger(self, post: Post) -> None:
-        lst = self._triggers.get(post.id, [])
-        while lst and lst[0] <= self.reach(post):
-            lst.pop(0)
-        self._pi[post.id, K.PI_REACH_TRIGGER] = lst[0] if lst else 0
-        if not lst:
-            self._freeze_reach(post)
-
-    def _freeze_reach(self, post: Post) -> None:
-        """With reach counted live only for posts with a pending trigger (``meta[15] == 1``),
-        ``post`` has none left: its reach stays exact only until the kernel advances."""
-        if self._meta[15] == 1:
-            self._reach_frozen[post.id] = self._advances
-
-    def throttle(self, post: Post, factor: float) -> None:
-        """Scale ``post``'s reshare probability by ``factor`` from now on."""
-        self._pf[post.id, K.PF_SCALE] = factor
-
     # ------------------------------------------------------------------ run
     def _uploads(self) -> Any:
         for i, (t, cat, up, adv) in enumerate(self._schedule):
@@ -631,69 +351,6 @@ class Simulation:
         result = self._collect()
         self._release()
         return result
-
-    def _release(self) -> None:
-        """Give the work arrays nothing reads after the run to the pool of the next run (the
-        exposure log and the inert buffer stay when record_views keeps them for the caller)."""
-        spent = [self._hf, self._hi, self._first_keys, self._touched]
-        if self._dense:
-            spent.append(self._seen)
-        if not self.record_views:
-            spent += [self._log_f, self._log_i]
-        _POOL.give(*spent)
-        # the earliest exposure times (indexed by key): every slot the run wrote was recorded in
-        # the touched keys, so resetting those few leaves it as a fresh fill would (a run on a
-        # big graph touches a small share of its post x user keys; filling all cost about 1 ms a
-        # run with 40 posts on 30k users)
-        # (settled: _n_touched counts them; released without settling, as the benchmark's bare
-        # runs do: the kernel's count still stands in meta[11])
-        n = self._n_touched + int(self._meta[11])
-        if not self._mapped and n <= RESET_MAX_SHARE * self._first.shape[1]:
-            self._first[:, self._touched[:n]] = math.inf
-            _POOL.give(self._first, filled=math.inf)
-        else:
-            _POOL.give(self._first)
-        self._meta[0] = 0  # the event queue is gone (events after the horizon never happen)
-        empty_f, empty_i = np.empty((0, 2)), np.empty((0, 4), dtype=np.int64)
-        self._hf, self._hi, self._first = empty_f, empty_i, np.empty((1, 0))
-        self._first_keys = self._touched = self._seen = np.empty(0, dtype=np.int64)
-        if not self.record_views:
-            self._log_f, self._log_i = np.empty((1, 2)), empty_i
-
-    def _settle(self) -> None:
-        """Count the inert exposures now that every removal time is final."""
-        n_inert = int(self._meta[8])
-        n_touched = self._n_touched = int(self._meta[11])
-        sc = self.config.scenario
-        # first exposures go straight into the reach-over-time histogram (one bin per series step
-        # up to the latest tracked exposure), unless it would be huge or each must be logged (for
-        # recorded views, or when the event queue logged its first exposures: then every first
-        # exposure is in the log)
-        log_rows = self.record_views or not self._meta[14]
-        # many keys touched: read them in key order (sequential) rather than in touch order
-        scan = (not self._mapped and not log_rows
-                and n_touched >= SCAN_MIN_TOUCHED * self._first.shape[1])
-        bins = 0
-        if not log_rows and n_touched:
-            span = K.first_span(self._first, self._touched, n_touched, scan)
-            steps = min(span, sc.horizon_h) / sc.series_step_h
-            bins = int(steps) + 3 if steps < HIST_MAX_BINS else 0
-        self._hist = np.zeros((2, bins), dtype=np.int64)
-        rows = n_touched if bins == 0 else 0  # rows to log
-        if rows == 0 and n_inert == 0 and n_touched == 0:
-            return
-        free = self._log_i.shape[0] - int(self._meta[2])
-        if free < rows:
-            self._grow_log(rows - free)
-        if not self._dense and 2 * (self._meta[7] + n_touched + 1) > self._seen.shape[0]:
-            self._grow_seen(4 * (int(self._meta[7]) + n_touched + 1))
-        K.settle_inert(self._pf, self._pi, self._seen, self.graph.n, self._inert_f, self._inert_i,
-                       n_inert, self._log_f, self._log_i, self._meta, self._first,
-                       self._first_keys, self._touched, self._hist, sc.series_step_h,
-                       sc.horizon_h, self._hist_last, scan and bins > 0, np.empty((2, 4096)))
-        self._inert_rows = n_inert  # kept for record_views readers; the buffer is not cleared
-        self._meta[8] = 0
-        self._meta[11] = 0
 
     def _collect(self) -> RunResult:
         result = collect(self)

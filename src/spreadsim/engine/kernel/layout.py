@@ -1,0 +1,20 @@
+"""The kernel's tables: the return codes of :func:`~spreadsim.engine.kernel.advance`, the bits of
+the events it reports, and the columns of the per-post tables and of the heap's rows."""
+
+from __future__ import annotations
+
+# return codes of advance()
+DONE, STOPPED, GROW = 0, 1, 2
+# bits of the events reported to Python (meta[3] holds the bits of the reported exposure)
+EV_EXPOSURE, EV_SHARE, EV_NOTICE, EV_THRESHOLD = 1, 2, 4, 8
+# columns of the per-post float and int tables
+(PF_T0, PF_P, PF_REMOVED, PF_DECAY_A, PF_DECAY_B, PF_COPY_A, PF_COPY_B, PF_COPY_PROB, PF_SCALE,
+ PF_NOTICE_P, PF_LIMIT) = range(11)
+NPF = 11
+(PI_KEY, PI_UPLOADER, PI_DECAY_KIND, PI_COPY_KIND, PI_VIEWS, PI_REACH, PI_SHARES, PI_NOTICE_KEY,
+ PI_REACH_TRIGGER, PI_LEGAL, PI_PH_TICKS, PI_DELAY_KEY, PI_SHARE_KEY) = range(13)
+NPI = 13  # PI_DELAY_KEY, PI_SHARE_KEY: subkey(PI_KEY, 0) and subkey(PI_KEY, 1), set at upload
+PH_TICKS = 65536.0  # exposure person-hours are summed in exact integer units of 1/65536 h
+# heap columns
+HF_TIME, HF_DEADLINE = 0, 1
+HI_SEQ, HI_POST, HI_USER, HI_SRC = 0, 1, 2, 3

@@ -1,0 +1,172 @@
+"""A share: the exposure of every follower of the sharer, scheduled on the heap or, when it can
+trigger nothing, counted or buffered as a view (:func:`share`, and :func:`_share` inlined into
+the event loop)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from spreadsim.dists import decay_factor, delay_from_uniform, delay_surely_before, latency_from_uniform
+from spreadsim.engine.kernel.heap import _push
+from spreadsim.engine.kernel.layout import (
+    PF_COPY_A,
+    PF_COPY_B,
+    PF_COPY_PROB,
+    PF_DECAY_A,
+    PF_DECAY_B,
+    PF_LIMIT,
+    PF_NOTICE_P,
+    PF_P,
+    PF_SCALE,
+    PF_T0,
+    PI_COPY_KIND,
+    PI_DECAY_KIND,
+    PI_DELAY_KEY,
+    PI_KEY,
+    PI_NOTICE_KEY,
+    PI_REACH_TRIGGER,
+    PI_SHARE_KEY,
+    PI_UPLOADER,
+    PI_VIEWS,
+)
+from spreadsim.engine.kernel.sets import first_slot
+from spreadsim.engine.rng import subkey, uniform
+from spreadsim.jit import njit, prefetch
+
+
+@njit(cache=True, _nrt=False)
+def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarray,
+          hf: np.ndarray, hi: np.ndarray, meta: np.ndarray, delay_par: np.ndarray,
+          lat_table: np.ndarray, notice_weight: np.ndarray, inert_f: np.ndarray,
+          inert_i: np.ndarray, first: np.ndarray, first_keys: np.ndarray, touched: np.ndarray,
+          q: int, u: int, t: float, horizon: float) -> None:  # pragma: no cover
+    """User ``u`` shares post ``q`` at time ``t``: schedule an exposure of every follower (see
+    :func:`_share`; ``hf``, ``hi``: the heap's float and int rows)."""
+    _share(indptr, indices, pf, pi, hf.reshape(-1), hi.reshape(-1), meta, delay_par, lat_table,
+           notice_weight, inert_f, inert_i, first, first_keys, touched, q, u, t, horizon)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarray,
+           hf: np.ndarray, hi: np.ndarray, meta: np.ndarray, delay_par: np.ndarray,
+           lat_table: np.ndarray, notice_weight: np.ndarray, inert_f: np.ndarray,
+           inert_i: np.ndarray, first: np.ndarray, first_keys: np.ndarray, touched: np.ndarray,
+           q: int, u: int, t: float, horizon: float) -> None:  # pragma: no cover
+    """User ``u`` shares post ``q`` at time ``t``: schedule an exposure of every follower
+    (``hf``, ``hi``: flat views of the heap's rows, as :func:`_push` takes them).
+
+    With inert exposures on (``meta[9]``) or live reach without live views (``meta[15]``: 2 for
+    every post, 1 for posts with a pending reach trigger), the earliest
+    exposure scheduled so far is tracked per (post, user) in ``first`` (indexed by key, or through
+    the open-addressing map ``first_keys`` when there are too many keys; ``first[0]`` the times,
+    ``first[1]``, if present, the deadlines of their copies), like a tentative distance
+    in Dijkstra's algorithm. Only an exposure earlier than it can be the user's first, so every
+    other exposure is a view and nothing more: it skips the heap (as does a repeat of a user
+    already processed, which is necessarily later). An earlier exposure goes to the heap when it
+    may trigger something: always while the post's reach is live (first exposures are live),
+    otherwise when the user would reshare at this age (the coin is below ``share_prob * decay(age)``, an
+    upper bound since throttles only lower it) or files a notice. Reshare probability falls with
+    age, so a user's earliest exposure is live whenever any of their exposures is: first
+    exposures of users who may act are processed in time order; the earliest exposure of the
+    others is settled from ``first``. An exposure that may fire with a later removal time is
+    exactly as certain as the earliest one (a post's removal cancels every exposure at or after
+    it; a copy's clock is known at scheduling), so dropping the later ones loses nothing.
+    Skipped views are counted at once when removal times are final at upload, else buffered.
+    :func:`settle_inert` settles both at the end.
+    """
+    key = pi[q, PI_KEY]
+    copy_kind = pi[q, PI_COPY_KIND]
+    deadline = math.inf
+    if copy_kind != 0:  # per-copy removal clock, drawn from the policy's own stream
+        ckey = subkey(key, 3)
+        if uniform(ckey, u, 1) < pf[q, PF_COPY_PROB]:
+            deadline = t + latency_from_uniform(copy_kind, pf[q, PF_COPY_A], pf[q, PF_COPY_B],
+                                                lat_table, uniform(ckey, u, 0))
+    dkey = pi[q, PI_DELAY_KEY]
+    skey = pi[q, PI_SHARE_KEY]
+    nkey = pi[q, PI_NOTICE_KEY]
+    notice_p = pf[q, PF_NOTICE_P]
+    p_max = pf[q, PF_P] * max(1.0, pf[q, PF_SCALE])
+    t0 = pf[q, PF_T0]
+    dk, da, db = pi[q, PI_DECAY_KIND], pf[q, PF_DECAY_A], pf[q, PF_DECAY_B]
+    # track earliest exposures (skip the heap when nothing can happen) unless every exposure is
+    # live; first exposures are live when reach is counted live for this post
+    track = meta[9] != 0 or meta[15] != 0
+    reach_live = meta[15] == 2 or (meta[15] == 1 and pi[q, PI_REACH_TRIGGER] > 0)
+    mapped = meta[12] != 0
+    final = meta[13] != 0
+    track_deadline = first.shape[0] > 1
+    limit = pf[q, PF_LIMIT]
+    n_users = indptr.shape[0] - 1
+    kind = int(delay_par[0])
+    a = delay_par[1]
+    b = delay_par[2]
+    uploader = pi[q, PI_UPLOADER]
+    size = meta[0]
+    seq = meta[1]
+    n_inert = meta[8]
+    n_touched = meta[11]
+    views = 0
+    lo, hi_ = indptr[u], indptr[u + 1]
+    # (the hot arrays are indexed with unsigned ints, so that numba adds no negative-index
+    # wraparound to each access; every index here is >= 0)
+    row = first[0]  # earliest times, by key or by slot of the map
+    if track and not mapped:
+        # ask for every follower's earliest-exposure time at once: the misses overlap
+        base = q * n_users
+        for e in range(lo, hi_):
+            prefetch(row, base + indices[e])
+    # a repeat is only a view when removal times are final: it needs no delay if it will surely
+    # come before the removal and the end (draws below ``sure``) and the user was exposed by now
+    sure = 0.0
+    if final and track and not mapped:
+        sure = delay_surely_before(kind, a, b, t, min(deadline, horizon, limit))
+    for e in range(lo, hi_):
+        w = indices[np.uint64(e)]
+        if w == uploader:
+            continue
+        x = uniform(dkey, u, w)
+        if x < sure and row[np.uint64(q * n_users + w)] <= t:
+            seq += 1
+            views += 1
+            continue
+        te = t + delay_from_uniform(kind, a, b, x)
+        if te >= deadline or te >= horizon or te >= limit:
+            continue  # at or after the copy's or post's (scheduled) removal, or the end: never
+        seq += 1
+        if track:
+            # the earliest exposure scheduled so far per (post, user): only an exposure earlier
+            # than it can be the user's first, so only such an exposure may need the event queue
+            # (a repeat of a user already processed is later than its first exposure, too)
+            k = q * n_users + w
+            slot = first_slot(first_keys, k) if mapped else k
+            cur = row[np.uint64(slot)]
+            if te < cur:
+                if cur == math.inf:  # first touch: remember the slot
+                    touched[np.uint64(n_touched)] = slot
+                    n_touched += 1
+                row[np.uint64(slot)] = te
+                if track_deadline:
+                    first[1, slot] = deadline
+                if reach_live or (
+                        uniform(skey, w, 0) < p_max * decay_factor(dk, da, db, te - t0)
+                        or (notice_p > 0.0 and uniform(nkey, w, 0) < notice_p * notice_weight[w])):
+                    size = _push(hf, hi, size, te, deadline, seq, q, w, u)
+                    continue
+            # a view only: a later exposure, or one of a user who will not act at this age
+            if final:
+                views += 1  # removal times are final: this view will happen
+                continue
+            inert_f[n_inert, 0] = te
+            inert_f[n_inert, 1] = deadline
+            inert_i[n_inert, 0] = q
+            n_inert += 1
+            continue
+        size = _push(hf, hi, size, te, deadline, seq, q, w, u)
+    meta[0] = size
+    meta[1] = seq
+    meta[8] = n_inert
+    meta[11] = n_touched
+    pi[q, PI_VIEWS] += views

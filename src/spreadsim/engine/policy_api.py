@@ -1,0 +1,169 @@
+"""What policies read and do during a run: the queries and actions of a simulation.
+
+:class:`PolicyApi` is a base class of :class:`spreadsim.engine.simulation.Simulation`; its methods
+read and write the simulation's state (the kernel's per-post tables, the removals, the reach
+triggers) and are the only part of it that :mod:`spreadsim.policies` calls besides ``upload``,
+``new_content_id`` and the simulation's attributes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import simpy
+
+from spreadsim.engine import kernel as K
+from spreadsim.engine.records import Post
+from spreadsim.errors import ConfigError
+from spreadsim.graphs.build import Graph
+from spreadsim.schema.config import SimConfig
+
+
+class PolicyApi:
+    """Queries and actions on a running simulation (set up by the simulation and its
+    :class:`~spreadsim.engine.workspace.Workspace`)."""
+
+    config: SimConfig
+    graph: Graph
+    env: simpy.Environment
+    policies: list[Any]
+    removals: list[tuple[float, int]]
+    replaced: dict[int, int]
+    live_reach: bool
+    live_views: bool
+    _advances: int
+    _reach_frozen: dict[int, int]
+    _triggers: dict[int, list[int]]
+    _pf: np.ndarray
+    _pi: np.ndarray
+    _meta: np.ndarray
+    _first: np.ndarray
+    _lat_table: np.ndarray
+    _notice_weight: np.ndarray
+
+    # ------------------------------------------------------------------ queries
+    def account(self, user: int) -> int:
+        """The account ``user`` uploads from now: itself, or the account that replaced it after a
+        suspension (following ``replaced`` to its end)."""
+        for _ in range(len(self.replaced) + 1):
+            if user not in self.replaced:
+                break
+            user = self.replaced[user]
+        return user
+
+    def is_removed(self, post: Post) -> bool:
+        """Whether ``post`` has been removed (as of now)."""
+        return bool(self._pf[post.id, K.PF_REMOVED] <= self.env.now)
+
+    def reach(self, post: Post) -> int:
+        """Distinct users exposed to ``post`` so far (during a run: needs a policy that wants
+        exposure hooks or ``needs_live_counts``, or, with reach-threshold hooks only, a post
+        whose reach is still counted live: one with a pending reach trigger)."""
+        if not self.live_reach:
+            raise RuntimeError("reach() during a run needs live counts: give the policy "
+                               "needs_live_counts = True (or wants 'threshold')")
+        if self._reach_frozen.get(post.id, self._advances) != self._advances:
+            raise RuntimeError(f"reach() of post {post.id} during a run: with reach-threshold hooks "
+                               "only, a post's reach is counted live while it has a pending reach "
+                               "trigger (add triggers at upload); give the policy needs_live_counts "
+                               "= True or want 'exposure' hooks to read it at any time")
+        return int(self._pi[post.id, K.PI_REACH])
+
+    def views(self, post: Post) -> int:
+        """Exposures of ``post`` so far (during a run: needs a policy with
+        ``needs_live_counts``)."""
+        if not self.live_views:
+            raise RuntimeError("views() during a run needs live counts: give the policy "
+                               "needs_live_counts = True")
+        return int(self._pi[post.id, K.PI_VIEWS])
+
+    def shares(self, post: Post) -> int:
+        """Reshares of ``post`` so far."""
+        return int(self._pi[post.id, K.PI_SHARES])
+
+    # ------------------------------------------------------------------ actions
+    def remove_post(self, post: Post) -> None:
+        """Remove ``post`` now (cascade: every share of it goes with it)."""
+        self._remove(post, self.env.now)
+
+    def _remove(self, post: Post, at: float) -> None:
+        if self._pf[post.id, K.PF_REMOVED] <= at:
+            return  # already removed
+        # exposures are checked against this time when they fire, so recording the exact
+        # scheduled time (rather than the clock's float sum) keeps results path-independent
+        self._pf[post.id, K.PF_REMOVED] = at
+        self.removals.append((at, post.id))
+        for p in self.policies:
+            p.on_removal(post)
+
+    def schedule_removal(self, post: Post, at: float) -> None:
+        """Remove ``post`` at time ``at`` (hours; no earlier than now)."""
+        if at <= self.env.now:
+            self.remove_post(post)
+            return
+        if at >= self.config.scenario.horizon_h:
+            return  # after the end of the simulation: never observed
+        # an upper bound on the removal time: spread events at or after it can be dropped early
+        self._pf[post.id, K.PF_LIMIT] = min(self._pf[post.id, K.PF_LIMIT], at)
+        self.env.timeout(at - self.env.now).callbacks.append(lambda _e: self._remove(post, at))
+
+    def set_copy_clock(self, post: Post, kind: int, a: float, b: float, prob: float,
+                       table: np.ndarray) -> None:
+        """Per-copy semantics: every share of ``post`` is removed after its own latency."""
+        if table.size > 1:
+            if self._lat_table.size > 1 and not np.array_equal(self._lat_table, table):
+                raise ConfigError("policy", "empirical", "one empirical delay table per simulation "
+                                  "in per_copy semantics")
+            self._lat_table = table
+        if kind != 0 and self._first.shape[0] == 1:  # keep the copies' deadlines from now on
+            self._first = np.vstack([self._first, np.full_like(self._first, math.inf)])
+        pf, pi = self._pf[post.id], self._pi[post.id]
+        pi[K.PI_COPY_KIND] = kind if kind != 0 else 0
+        pf[K.PF_COPY_A], pf[K.PF_COPY_B], pf[K.PF_COPY_PROB] = a, b, prob
+
+    def set_notices(self, post: Post, prob: float, key: int) -> None:
+        """Each first exposure to ``post`` files a notice with probability ``prob`` (times the
+        user's notice weight), decided by the counter-based coin of stream ``key``."""
+        self._notice_weights()
+        self._pf[post.id, K.PF_NOTICE_P] = prob
+        self._pi[post.id, K.PI_NOTICE_KEY] = key
+
+    def set_notice_weights(self, users: np.ndarray, weight: float) -> None:
+        """Multiply the notice probability of ``users`` by ``weight`` (a user group)."""
+        self._notice_weights()[np.asarray(users, dtype=np.int64)] = weight
+
+    def _notice_weights(self) -> np.ndarray:
+        """The per-user notice weights, made full size (all 1) on first use."""
+        if self._notice_weight.shape[0] != self.graph.n:
+            self._notice_weight = np.ones(self.graph.n, dtype=np.float64)
+        return self._notice_weight
+
+    def add_reach_trigger(self, post: Post, reach: int) -> None:
+        """Call ``on_reach_threshold`` when ``post``'s reach reaches ``reach`` users."""
+        lst = self._triggers.setdefault(post.id, [])
+        if reach > self.reach(post) and reach not in lst:
+            lst.append(reach)
+            lst.sort()
+        self._pi[post.id, K.PI_REACH_TRIGGER] = lst[0] if lst else 0
+        if lst:
+            self._reach_frozen.pop(post.id, None)  # counted live again from now on
+
+    def _next_trigger(self, post: Post) -> None:
+        lst = self._triggers.get(post.id, [])
+        while lst and lst[0] <= self.reach(post):
+            lst.pop(0)
+        self._pi[post.id, K.PI_REACH_TRIGGER] = lst[0] if lst else 0
+        if not lst:
+            self._freeze_reach(post)
+
+    def _freeze_reach(self, post: Post) -> None:
+        """With reach counted live only for posts with a pending trigger (``meta[15] == 1``),
+        ``post`` has none left: its reach stays exact only until the kernel advances."""
+        if self._meta[15] == 1:
+            self._reach_frozen[post.id] = self._advances
+
+    def throttle(self, post: Post, factor: float) -> None:
+        """Scale ``post``'s reshare probability by ``factor`` from now on."""
+        self._pf[post.id, K.PF_SCALE] = factor

@@ -12,9 +12,11 @@ import pytest
 
 import spreadsim.runs.platforms as P
 from spreadsim import ConfigError, simulate
-from spreadsim.graphs.build import build_graph
+from spreadsim.graphs import build_graph
 from spreadsim.policies.base import Policy
 from spreadsim.runs.platforms import MultiConfig, MultiSimulation, simulate_platforms
+from spreadsim.schema.fields import describe, parse
+from spreadsim.schema.platforms import MULTI_KEYS, CrossPosting, HashSharing, PlatformSection
 
 from .helpers import config, digraph
 
@@ -431,6 +433,21 @@ def test_bad_input(cfg, field):
     assert "\n" not in msg and msg.startswith(field + " = "), msg
 
 
+def test_sections_come_from_the_schema():
+    """Every key of a platform, cross_posting and hash_sharing has a description and one default;
+    a section left out takes them."""
+    for cls in (PlatformSection, CrossPosting, HashSharing):
+        for info in describe(cls):
+            assert info.help and info.check.text(), (cls.__name__, info.name)
+    cfg = _good()
+    del cfg["cross_posting"]
+    m = MultiConfig.from_dict(cfg)
+    assert m.cross_posting == parse(CrossPosting, {}, "cross_posting") == MultiConfig(()).cross_posting
+    assert (m.cross_posting.overlap, m.cross_posting.prob, m.cross_posting.delay.sample(0.5)) == (0.0, 0.0, 0.0)
+    assert MultiConfig.from_dict({**_good(), "hash_sharing": {}}).hash_sync_h == 0.0
+    assert MultiConfig.from_dict({**_good(), "hash_sharing": None}).hash_sync_h is None
+
+
 def test_bad_graph_names_the_platform():
     """Found when the config is read (before any graph is built), named by the platform."""
     cfg = _with("platforms/1/graph", {"kind": "barabasi_albert", "n": 10, "m": 20})
@@ -459,7 +476,7 @@ def _compose(overrides: tuple[str, ...] = ()) -> dict[str, Any]:
         c = compose("config", overrides=["experiment=two_platforms", *overrides])
     d = OmegaConf.to_container(c, resolve=True)
     assert isinstance(d, dict)
-    return {k: d[k] for k in P.TOP_KEYS if k in d}
+    return {k: d[k] for k in MULTI_KEYS if k in d}
 
 
 def test_two_platforms_experiment_runs_small():
@@ -505,7 +522,7 @@ def test_graph_seed_streams_differ_per_platform():
     # the first platform's graph is the single-platform one (stream "graph")
     single = simulate(config(policy=None) | {"graph": {"kind": "barabasi_albert", "n": 50, "m": 2}}, seed=0)
     assert single.summary["posts"] == 1
-    from spreadsim.engine.simulation import graph_seed
+    from spreadsim.graphs import graph_seed
     g0 = build_graph({"kind": "barabasi_albert", "n": 50, "m": 2},
                      graph_seed({"kind": "barabasi_albert", "n": 50, "m": 2}, 0))
     np.testing.assert_array_equal(g0.indices, a.indices)

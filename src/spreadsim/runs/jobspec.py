@@ -20,18 +20,17 @@ from spreadsim.errors import ConfigError
 from spreadsim.graphs import check_graph_config
 from spreadsim.outputs.io import canonical as _canonical
 from spreadsim.policies import check_stack, make_policies
-from spreadsim.runs.platforms import MultiConfig
+from spreadsim.runs.multiconfig import MultiConfig
 from spreadsim.schema.config import SimConfig
 from spreadsim.schema.fields import describe, parse
 from spreadsim.schema.model import CalibrationSettings, RunSettings
+from spreadsim.schema.platforms import MULTI_KEYS
 from spreadsim.version import __version__
 
 #: the run settings of a job (schema.model.RunSettings)
 RUN_KEYS = tuple(info.name for info in describe(RunSettings))
 TOP_KEYS = ("graph", "spread", "scenario", "policy", *RUN_KEYS, "max_events", "calibration",
             "platforms", "cross_posting", "hash_sharing")
-# the keys of a multi-platform run (spreadsim.runs.platforms), used instead of graph/policy
-MULTI_KEYS = ("platforms", "spread", "scenario", "cross_posting", "hash_sharing", "max_events")
 SIM_KEYS = ("graph", "spread", "scenario", "policy", "max_events")
 # keys that change how results are shown, not what they are: left out of the job hash
 PRESENTATION_KEYS = ("plots",)

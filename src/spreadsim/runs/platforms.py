@@ -67,159 +67,26 @@ a combined per-post table with a ``platform`` column, and a summary per platform
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import numpy as np
 import simpy
 
-from spreadsim.dists import Duration
 from spreadsim.engine.records import Catalog, Post, RunResult
-from spreadsim.engine.rng import generator, stream_key, subkey, uniform
-from spreadsim.engine.simulation import Simulation, graph_seed
+from spreadsim.engine.simulation import Simulation
 from spreadsim.errors import ConfigError
-from spreadsim.graphs.build import Graph, build_graph, check_graph_config
-from spreadsim.policies import Policy, check_stack, make_policy
+from spreadsim.graphs import Graph, build_graph, graph_seed
+from spreadsim.policies import Policy, make_policy
 from spreadsim.policies.reappearance import HashDatabase, HashMatching
-from spreadsim.schema.fields import parse
-from spreadsim.schema.checks import check_keys, integer, mapping, number, probability, require
-from spreadsim.schema.model import LEGAL, ScenarioConfig, SpreadConfig, check_seed
-from spreadsim.schema.config import SimConfig
-from spreadsim.schema.values import duration
+from spreadsim.rng import generator, stream_key, subkey, uniform
+from spreadsim.runs.multiconfig import MultiConfig, PlatformConfig, policy_field, under_platform
+from spreadsim.schema.model import LEGAL, check_seed
 
-__all__ = ["CrossPosting", "PlatformConfig", "MultiConfig", "MultiSimulation", "MultiRunResult",
-           "simulate_platforms", "advance_platforms"]
-
-TOP_KEYS = ("platforms", "spread", "scenario", "cross_posting", "hash_sharing", "max_events")
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
-
-
-# --------------------------------------------------------------------------- config
-
-
-@dataclass(frozen=True)
-class CrossPosting:
-    """Users with accounts on two platforms, and how often they re-post there."""
-
-    overlap: float = 0.0
-    prob: float = 0.0
-    delay: Duration = field(default_factory=lambda: Duration("fixed", 0.0))
-
-    @classmethod
-    def from_dict(cls, cfg: Any) -> CrossPosting:
-        s = "cross_posting"
-        cfg = mapping(s, cfg)
-        check_keys(s, cfg, ("overlap", "prob", "delay"))
-        return cls(probability(f"{s}.overlap", cfg.get("overlap", 0.0)),
-                   probability(f"{s}.prob", cfg.get("prob", 0.0)),
-                   duration(f"{s}.delay", cfg.get("delay", 0.0)))
-
-
-@dataclass(frozen=True)
-class PlatformConfig:
-    """One platform: its name and its simulation config (its graph and policies; the shared
-    spread model; the scenario, emptied on every platform but the first)."""
-
-    name: str
-    sim: SimConfig
-
-
-@dataclass(frozen=True)
-class MultiConfig:
-    """A validated multi-platform configuration."""
-
-    platforms: tuple[PlatformConfig, ...]
-    cross_posting: CrossPosting = field(default_factory=CrossPosting)
-    hash_sync_h: float | None = None  # None: no hash sharing
-
-    @property
-    def names(self) -> list[str]:
-        return [p.name for p in self.platforms]
-
-    @classmethod
-    def from_dict(cls, cfg: Mapping[str, Any]) -> MultiConfig:
-        """Validate a dict shaped like the YAML (see ``conf/experiment/two_platforms.yaml``).
-
-        Keys: ``platforms`` (a non-empty list of ``{name, graph, policy}``), ``spread`` and
-        ``scenario`` (shared, as for :meth:`SimConfig.from_dict`), ``cross_posting``
-        (``{overlap, prob, delay}``), ``hash_sharing`` (``{sync_delay_h}``), ``max_events``.
-        Bad input raises a one-line :class:`ConfigError` naming the field, e.g.
-        ``platforms[1].name`` or ``cross_posting.overlap``.
-        """
-        cfg = mapping("config", cfg)
-        check_keys("config", cfg, TOP_KEYS)
-        spread = parse(SpreadConfig, cfg.get("spread"), "spread")
-        scenario = parse(ScenarioConfig, cfg.get("scenario"), "scenario")
-        max_events = integer("max_events", cfg.get("max_events", 50_000_000), lo=1)
-        plats = cfg.get("platforms")
-        if isinstance(plats, str) or not isinstance(plats, Sequence) or not plats:
-            raise ConfigError("platforms", plats, "must be a non-empty list of platforms "
-                              "{name, graph, policy}")
-        out: list[PlatformConfig] = []
-        seen: set[str] = set()
-        for i, p in enumerate(plats):
-            f = f"platforms[{i}]"
-            p = mapping(f, p)
-            check_keys(f, p, ("name", "graph", "policy"))
-            name = require(f, p, "name")
-            if not isinstance(name, str) or not _NAME.match(name):
-                raise ConfigError(f"{f}.name", name, "must be a name of letters, digits, '_' and "
-                                  "'-', starting with a letter")
-            if name in seen:
-                raise ConfigError(f"{f}.name", name, "duplicate platform name; names must be unique")
-            seen.add(name)
-            graph = mapping(f"{f}.graph", require(f, p, "graph"))
-            with _under(f):
-                sim = SimConfig(graph=dict(graph), spread=spread,
-                                scenario=scenario if i == 0 else _no_campaign(scenario),
-                                policies=_policy_list(f, p.get("policy")), max_events=max_events)
-                check_graph_config(sim.graph)  # every parameter, without building the graph
-                # validate now: nothing runs on bad input
-                check_stack([make_policy(pc, _policy_field(f, k, len(sim.policies)))
-                             for k, pc in enumerate(sim.policies)])
-            out.append(PlatformConfig(name, sim))
-        cross = CrossPosting.from_dict(cfg.get("cross_posting"))
-        hs = cfg.get("hash_sharing")
-        sync = None
-        if hs is not None:
-            hs = mapping("hash_sharing", hs)
-            check_keys("hash_sharing", hs, ("sync_delay_h",))
-            sync = number("hash_sharing.sync_delay_h", hs.get("sync_delay_h", 0.0), lo=0.0,
-                          allow_inf=True, unit="hours")
-        return cls(tuple(out), cross, sync)
-
-
-def _no_campaign(sc: ScenarioConfig) -> ScenarioConfig:
-    return replace(sc, illegal_posts=0, legal_posts=0, uploaders=0)
-
-
-def _policy_list(f: str, pol: Any) -> tuple[Mapping[str, Any], ...]:
-    if pol is None:
-        return ()
-    if isinstance(pol, Mapping):
-        return (pol,)
-    if isinstance(pol, list | tuple):
-        return tuple(mapping(f"{f}.policy[{i}]", p) for i, p in enumerate(pol))
-    raise ConfigError(f"{f}.policy", pol, "must be a policy mapping or a list of them")
-
-
-def _policy_field(f: str, k: int, n: int) -> str:
-    return f"{f}.policy" if n == 1 else f"{f}.policy[{k}]"
-
-
-@contextmanager
-def _under(prefix: str) -> Iterator[None]:
-    """Re-raise a platform's graph errors with the platform's path (``platforms[1].graph.n``)."""
-    try:
-        yield
-    except ConfigError as e:
-        if e.field == "graph" or e.field.startswith("graph."):
-            raise ConfigError(f"{prefix}.{e.field}", e.value, e.allowed) from None
-        raise
+__all__ = ["PlatformConfig", "MultiConfig", "MultiSimulation", "MultiRunResult", "simulate_platforms",
+           "advance_platforms"]
 
 
 # --------------------------------------------------------------------------- coordinator
@@ -379,7 +246,7 @@ class MultiSimulation:
         for i, p in enumerate(config.platforms):
             g = (graphs or {}).get(p.name)
             if g is None:
-                with _under(f"platforms[{i}]"):
+                with under_platform(f"platforms[{i}]"):
                     g = build_graph(p.sim.graph, graph_seed(p.sim.graph, self.seed, f"{prefixes[i]}graph"))
             built.append(g)
         self.accounts = self._draw_accounts(built, accounts or {})
@@ -401,7 +268,7 @@ class MultiSimulation:
             f = f"platforms[{i}]"
             pols: list[Policy] = []
             for k, pc in enumerate(p.sim.policies):
-                pf = _policy_field(f, k, len(p.sim.policies))
+                pf = policy_field(f, k, len(p.sim.policies))
                 pol = make_policy(pc, pf)
                 if sharing and isinstance(pol, HashMatching):
                     pol = HashMatching(pc, pf, database=self.databases[i])
@@ -410,7 +277,7 @@ class MultiSimulation:
             if n > 1:
                 can_cross = cp.prob > 0 and any(a == i and m for (a, _), m in self.accounts.items())
                 pols.append(_SharingBridge(self, i) if can_cross else _Bridge(self, i))
-            with _under(f):
+            with under_platform(f):
                 sim = Simulation(p.sim, self.seed, graph=built[i], policies=pols, trace=trace,
                                  env=self.env, stream_prefix=prefixes[i], catalog=self.catalog)
             self.sims.append(sim)

@@ -27,7 +27,6 @@ from spreadsim.graphs import Graph
 from spreadsim.outputs.aggregate import aggregate
 from spreadsim.outputs.io import read_table, write_table
 from spreadsim.outputs.sweep_outputs import write_sweep_outputs
-from spreadsim.runs import tracecache
 from spreadsim.runs.calibration import run_calibration
 from spreadsim.runs.job import pinned_graph, run_job
 from spreadsim.runs.jobspec import calibration_kind, check_job_config
@@ -90,15 +89,18 @@ def test_deadline_path_gives_the_simulated_tables(tmp_path):
 
 def test_trace_round_trips_through_plain_arrays(tmp_path):
     spec = check_job_config(_job_cfg(1.0))
-    cache = TraceCache(tmp_path, _job_cfg(1.0), spec.sim, lambda s: None)
+    cache = TraceCache(tmp_path / "a", _job_cfg(1.0), spec.sim, lambda s: None)
     fresh = cache.get(2)
     assert fresh is not None and cache.computed == 1
-    tracecache._MEMORY.clear()  # a fresh process: the trace comes from the file
-    again_cache = TraceCache(tmp_path, _job_cfg(1.0), spec.sim, lambda s: None)
+    assert cache.get(2) is fresh and cache.computed == 1  # kept in this process
+    # the same files in another folder, of which this process holds nothing (as a fresh process):
+    # the trace comes from the file
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    again_cache = TraceCache(tmp_path / "b", _job_cfg(1.0), spec.sim, lambda s: None)
     again = again_cache.get(2)
     assert again is not None and again is not fresh
     assert again_cache.computed == 0 and again_cache.loaded == 1
-    files = list(tmp_path.glob("*/seed-2.npz"))
+    files = list((tmp_path / "a").glob("*/seed-2.npz"))
     assert len(files) == 1
     with np.load(files[0], allow_pickle=False) as z:  # plain arrays only: no pickle needed
         assert "post_category" in z.files and z["exp_f"].dtype == np.float64

@@ -16,7 +16,7 @@ SRC = ROOT / "src" / "spreadsim"
 
 #: the layers, lowest first: a module may import its own layer and the layers before it
 LAYERS = [
-    ("spreadsim.errors", "spreadsim.version", "spreadsim.jit", "spreadsim.dists"),
+    ("spreadsim.errors", "spreadsim.version", "spreadsim.jit", "spreadsim.dists", "spreadsim.rng"),
     ("spreadsim.schema",),
     ("spreadsim.graphs",),
     ("spreadsim.engine",),

@@ -33,10 +33,10 @@ from spreadsim.engine import kernel as K
 from spreadsim.engine.metrics import collect
 from spreadsim.engine.policy_api import PolicyApi
 from spreadsim.engine.records import Attempt, Catalog, Post, RunResult
-from spreadsim.engine.rng import generator, stream_key, subkey
 from spreadsim.engine.workspace import Workspace
 from spreadsim.errors import ConfigError
 from spreadsim.graphs.build import Graph, build_graph
+from spreadsim.rng import generator, stream_key, subkey
 from spreadsim.schema.config import SimConfig
 from spreadsim.schema.model import LEGAL, check_seed
 

@@ -13,7 +13,7 @@ Removal never races spreading: an exposure is checked at fire time against its p
 that caused it (``per_copy``: each share has its own clock); an exposure due at or after removal
 never happens.
 
-Randomness is counter based (:mod:`spreadsim.engine.rng`): the delay on edge u->v of post q and the reshare
+Randomness is counter based (:mod:`spreadsim.rng`): the delay on edge u->v of post q and the reshare
 coin of user v for post q are fixed functions of (post key, u, v), whatever order events run in.
 
 The modules: :mod:`.layout` (return codes, event bits, the columns of the per-post tables and the
@@ -24,7 +24,7 @@ end: :func:`settle_inert`). The engine calls the kernel through this package (``
 
 numba's on-disk cache checks only the file that defines a cached function, not the files of the
 functions it calls or of the constants it reads (a known numba limitation): after editing one of
-these modules (or :mod:`spreadsim.dists`, :mod:`spreadsim.engine.rng`), delete the ``*.nbi``
+these modules (or :mod:`spreadsim.dists`, :mod:`spreadsim.rng`), delete the ``*.nbi``
 files in ``__pycache__`` so that no stale compiled code is loaded."""
 
 from __future__ import annotations

@@ -36,8 +36,8 @@ from spreadsim.engine.kernel.layout import (
 )
 from spreadsim.engine.kernel.scheduling import _share
 from spreadsim.engine.kernel.sets import first_slot, seen_add
-from spreadsim.engine.rng import uniform
 from spreadsim.jit import njit, prefetch
+from spreadsim.rng import uniform
 
 
 @njit(cache=True, _nrt=False)

@@ -32,8 +32,8 @@ from spreadsim.engine.kernel.layout import (
     PI_VIEWS,
 )
 from spreadsim.engine.kernel.sets import first_slot
-from spreadsim.engine.rng import subkey, uniform
 from spreadsim.jit import njit, prefetch
+from spreadsim.rng import subkey, uniform
 
 
 @njit(cache=True, _nrt=False)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from spreadsim.engine.rng import _mix
 from spreadsim.jit import njit
+from spreadsim.rng import _mix
 
 
 @njit(cache=True, inline="always", _nrt=False)

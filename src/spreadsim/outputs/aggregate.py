@@ -14,7 +14,7 @@ from typing import Any
 
 from spreadsim.outputs.columns import Table, plain, rows_to_columns
 from spreadsim.outputs.io import read_table
-from spreadsim.outputs.layout import DONE, JOB_FILE
+from spreadsim.outputs.layout import DONE, JOB_FILE, RUNS
 from spreadsim.outputs.tables import SUMMARY_COLUMNS
 
 __all__ = ["find_job_dirs", "aggregate"]
@@ -64,7 +64,7 @@ def aggregate(job_dirs: Iterable[str | os.PathLike[str]]) -> tuple[Table, list[s
     params: list[str] = []
     for d in map(Path, job_dirs):
         job = json.loads((d / JOB_FILE).read_text())
-        runs = read_table(d / "runs")
+        runs = read_table(d / RUNS)
         reserved = {"job", *runs, *SUMMARY_COLUMNS}
         p = {(f"config.{k}" if k in reserved else k): _decode(v) for k, v in job["params"].items()}
         params.extend(k for k in p if k not in params)

@@ -20,10 +20,11 @@ from pathlib import Path
 DONE = "done"
 #: a job's record: overrides, parameters, resolved config, config hash, version
 JOB_FILE = "job.json"
-#: the tables of one job
-JOB_TABLES = ("runs", "posts", "series")
-#: the tables of a sweep (or of a single run's folder)
-SWEEP_TABLES = ("results", "summary", "categories")
+#: the tables of one job: one row per seed, per post per seed, reach over time per seed
+RUNS, POSTS, SERIES = JOB_TABLES = ("runs", "posts", "series")
+#: the tables of a sweep (or of a single run's folder): one row per job x seed, per job, per job x
+#: content category
+RESULTS, SUMMARY, CATEGORIES = SWEEP_TABLES = ("results", "summary", "categories")
 #: a sweep's start time and number of jobs (progress lines)
 SWEEP_FILE = ".sweep.json"
 #: the traces shared by a sweep's jobs (removed when the sweep completes)
@@ -37,7 +38,8 @@ CALIBRATION_TABLE = "calibration"
 CALIBRATION_FILE = "calibration.json"
 CALIBRATION_PLOT = "calibration.png"
 
-__all__ = ["DONE", "JOB_FILE", "JOB_TABLES", "SWEEP_TABLES", "SWEEP_FILE", "CACHE_DIR", "PLOT_FILE",
+__all__ = ["DONE", "JOB_FILE", "JOB_TABLES", "RUNS", "POSTS", "SERIES", "SWEEP_TABLES", "RESULTS",
+           "SUMMARY", "CATEGORIES", "SWEEP_FILE", "CACHE_DIR", "PLOT_FILE",
            "REPORT_FILE", "CALIBRATION_TABLE", "CALIBRATION_FILE", "CALIBRATION_PLOT",
            "remove_if_only_hydra"]
 

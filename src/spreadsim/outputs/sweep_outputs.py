@@ -18,7 +18,17 @@ from spreadsim.outputs import plots as P
 from spreadsim.outputs.aggregate import aggregate
 from spreadsim.outputs.columns import Table
 from spreadsim.outputs.io import read_table, write_table
-from spreadsim.outputs.layout import JOB_FILE, PLOT_FILE, REPORT_FILE
+from spreadsim.outputs.layout import (
+    CATEGORIES,
+    JOB_FILE,
+    PLOT_FILE,
+    POSTS,
+    REPORT_FILE,
+    RESULTS,
+    RUNS,
+    SERIES,
+    SUMMARY,
+)
 from spreadsim.outputs.report import config_yaml, write_report
 from spreadsim.outputs.tables import category_table, summarize_results
 
@@ -89,13 +99,13 @@ def write_sweep_outputs(out_dir: str | os.PathLike[str],
     out = Path(out_dir)
     results, params = aggregate(dirs)
     summary = summarize_results(results, params)
-    posts = [read_table(d / "posts") for d in dirs]
-    series = [read_table(d / "series") for d in dirs]
-    runs = [read_table(d / "runs") for d in dirs]
+    posts = [read_table(d / POSTS) for d in dirs]
+    series = [read_table(d / SERIES) for d in dirs]
+    runs = [read_table(d / RUNS) for d in dirs]
     cats = category_table(results, params, posts)
-    write_table(results, out / "results")
-    write_table(summary, out / "summary")
-    write_table(cats, out / "categories")
+    write_table(results, out / RESULTS)
+    write_table(summary, out / SUMMARY)
+    write_table(cats, out / CATEGORIES)
     labels = P.point_labels(summary, params)
     files = P.plot_reach_vs_latency(summary, out / PLOT_FILE, params=params, svg=svg)
     if "prevented_mean" in summary and np.isfinite(summary["prevented_mean"]).any():

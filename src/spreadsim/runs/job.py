@@ -29,7 +29,7 @@ from spreadsim.graphs import Graph, build_graph, graph_seed
 from spreadsim.outputs.columns import concat, rows_to_columns
 from spreadsim.outputs.io import atomic_write_bytes, write_table
 from spreadsim.outputs.io import canonical as _canonical
-from spreadsim.outputs.layout import DONE, JOB_FILE, JOB_TABLES
+from spreadsim.outputs.layout import DONE, JOB_FILE, JOB_TABLES, POSTS, RUNS, SERIES
 from spreadsim.runs.deadline import DeadlineTrace, deadline_path_reason
 from spreadsim.runs.jobspec import JobSpec, check_job_config, config_hash
 from spreadsim.runs.platforms import simulate_platforms
@@ -238,9 +238,9 @@ def _write_job(spec: JobSpec, cfg: Mapping[str, Any], out: Path, digest: str,
            "params": _canonical(dict(params or {})), "config": _canonical(cfg),
            "config_hash": digest, "version": __version__}
     atomic_write_bytes(out / JOB_FILE, (json.dumps(job, indent=2, sort_keys=False) + "\n").encode())
-    write_table(rows_to_columns(runs), out / "runs")
-    write_table(concat(posts), out / "posts")
-    write_table(concat(series), out / "series")
+    write_table(rows_to_columns(runs), out / RUNS)
+    write_table(concat(posts), out / POSTS)
+    write_table(concat(series), out / SERIES)
     atomic_write_bytes(out / DONE, (digest + "\n").encode())
     elapsed = time.perf_counter() - tic
     log.info("job %d done: %d seeds, %s path, %.2f s -> %s", job_num, len(spec.seeds), path,

@@ -119,5 +119,5 @@ def test_the_api_and_the_cli_simulate_the_same_world(tmp_path):
     r = spreadsim.simulate({"policy": {"name": "fixed_latency", "latency_h": 6}}, seed=3, baseline=True)
     for col, values in r.posts.items():
         np.testing.assert_array_equal(cli_posts[col], values, err_msg=col)
-    assert cli_runs["reach_mean"][0] == r.summary["reach_mean"]
-    assert cli_runs["reach_baseline_mean"][0] == r.summary["reach_baseline_mean"]
+    for col in ("reach_mean", "reach_total", "reach_baseline_total", "reach_prevented_frac"):
+        assert cli_runs[col][0] == r.summary[col], col

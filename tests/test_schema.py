@@ -121,3 +121,25 @@ def test_the_api_and_the_cli_simulate_the_same_world(tmp_path):
         np.testing.assert_array_equal(cli_posts[col], values, err_msg=col)
     for col in ("reach_mean", "reach_total", "reach_baseline_total", "reach_prevented_frac"):
         assert cli_runs[col][0] == r.summary[col], col
+
+
+def test_the_config_the_cli_prints_runs_through_the_api(tmp_path):
+    printed = subprocess.run([sys.executable, "-m", "spreadsim.app.cli", "experiment=single", "seed=3",
+                              "policy.latency_h=6", "--cfg", "job"], check=True, cwd=tmp_path, env=_env(),
+                             capture_output=True, text=True).stdout
+    (tmp_path / "job.yaml").write_text(printed)
+    for source in (printed, tmp_path / "job.yaml", str(tmp_path / "job.yaml"), yaml.safe_load(printed)):
+        spec = spreadsim.load_config(source)
+        assert spec.seeds == tuple(range(3, 23)) and spec.baseline
+    r = spreadsim.simulate(spec.sim, seed=spec.seeds[0], baseline=spec.baseline)
+    same = spreadsim.simulate({"policy": {"name": "fixed_latency", "latency_h": 6}}, seed=3, baseline=True)
+    assert r.summary == same.summary
+
+
+def test_load_config_errors_are_one_line(tmp_path):
+    with pytest.raises(ConfigError, match=r"^config = .*nosuch.yaml.: cannot be read \(No such file or directory\)$"):
+        spreadsim.load_config(tmp_path / "nosuch.yaml")
+    with pytest.raises(ConfigError, match=r"^config = .*: is not YAML"):
+        spreadsim.load_config("seed: [1\nseeds: 2")
+    with pytest.raises(ConfigError, match=r"^seeds = 0: must be an integer >= 1"):
+        spreadsim.load_config("seeds: 0\n")

@@ -31,7 +31,7 @@ from spreadsim.version import __version__
 #: the public API, imported on first use: name -> module
 _API = {"SimConfig": "spreadsim.schema.config", "Post": "spreadsim.engine.records",
         "RunResult": "spreadsim.engine.records", "Simulation": "spreadsim.engine.simulation",
-        "simulate": "spreadsim.runs.single"}
+        "simulate": "spreadsim.runs.single", "load_config": "spreadsim.runs.jobspec"}
 
 
 def __getattr__(name: str) -> Any:
@@ -40,5 +40,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'spreadsim' has no attribute {name!r}")
 
 
-__all__ = ["ConfigError", "DataError", "Post", "RunResult", "SimConfig", "Simulation", "simulate",
-           "__version__"]
+__all__ = ["ConfigError", "DataError", "Post", "RunResult", "SimConfig", "Simulation", "load_config",
+           "simulate", "__version__"]

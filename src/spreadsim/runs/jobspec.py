@@ -12,9 +12,13 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from spreadsim.errors import ConfigError
 from spreadsim.graphs import check_graph_config
@@ -37,7 +41,7 @@ PRESENTATION_KEYS = ("plots",)
 
 __all__ = ["RUN_KEYS", "TOP_KEYS", "MULTI_KEYS", "SIM_KEYS", "PRESENTATION_KEYS", "JobSpec", "JobError",
            "InvalidConfig", "check_job_config", "check_calibration", "calibration_kind", "config_hash",
-           "set_dotted"]
+           "set_dotted", "load_config"]
 
 
 class JobError(ValueError):
@@ -217,3 +221,32 @@ def set_dotted(d: Any, key: str, value: Any) -> None:
             if not isinstance(d.get(p), dict | list):
                 d[p] = {}
             d = d[p]
+
+
+def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> JobSpec:
+    """A whole job config, checked: what ``spreadsim ... --cfg job`` prints, as a YAML file, YAML
+    text or a mapping.
+
+    The result runs through the Python API: ``spreadsim.simulate(spec.sim, seed=spec.seeds[0],
+    baseline=spec.baseline)`` is the job's first run, :func:`spreadsim.runs.job.run_job` the whole
+    job.
+
+    Raises
+    ------
+    ConfigError
+        A file that cannot be read or is not YAML (field ``config``), or the first bad field.
+    """
+    if isinstance(source, Mapping):
+        return check_job_config(source)
+    text = str(source)
+    if isinstance(source, os.PathLike) or ("\n" not in text and not text.lstrip().startswith("{")):
+        path = Path(source)
+        try:
+            text = path.read_text()
+        except OSError as e:
+            raise ConfigError("config", str(path), f"cannot be read ({e.strerror or e})") from None
+    try:
+        cfg = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError("config", text[:60], f"is not YAML ({str(e).splitlines()[0]})") from None
+    return check_job_config({} if cfg is None else cfg)

@@ -1,4 +1,4 @@
-"""Benchmark :func:`spreadsim.graphs.build.load_edgelist` on a large integer edge list.
+"""Benchmark :func:`spreadsim.graphs.load_edgelist` on a large integer edge list.
 
 Generates a seeded random edge list (default 1M nodes, 10M edges, ~130 MB of text, with a
 comment header) in a temporary directory, times ``load_edgelist`` (median of ``--repeat``
@@ -25,7 +25,7 @@ import numpy as np
 _CHILD = """
 import resource, sys, time
 t0 = time.perf_counter()
-from spreadsim.graphs.build import load_edgelist
+from spreadsim.graphs import load_edgelist
 t1 = time.perf_counter()
 g = load_edgelist(sys.argv[1], directed={directed})
 t2 = time.perf_counter()
@@ -34,7 +34,7 @@ print(g.n, g.num_arcs, t1 - t0, t2 - t1, resource.getrusage(resource.RUSAGE_SELF
 
 _IMPORT_ONLY = """
 import resource
-import spreadsim.graphs.build
+import spreadsim.graphs
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
@@ -98,7 +98,7 @@ def main() -> None:
             f"(import alone: {int(base.stdout) / 1024:.0f} MiB)"
         )
 
-        from spreadsim.graphs.build import load_edgelist
+        from spreadsim.graphs import load_edgelist
 
         g = load_edgelist(path, directed=directed)  # warm-up (numba cache / compile)
         times = []

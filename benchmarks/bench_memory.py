@@ -46,7 +46,7 @@ import json, resource, sys, time
 def rss(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 out = {}
 t0 = time.perf_counter()
-from spreadsim.graphs.build import load_edgelist
+from spreadsim.graphs import load_edgelist
 from spreadsim.runs.single import new_simulation
 from spreadsim.schema.config import SimConfig
 from spreadsim.engine.simulation import Simulation
@@ -83,7 +83,7 @@ out["rss_peak"] = rss()
 print(json.dumps(out))
 """
 
-_IMPORT_ONLY = ("import resource, spreadsim.engine.simulation, spreadsim.graphs.build; "
+_IMPORT_ONLY = ("import resource, spreadsim.engine.simulation, spreadsim.graphs; "
                 "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)")
 
 

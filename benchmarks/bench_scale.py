@@ -1,7 +1,7 @@
 """How run time grows with graph size and with cascade size (issue 5, goal 5).
 
 Part A, graph size: ``random_k_out`` graphs (every user has exactly ``--k`` followers drawn
-uniformly; directed; built by ``spreadsim.graphs.build.build_graph``, build time reported separately and
+uniformly; directed; built by ``spreadsim.graphs.build_graph``, build time reported separately and
 not part of a run) of ``--sizes`` users. One post from one random uploader, reshare probability
 ``--p`` (k * p = 2 by default: a supercritical cascade that reaches a fixed share of the users, so
 the cascade grows in proportion to the graph), exponential feed delay 1/h, horizon ``--horizon`` h,
@@ -36,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, __import__("os").path.dirname(__import__("os").path.abspath(__file__)))
 from _common import header, loadavg, maxrss_mib, mmm, run_once, stats, write_json  # noqa: E402
-from spreadsim.graphs.build import build_graph  # noqa: E402
+from spreadsim.graphs import build_graph  # noqa: E402
 from spreadsim.schema.model import SimConfig  # noqa: E402
 
 

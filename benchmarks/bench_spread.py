@@ -61,8 +61,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import spreadsim.engine.kernel as K
 from _common import Timed  # noqa: E402
-from spreadsim.engine.rng import uniform
-from spreadsim.graphs.build import Graph
+from spreadsim.rng import uniform
+from spreadsim.graphs import Graph
 from spreadsim.jit import njit, prefetch
 from spreadsim.runs.single import new_simulation
 from spreadsim.schema.config import SimConfig
@@ -132,12 +132,12 @@ def build_graph(n: int, m: int, seed: int) -> tuple[nx.Graph, Graph, float, floa
     G = nx.barabasi_albert_graph(n, m, seed=seed)
     t1 = time.perf_counter()
     try:
-        from spreadsim.graphs.build import from_networkx
+        from spreadsim.graphs import from_networkx
     except ImportError:  # pragma: no cover - only while graphs.py is being written
         from_networkx = None
     if from_networkx is not None:
         g = from_networkx(G, name=f"ba_{n}_{m}")
-        how = "spreadsim.graphs.build.from_networkx"
+        how = "spreadsim.graphs.from_networkx"
     else:  # pragma: no cover
         g = _csr_by_hand(G, f"ba_{n}_{m}")
         how = "numpy CSR (from_networkx missing)"

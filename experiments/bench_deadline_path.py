@@ -21,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spreadsim.engine.simulation import graph_seed
-from spreadsim.graphs.build import build_graph
+from spreadsim.graphs import build_graph, graph_seed
 from spreadsim.runs.single import simulate
 from spreadsim.runs.sweep import check_job_config, run_job
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import networkx as nx
 
-from spreadsim.graphs.build import Graph, from_networkx
+from spreadsim.graphs import Graph, from_networkx
 
 
 def digraph(edges: list[tuple[int, int]], n: int | None = None) -> Graph:

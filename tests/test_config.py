@@ -7,7 +7,7 @@ import math
 import pytest
 
 from spreadsim import ConfigError, DataError, SimConfig, simulate
-from spreadsim.engine.rng import stream_key, uniform
+from spreadsim.rng import stream_key, uniform
 from spreadsim.policies import make_policy
 
 from .helpers import config, digraph

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from spreadsim import SimConfig, simulate
-from spreadsim.graphs.build import build_graph
+from spreadsim.graphs import build_graph
 from spreadsim.runs.deadline import deadline_path_reason, deadline_sweep
 
 from .helpers import config

@@ -164,7 +164,7 @@ def test_reviewers_keep_flagged_legal_posts():
 def test_reach_lost_by_wrongly_removed_legal_posts():
     import networkx as nx
 
-    from spreadsim.graphs.build import from_networkx
+    from spreadsim.graphs import from_networkx
 
     g = from_networkx(nx.gnp_random_graph(200, 0.04, seed=5, directed=True), name="gnp")
     cfg = _stream(20, 60, share_prob=0.2)

@@ -241,7 +241,7 @@ def test_inert_exposures_give_the_same_tables(removal, decay, known, small, monk
     """Exposures that can trigger nothing skip the event queue (counted as scheduled when
     removal times are known at upload, else settled at the end; with a bitset or a hash set of
     exposed users): the tables must be those of processing every exposure as an event."""
-    from spreadsim.graphs.build import build_graph
+    from spreadsim.graphs import build_graph
     from spreadsim.policies.base import FixedLatency
 
     if not small:
@@ -346,7 +346,7 @@ class _Watcher(Policy):
 
 @pytest.mark.parametrize("known", [True, False], ids=["removal-known", "removal-later"])
 def test_repeats_skip_the_queue_when_only_reach_is_live(known):
-    from spreadsim.graphs.build import build_graph
+    from spreadsim.graphs import build_graph
     from spreadsim.policies.base import FixedLatency
 
     g = build_graph({"kind": "barabasi_albert", "n": 2000, "m": 3}, seed=2)
@@ -374,7 +374,7 @@ def test_repeats_counted_without_their_delay_give_the_same_tables(kernel, remova
     """With removal times final at upload, a repeat exposure of a user exposed by then is counted
     as a view without drawing its delay when the delay surely lands before the removal: every
     feed-delay kernel must give the tables of processing every exposure as an event."""
-    from spreadsim.graphs.build import build_graph
+    from spreadsim.graphs import build_graph
     from spreadsim.policies.base import FixedLatency
 
     g = build_graph({"kind": "barabasi_albert", "n": 1500, "m": 4}, seed=3)
@@ -421,7 +421,7 @@ def test_reach_is_live_only_while_a_trigger_is_pending(triggers):
     """With threshold hooks only, a post's first exposures go through the event queue until its
     last trigger fired, and skip it afterwards (queued entries may then be superseded by earlier
     exposures kept off the queue): hooks and tables must be those of live counts throughout."""
-    from spreadsim.graphs.build import build_graph
+    from spreadsim.graphs import build_graph
 
     g = build_graph({"kind": "barabasi_albert", "n": 3000, "m": 3}, seed=4)
     cfg = SimConfig.from_dict(config(share_prob=0.2, kernel={"dist": "lognormal", "median_h": 1.0,
@@ -517,7 +517,7 @@ def test_pooled_work_arrays_carry_nothing_between_runs(removal, known, trace, sm
     array handed out unfilled must be written before it is read, so a pool of garbage gives the
     tables of fresh arrays; and a finished run's arrays are reused by the next one."""
     from spreadsim.engine import pool as engine
-    from spreadsim.graphs.build import build_graph
+    from spreadsim.graphs import build_graph
     from spreadsim.policies.base import FixedLatency
 
     if not small:
@@ -588,7 +588,7 @@ def test_settling_orders_give_the_same_tables(removal, known, settle, small, mon
     them in key order, following the touched keys, or logging them (series too long for a
     histogram); each must give the tables of processing every exposure as an event."""
     from spreadsim.engine import pool as engine
-    from spreadsim.graphs.build import build_graph
+    from spreadsim.graphs import build_graph
     from spreadsim.policies.base import FixedLatency
 
     if not small:
@@ -619,7 +619,7 @@ def test_settling_orders_give_the_same_tables(removal, known, settle, small, mon
 def test_a_finished_simulation_answers_queries_but_does_not_finish_twice():
     """After the run (whose work arrays went back to the pool) reach, views, shares and the next
     spread time still answer; a second finish() is refused with a clear error."""
-    from spreadsim.graphs.build import build_graph
+    from spreadsim.graphs import build_graph
 
     g = build_graph({"kind": "barabasi_albert", "n": 500, "m": 3}, seed=0)
     cfg = SimConfig.from_dict(config(share_prob=0.3, posts=3, uploaders=2, horizon_h=3.0))
@@ -659,7 +659,7 @@ def test_runs_reset_the_keys_they_touched(monkeypatch):
     back to be filled; either way the next run's tables are those of a fresh array, including
     when posts were added during the run (the array grew)."""
     from spreadsim.engine import pool as engine
-    from spreadsim.graphs.build import build_graph
+    from spreadsim.graphs import build_graph
     from spreadsim.policies.base import FixedLatency, Policy
 
     class Reupload(Policy):
@@ -722,7 +722,7 @@ def test_runs_reset_the_keys_they_touched(monkeypatch):
 def test_pool_can_be_turned_off(monkeypatch):
     """With POOL_MAX_BYTES = 0 a finished run keeps nothing for the next one."""
     from spreadsim.engine import pool as engine
-    from spreadsim.graphs.build import build_graph
+    from spreadsim.graphs import build_graph
 
     monkeypatch.setattr(engine, "_POOL", engine._ArrayPool())
     monkeypatch.setattr(engine, "POOL_MAX_BYTES", 0)
@@ -737,7 +737,7 @@ def test_pool_can_be_turned_off(monkeypatch):
 def test_campaign_draws_are_numpys_choice(weights, n_ill, n_leg):
     """The campaign's categories come from NumPy's ``Generator.choice`` arithmetic without its
     checks, and empty draws are skipped: the schedule is the one the plain NumPy calls give."""
-    from spreadsim.engine.rng import generator
+    from spreadsim.rng import generator
     from spreadsim.schema.model import LEGAL
 
     names = ("hate_speech", "terrorist_propaganda", "ip_infringement")

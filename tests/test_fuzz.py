@@ -2,7 +2,7 @@
 
 Graphs are NetworkX ``DiGraph``/``Graph`` objects on 2-12 nodes built from drawn edge lists (self-loops
 and repeated edges included: the converter drops them) and converted with
-:func:`spreadsim.graphs.build.from_networkx`; nodes are ``0..n-1``, so graph ids equal NetworkX labels.
+:func:`spreadsim.graphs.from_networkx`; nodes are ``0..n-1``, so graph ids equal NetworkX labels.
 Parameters cover every delay kernel, every attention decay, both removal semantics and the
 pre-decided removal policies. Every run is seeded and Hypothesis is derandomized, so the file is
 deterministic.
@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spreadsim import simulate
-from spreadsim.graphs.build import Graph, from_networkx
+from spreadsim.graphs import Graph, from_networkx
 from spreadsim.schema.model import CATEGORIES, LEGAL
 
 FUZZ = settings(max_examples=120, deadline=None, derandomize=True,

@@ -1,4 +1,4 @@
-"""Tests for spreadsim.graphs.build: generators, NetworkX interop, edge-list loading, validation."""
+"""Tests for spreadsim.graphs: generators, NetworkX interop, edge-list loading, validation."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from spreadsim.errors import ConfigError, DataError
-from spreadsim.graphs.build import (
+from spreadsim.graphs import (
     GRAPH_KINDS,
     Graph,
     barabasi_albert_edges,
@@ -28,7 +28,8 @@ from spreadsim.graphs.build import (
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf" / "graph"
 
-SMALL: dict[str, dict[str, Any]] = {
+# (graph.seed null: these graphs follow the seed given to build_graph)
+SMALL: dict[str, dict[str, Any]] = {k: {**cfg, "seed": None} for k, cfg in {
     "barabasi_albert": {"kind": "barabasi_albert", "n": 300, "m": 3},
     "scale_free_directed": {"kind": "scale_free_directed", "n": 300},
     "watts_strogatz": {"kind": "watts_strogatz", "n": 300, "k": 6, "p": 0.2},
@@ -47,7 +48,7 @@ SMALL: dict[str, dict[str, Any]] = {
         "n": 300,
         "degrees": {"dist": "powerlaw", "exponent": 2.5, "kmin": 2, "kmax": 50},
     },
-}
+}.items()}
 EXPECTED_N = {key: 300 for key in SMALL}
 
 
@@ -120,8 +121,10 @@ def test_config_seed_overrides_run_seed_and_zero_is_honoured(key: str) -> None:
     pinned0_b = build_graph({**base, "seed": 0}, seed=6)
     assert same(pinned0_a, pinned0_b)
     assert same(pinned0_a, build_graph({**base, "seed": None}, seed=0))
-    assert same(pinned0_a, build_graph(base, seed=0))
     assert not same(pinned0_a, build_graph({**base, "seed": 1}, seed=5))
+    # left out, graph.seed is 2018: the embedded default graph, whatever the seed given
+    unset = {k: v for k, v in base.items() if k != "seed"}
+    assert same(build_graph(unset, seed=5), build_graph({**base, "seed": 2018}, seed=6))
 
 
 def test_directed_flags() -> None:
@@ -153,7 +156,7 @@ def test_default_graph_and_cli_do_not_import_networkx() -> None:
     # NetworkX takes 0.2-0.3 s to import in every process of a sweep; the default graph and the
     # command line do without it (it is imported by the generators and the interop that use it)
     code = ("import sys, spreadsim.app.cli\n"
-            "from spreadsim.graphs.build import build_graph\n"
+            "from spreadsim.graphs import build_graph\n"
             "g = build_graph({'kind': 'barabasi_albert', 'n': 300, 'm': 3}, 1)\n"
             "assert g.num_edges == 3 * 297\n"
             "assert 'networkx' not in sys.modules, 'networkx imported'\n"
@@ -211,7 +214,7 @@ def test_random_k_out_uniform_followers() -> None:
     g = build_graph({"kind": "random_k_out", "n": 20, "k": 3}, 1)
     counts = np.zeros(20)
     for seed in range(200):
-        counts += build_graph({"kind": "random_k_out", "n": 20, "k": 3}, seed).in_degree()
+        counts += build_graph({"kind": "random_k_out", "n": 20, "k": 3, "seed": None}, seed).in_degree()
     expected = 200 * 3  # each node is a follower of k of the other n - 1 nodes on average
     assert np.all(np.abs(counts - expected) < 0.2 * expected)
     assert g.directed
@@ -570,11 +573,17 @@ def test_unknown_key() -> None:
 
 
 def test_missing_required_key() -> None:
+    """A key left out takes its kind's default; a required one (the edge list's path), or one
+    left as Hydra's ``???``, is a one-line error."""
+    assert build_graph({"kind": "barabasi_albert", "n": 100}, 0).num_edges == 5 * 95  # m: 5
     with pytest.raises(ConfigError) as exc:
-        build_graph({"kind": "barabasi_albert", "n": 100}, 0)
+        build_graph({"kind": "barabasi_albert", "n": 100, "m": "???"}, 0)
     assert one_line(exc) == "graph.m = <missing>: required for graph kind 'barabasi_albert'"
     with pytest.raises(ConfigError, match=r"graph\.path = <missing>"):
         build_graph({"kind": "edgelist", "path": "???"}, 0)
+    with pytest.raises(ConfigError) as exc:
+        build_graph({"kind": "edgelist"}, 0)
+    assert one_line(exc) == "graph.path = <missing>: required for graph kind 'edgelist'"
 
 
 BAD_VALUES: list[tuple[dict[str, Any], str]] = [
@@ -592,7 +601,7 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"kind": "watts_strogatz", "n": 100, "k": 4, "p": -0.1}, "graph.p = -0.1"),
     ({"kind": "watts_strogatz", "n": 100, "k": 4, "p": True}, "graph.p = True"),
     ({"kind": "watts_strogatz", "n": 10, "k": 10, "p": 0.1}, "graph.k = 10"),
-    ({"kind": "erdos_renyi", "n": 100}, "graph.p = <missing>"),
+    ({"kind": "erdos_renyi", "n": 100, "mean_degree": None}, "graph.p = None: give exactly one of"),
     ({"kind": "erdos_renyi", "n": 100, "p": 0.1, "mean_degree": 3}, "graph.p = 0.1"),
     ({"kind": "erdos_renyi", "n": 100, "mean_degree": math.inf}, "graph.mean_degree = inf"),
     ({"kind": "erdos_renyi", "n": 100, "mean_degree": -2}, "graph.mean_degree = -2"),
@@ -609,7 +618,11 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"kind": "sbm", "sizes": [5, 5], "p_in": 2, "p_out": 0.1}, "graph.p_in = 2"),
     ({"kind": "random_k_out", "n": 10, "k": 10}, "graph.k = 10"),
     ({"kind": "random_k_out", "n": 10, "k": -1}, "graph.k = -1"),
-    ({"kind": "configuration_model", "n": 10}, "graph.degrees = <missing>"),
+    ({"kind": "configuration_model", "n": 10, "degrees": "???"}, "graph.degrees = <missing>"),
+    (
+        {"kind": "configuration_model", "n": 10, "degrees": {"dist": "poisson"}},
+        "graph.degrees.mean = <missing>: required for graph kind 'configuration_model'",
+    ),
     ({"kind": "configuration_model", "n": 10, "degrees": 5}, "graph.degrees = 5"),
     (
         {"kind": "configuration_model", "n": 10, "degrees": {"dist": "zipf"}},
@@ -690,14 +703,13 @@ def test_check_graph_config_accepts_every_kind_without_building(kind: str, tmp_p
         f.write_text("0 1\n")
         cfg = {"kind": "edgelist", "path": str(f)}
         # (a small file is read when checking, see the next test: not above the limit)
-        monkeypatch.setattr("spreadsim.graphs.build.EDGELIST_CHECK_MAX_BYTES", 0)
+        monkeypatch.setattr("spreadsim.graphs.make.EDGELIST_CHECK_MAX_BYTES", 0)
     assert {c["kind"] for c in SMALL.values()} | {"edgelist"} == set(GRAPH_KINDS)
 
     def boom(*a: Any, **k: Any) -> None:
         raise AssertionError("the check built something")
 
-    for name in ("barabasi_albert_edges", "load_edgelist", "_make_graph", "_from_nx_simple"):
-        monkeypatch.setattr(f"spreadsim.graphs.build.{name}", boom)
+    _no_building(monkeypatch, boom)
     for name in ("scale_free_graph", "watts_strogatz_graph", "fast_gnp_random_graph",
                  "powerlaw_cluster_graph", "stochastic_block_model"):
         monkeypatch.setattr(nx, name, boom)
@@ -705,6 +717,18 @@ def test_check_graph_config_accepts_every_kind_without_building(kind: str, tmp_p
     check_graph_config(cfg)
     with pytest.raises(AssertionError, match="built something"):
         build_graph(cfg, 0)
+
+
+def _no_building(monkeypatch: pytest.MonkeyPatch, boom: Any) -> None:
+    """Make every generator, the edge-list reader and NetworkX's generators fail if called."""
+    from spreadsim.graphs import make
+
+    monkeypatch.setattr(make, "GENERATORS", {cls: boom for cls in make.GENERATORS})
+    monkeypatch.setattr(make, "read_edgelist", boom)
+    for name in ("scale_free_graph", "watts_strogatz_graph", "fast_gnp_random_graph",
+                 "powerlaw_cluster_graph", "stochastic_block_model"):
+        monkeypatch.setattr(nx, name, boom)
+    monkeypatch.setattr(np.random, "default_rng", boom)
 
 
 # the parameter that makes each small config's graph big (ER with mean_degree: the mean degree)
@@ -717,7 +741,7 @@ def test_graphs_that_cannot_fit_in_memory_are_refused_before_any_work(
     """Every generator refuses a graph whose least memory (nodes and expected edges at a lower
     bound of bytes each) exceeds the machine's, naming the parameter, before generating
     anything; building and checking give the same one-line error; within the limit it builds."""
-    from spreadsim.graphs import build as graphs
+    from spreadsim.graphs import memory as graphs
 
     cfg = SMALL[name]
     g = build_graph(cfg, 0)
@@ -733,9 +757,7 @@ def test_graphs_that_cannot_fit_in_memory_are_refused_before_any_work(
     def boom(*a: Any, **k: Any) -> None:
         raise AssertionError("generated before the memory check")
 
-    for gen in ("barabasi_albert_edges", "_make_graph", "_from_nx_simple"):
-        monkeypatch.setattr(f"spreadsim.graphs.build.{gen}", boom)
-    monkeypatch.setattr(np.random, "default_rng", boom)
+    _no_building(monkeypatch, boom)
     with pytest.raises(ConfigError) as built:
         build_graph(cfg, 0)
     with pytest.raises(ConfigError) as checked:
@@ -749,7 +771,7 @@ def test_graphs_that_cannot_fit_in_memory_are_refused_before_any_work(
 def test_memory_limit_can_be_set_for_the_jobs_machines(monkeypatch: pytest.MonkeyPatch) -> None:
     """SPREADSIM_MEMORY_LIMIT (a sweep checked on a small login node, its jobs on big nodes)
     replaces the machine's memory; a bad value is a one-line error naming it."""
-    from spreadsim.graphs.build import memory_limit
+    from spreadsim.graphs import memory_limit
 
     cfg = {"kind": "barabasi_albert", "n": 10**9, "m": 5}
     for value, limit in (("256G", 256 << 30), ("1.5t", int(1.5 * (1 << 40))), ("4096", 4096)):
@@ -769,7 +791,7 @@ def test_memory_limit_can_be_set_for_the_jobs_machines(monkeypatch: pytest.Monke
 
 def test_a_trillion_users_is_refused_at_once() -> None:
     """graph.n=1e12 used to hang before any job: the real memory limit refuses it."""
-    from spreadsim.graphs.build import memory_limit
+    from spreadsim.graphs import memory_limit
 
     assert 1 << 20 < memory_limit() < 1 << 62
     with pytest.raises(ConfigError, match=r"^graph\.n = 1000000000000: a graph this size "
@@ -825,7 +847,7 @@ def test_conf_files_cover_every_kind() -> None:
 def test_conf_file_valid(kind: str, tmp_path: Path) -> None:
     cfg = yaml.safe_load((CONF_DIR / f"{kind}.yaml").read_text())
     assert cfg["kind"] == kind
-    assert "seed" in cfg and cfg["seed"] is None
+    assert cfg["seed"] == (None if kind == "edgelist" else 2018)
     if kind == "edgelist":
         assert cfg["path"] == "???"
         cfg["path"] = str(tmp_path / "e.txt")
@@ -844,20 +866,33 @@ def test_conf_file_valid(kind: str, tmp_path: Path) -> None:
     assert g.num_arcs > 0
 
 
-def test_omegaconf_dictconfig_accepted() -> None:
+def test_hydra_configs_build_as_plain_containers() -> None:
+    """The app layer hands the core plain containers (``OmegaConf.to_container``): Hydra's
+    ``???`` stays a literal there and reads as a missing required key."""
     omegaconf = pytest.importorskip("omegaconf")
     cfg = omegaconf.OmegaConf.load(CONF_DIR / "configuration_model.yaml")
     cfg.n = 100
-    g = build_graph(cfg, 3)
+    g = build_graph(omegaconf.OmegaConf.to_container(cfg, resolve=True), 3)
     assert g.n == 100
-    with pytest.raises(ConfigError, match=r"^graph\.path = <missing>"):
-        build_graph(omegaconf.OmegaConf.load(CONF_DIR / "edgelist.yaml"), 0)
+    edgelist = omegaconf.OmegaConf.to_container(omegaconf.OmegaConf.load(CONF_DIR / "edgelist.yaml"))
+    with pytest.raises(ConfigError, match=r"^graph\.path = <missing>: required for graph kind 'edgelist'$"):
+        build_graph(edgelist, 0)
+
+
+def test_graphs_import_no_hydra() -> None:
+    code = ("import sys\n"
+            "from spreadsim.graphs import build_graph, check_graph_config\n"
+            "build_graph({'kind': 'barabasi_albert', 'n': 300, 'm': 3}, 1)\n"
+            "check_graph_config({'kind': 'sbm'})\n"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('hydra', 'omegaconf', 'joblib')]\n"
+            "assert not bad, bad\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 def test_check_graph_config_reads_a_small_edge_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A small edge list is read when the config is checked (bad contents fail before any job,
     and its number of users is known); a file above the limit is left to the jobs."""
-    import spreadsim.graphs.build as graphs
+    import spreadsim.graphs.make as graphs
 
     bad = tmp_path / "bad.txt"
     bad.write_text("0 1\n1 2\nfoo bar baz\n")

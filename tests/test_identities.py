@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from spreadsim import simulate
-from spreadsim.graphs.build import build_graph
+from spreadsim.graphs import build_graph
 
 from .helpers import config
 

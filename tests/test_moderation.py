@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from spreadsim import ConfigError, SimConfig, simulate
 from spreadsim.dists import Duration
 from spreadsim.engine.simulation import Simulation
-from spreadsim.graphs.build import Graph, from_networkx
+from spreadsim.graphs import Graph, from_networkx
 from spreadsim.policies import make_policy
 from spreadsim.policies.escalation import AuthorityReferral, CircuitBreaker
 from spreadsim.policies.notice import NoticeAndTakedown

@@ -12,14 +12,14 @@ import pytest
 
 from spreadsim import jit as _jit
 from spreadsim import simulate
-from spreadsim.graphs.build import build_graph
+from spreadsim.graphs import build_graph
 
 SCRIPT = r"""
 import json, sys
 import numpy as np
 from spreadsim import simulate
 from spreadsim import jit as _jit
-from spreadsim.graphs.build import build_graph
+from spreadsim.graphs import build_graph
 assert _jit.PURE_PYTHON == (sys.argv[1] == "1")
 cfgs = json.loads(sys.argv[2])
 g = build_graph({"kind": "barabasi_albert", "n": 400, "m": 3}, seed=1)

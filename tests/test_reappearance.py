@@ -12,7 +12,7 @@ import yaml
 
 from spreadsim import ConfigError, simulate
 from spreadsim.engine.simulation import Simulation
-from spreadsim.graphs.build import from_networkx
+from spreadsim.graphs import from_networkx
 from spreadsim.policies import Policy, make_policy
 from spreadsim.policies.reappearance import AccountStrikes, HashDatabase, HashMatching, Reupload
 from spreadsim.schema.config import SimConfig

@@ -17,7 +17,7 @@ import simpy
 from spreadsim.engine import kernel as K
 from spreadsim.engine.records import Post
 from spreadsim.errors import ConfigError
-from spreadsim.graphs.build import Graph
+from spreadsim.graphs import Graph
 from spreadsim.schema.config import SimConfig
 
 

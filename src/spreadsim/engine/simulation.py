@@ -23,7 +23,7 @@ and actions that policies call in :mod:`spreadsim.engine.policy_api`: both are b
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -35,7 +35,7 @@ from spreadsim.engine.policy_api import PolicyApi
 from spreadsim.engine.records import Attempt, Catalog, Post, RunResult
 from spreadsim.engine.workspace import Workspace
 from spreadsim.errors import ConfigError
-from spreadsim.graphs.build import Graph, build_graph
+from spreadsim.graphs import Graph, build_graph, graph_seed
 from spreadsim.rng import generator, stream_key, subkey
 from spreadsim.schema.config import SimConfig
 from spreadsim.schema.model import LEGAL, check_seed
@@ -55,14 +55,6 @@ class _Env(simpy.Environment):
 
 _HOOK_BITS = {"exposure": K.EV_EXPOSURE, "share": K.EV_SHARE, "notice": K.EV_NOTICE,
               "threshold": K.EV_THRESHOLD}
-
-
-def graph_seed(cfg: Mapping[str, Any], seed: int, stream: str = "graph") -> int:
-    """The graph's seed: ``graph.seed`` if set, else derived from the run seed's ``stream``."""
-    s = cfg.get("seed")
-    if s is None:
-        return stream_key(seed, stream) % (2**31)
-    return check_seed(s, "graph.seed")
 
 
 class Simulation(PolicyApi, Workspace):

@@ -16,7 +16,7 @@ import numpy as np
 from spreadsim.engine import kernel as K
 from spreadsim.engine import pool
 from spreadsim.errors import ConfigError
-from spreadsim.graphs.build import Graph
+from spreadsim.graphs import Graph
 from spreadsim.schema.config import SimConfig
 
 

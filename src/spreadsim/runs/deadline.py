@@ -22,9 +22,9 @@ from spreadsim.dists import latency_from_uniform
 from spreadsim.engine.kernel import PH_TICKS
 from spreadsim.engine.metrics import post_columns, post_tables, series_grid, summarize
 from spreadsim.engine.records import RunResult
-from spreadsim.engine.rng import stream_key, subkey, uniform
+from spreadsim.rng import stream_key, subkey, uniform
 from spreadsim.engine.simulation import Simulation
-from spreadsim.graphs.build import Graph
+from spreadsim.graphs import Graph
 from spreadsim.jit import njit
 from spreadsim.policies import Policy, PreDecidedRemoval, make_policies
 from spreadsim.schema.model import LEGAL

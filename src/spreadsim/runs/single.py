@@ -12,7 +12,7 @@ from typing import Any
 from spreadsim.engine.metrics import add_baseline
 from spreadsim.engine.records import RunResult
 from spreadsim.engine.simulation import Simulation
-from spreadsim.graphs.build import Graph
+from spreadsim.graphs import Graph
 from spreadsim.policies import make_policies
 from spreadsim.schema.config import SimConfig
 

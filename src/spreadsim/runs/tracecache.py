@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from spreadsim.engine.records import Post
-from spreadsim.graphs.build import Graph
+from spreadsim.graphs import Graph
 from spreadsim.outputs.io import atomic_write_bytes
 from spreadsim.outputs.io import canonical as _canonical
 from spreadsim.runs.deadline import DeadlineTrace

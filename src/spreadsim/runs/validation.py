@@ -20,9 +20,9 @@ import numpy as np
 import simpy
 
 from spreadsim.dists import Duration
-from spreadsim.engine.rng import generator, stream_key
+from spreadsim.rng import generator, stream_key
 from spreadsim.engine.simulation import Simulation
-from spreadsim.graphs.build import Graph, build_graph
+from spreadsim.graphs import Graph, build_graph
 from spreadsim.policies.review import ReviewQueue
 from spreadsim.runs.deadline import deadline_sweep
 from spreadsim.runs.single import new_simulation, simulate

@@ -78,7 +78,7 @@ def test_default_config_is_the_latency_sweep(hydra_compose):
     assert str(cfg.hydra.mode) == "RunMode.MULTIRUN"
     assert cfg.hydra.sweeper.params["policy.latency_h"] == "0,0.25,1,6,24,168,inf"
     assert cfg.hydra.callbacks.aggregate._target_ == "spreadsim.app.callback.AggregateCallback"
-    assert cfg.hydra.sweeper._target_.endswith(".BasicSweeper")  # Hydra's own sweeper
+    assert cfg.hydra.sweeper._target_ == "hydra_plugins.spreadsim_sweeper.SpreadsimSweeper"
     assert cfg.hydra.launcher._target_.endswith("JoblibLauncher") and cfg.hydra.launcher.n_jobs == -1
     assert cfg.deadline_path == "auto" and cfg.plots.svg is False
 

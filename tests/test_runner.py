@@ -304,7 +304,7 @@ def test_every_launcher_composes_with_any_experiment(experiment, hydra_compose):
     assert all(c == cfgs["local"] for c in cfgs.values())  # the experiment does not change
     default = hydra_compose(config_name="config", return_hydra_config=True,
                             overrides=[f"experiment={experiment}"])
-    assert default.hydra.sweeper._target_.endswith(".BasicSweeper")  # Hydra's own
+    assert default.hydra.sweeper._target_ == "hydra_plugins.spreadsim_sweeper.SpreadsimSweeper"
     assert default.hydra.launcher._target_.endswith("JoblibLauncher")
     assert default.hydra.launcher.n_jobs == -1
 
@@ -397,7 +397,7 @@ def test_large_sweep_checks_every_value_under_every_group_option(hydra_compose, 
 def test_sweeper_params_and_command_line_make_the_jobs(hydra_compose):
     """As Hydra's basic sweeper: ``hydra.sweeper.params`` first, a command-line override of the
     same key replaces it in place."""
-    from spreadsim.app.sweepcheck import expected_jobs, sweep_lists
+    from spreadsim.app.sweepcheck import expected_jobs, sweep_jobs, sweep_lists
 
     cfg = _sweep_config(hydra_compose, "policy.latency_h=1,2", "seeds=2",
                         params={"policy.latency_h": "0,1,6", "scenario.illegal_posts": "3,4"})
@@ -405,27 +405,35 @@ def test_sweeper_params_and_command_line_make_the_jobs(hydra_compose):
                                 "scenario.illegal_posts": ["scenario.illegal_posts=3", "scenario.illegal_posts=4"],
                                 "experiment": ["experiment=single"], "seeds": ["seeds=2"]}
     assert expected_jobs(cfg) == 4
+    assert sweep_jobs(cfg)[:2] == [  # the basic sweeper's order: the last key varies fastest
+        ["policy.latency_h=1", "scenario.illegal_posts=3", "experiment=single", "seeds=2"],
+        ["policy.latency_h=1", "scenario.illegal_posts=4", "experiment=single", "seeds=2"]]
 
 
-def _tables(d: Path) -> dict[str, bytes]:
-    """The sweep's and its jobs' tables (Parquet and CSV), by path under ``d``."""
-    return {str(f.relative_to(d)): f.read_bytes() for f in sorted(d.rglob("*"))
-            if f.suffix in (".parquet", ".csv")}
+def _files(d: Path) -> dict[str, bytes]:
+    """Every file under ``d`` but the logs and the sweep's own settings (the sweeper, the launcher's
+    workers, timings), with ``d``'s name taken out."""
+    skip = {"multirun.yaml", "hydra.yaml", ".sweep.json"}
+    return {str(f.relative_to(d)): f.read_bytes().replace(str(d).encode(), b"SWEEP")
+            for f in sorted(d.rglob("*")) if f.is_file() and f.suffix != ".log" and f.name not in skip}
 
 
-def test_parallel_sweep_writes_the_tables_of_a_sequential_one(tmp_path):
-    """Two joblib workers in batches of two jobs, and one job after another in this process
-    (``hydra.launcher.n_jobs=1``): the same tables, byte for byte, the sweep's and every job's."""
+def test_parallel_sweep_writes_what_a_sequential_basic_sweep_writes(tmp_path):
+    """spreadsim's sweeper on two joblib workers in batches of two jobs, and Hydra's basic sweeper
+    with one job after another in this process (``hydra.launcher.n_jobs=1``): the same jobs, the
+    same files byte for byte (tables, plots, report, each job's config, overrides and job.json)."""
     args = [*RESUME_ARGS, "graph=erdos_renyi,barabasi_albert"]
-    par, seq = tmp_path / "parallel", tmp_path / "sequential"
+    ours, basic = tmp_path / "ours", tmp_path / "basic"
+    runs = ((ours, ["hydra.launcher.n_jobs=2", "hydra.sweeper.max_batch_size=2"]),
+            (basic, ["hydra/sweeper=basic", "hydra.launcher.n_jobs=1"]))
     procs = [subprocess.Popen(_cmd(*args, f"hydra.sweep.dir={d}", *extra), cwd=tmp_path, env=_env(),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for d, extra in ((par, ["hydra.launcher.n_jobs=2", "hydra.sweeper.max_batch_size=2"]),
-                              (seq, ["hydra.launcher.n_jobs=1"]))]
+             for d, extra in runs]
     logs = [p.communicate(timeout=300)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], logs
-    a, b = _tables(par), _tables(seq)
-    assert len(a) == 2 * (3 + 2 * N_RESUME_JOBS * 3) and a == b  # sweep: results, summary, categories
+    a, b = _files(ours), _files(basic)
+    assert len([f for f in a if f.endswith(".parquet")]) == 3 + 2 * N_RESUME_JOBS * 3
+    assert a.keys() == b.keys() and [k for k in a if a[k] != b[k]] == []
     assert logs[0].count("is launching 2 jobs") == N_RESUME_JOBS  # 10 jobs in batches of two
     assert logs[0].count("\t#") == logs[1].count("\t#") == 2 * N_RESUME_JOBS
 

@@ -63,6 +63,18 @@ def _fail(message: str) -> None:
     raise SystemExit(EXIT_BAD_INPUT)
 
 
+def _register_plugins() -> None:
+    """Register spreadsim's Hydra sweeper (``hydra_plugins.spreadsim_sweeper``, the default
+    ``hydra/sweeper``) with Hydra's ``Plugins.register``: Hydra finds plugins by scanning the
+    ``hydra_plugins`` folders, which an editable install does not expose."""
+    from hydra.core.plugins import Plugins
+
+    plugins = Plugins.instance()  # scan first: the scan re-imports Hydra's core plugins
+    from hydra_plugins.spreadsim_sweeper import SpreadsimSweeper
+
+    plugins.register(SpreadsimSweeper)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``spreadsim`` console script.
 
@@ -81,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     if argv is not None:
         sys.argv = [sys.argv[0] if sys.argv else "spreadsim", *argv]
+    _register_plugins()
     real_stderr = sys.stderr
     sys.stderr = _DropHydraJobErrorLines(real_stderr)
     try:

@@ -36,7 +36,7 @@ from spreadsim.app.task import task_container
 from spreadsim.errors import ConfigError
 from spreadsim.runs.jobspec import InvalidConfig, check_job_config
 
-__all__ = ["MAX_CHECKED_JOBS", "check_sweep", "expected_jobs", "job_configs", "sweep_lists"]
+__all__ = ["MAX_CHECKED_JOBS", "check_sweep", "expected_jobs", "job_configs", "sweep_jobs", "sweep_lists"]
 
 #: sweeps up to this many jobs have every job checked (a few ms a job once composed)
 MAX_CHECKED_JOBS = 500
@@ -97,6 +97,12 @@ def sweep_lists(config: DictConfig) -> dict[str, list[str]]:
                               "empty sweep: it gives no values (nothing to run)")
         lists[key] = [f"{key}={v}" for v in values]
     return lists
+
+
+def sweep_jobs(config: DictConfig) -> list[list[str]]:
+    """The sweep's jobs, each a list of overrides, in the basic sweeper's order (the product of
+    :func:`sweep_lists`); spreadsim's sweeper launches these."""
+    return [list(job) for job in itertools.product(*sweep_lists(config).values())]
 
 
 def expected_jobs(config: DictConfig) -> int | None:

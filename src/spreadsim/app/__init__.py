@@ -10,6 +10,7 @@ runs); nothing imports it. Modules:
 * :mod:`spreadsim.app.launchers`: the launcher's and sweeper's own settings;
 * :mod:`spreadsim.app.messages`: one-line messages for Hydra's and OmegaConf's errors.
 
-Only public interfaces of Hydra, OmegaConf and joblib are used: Hydra's basic sweeper and
-launchers run the jobs as they are.
+Only public interfaces of Hydra, OmegaConf and joblib are used. The jobs run under Hydra's own
+launchers, launched by spreadsim's small sweeper (``hydra_plugins.spreadsim_sweeper``: the basic
+sweeper's jobs without its composing each one first) or by Hydra's basic sweeper.
 """

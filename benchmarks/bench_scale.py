@@ -42,7 +42,7 @@ from spreadsim.schema.model import SimConfig  # noqa: E402
 
 def config(p: float, horizon: float) -> SimConfig:
     return SimConfig.from_dict({
-        "graph": {"kind": "prebuilt"},
+        "graph": {"kind": "barabasi_albert"},  # a valid placeholder: the graph is passed in
         "spread": {"kernel": {"dist": "exponential", "rate_per_h": 1.0}},
         "scenario": {"illegal_posts": 1, "legal_posts": 0, "uploaders": 1, "window_h": 0,
                      "horizon_h": horizon, "categories": {"hate_speech": {"weight": 1, "share_prob": p}}},

@@ -61,9 +61,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import spreadsim.engine.kernel as K
 from _common import Timed  # noqa: E402
-from spreadsim.rng import uniform
 from spreadsim.graphs import Graph
 from spreadsim.jit import njit, prefetch
+from spreadsim.rng import uniform
 from spreadsim.runs.single import new_simulation
 from spreadsim.schema.config import SimConfig
 
@@ -168,7 +168,7 @@ def _csr_by_hand(G: nx.Graph, name: str) -> Graph:
 def spreadsim_config(T: float, horizon: float, rate: float) -> SimConfig:
     return SimConfig.from_dict(
         {
-            "graph": {"kind": "prebuilt"},  # ignored: the graph is passed in
+            "graph": {"kind": "barabasi_albert"},  # a valid placeholder: the graph is passed in
             "spread": {"kernel": {"dist": "exponential", "rate_per_h": rate}},
             "scenario": {
                 "illegal_posts": 1,

@@ -515,14 +515,14 @@ def test_two_platforms_through_the_cli(tmp_path):
 def test_graph_seed_streams_differ_per_platform():
     """Unpinned graphs of the same kind are drawn from each platform's own stream."""
     cfg = _good()
-    cfg["platforms"][0]["graph"] = cfg["platforms"][1]["graph"] = {"kind": "barabasi_albert", "n": 50, "m": 2}
+    unpinned = {"kind": "barabasi_albert", "n": 50, "m": 2, "seed": None}
+    cfg["platforms"][0]["graph"] = cfg["platforms"][1]["graph"] = unpinned
     sim = MultiSimulation(MultiConfig.from_dict(cfg), 0)
     a, b = (s.graph for s in sim.sims)
     assert not np.array_equal(a.indices, b.indices)
     # the first platform's graph is the single-platform one (stream "graph")
-    single = simulate(config(policy=None) | {"graph": {"kind": "barabasi_albert", "n": 50, "m": 2}}, seed=0)
+    single = simulate(config(policy=None) | {"graph": unpinned}, seed=0)
     assert single.summary["posts"] == 1
     from spreadsim.graphs import graph_seed
-    g0 = build_graph({"kind": "barabasi_albert", "n": 50, "m": 2},
-                     graph_seed({"kind": "barabasi_albert", "n": 50, "m": 2}, 0))
+    g0 = build_graph(unpinned, graph_seed(unpinned, 0))
     np.testing.assert_array_equal(g0.indices, a.indices)

@@ -20,18 +20,18 @@ from typing import Any
 from spreadsim.errors import ConfigError
 from spreadsim.schema.checks import integer, mapping
 from spreadsim.schema.fields import parse
+from spreadsim.schema.graphs import graph_mapping, parse_graph
 from spreadsim.schema.model import ScenarioConfig, SpreadConfig
 
 #: the default graph when a config has no ``graph`` section (its other keys take the kind's defaults)
-DEFAULT_GRAPH = {"kind": "barabasi_albert", "n": 10000, "m": 5, "seed": 2018}  # INTERIM
+DEFAULT_GRAPH = {"kind": "barabasi_albert"}
 #: a run stops with an error after this many spread events (a guard against runaway configs)
 MAX_EVENTS = 50_000_000
 
 
 def complete_graph(value: Any, path: str = "graph") -> dict[str, Any]:
     """The ``graph`` section checked against its kind's schema, every default filled in."""
-    raw = mapping(path, DEFAULT_GRAPH if value is None else value)
-    return dict(raw)  # INTERIM: until schema.graphs lands
+    return graph_mapping(parse_graph(DEFAULT_GRAPH if value is None else value, path))
 
 
 def complete_policy(value: Any, path: str = "policy") -> dict[str, Any]:

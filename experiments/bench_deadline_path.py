@@ -23,7 +23,8 @@ import numpy as np
 
 from spreadsim.graphs import build_graph, graph_seed
 from spreadsim.runs.single import simulate
-from spreadsim.runs.sweep import check_job_config, run_job
+from spreadsim.runs.job import run_job
+from spreadsim.runs.jobspec import check_job_config
 
 BASE = {"graph": {"kind": "barabasi_albert", "n": 10_000, "m": 5, "seed": 2018},
         "policy": {"name": "fixed_latency", "latency_h": 24.0}, "seed": 0, "seeds": 20,

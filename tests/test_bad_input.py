@@ -642,7 +642,7 @@ STACKS = {
 @pytest.mark.parametrize("name", list(STACKS))
 def test_stack_rules_found_before_any_simulation(name: str) -> None:
     """check_job_config (what a sweep runs before its jobs) gives the error binding gives."""
-    from spreadsim.runs.sweep import check_job_config
+    from spreadsim.runs.jobspec import check_job_config
 
     stack, want = STACKS[name]
     cfg = base()

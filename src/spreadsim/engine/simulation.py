@@ -222,9 +222,6 @@ class Simulation(PolicyApi, Workspace):
 
     def _replay(self, t: float, bits: int, q: int, v: int, src: int) -> None:
         """Replay a reported exposure as a SimPy event at its own time, for the hooks."""
-        ev = simpy.Event(self.env)
-        ev._ok = True
-        ev._value = None
         post = self.posts[q]
 
         def fire(_: simpy.Event) -> None:
@@ -240,8 +237,9 @@ class Simulation(PolicyApi, Workspace):
                 if bits & K.EV_THRESHOLD and "threshold" in p.wants:
                     p.on_reach_threshold(post, self.reach(post))
 
-        ev.callbacks.append(fire)
-        self.env.schedule(ev, delay=t - self.env.now)
+        # a timeout is an event already triggered (ok, no value), scheduled at t with the same
+        # priority as a plain event: SimPy's public way to schedule a callback at a time
+        self.env.timeout(t - self.env.now).callbacks.append(fire)
 
     # ------------------------------------------------------------------ actions
     def new_content_id(self) -> int:

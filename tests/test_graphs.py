@@ -658,7 +658,7 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"kind": "random_k_out", "n": 10, "k": 2, "seed": -1}, "graph.seed = -1"),
     ({"kind": "random_k_out", "n": 10, "k": 2, "seed": True}, "graph.seed = True"),
     ({"kind": "random_k_out", "n": 10, "k": 2, "seed": 1.5}, "graph.seed = 1.5"),
-    ({"kind": "random_k_out", "n": 10, "k": 2, "name": 3}, "graph.name = 3"),
+    ({"kind": "random_k_out", "n": 10, "k": 2, "name": [3]}, "graph.name = [3]"),
 ]
 
 
@@ -674,6 +674,8 @@ def test_whole_floats_and_numeric_strings_read_as_in_every_other_section() -> No
         build_graph({"kind": "erdos_renyi", "n": 50, "p": 1.5}, 3)
     with pytest.raises(ConfigError, match=r"^graph\.directed = 1: must be true or false$"):
         build_graph({"kind": "erdos_renyi", "n": 50, "p": 0.1, "directed": 1}, 3)
+    # a name is text: the command line reads graph.name=2018 as a number
+    assert build_graph({"kind": "random_k_out", "n": 10, "k": 2, "name": 2018}, 0).name == "2018"
 
 
 @pytest.mark.parametrize(("cfg", "prefix"), BAD_VALUES, ids=[p for _, p in BAD_VALUES])

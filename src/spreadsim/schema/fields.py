@@ -18,6 +18,7 @@ YAML files in ``conf/`` and the controls of a page. Nothing else holds a default
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -114,6 +115,24 @@ class Choice(Check):
 
     def text(self) -> str:
         return "one of " + ", ".join(self.options)
+
+
+@dataclasses.dataclass(frozen=True)
+class Text(Check):
+    """A piece of text: a name, a file path, a column name. A number is read as its text (the
+    command line reads ``column=2018`` as a number)."""
+
+    kind: ClassVar[str] = "text"
+
+    def __call__(self, path: str, value: Any) -> str:
+        if isinstance(value, os.PathLike):
+            return os.fspath(value)
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ConfigError(path, value, "must be a string")
+        return str(value)
+
+    def text(self) -> str:
+        return "a string"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -31,6 +31,7 @@ from spreadsim.schema.fields import (
     Number,
     Optional,
     Probability,
+    Text,
     describe,
     param,
     parse,
@@ -91,24 +92,6 @@ class GraphSeed(Optional):
 
     def text(self) -> str:
         return "null or integer >= 0 and <= 2**63 - 1"
-
-
-@dataclass(frozen=True)
-class Text(Check):
-    """A string (``null`` too with ``optional``)."""
-
-    optional: bool = True
-    kind: ClassVar[str] = "text"
-
-    def __call__(self, path: str, value: Any) -> str | None:
-        if value is None and self.optional:
-            return None
-        if not isinstance(value, str):
-            raise ConfigError(path, value, "must be a string")
-        return value
-
-    def text(self) -> str:
-        return "null or a string" if self.optional else "a string"
 
 
 @dataclass(frozen=True)
@@ -237,7 +220,7 @@ def _seed() -> Any:
 
 
 def _name(default: str = "the kind") -> Any:
-    return param(None, f"graph name in tables and plots (null: {default})", Text())
+    return param(None, f"graph name in tables and plots (null: {default})", Optional(Text()))
 
 
 def _users(default: int, lo: int) -> Any:

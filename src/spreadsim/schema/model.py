@@ -230,4 +230,5 @@ class CalibrationSettings:
 
 __all__ = ["ALL_CATEGORIES", "CATEGORIES", "LEGAL", "SpreadConfig", "ScenarioConfig",
            "RunSettings", "Plots", "Kernel", "Decay", "Category", "check_seed", "as_latency", "SEED_MAX",
-           "MAX_SEEDS", "MAX_POSTS", "MAX_SERIES_POINTS", "CalibrationSettings", "CALIBRATION_STATS", "LATENCY_MAX_H", "COUNT_RANGE", "CALIBRATION_TOL"]
+           "MAX_SEEDS", "MAX_POSTS", "MAX_SERIES_POINTS", "CalibrationSettings", "CALIBRATION_STATS",
+           "LATENCY_MAX_H", "COUNT_RANGE", "CALIBRATION_TOL"]

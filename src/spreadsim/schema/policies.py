@@ -30,6 +30,7 @@ from spreadsim.schema.fields import (
     Optional,
     Probability,
     Section,
+    Text,
     defaults,
     param,
     parse,
@@ -54,19 +55,6 @@ ACTIONS = ("remove", "review")
 
 
 # --------------------------------------------------------------------------- reusable checks
-
-@dataclass(frozen=True)
-class Text(Check):
-    """A piece of text (a file path, a column name); other scalars are read as their text."""
-
-    kind: ClassVar[str] = "text"
-
-    def __call__(self, path: str, value: Any) -> str:
-        return str(value)
-
-    def text(self) -> str:
-        return "text"
-
 
 @dataclass(frozen=True)
 class PerCategory(Check):

@@ -172,6 +172,7 @@ def spreadsim_config(T: float, horizon: float, rate: float) -> SimConfig:
             "spread": {"kernel": {"dist": "exponential", "rate_per_h": rate}},
             "scenario": {
                 "illegal_posts": 1,
+                "legal_posts": 0,  # one cascade per run, as EoN's fast_SIR from one seed node
                 "uploaders": 1,
                 "horizon_h": horizon,
                 "window_h": 0,

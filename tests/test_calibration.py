@@ -15,7 +15,7 @@ import math
 import pytest
 
 from spreadsim import ConfigError
-from spreadsim.runs.calibration import calibrate_count, calibrate_latency, set_path
+from spreadsim.runs.calibration import calibrate_count, calibrate_latency
 
 K, P, THETA = 6, 0.1, 1.0
 N = K * P
@@ -64,7 +64,7 @@ def test_infeasible_and_bad_input():
     with pytest.raises(ConfigError, match="calibration.stat"):
         calibrate_latency(_cfg(), seeds=[0, 1], target=1.0, stat="median")
     with pytest.raises(ConfigError, match="policy.nosuch"):
-        set_path(_cfg(), "policy.nosuch.x", 1)
+        calibrate_latency(_cfg(), seeds=[0, 1], target=1.0, lever="policy.nosuch")
 
 
 def test_count_calibration_finds_the_smallest_head_count():

@@ -24,7 +24,6 @@ import json
 import logging
 import math
 import os
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +40,7 @@ from spreadsim.outputs.plots import plot_calibration
 from spreadsim.outputs.report import config_yaml, write_report
 from spreadsim.outputs.stats import mean_ci
 from spreadsim.runs.deadline import DeadlineTrace, deadline_path_reason
-from spreadsim.runs.jobspec import SIM_KEYS, calibration_kind, check_job_config
+from spreadsim.runs.jobspec import SIM_KEYS, calibration_kind, check_job_config, set_dotted
 from spreadsim.runs.single import simulate
 from spreadsim.schema.checks import choice, integer, number
 from spreadsim.schema.config import SimConfig
@@ -77,20 +76,6 @@ class Calibration:
                 f"paired seeds; {self.path} path)")
 
 
-def set_path(cfg: dict[str, Any], path: str, value: Any) -> None:
-    """Set ``cfg[a][b][i]...`` from a dotted path such as ``policy[0].moderators``."""
-    parts = [p for p in re.split(r"\.|\[(\d+)\]", path) if p]
-    node: Any = cfg
-    for i, key in enumerate(parts):
-        k: Any = int(key) if key.isdigit() else key
-        if i == len(parts) - 1:
-            node[k] = value
-            return
-        if isinstance(node, Mapping) and k not in node:
-            raise ConfigError(path, value, f"unknown parameter: no '{key}' in the config")
-        node = node[k]
-
-
 def _stat(reach: np.ndarray, stat: str) -> float:
     if reach.size == 0:
         return math.nan
@@ -110,7 +95,7 @@ class _Evaluator:
 
     def cfg(self, x: float) -> SimConfig:
         d = copy.deepcopy(self.base)
-        set_path(d, self.lever, x)
+        set_dotted(d, self.lever, x)
         return SimConfig.from_dict(d)
 
     def use_deadline_path(self) -> bool:
@@ -310,4 +295,4 @@ def run_calibration(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *, 
     return res
 
 
-__all__ = ["Calibration", "calibrate_latency", "calibrate_count", "run_calibration", "set_path"]
+__all__ = ["Calibration", "calibrate_latency", "calibrate_count", "run_calibration"]

@@ -22,13 +22,13 @@ from spreadsim.dists import latency_from_uniform
 from spreadsim.engine.kernel import PH_TICKS
 from spreadsim.engine.metrics import post_columns, post_tables, series_grid, summarize
 from spreadsim.engine.records import RunResult
-from spreadsim.rng import stream_key, subkey, uniform
 from spreadsim.engine.simulation import Simulation
 from spreadsim.graphs import Graph
 from spreadsim.jit import njit
 from spreadsim.policies import Policy, PreDecidedRemoval, make_policies
-from spreadsim.schema.model import LEGAL
+from spreadsim.rng import stream_key, subkey, uniform
 from spreadsim.schema.config import SimConfig
+from spreadsim.schema.model import LEGAL
 
 #: largest posts x series-points table of per-post cumulative reach kept per trace
 CUM_TABLE_MAX = 5_000_000

@@ -20,10 +20,10 @@ import numpy as np
 import simpy
 
 from spreadsim.dists import Duration
-from spreadsim.rng import generator, stream_key
 from spreadsim.engine.simulation import Simulation
 from spreadsim.graphs import Graph, build_graph
 from spreadsim.policies.review import ReviewQueue
+from spreadsim.rng import generator, stream_key
 from spreadsim.runs.deadline import deadline_sweep
 from spreadsim.runs.single import new_simulation, simulate
 from spreadsim.schema.config import SimConfig

@@ -42,9 +42,9 @@ from spreadsim.outputs.stats import mean_ci
 from spreadsim.runs.deadline import DeadlineTrace, deadline_path_reason
 from spreadsim.runs.jobspec import SIM_KEYS, calibration_kind, check_job_config, set_dotted
 from spreadsim.runs.single import simulate
-from spreadsim.schema.checks import choice, integer, number
 from spreadsim.schema.config import SimConfig
-from spreadsim.schema.model import CALIBRATION_STATS, CALIBRATION_TOL, COUNT_RANGE, LATENCY_MAX_H, LEGAL
+from spreadsim.schema.fields import parse
+from spreadsim.schema.model import CALIBRATION_TOL, COUNT_RANGE, LATENCY_MAX_H, LEGAL, CalibrationSettings
 from spreadsim.version import __version__
 
 log = logging.getLogger(__name__)
@@ -177,9 +177,9 @@ def calibrate_latency(config: Mapping[str, Any], seeds: Sequence[int], target: f
     -------
     Calibration
     """
-    stat = choice("calibration.stat", stat, CALIBRATION_STATS, "statistic")
-    target = number("calibration.target", target, lo=0.0)
-    max_latency_h = number("calibration.max_latency_h", max_latency_h, lo=0.0, lo_open=True)
+    s = parse(CalibrationSettings, {"target": target, "stat": stat, "lever": lever, "max": max_latency_h,
+                                    "tol": tol}, "calibration")
+    target, stat, max_latency_h, tol = s.target, s.stat, s.latency_max(), s.tol
     if len(seeds) < 2:
         raise ConfigError("calibration.seeds", len(seeds), "must be at least 2 (for an interval)")
     ev = _Evaluator(config, lever, seeds, stat, graph)
@@ -199,10 +199,9 @@ def calibrate_count(config: Mapping[str, Any], seeds: Sequence[int], target: flo
     Every evaluated point is simulated with the same seeds; reach is assumed not to grow with the
     lever (more moderators never raise mean reach: tested in the moderation suite).
     """
-    stat = choice("calibration.stat", stat, CALIBRATION_STATS, "statistic")
-    target = number("calibration.target", target, lo=0.0)
-    lo = integer("calibration.min", lo, lo=0)
-    hi = integer("calibration.max", hi, lo=lo)
+    s = parse(CalibrationSettings, {"target": target, "stat": stat, "lever": lever, "min": lo, "max": hi},
+              "calibration")
+    target, stat, (lo, hi) = s.target, s.stat, s.count_range()
     if len(seeds) < 2:
         raise ConfigError("calibration.seeds", len(seeds), "must be at least 2 (for an interval)")
     ev = _Evaluator(config, lever, seeds, stat, graph)

@@ -236,7 +236,7 @@ GRAPH_CASES: list[Case] = [
     *numeric((*G, "k"), [0, -1, 2.5, False, INF], "integer >= 1"),
     Case((*G, "k"), 20, "graph.k", "must be <= graph.n - 1"),
     *numeric((*G, "seed"), [-1, 1.5, True, "1"], "integer >= 0"),
-    Case((*G, "name"), 3, "graph.name", "must be a string"),
+    Case((*G, "name"), {"a": 3}, "graph.name", "must be a string"),
 ]
 
 

@@ -19,9 +19,10 @@ from typing import Any
 
 from spreadsim.errors import ConfigError
 from spreadsim.schema.checks import integer, mapping
-from spreadsim.schema.fields import parse
+from spreadsim.schema.fields import defaults, parse
 from spreadsim.schema.graphs import graph_mapping, parse_graph
 from spreadsim.schema.model import ScenarioConfig, SpreadConfig
+from spreadsim.schema.policies import parse_policy
 
 #: the default graph when a config has no ``graph`` section (its other keys take the kind's defaults)
 DEFAULT_GRAPH = {"kind": "barabasi_albert"}
@@ -37,18 +38,19 @@ def complete_graph(value: Any, path: str = "graph") -> dict[str, Any]:
 def complete_policy(value: Any, path: str = "policy") -> dict[str, Any]:
     """One ``policy`` section checked against its policy's schema, every default filled in."""
     raw = mapping(path, value)
-    return dict(raw)  # INTERIM: until schema.policies lands
+    return {**defaults(type(parse_policy(raw, path))), **raw}
 
 
-def policy_stack(value: Any) -> tuple[Mapping[str, Any], ...]:
-    """The ``policy`` key: one policy mapping, a list of them (a stack), or null (none)."""
+def policy_stack(path: str, value: Any) -> tuple[Mapping[str, Any], ...]:
+    """A ``policy`` key: one policy mapping, a list of them (a stack; ``policy[i]`` in messages), or
+    null (none); every section checked and completed."""
     if value is None:
         return ()
     if isinstance(value, Mapping):
-        return (complete_policy(value, "policy"),)
+        return (complete_policy(value, path),)
     if isinstance(value, list | tuple):
-        return tuple(complete_policy(mapping(f"policy[{i}]", p), f"policy[{i}]") for i, p in enumerate(value))
-    raise ConfigError("policy", value, "must be a policy mapping or a list of them")
+        return tuple(complete_policy(mapping(f"{path}[{i}]", p), f"{path}[{i}]") for i, p in enumerate(value))
+    raise ConfigError(path, value, "must be a policy mapping or a list of them")
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ class SimConfig:
             graph=complete_graph(cfg.get("graph"), "graph"),
             spread=parse(SpreadConfig, cfg.get("spread"), "spread"),
             scenario=parse(ScenarioConfig, cfg.get("scenario"), "scenario"),
-            policies=policy_stack(cfg.get("policy")),
+            policies=policy_stack("policy", cfg.get("policy")),
             max_events=integer("max_events", cfg.get("max_events", MAX_EVENTS), lo=1, hi=2**62),
         )
 

@@ -18,8 +18,7 @@ from typing import Any
 
 from spreadsim.dists import Duration
 from spreadsim.errors import ConfigError
-from spreadsim.schema.checks import mapping
-from spreadsim.schema.config import complete_graph, complete_policy
+from spreadsim.schema.config import complete_graph, policy_stack
 from spreadsim.schema.fields import REQUIRED, Custom, Hours, Probability, param
 from spreadsim.schema.values import DURATION
 
@@ -40,17 +39,6 @@ def _graph(path: str, value: Any) -> Mapping[str, Any]:
     return complete_graph(value, path)
 
 
-def _policies(path: str, value: Any) -> tuple[Mapping[str, Any], ...]:
-    """One policy mapping, a list of them (a stack), or null (none)."""
-    if value is None:
-        return ()
-    if isinstance(value, Mapping):
-        return (complete_policy(value, path),)
-    if isinstance(value, list | tuple):
-        return tuple(complete_policy(mapping(f"{path}[{i}]", p), f"{path}[{i}]") for i, p in enumerate(value))
-    raise ConfigError(path, value, "must be a policy mapping or a list of them")
-
-
 @dataclass(frozen=True)
 class PlatformSection:
     """One platform: its name, its social graph and its policy stack (``platforms[i]``)."""
@@ -61,7 +49,7 @@ class PlatformSection:
                                      "its parameters)", Custom(_graph, "a graph mapping"))
     policy: tuple[Mapping[str, Any], ...] = param(
         None, "the platform's removal policy, a list of them (a stack), or null (none)",
-        Custom(_policies, "null, a policy mapping or a list of them"))
+        Custom(policy_stack, "null, a policy mapping or a list of them"))
 
 
 @dataclass(frozen=True)

@@ -454,7 +454,7 @@ def parse_policy(raw: Any, path: str = "policy") -> Any:
 
 
 __all__ = ["POLICY_PARAMS", "parse_policy", "PRIORITY", "MAX_MODERATORS", "LATENCY_PARAMS", "ACTIONS",
-           "PerCategory", "Overrides", "Text", "reach_thresholds", "NoneParams", "FixedLatencyParams",
+           "PerCategory", "Overrides", "reach_thresholds", "NoneParams", "FixedLatencyParams",
            "LatencyDistributionParams", "NoticeAndTakedownParams", "WorkingHours", "TrustedFlaggers",
            "AuthorityReferralParams", "CircuitBreakerParams", "AutomatedDetectionParams", "ReuploadParams",
            "HashMatchingParams", "AccountStrikesParams"]

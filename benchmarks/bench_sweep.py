@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
           "work on the 2 cores two workers cannot both get a full core: see the load average")
     for nj, x in rows.items():
         print(f"n_jobs={nj}: end to end = {x['before']['med']:.1f} s before the first job (start-up, "
-              f"Hydra composing every job's config to validate it, workers) + jobs phase "
+              f"every job's config checked, the workers' start) + jobs phase "
               f"{x['phase']['med']:.1f} s + {x['after']['med']:.1f} s after the last job (aggregation, "
               "plots, report, exit); medians")
     print(f"load average at the end: {loadavg()}")

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import gc
+import json
 import math
+import subprocess
+import sys
+import tracemalloc
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any
 
 import numpy as np
 import pytest
@@ -28,6 +37,47 @@ def _assert_same_tables(got, want):
         np.testing.assert_array_equal(got.posts[col], want.posts[col], err_msg=col)
     for col in want.series:
         np.testing.assert_array_equal(got.series[col], want.series[col], err_msg=col)
+
+
+def _in_new_thread(f: Callable[[], Any]) -> Any:
+    """``f()`` called in a thread of its own: the array pool is per thread (see
+    :mod:`spreadsim.engine.pool`), so the runs in ``f`` start from an empty pool and the first one
+    works on brand-new arrays; the thread and its pool are gone when this returns."""
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        return ex.submit(f).result()
+
+
+def _footprints(run: Callable[[int], Any], seeds) -> list[tuple[int, int]]:
+    """``run(seed)`` for each seed in turn, in a thread of its own (an empty pool to start with);
+    for each run, as tracemalloc counts them (numpy's arrays included): the bytes still allocated
+    after it (its result dropped) since the thread started, and the peak bytes allocated during
+    it above what was allocated before it."""
+    def body() -> list[tuple[int, int]]:
+        gc.collect()
+        own = not tracemalloc.is_tracing()
+        if own:
+            tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            out = []
+            for seed in seeds:
+                before = tracemalloc.get_traced_memory()[0]
+                tracemalloc.reset_peak()
+                run(seed)  # (its result dropped)
+                peak = tracemalloc.get_traced_memory()[1]
+                gc.collect()
+                out.append((tracemalloc.get_traced_memory()[0] - base, peak - before))
+            return out
+        finally:
+            if own:
+                tracemalloc.stop()
+
+    return _in_new_thread(body)
+
+
+#: bytes a run leaves allocated besides the pool's arrays (caches, counters): measured about 2 kB
+#: for the runs below, far under the work arrays they pool (about 0.5 MB)
+_OTHER_BYTES = 32 << 10
 
 
 def _use_hash_sets(monkeypatch):
@@ -257,7 +307,7 @@ def test_inert_exposures_give_the_same_tables(removal, decay, known, small, monk
 
     for seed in range(3):
         fast_sim = Simulation(cfg, seed, graph=g, policies=pols())
-        assert not fast_sim.live_counts and fast_sim._dense == small
+        assert not fast_sim.live_counts
         fast = fast_sim.run()
         live_sim = Simulation(cfg, seed, graph=g, policies=[*pols(), _Live()])
         assert live_sim.live_counts
@@ -438,7 +488,7 @@ def test_reach_is_live_only_while_a_trigger_is_pending(triggers):
     for seed in range(4):
         w1, w2 = _Few(), _Few()
         a_sim = Simulation(cfg, seed, graph=g, policies=[w1])
-        assert a_sim._meta[15] == 1
+        assert a_sim.live_reach and not a_sim.live_views  # repeats may skip the queue
         a = a_sim.run()
         b = Simulation(cfg, seed, graph=g, policies=[w2, _Live()]).run()
         assert w1.hits == w2.hits and len(w1.hits) > 3
@@ -482,9 +532,12 @@ def test_reach_histogram_is_sized_by_the_latest_exposure_not_the_horizon():
     g = digraph([(0, 1), (1, 2), (2, 3)])
     cfg = SimConfig.from_dict(config(share_prob=1.0, kernel={"dist": "fixed", "value_h": 1.5},
                                      horizon_h=1e6))
-    sim = new_simulation(cfg, 0, graph=g)
-    r = sim.run()
-    assert 0 < sim._hist.shape[1] <= 10  # exposures at 1.5, 3 and 4.5 h, hourly steps
+    new_simulation(cfg, 0, graph=g).run()  # compiled, imports done: what follows is the run's
+    [(_, peak)] = _footprints(lambda seed: new_simulation(cfg, seed, graph=g).run(), [0])
+    # a bin per hourly step up to the horizon: two rows (illegal, legal) of 1e6 int64 counts,
+    # 16 MB; the run itself allocates about 0.1 MB (exposures at 1.5, 3 and 4.5 h: a few bins)
+    assert peak < 1 << 20
+    r = new_simulation(cfg, 0, graph=g).run()
     np.testing.assert_array_equal(r.series["reach_illegal"], [0, 0, 1, 2, 2, 3])  # reach <= t
     np.testing.assert_array_equal(r.series["time_h"], np.arange(6.0))
 
@@ -514,8 +567,9 @@ def _poisoned_take(take, poison):
 @pytest.mark.parametrize("small", [True, False], ids=["bitset", "hashset"])
 def test_pooled_work_arrays_carry_nothing_between_runs(removal, known, trace, small, monkeypatch):
     """A run takes its work arrays from the pool of earlier runs (see engine._ArrayPool): every
-    array handed out unfilled must be written before it is read, so a pool of garbage gives the
-    tables of fresh arrays; and a finished run's arrays are reused by the next one."""
+    array handed out unfilled must be written before it is read, so runs one after the other on
+    pooled arrays full of garbage give the tables of runs on brand-new arrays. (That the next run
+    does take the arrays a run gave back: test_pool_is_bounded_and_per_thread.)"""
     from spreadsim.engine import pool as engine
     from spreadsim.graphs import build_graph
     from spreadsim.policies.base import FixedLatency
@@ -533,49 +587,70 @@ def test_pooled_work_arrays_carry_nothing_between_runs(removal, known, trace, sm
         return {**{f"p:{k}": v for k, v in r.posts.items()}, **{f"s:{k}": v for k, v in r.series.items()},
                 **{f"e:{k}": v for k, v in r.exposures.items()}}
 
+    def run(seed):
+        return tables(Simulation(cfg, seed, graph=g, policies=pols(), trace=trace).run())
+
+    # each run alone in a thread: its pool starts empty, every array is new
+    fresh = [_in_new_thread(partial(run, s)) for s in range(3)]
+    assert all(r["p:reach"].sum() > 100 for r in fresh)
     take = engine._ArrayPool.take
-    monkeypatch.setattr(engine, "_POOL", engine._ArrayPool())
-    monkeypatch.setattr(engine._ArrayPool, "take", _poisoned_take(take, "nan"))
-    ref = [tables(Simulation(cfg, s, graph=g, policies=pols(), trace=trace).run()) for s in range(3)]
-    assert all(r["p:reach"].sum() > 100 for r in ref)
-    assert engine._POOL.nbytes > 0  # the runs gave their arrays back
-    monkeypatch.setattr(engine._ArrayPool, "take", _poisoned_take(take, "random"))
-    for s in range(3):
-        got = tables(Simulation(cfg, s, graph=g, policies=pols(), trace=trace).run())
-        assert got.keys() == ref[s].keys()
-        for k in got:
-            np.testing.assert_array_equal(got[k], ref[s][k], err_msg=k)
-    # the next run takes the very arrays the last one gave back (those that kept their size:
-    # the map of tracked keys grows with the users reached, the log with a trace)
-    kept = {id(a) for stack in engine._POOL.free.values() for a in stack}
-    # an array given back clean holds its fill everywhere, as a fresh one would
-    clean = [a for stack in engine._POOL.free.values() for a in stack if id(a) in engine._POOL.filled]
-    assert all(np.all(a == engine._POOL.filled[id(a)]) for a in clean)
-    sim = Simulation(cfg, 0, graph=g, policies=pols(), trace=trace)
-    assert not small or (id(sim._first) in kept and id(sim._seen) in kept)
+    for poison in ("nan", "random"):  # (this thread's pool: what earlier runs gave back)
+        monkeypatch.setattr(engine._ArrayPool, "take", _poisoned_take(take, poison))
+        for s in range(3):
+            got = run(s)
+            assert got.keys() == fresh[s].keys()
+            for k in got:
+                np.testing.assert_array_equal(got[k], fresh[s][k], err_msg=f"{poison} {k}")
+
+
+def _pool_world():
+    """A graph and a config whose runs pool about 0.5 MB of work arrays, and their key count."""
+    from spreadsim.graphs import build_graph
+
+    g = build_graph({"kind": "barabasi_albert", "n": 1500, "m": 3}, seed=2)
+    cfg = SimConfig.from_dict(config(share_prob=0.2, posts=8, uploaders=3, window_h=6.0,
+                                     horizon_h=60.0, selection="random"))
+    new_simulation(cfg, 0, graph=g).run()  # compiled, imports done: what follows is the runs'
+    return g, cfg, 8 * g.n
 
 
 def test_pool_is_bounded_and_per_thread(monkeypatch):
-    """The pool keeps at most POOL_MAX_BYTES, only arrays owning their memory, one pool per
-    thread."""
-    import threading
-
+    """A finished run keeps its work arrays for the next run of its thread, which then allocates
+    that much less; the pool keeps at most POOL_MAX_BYTES; it goes with its thread; runs in
+    concurrent threads, each with its pool, give the tables of runs alone."""
     from spreadsim.engine import pool as engine
 
-    pool = engine._ArrayPool()
-    monkeypatch.setattr(engine, "POOL_MAX_BYTES", 1000)
-    big, small = np.empty(200), np.empty(50)
-    pool.give(big, small, np.empty(100)[::2], small[:10])  # views are not kept
-    assert pool.nbytes == 400 and [a is small for a in pool.free[((50,), "<f8")]] == [True]
-    a = pool.take((50,), np.float64, 7.0)
-    assert a is small and np.all(a == 7.0) and pool.nbytes == 0
-    assert pool.take((50,), np.float64).shape == (50,)  # empty pool: a new array
-    pool.give(small)
-    seen = []
-    t = threading.Thread(target=lambda: seen.append(pool.free.get(((50,), "<f8"))))
-    t.start()
-    t.join()
-    assert seen == [None] and pool.free[((50,), "<f8")] == [small]
+    g, cfg, keys = _pool_world()
+
+    def run(seed):
+        return new_simulation(cfg, seed, graph=g).run()
+
+    # (the earliest exposure time of every (post, user) key alone: 8 bytes a key; the pooled
+    # arrays are about 0.5 MB in all: that, the exposure log, the event heap, ...)
+    first_bytes = 8 * keys
+    (kept0, peak0), *rest = _footprints(run, range(4))
+    assert kept0 >= first_bytes
+    for kept, peak in rest:
+        assert kept <= kept0 + _OTHER_BYTES  # the same arrays, kept again
+        assert peak <= peak0 - first_bytes  # taken from the pool, not allocated
+    # a bound under what the runs would keep: kept within it
+    with monkeypatch.context() as m:
+        m.setattr(engine, "POOL_MAX_BYTES", kept0 // 4)
+        for kept, _ in _footprints(run, range(4)):
+            assert kept <= kept0 // 4 + _OTHER_BYTES
+
+    # a thread's pool is freed with the thread
+    def in_a_thread(seed):
+        _in_new_thread(lambda: run(seed) and None)
+
+    [(kept, _)] = _footprints(in_a_thread, [0])
+    assert kept <= _OTHER_BYTES
+    # four threads at once, three runs each on the arrays of their thread's previous run
+    want = {s: run(s) for s in range(12)}
+    with ThreadPoolExecutor(max_workers=4) as ex:
+        got = dict(zip(range(12), ex.map(run, range(12)), strict=True))
+    for s in want:
+        _assert_same_tables(got[s], want[s])
 
 
 @pytest.mark.parametrize("removal", ["cascade", "per_copy"])
@@ -593,6 +668,8 @@ def test_settling_orders_give_the_same_tables(removal, known, settle, small, mon
 
     if not small:
         _use_hash_sets(monkeypatch)
+    if settle == "scan":
+        monkeypatch.setattr(engine, "SCAN_MIN_TOUCHED", 0.0)
     if settle == "touched":
         monkeypatch.setattr(engine, "SCAN_MIN_TOUCHED", math.inf)
     if settle == "log":
@@ -608,9 +685,8 @@ def test_settling_orders_give_the_same_tables(removal, known, settle, small, mon
 
     for seed in range(2):
         fast_sim = Simulation(cfg, seed, graph=g, policies=pols())
-        assert fast_sim._meta[14] == 1  # the queue's first exposures are not logged
+        assert not fast_sim.live_counts
         fast = fast_sim.run()
-        assert (fast_sim._hist.shape[1] == 0) == (settle == "log")
         live = Simulation(cfg, seed, graph=g, policies=[*pols(), _Live()]).run()
         assert fast.posts["reach"].sum() > 50
         _assert_same_tables(fast, live)
@@ -633,31 +709,11 @@ def test_a_finished_simulation_answers_queries_but_does_not_finish_twice():
         sim.finish()
 
 
-def test_pool_hands_out_arrays_given_back_clean_without_filling():
-    """An array given back with ``filled`` (every element holds that value) is preferred by a
-    ``take`` with that fill and handed out as it is; a take with another fill, or none, fills it
-    or leaves it; the record goes with the array."""
-    from spreadsim.engine import pool as engine
-
-    pool = engine._ArrayPool()
-    dirty, clean = np.zeros(8), np.full(8, np.inf)
-    pool.give(clean, filled=np.inf)
-    pool.give(dirty)
-    assert pool.take((8,), np.float64, np.inf) is clean and pool.filled == {}
-    b = pool.take((8,), np.float64, np.inf)  # the dirty one, filled
-    assert b is dirty and np.all(b == np.inf) and pool.nbytes == 0
-    pool.give(clean, filled=np.inf)
-    c = pool.take((8,), np.float64, 0.0)  # another fill: filled as asked
-    assert c is clean and np.all(c == 0.0) and pool.filled == {}
-    pool.give(c, filled=0.0)
-    assert pool.take((8,), np.float64) is c and pool.filled == {}  # no fill asked: as it is
-
-
-def test_runs_reset_the_keys_they_touched(monkeypatch):
+def test_runs_reset_the_keys_they_touched():
     """A run that touched few of its (post, user) keys gives its earliest-exposure array back
     reset at those keys only (the next run does not fill it), one that touched many gives it
-    back to be filled; either way the next run's tables are those of a fresh array, including
-    when posts were added during the run (the array grew)."""
+    back to be filled; either way runs one after the other give the tables of runs on brand-new
+    arrays, including when posts were added during the run (the array grew)."""
     from spreadsim.engine import pool as engine
     from spreadsim.graphs import build_graph
     from spreadsim.policies.base import FixedLatency, Policy
@@ -679,56 +735,40 @@ def test_runs_reset_the_keys_they_touched(monkeypatch):
                 self.sim.env.process(later())
 
     g = build_graph({"kind": "barabasi_albert", "n": 2000, "m": 3}, seed=1)
-    for posts, share, expect_clean, grow in ((16, 0.05, True, False), (2, 0.6, False, False),
-                                             (16, 0.05, True, True)):
+    seeds = range(4)
+    for posts, share, few, grow in ((16, 0.05, True, False), (2, 0.6, False, False),
+                                    (16, 0.05, True, True)):
         cfg = SimConfig.from_dict(config(share_prob=share, posts=posts, uploaders=3, window_h=6.0,
                                          horizon_h=60.0, selection="random"))
 
-        def pols(grow=grow):
-            return [FixedLatency({"latency_h": 5.0}), *([Reupload()] if grow else [])]
+        def run(seed, grow=grow, cfg=cfg):
+            pols = [FixedLatency({"latency_h": 5.0}), *([Reupload()] if grow else [])]
+            return Simulation(cfg, seed, graph=g, policies=pols).run()
 
-        for seed in range(3):
-            monkeypatch.setattr(engine, "_POOL", engine._ArrayPool())
-            sim = Simulation(cfg, seed, graph=g, policies=pols())
-            got = sim.run()
-            # (the only pooled array of one row: the earliest times; grown with the posts)
-            [first] = [a for stack in engine._POOL.free.values() for a in stack
-                       if a.ndim == 2 and a.shape[0] == 1]
-            assert (first.shape[1] > posts * g.n) == grow
-            share_touched = sim._n_touched / first.shape[1]
-            assert (id(first) in engine._POOL.filled) == expect_clean, share_touched
-            assert (share_touched <= engine.RESET_MAX_SHARE) == expect_clean
-            if expect_clean:
-                assert np.all(first == np.inf) and sim._n_touched > 0
-                again = Simulation(cfg, seed, graph=g, policies=pols())
-                assert again._first is first or grow  # taken as it is (grown: a new size)
-                _assert_same_tables(again.run(), got)
-            keep = engine.POOL_MAX_BYTES
-            monkeypatch.setattr(engine, "POOL_MAX_BYTES", 0)  # the same run with fresh arrays
-            fresh = Simulation(cfg, seed, graph=g, policies=pols()).run()
-            monkeypatch.setattr(engine, "POOL_MAX_BYTES", keep)
-            _assert_same_tables(got, fresh)
-    # released without settling (as the benchmark's bare runs do): the kernel's count of touched
-    # keys is used, so the array still goes back clean
-    monkeypatch.setattr(engine, "_POOL", engine._ArrayPool())
-    sim = new_simulation(cfg, 0, graph=g)
-    first = sim._first
-    sim.upload(sim._schedule[0][1], sim._schedule[0][2])
-    assert sim._meta[11] > 0 and np.any(first < np.inf)
-    sim._release()
-    assert id(first) in engine._POOL.filled and np.all(first == np.inf)
+        fresh = [_in_new_thread(partial(run, s)) for s in seeds]  # alone: brand-new arrays
+        # in one thread: each run on the arrays its predecessor gave back
+        chained = _in_new_thread(partial(list, map(run, seeds)))
+        for f, c in zip(fresh, chained, strict=True):
+            # the case this scenario is for: every key reached was touched (with removal times
+            # known at upload, only those), one key per (post slot, user), slots grown with posts
+            slots = len(f.posts["reach"])
+            assert (slots > posts) == grow
+            reached = int(f.posts["reach"].sum())
+            assert reached > 0 and (reached <= engine.RESET_MAX_SHARE * slots * g.n) == few
+            _assert_same_tables(c, f)
 
 
 def test_pool_can_be_turned_off(monkeypatch):
-    """With POOL_MAX_BYTES = 0 a finished run keeps nothing for the next one."""
+    """With POOL_MAX_BYTES = 0 a finished run keeps nothing for the next one: no memory stays
+    allocated after it, and each run allocates its work arrays anew."""
     from spreadsim.engine import pool as engine
-    from spreadsim.graphs import build_graph
 
-    monkeypatch.setattr(engine, "_POOL", engine._ArrayPool())
+    g, cfg, keys = _pool_world()
     monkeypatch.setattr(engine, "POOL_MAX_BYTES", 0)
-    g = build_graph({"kind": "barabasi_albert", "n": 300, "m": 2}, seed=0)
-    new_simulation(SimConfig.from_dict(config(share_prob=0.3, posts=2, uploaders=1)), 0, graph=g).run()
-    assert engine._POOL.nbytes == 0 and not any(engine._POOL.free.values())
+    (kept0, peak0), *rest = _footprints(lambda s: new_simulation(cfg, s, graph=g).run(), range(3))
+    assert kept0 <= _OTHER_BYTES and peak0 >= 8 * keys  # (the earliest times alone: 8 B a key)
+    for kept, peak in rest:
+        assert kept <= _OTHER_BYTES and peak >= peak0 - _OTHER_BYTES
 
 
 @pytest.mark.parametrize(("weights", "n_ill", "n_leg"), [
@@ -736,7 +776,8 @@ def test_pool_can_be_turned_off(monkeypatch):
 ])
 def test_campaign_draws_are_numpys_choice(weights, n_ill, n_leg):
     """The campaign's categories come from NumPy's ``Generator.choice`` arithmetic without its
-    checks, and empty draws are skipped: the schedule is the one the plain NumPy calls give."""
+    checks, and empty draws are skipped: the uploads (times, categories, uploaders, in order)
+    are those the plain NumPy calls give."""
     from spreadsim.rng import generator
     from spreadsim.schema.model import LEGAL
 
@@ -747,6 +788,7 @@ def test_campaign_draws_are_numpys_choice(weights, n_ill, n_leg):
     g = digraph([(i, (i + 1) % 12) for i in range(12)])
     for seed in range(5):
         sim = new_simulation(SimConfig.from_dict(cfg), seed, graph=g)
+        r = sim.run()  # (no policy: every upload of the window happens, before the horizon)
         cats = [c.name for c in sim.config.scenario.categories]
         rng = generator(seed, "uploads")
         ups = rng.choice(g.n, size=3, replace=False)
@@ -760,22 +802,40 @@ def test_campaign_draws_are_numpys_choice(weights, n_ill, n_leg):
         c = [cats[k] for k in ill_c] + [LEGAL] * n_leg
         u = np.concatenate([ill_u, leg_u])
         want = [(float(t[i]), c[i], int(u[i]), i < n_ill) for i in np.argsort(t, kind="stable")]
-        assert sim._schedule == want
-        sim._release()
+        p = r.posts
+        assert list(zip(p["upload_time_h"].tolist(), p["category"].tolist(), p["uploader"].tolist(),
+                        [q.adversarial for q in sim.posts], strict=True)) == want
+        assert p["content_id"].tolist() == list(range(n_ill + n_leg))  # in upload order
+
+
+_SIGNATURES = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from spreadsim import simulate
+from spreadsim.engine import kernel as K
+from tests.helpers import config, digraph
+g = digraph([(0, 1), (1, 2), (2, 3)])
+# integer latency and horizon: SimPy's clock is an int (the upload at 0, the removal at 2);
+# then a float clock (an upload at a random time in the first hour, the removal 2.5 h later)
+simulate(config(policy={"name": "fixed_latency", "latency_h": 2}, horizon_h=10), seed=0, graph=g)
+simulate(config(policy={"name": "fixed_latency", "latency_h": 2.5}, horizon_h=10.5, window_h=1.0),
+         seed=0, graph=g)
+print(json.dumps([len(K.advance.signatures), len(K.share.signatures)]))
+"""
 
 
 def test_kernel_compiles_one_signature_of_advance():
     """SimPy's clock may be an int (integer event times); the kernel still gets float times, so
     numba compiles advance() and share() once, not once per type of the clock (seconds on a
-    fresh cache)."""
+    fresh cache): a fresh interpreter that ran a world with an int clock and one with a float
+    clock holds one compiled signature of each."""
+    from pathlib import Path
+
     from spreadsim.engine import kernel as K
 
     if not hasattr(K.advance, "signatures"):
         pytest.skip("plain-Python kernel")
-    g = digraph([(0, 1), (1, 2), (2, 3)])
-    cfg = config(policy={"name": "fixed_latency", "latency_h": 2}, horizon_h=10)
-    simulate(cfg, seed=0, graph=g)
-    assert K.advance.signatures
-    assert all(str(sig[18]) == "float64" for sig in K.advance.signatures)
-    assert K.share.signatures  # the upload at time 0 (an int on SimPy's clock) shared
-    assert all(str(sig[17]) == str(sig[18]) == "float64" for sig in K.share.signatures)
+    root = str(Path(__file__).resolve().parent.parent)
+    out = subprocess.run([sys.executable, "-c", _SIGNATURES, root], capture_output=True, text=True,
+                         check=True, timeout=600)
+    assert json.loads(out.stdout.splitlines()[-1]) == [1, 1]  # advance(), share()

@@ -31,6 +31,5 @@ def config(*, share_prob: float = 1.0, kernel: dict[str, Any] | None = None,
                      "categories": {"hate_speech": {"weight": 1.0, "share_prob": share_prob}},
                      "legal_posts": 0},
     }
-    if policy is not None:
-        cfg["policy"] = policy
+    cfg["policy"] = policy  # None: no policy (a config without the key gets the default policy)
     return cfg

@@ -16,8 +16,9 @@ import spreadsim
 from spreadsim.errors import ConfigError
 from spreadsim.outputs.io import read_table
 from spreadsim.schema.catalog import generated_sections
-from spreadsim.schema.config import DEFAULT_GRAPH, SimConfig
-from spreadsim.schema.fields import Custom, Number, describe, parse
+from spreadsim.schema.config import DEFAULT_GRAPH, DEFAULT_POLICY, SimConfig
+from spreadsim.schema.fields import Custom, Number, defaults, describe, parse
+from spreadsim.schema.policies import POLICY_PARAMS
 from spreadsim.schema.model import CalibrationSettings, Plots, RunSettings, ScenarioConfig, SpreadConfig
 from spreadsim.schema.yaml import conf_files, scalar, section_yaml
 
@@ -99,8 +100,20 @@ def test_sections_left_out_take_the_defaults():
     assert cfg.spread == parse(SpreadConfig, {}, "spread")
     assert cfg.scenario == parse(ScenarioConfig, {}, "scenario")
     assert cfg.graph["kind"] == DEFAULT_GRAPH["kind"] and cfg.graph["seed"] == 2018
-    assert cfg.policies == ()
+    assert [dict(p) for p in cfg.policies] == [{**defaults(POLICY_PARAMS["fixed_latency"]), **DEFAULT_POLICY}]
     assert cfg.scenario.legal_posts == 20 and cfg.spread.kernel.dist == "lognormal"
+    assert SimConfig.from_dict({"policy": None}).policies == ()  # null: no policy, the unmoderated run
+
+
+def test_the_api_defaults_are_the_cli_defaults_list():
+    """The default graph kind, policy and the spread/scenario files of conf/config.yaml's defaults
+    list are the schema's (the generated files hold the schema's defaults)."""
+    top = yaml.safe_load((CONF / "config.yaml").read_text())
+    groups = {k: v for d in top["defaults"] if isinstance(d, dict) for k, v in d.items()}
+    assert groups["graph"] == DEFAULT_GRAPH["kind"]
+    assert groups["policy"] == DEFAULT_POLICY["name"]
+    assert generated_sections()[f"spread/{groups['spread']}.yaml"] is SpreadConfig
+    assert generated_sections()[f"scenario/{groups['scenario']}.yaml"] is ScenarioConfig
 
 
 def _env() -> dict[str, str]:
@@ -109,18 +122,22 @@ def _env() -> dict[str, str]:
 
 def test_the_api_and_the_cli_simulate_the_same_world(tmp_path):
     """``simulate`` with no sections and ``spreadsim experiment=single`` with the same seed give
-    the same tables (the CLI's run folder holds the job's per-post and per-run tables)."""
+    the same tables: the CLI's run folder holds the job's per-post, per-run and series tables."""
     out = tmp_path / "run"
     subprocess.run([sys.executable, "-m", "spreadsim.app.cli", "experiment=single", "seed=3", "seeds=1",
-                    "policy.latency_h=6", f"hydra.run.dir={out}"], check=True, cwd=tmp_path, env=_env(),
+                    f"hydra.run.dir={out}"], check=True, cwd=tmp_path, env=_env(),
                    capture_output=True, text=True)
-    cli_posts = read_table(out / "posts")
+    r = spreadsim.simulate({}, seed=3, baseline=True)
+    for name, table in (("posts", r.posts), ("series", r.series)):
+        cli = read_table(out / name)
+        assert set(cli) == {"seed", *table}, name
+        for col, values in table.items():
+            np.testing.assert_array_equal(cli[col], values, err_msg=f"{name}.{col}")
     cli_runs = read_table(out / "runs")
-    r = spreadsim.simulate({"policy": {"name": "fixed_latency", "latency_h": 6}}, seed=3, baseline=True)
-    for col, values in r.posts.items():
-        np.testing.assert_array_equal(cli_posts[col], values, err_msg=col)
-    for col in ("reach_mean", "reach_total", "reach_baseline_total", "reach_prevented_frac"):
-        assert cli_runs[col][0] == r.summary[col], col
+    for col, value in r.summary.items():
+        if col in cli_runs:
+            np.testing.assert_array_equal(cli_runs[col][0], value, err_msg=f"runs.{col}")
+    assert {"reach_mean", "reach_total", "reach_baseline_total", "reach_prevented_frac"} <= set(cli_runs)
 
 
 def test_the_config_the_cli_prints_runs_through_the_api(tmp_path):

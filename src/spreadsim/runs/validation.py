@@ -65,8 +65,7 @@ def _cfg(p: float, kernel: dict[str, Any], policy: dict[str, Any] | None = None,
                      "horizon_h": horizon, "categories": {"hate_speech": {"share_prob": p}},
                      "legal_posts": 0},
     }
-    if policy is not None:
-        d["policy"] = policy
+    d["policy"] = policy  # None: the unmoderated run
     return SimConfig.from_dict(d)
 
 
@@ -86,7 +85,7 @@ def _mean_se(x: np.ndarray) -> tuple[float, float]:
 
 def check_galton_watson(scale: int) -> Iterator[Check]:
     k, p = 6, 1 / 12
-    g = build_graph({"kind": "random_k_out", "n": 200_000 * scale, "k": k}, seed=1)
+    g = build_graph({"kind": "random_k_out", "seed": None, "n": 200_000 * scale, "k": k}, seed=1)
     s = _sizes(_cfg(p, {"dist": "exponential", "rate_per_h": 1.0}, posts=2000 * scale), g, 1)
     m, se = _mean_se(s)
     yield Check("Galton-Watson mean size 1/(1-R)", f"k-out k={k}, p={p:.3f}, R={k * p:.2f}",
@@ -97,7 +96,7 @@ def check_borel(scale: int) -> Iterator[Check]:
     # directed Erdos-Renyi, mean out-degree lam, thinned by p: Poisson(R) offspring
     lam, p = 5.0, 0.1
     R = lam * p
-    g = build_graph({"kind": "erdos_renyi", "n": 200_000 * scale, "mean_degree": lam,
+    g = build_graph({"kind": "erdos_renyi", "seed": None, "n": 200_000 * scale, "mean_degree": lam,
                      "directed": True}, seed=2)
     s = _sizes(_cfg(p, {"dist": "exponential", "rate_per_h": 1.0}, posts=3000 * scale), g, 2)
     for size in (1, 2, 3):
@@ -109,7 +108,7 @@ def check_borel(scale: int) -> Iterator[Check]:
 
 def check_transmissibility(scale: int) -> Iterator[Check]:
     k, b = 6, 0.8
-    g = build_graph({"kind": "random_k_out", "n": 200_000 * scale, "k": k}, seed=3)
+    g = build_graph({"kind": "random_k_out", "seed": None, "n": 200_000 * scale, "k": k}, seed=3)
     for L in (0.3, 1.0, 3.0):
         cfg = _cfg(0.1, {"dist": "exponential", "rate_per_h": b},
                    {"name": "fixed_latency", "latency_h": L}, "per_copy", posts=2000 * scale)
@@ -123,7 +122,7 @@ def check_transmissibility(scale: int) -> Iterator[Check]:
 def check_hawkes(scale: int) -> Iterator[Check]:
     k, p, theta = 6, 0.1, 1.0
     n = k * p
-    g = build_graph({"kind": "random_k_out", "n": 200_000 * scale, "k": k}, seed=4)
+    g = build_graph({"kind": "random_k_out", "seed": None, "n": 200_000 * scale, "k": k}, seed=4)
     kern = {"dist": "exponential", "rate_per_h": theta}
     free = _sizes(_cfg(p, kern, posts=3000 * scale), g, 4)
     m, se = _mean_se(free)
@@ -138,7 +137,7 @@ def check_hawkes(scale: int) -> Iterator[Check]:
 def check_per_copy(scale: int) -> Iterator[Check]:
     k, p = 6, 0.1
     n = k * p
-    g = build_graph({"kind": "random_k_out", "n": 200_000 * scale, "k": k}, seed=5)
+    g = build_graph({"kind": "random_k_out", "seed": None, "n": 200_000 * scale, "k": k}, seed=5)
     cases = [("exponential", {"dist": "exponential", "rate_per_h": 1.0}, lambda D: 1 - math.exp(-D)),
              ("power-law", {"dist": "powerlaw", "c_h": 1.0, "gamma": 1.5},
               lambda D: 1 - (1.0 / (1.0 + D)) ** 1.5)]
@@ -154,7 +153,7 @@ def check_per_copy(scale: int) -> Iterator[Check]:
 
 
 def _sir_cfg(T_rate: float, L: float, posts: int) -> dict[str, Any]:
-    return {"graph": {"kind": "configuration_model", "n": 20_000,
+    return {"graph": {"kind": "configuration_model", "n": 20_000, "seed": None,
                       "degrees": {"dist": "poisson", "mean": 5.0}},
             "spread": {"kernel": {"dist": "exponential", "rate_per_h": T_rate}, "removal": "per_copy"},
             "scenario": {"illegal_posts": posts, "uploaders": posts, "window_h": 0.0,
@@ -217,7 +216,7 @@ def check_mmc(scale: int) -> Iterator[Check]:
     cfg = SimConfig.from_dict({"graph": {"kind": "random_k_out", "n": 10, "k": 1},
                                "scenario": {"illegal_posts": 1, "uploaders": 1,
                                             "horizon_h": 1e9, "legal_posts": 0}})
-    g = build_graph({"kind": "random_k_out", "n": 10, "k": 1}, seed=0)
+    g = build_graph({"kind": "random_k_out", "seed": None, "n": 10, "k": 1}, seed=0)
     sim = Simulation(cfg, 0, graph=g, policies=[])
     queue = ReviewQueue(sim, c, Duration("exponential", 1 / mu), stream_key(0, "mmc:review"))
     rng = generator(0, "mmc:arrivals")
@@ -246,7 +245,7 @@ def check_mmc(scale: int) -> Iterator[Check]:
 
 
 def check_deadline_identity(scale: int) -> Iterator[Check]:
-    g = build_graph({"kind": "barabasi_albert", "n": 5000, "m": 3}, seed=6)
+    g = build_graph({"kind": "barabasi_albert", "seed": None, "n": 5000, "m": 3}, seed=6)
     lats = [0.0, 0.5, 2.0, 12.0, 48.0, math.inf]
     mismatches = 0
     decreases = 0

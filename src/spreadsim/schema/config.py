@@ -26,6 +26,9 @@ from spreadsim.schema.policies import parse_policy
 
 #: the default graph when a config has no ``graph`` section (its other keys take the kind's defaults)
 DEFAULT_GRAPH = {"kind": "barabasi_albert"}
+#: the default policy when a config has no ``policy`` key (``policy: null`` is no policy: the
+#: unmoderated run); as ``conf/config.yaml``'s defaults list
+DEFAULT_POLICY = {"name": "fixed_latency"}
 #: a run stops with an error after this many spread events (a guard against runaway configs)
 MAX_EVENTS = 50_000_000
 
@@ -82,9 +85,9 @@ class SimConfig:
             graph=complete_graph(cfg.get("graph"), "graph"),
             spread=parse(SpreadConfig, cfg.get("spread"), "spread"),
             scenario=parse(ScenarioConfig, cfg.get("scenario"), "scenario"),
-            policies=policy_stack("policy", cfg.get("policy")),
+            policies=policy_stack("policy", cfg.get("policy", DEFAULT_POLICY)),
             max_events=integer("max_events", cfg.get("max_events", MAX_EVENTS), lo=1, hi=2**62),
         )
 
 
-__all__ = ["SimConfig", "DEFAULT_GRAPH", "MAX_EVENTS", "complete_graph", "complete_policy", "policy_stack"]
+__all__ = ["SimConfig", "DEFAULT_GRAPH", "DEFAULT_POLICY", "MAX_EVENTS", "complete_graph", "complete_policy", "policy_stack"]

@@ -42,7 +42,7 @@ import networkx as nx
 sys.path.insert(0, __import__("os").path.dirname(__import__("os").path.abspath(__file__)))
 from _common import header, loadavg, maxrss_mib, mmm, run_once, stats, write_json  # noqa: E402
 from spreadsim.graphs import from_networkx  # noqa: E402
-from spreadsim.schema.model import SimConfig  # noqa: E402
+from spreadsim.schema.config import SimConfig  # noqa: E402
 
 GOAL = 300_000  # issue 5 goal 2: infections per second with NTD + detection
 

@@ -37,7 +37,7 @@ import numpy as np
 sys.path.insert(0, __import__("os").path.dirname(__import__("os").path.abspath(__file__)))
 from _common import header, loadavg, maxrss_mib, mmm, run_once, stats, write_json  # noqa: E402
 from spreadsim.graphs import build_graph  # noqa: E402
-from spreadsim.schema.model import SimConfig  # noqa: E402
+from spreadsim.schema.config import SimConfig  # noqa: E402
 
 
 def config(p: float, horizon: float) -> SimConfig:

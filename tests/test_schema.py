@@ -160,3 +160,6 @@ def test_load_config_errors_are_one_line(tmp_path):
         spreadsim.load_config("seed: [1\nseeds: 2")
     with pytest.raises(ConfigError, match=r"^seeds = 0: must be an integer >= 1"):
         spreadsim.load_config("seeds: 0\n")
+    with pytest.raises(ConfigError, match=r"^seeds = 0: must be an integer >= 1"):
+        spreadsim.load_config("seeds: 0")  # one line of YAML is YAML, not a file name
+    assert spreadsim.load_config("{seeds: 2, policy: null}").seeds == (0, 1)

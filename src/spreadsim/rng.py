@@ -29,7 +29,6 @@ import numpy as np
 from spreadsim.jit import HAVE_NUMBA, njit
 
 _MASK64 = (1 << 64) - 1
-_TWO53 = float(1 << 53)
 
 
 def stream_key(seed: int, name: str) -> int:

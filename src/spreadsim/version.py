@@ -1,3 +1,3 @@
-"""The version of spreadsim, written into every result table and report."""
+"""The version of spreadsim, written into every result table and report (and read by pyproject.toml)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

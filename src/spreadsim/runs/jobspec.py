@@ -40,7 +40,7 @@ SIM_KEYS = ("graph", "spread", "scenario", "policy", "max_events")
 PRESENTATION_KEYS = ("plots",)
 
 __all__ = ["RUN_KEYS", "TOP_KEYS", "MULTI_KEYS", "SIM_KEYS", "PRESENTATION_KEYS", "JobSpec", "JobError",
-           "InvalidConfig", "check_job_config", "check_calibration", "calibration_kind", "config_hash",
+           "InvalidConfig", "SweepFailed", "check_job_config", "check_calibration", "calibration_kind", "config_hash",
            "set_dotted", "load_config"]
 
 
@@ -57,6 +57,13 @@ class InvalidConfig(BaseException):  # noqa: N818 - not an Exception on purpose
     callback raises this ``BaseException`` instead; the ``spreadsim`` command catches it and prints
     its one-line message.
     """
+
+
+class SweepFailed(BaseException):  # noqa: N818 - not an Exception on purpose
+    """A sweep that could not be run or finished for a reason other than bad input: its folder
+    is held by another sweep or holds another sweep's results, or its outputs could not be
+    written or aggregated. One line; a ``BaseException`` for the same reason as
+    :class:`InvalidConfig` (raised from Hydra's callbacks); the command exits with status 1."""
 
 
 @dataclass(frozen=True)
@@ -224,8 +231,8 @@ def set_dotted(d: Any, key: str, value: Any) -> None:
 
 
 def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> JobSpec:
-    """A whole job config, checked: what ``spreadsim ... --cfg job`` prints, as a YAML file, YAML
-    text or a mapping.
+    """A whole job config, checked: what ``spreadsim ... --cfg job`` prints, as a YAML file (a path,
+    or a string naming an existing file or ending in ``.yaml``/``.yml``), YAML text or a mapping.
 
     The result runs through the Python API: ``spreadsim.simulate(spec.sim, seed=spec.seeds[0],
     baseline=spec.baseline)`` is the job's first run, :func:`spreadsim.runs.job.run_job` the whole
@@ -239,7 +246,9 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> JobSpec:
     if isinstance(source, Mapping):
         return check_job_config(source)
     text = str(source)
-    if isinstance(source, os.PathLike) or ("\n" not in text and not text.lstrip().startswith("{")):
+    # a path object, or a string naming a file or a .yaml file: a file; any other string: YAML
+    if isinstance(source, os.PathLike) or ("\n" not in text and (
+            Path(text).is_file() or text.endswith((".yaml", ".yml")))):
         path = Path(source)
         try:
             text = path.read_text()

@@ -73,11 +73,6 @@ def range_text(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool,
     return text
 
 
-def probability(field: str, value: Any) -> float:
-    """A probability in [0, 1]."""
-    return number(field, value, lo=0.0, hi=1.0)
-
-
 def integer(field: str, value: Any, *, lo: int | None = None, hi: int | None = None) -> int:
     """An integer (not a bool, not a float with a fraction) in [lo, hi]."""
     given = value

@@ -90,4 +90,5 @@ class SimConfig:
         )
 
 
-__all__ = ["SimConfig", "DEFAULT_GRAPH", "DEFAULT_POLICY", "MAX_EVENTS", "complete_graph", "complete_policy", "policy_stack"]
+__all__ = ["SimConfig", "DEFAULT_GRAPH", "DEFAULT_POLICY", "MAX_EVENTS", "complete_graph", "complete_policy",
+           "policy_stack"]

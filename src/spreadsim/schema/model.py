@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spreadsim.errors import ConfigError
-from spreadsim.schema.checks import integer, mapping, number
+from spreadsim.schema.checks import integer, mapping
 from spreadsim.schema.fields import (
     Boolean,
     Choice,
@@ -140,11 +140,6 @@ def check_seed(seed: Any, field_name: str = "seed") -> int:
     return integer(field_name, seed, lo=0, hi=SEED_MAX)
 
 
-def as_latency(field_name: str, value: Any) -> float:
-    """A removal latency in hours: a number >= 0, or ``inf``/``never``."""
-    return number(field_name, value, lo=0.0, allow_inf=True, unit="hours")
-
-
 @dataclass(frozen=True)
 class Plots:
     """How plots are written."""
@@ -229,6 +224,6 @@ class CalibrationSettings:
 
 
 __all__ = ["ALL_CATEGORIES", "CATEGORIES", "LEGAL", "SpreadConfig", "ScenarioConfig",
-           "RunSettings", "Plots", "Kernel", "Decay", "Category", "check_seed", "as_latency", "SEED_MAX",
+           "RunSettings", "Plots", "Kernel", "Decay", "Category", "check_seed", "SEED_MAX",
            "MAX_SEEDS", "MAX_POSTS", "MAX_SERIES_POINTS", "CalibrationSettings", "CALIBRATION_STATS",
            "LATENCY_MAX_H", "COUNT_RANGE", "CALIBRATION_TOL"]

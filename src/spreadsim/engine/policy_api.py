@@ -18,6 +18,7 @@ from spreadsim.engine import kernel as K
 from spreadsim.engine.records import Post
 from spreadsim.errors import ConfigError
 from spreadsim.graphs import Graph
+from spreadsim.rng import subkey
 from spreadsim.schema.config import SimConfig
 
 
@@ -41,6 +42,9 @@ class PolicyApi:
     _meta: np.ndarray
     _first: np.ndarray
     _lat_table: np.ndarray
+    _clock_f: np.ndarray
+    _clock_i: np.ndarray
+    _n_clocks: int
     _notice_weight: np.ndarray
 
     # ------------------------------------------------------------------ queries
@@ -110,18 +114,33 @@ class PolicyApi:
         self.env.timeout(at - self.env.now).callbacks.append(lambda _e: self._remove(post, at))
 
     def set_copy_clock(self, post: Post, kind: int, a: float, b: float, prob: float,
-                       table: np.ndarray) -> None:
-        """Per-copy semantics: every share of ``post`` is removed after its own latency."""
+                       table: np.ndarray, *, key: int | None = None) -> None:
+        """Per-copy semantics: give every share of ``post`` a removal clock: with probability
+        ``prob`` the copy is removed a latency of ``kind`` (parameters ``a``, ``b``; ``table``:
+        the sorted delays of ``empirical``) after it was shared. The draws are
+        ``uniform(key, sharer, 0)`` (the latency's quantile) and ``uniform(key, sharer, 1)`` (the
+        coin); ``key`` defaults to the post's ``subkey(key, 3)``. Clocks stack: a post may get one from each policy, and a copy is removed at the
+        earliest of them, whatever order they were set in."""
+        if kind == 0:
+            return  # never
         if table.size > 1:
             if self._lat_table.size > 1 and not np.array_equal(self._lat_table, table):
                 raise ConfigError("policy", "empirical", "one empirical delay table per simulation "
                                   "in per_copy semantics")
             self._lat_table = table
-        if kind != 0 and self._first.shape[0] == 1:  # keep the copies' deadlines from now on
+        if self._first.shape[0] == 1:  # keep the copies' deadlines from now on
             self._first = np.vstack([self._first, np.full_like(self._first, math.inf)])
-        pf, pi = self._pf[post.id], self._pi[post.id]
-        pi[K.PI_COPY_KIND] = kind if kind != 0 else 0
-        pf[K.PF_COPY_A], pf[K.PF_COPY_B], pf[K.PF_COPY_PROB] = a, b, prob
+        c = self._n_clocks
+        if c == self._clock_f.shape[0]:
+            self._clock_f = np.concatenate([self._clock_f, np.zeros_like(self._clock_f)])
+            self._clock_i = np.concatenate([self._clock_i, np.zeros_like(self._clock_i)])
+        self._clock_f[c] = (a, b, prob)
+        # linked from the post's first clock (the order does not matter: the earliest wins)
+        if key is None:
+            key = subkey(int(self._pi[post.id, K.PI_KEY]), 3)
+        self._clock_i[c] = (kind, key, self._pi[post.id, K.PI_CLOCKS] - 1)
+        self._pi[post.id, K.PI_CLOCKS] = c + 1
+        self._n_clocks = c + 1
 
     def set_notices(self, post: Post, prob: float, key: int) -> None:
         """Each first exposure to ``post`` files a notice with probability ``prob`` (times the

@@ -205,7 +205,8 @@ class Simulation(PolicyApi, Workspace):
         self._advances += 1
         while True:
             code = K.advance(self._indptr, self._indices, self._pf, self._pi, self._hf, self._hi,
-                             self._meta, self._delay, self._lat_table, self._seen, self._log_f,
+                             self._meta, self._delay, self._lat_table, self._clock_f,
+                             self._clock_i, self._seen, self._log_f,
                              self._log_i, self._notice_weight, self._inert_f, self._inert_i,
                              self._first, self._first_keys, self._touched, until, horizon,
                              self._max_degree, self._stop_mask,
@@ -303,7 +304,8 @@ class Simulation(PolicyApi, Workspace):
         if t < self._pf[q, K.PF_REMOVED]:
             self._grow()  # room for one share's worth of events
             K.share(self._indptr, self._indices, self._pf, self._pi, self._hf, self._hi, self._meta,
-                    self._delay, self._lat_table, self._notice_weight, self._inert_f,
+                    self._delay, self._lat_table, self._clock_f, self._clock_i,
+                    self._notice_weight, self._inert_f,
                     self._inert_i, self._first, self._first_keys, self._touched, q, uploader,
                     float(t), float(sc.horizon_h))  # floats: one compiled signature
         return post

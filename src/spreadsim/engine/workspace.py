@@ -58,8 +58,11 @@ class Workspace:
         self._log_i = pool._POOL.take((log_rows, 4), np.int64)
         k = self.config.spread.kernel
         self._delay = np.array([k.code, k.a, k.b], dtype=np.float64)
-        self._lat_tables: list[np.ndarray] = []
         self._lat_table = np.zeros(1, dtype=np.float64)
+        # per-copy removal clocks (rows appended by set_copy_clock; see kernel.layout's CF_, CI_)
+        self._clock_f = np.zeros((4, 3), dtype=np.float64)
+        self._clock_i = np.zeros((4, 3), dtype=np.int64)
+        self._n_clocks = 0
         # the set of (post, user) pairs already exposed: a bitset while it stays small
         self._dense = n_posts * self.graph.n <= pool.DENSE_SEEN_MAX_KEYS
         self._seen = (pool._POOL.take((K.dense_seen_words(n_posts, self.graph.n),), np.int64, 0)

@@ -192,7 +192,8 @@ class PreDecidedRemoval(Policy):
     In ``cascade`` semantics the post is removed ``latency`` after upload with probability
     ``removal_prob``; in ``per_copy`` semantics every share gets its own clock: the copy is
     removed ``latency`` after it was shared, with probability ``removal_prob``, drawn per copy.
-    ``categories`` overrides the parameters per category; ``applies_to`` chooses whether legal
+    Stacked with other removals, the earliest wins (the post's under ``cascade``, each copy's
+    clocks under ``per_copy``), whatever the order of the stack. ``categories`` overrides the parameters per category; ``applies_to`` chooses whether legal
     posts are subject to the rule (default: illegal posts only).
     """
 

@@ -10,8 +10,8 @@ as a SimPy event at its own time, where the policy's hook runs.
 
 Removal never races spreading: an exposure is checked at fire time against its post's removal time
 (``cascade``: removing a post removes every share of it) and against the removal time of the copy
-that caused it (``per_copy``: each share has its own clock); an exposure due at or after removal
-never happens.
+that caused it (``per_copy``: each share has its own clocks, one per policy, and goes at the
+earliest, :func:`~.scheduling.copy_deadline`); an exposure due at or after removal never happens.
 
 Randomness is counter based (:mod:`spreadsim.rng`): the delay on edge u->v of post q and the reshare
 coin of user v for post q are fixed functions of (post key, u, v), whatever order events run in.
@@ -30,6 +30,12 @@ files in ``__pycache__`` so that no stale compiled code is loaded."""
 from __future__ import annotations
 
 from spreadsim.engine.kernel.layout import (
+    CF_A,
+    CF_B,
+    CF_PROB,
+    CI_KEY,
+    CI_KIND,
+    CI_NEXT,
     DONE,
     EV_EXPOSURE,
     EV_NOTICE,
@@ -44,9 +50,6 @@ from spreadsim.engine.kernel.layout import (
     HI_USER,
     NPF,
     NPI,
-    PF_COPY_A,
-    PF_COPY_B,
-    PF_COPY_PROB,
     PF_DECAY_A,
     PF_DECAY_B,
     PF_LIMIT,
@@ -56,7 +59,7 @@ from spreadsim.engine.kernel.layout import (
     PF_SCALE,
     PF_T0,
     PH_TICKS,
-    PI_COPY_KIND,
+    PI_CLOCKS,
     PI_DECAY_KIND,
     PI_DELAY_KEY,
     PI_KEY,
@@ -77,10 +80,10 @@ from spreadsim.engine.kernel.sets import dense_seen_words, first_slot, new_seen,
 from spreadsim.engine.kernel.settling import first_span, settle_inert
 
 __all__ = [
-    "DONE", "EV_EXPOSURE", "EV_NOTICE", "EV_SHARE", "EV_THRESHOLD", "GROW", "HF_DEADLINE", "HF_TIME",
-    "HI_POST", "HI_SEQ", "HI_SRC", "HI_USER", "NPF", "NPI", "PF_COPY_A", "PF_COPY_B", "PF_COPY_PROB",
+    "CF_A", "CF_B", "CF_PROB", "CI_KEY", "CI_KIND", "CI_NEXT", "DONE", "EV_EXPOSURE", "EV_NOTICE", "EV_SHARE", "EV_THRESHOLD", "GROW", "HF_DEADLINE", "HF_TIME",
+    "HI_POST", "HI_SEQ", "HI_SRC", "HI_USER", "NPF", "NPI",
     "PF_DECAY_A", "PF_DECAY_B", "PF_LIMIT", "PF_NOTICE_P", "PF_P", "PF_REMOVED", "PF_SCALE", "PF_T0",
-    "PH_TICKS", "PI_COPY_KIND", "PI_DECAY_KIND", "PI_DELAY_KEY", "PI_KEY", "PI_LEGAL", "PI_NOTICE_KEY",
+    "PH_TICKS", "PI_CLOCKS", "PI_DECAY_KIND", "PI_DELAY_KEY", "PI_KEY", "PI_LEGAL", "PI_NOTICE_KEY",
     "PI_PH_TICKS", "PI_REACH", "PI_REACH_TRIGGER", "PI_SHARE_KEY", "PI_SHARES", "PI_UPLOADER", "PI_VIEWS",
     "STOPPED", "advance", "dense_seen_words", "first_slot", "first_span", "new_seen", "rehash",
     "rehash_first", "seen_add", "settle_inert", "share",

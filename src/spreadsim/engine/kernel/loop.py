@@ -43,9 +43,10 @@ from spreadsim.rng import uniform
 @njit(cache=True, _nrt=False)
 def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarray,
             hf: np.ndarray, hi: np.ndarray, meta: np.ndarray, delay_par: np.ndarray,
-            lat_table: np.ndarray, seen: np.ndarray, log_f: np.ndarray, log_i: np.ndarray,
-            notice_weight: np.ndarray, inert_f: np.ndarray, inert_i: np.ndarray,
-            first: np.ndarray, first_keys: np.ndarray, touched: np.ndarray, until: float,
+            lat_table: np.ndarray, clock_f: np.ndarray, clock_i: np.ndarray, seen: np.ndarray,
+            log_f: np.ndarray, log_i: np.ndarray, notice_weight: np.ndarray, inert_f: np.ndarray,
+            inert_i: np.ndarray, first: np.ndarray, first_keys: np.ndarray, touched: np.ndarray,
+            until: float,
             horizon: float, max_degree: int, stop_mask: int, trace: bool,
             max_events: int) -> int:  # pragma: no cover
     """Process every spread event due strictly before ``until``.
@@ -130,8 +131,8 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
             pi[q, PI_SHARES] += 1
             if j >= 0:
                 log_i[j, 3] = 3  # first exposure, and the user reshared
-            _share(indptr, indices, pf, pi, hfl, hil, meta, delay_par, lat_table, notice_weight,
-                   inert_f, inert_i, first, first_keys, touched, q, v, t, horizon)
+            _share(indptr, indices, pf, pi, hfl, hil, meta, delay_par, lat_table, clock_f, clock_i,
+                   notice_weight, inert_f, inert_i, first, first_keys, touched, q, v, t, horizon)
         bits = EV_EXPOSURE | (EV_SHARE if shared else 0)
         if pf[q, PF_NOTICE_P] > 0.0 and uniform(pi[q, PI_NOTICE_KEY], v, 0) < pf[q, PF_NOTICE_P] * notice_weight[v]:
             bits |= EV_NOTICE

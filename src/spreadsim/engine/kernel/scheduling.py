@@ -11,9 +11,12 @@ import numpy as np
 from spreadsim.dists import decay_factor, delay_from_uniform, delay_surely_before, latency_from_uniform
 from spreadsim.engine.kernel.heap import _push
 from spreadsim.engine.kernel.layout import (
-    PF_COPY_A,
-    PF_COPY_B,
-    PF_COPY_PROB,
+    CF_A,
+    CF_B,
+    CF_PROB,
+    CI_KEY,
+    CI_KIND,
+    CI_NEXT,
     PF_DECAY_A,
     PF_DECAY_B,
     PF_LIMIT,
@@ -21,10 +24,9 @@ from spreadsim.engine.kernel.layout import (
     PF_P,
     PF_SCALE,
     PF_T0,
-    PI_COPY_KIND,
+    PI_CLOCKS,
     PI_DECAY_KIND,
     PI_DELAY_KEY,
-    PI_KEY,
     PI_NOTICE_KEY,
     PI_REACH_TRIGGER,
     PI_SHARE_KEY,
@@ -33,25 +35,47 @@ from spreadsim.engine.kernel.layout import (
 )
 from spreadsim.engine.kernel.sets import first_slot
 from spreadsim.jit import njit, prefetch
-from spreadsim.rng import subkey, uniform
+from spreadsim.rng import uniform
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def copy_deadline(pi: np.ndarray, clock_f: np.ndarray, clock_i: np.ndarray, lat_table: np.ndarray,
+                  q: int, u: int, t: float) -> float:  # pragma: no cover
+    """The removal time of the copy of post ``q`` that user ``u`` shares at ``t`` (``inf``: none):
+    the earliest of the post's per-copy clocks (rows of ``clock_f``/``clock_i`` linked from
+    ``pi[q, PI_CLOCKS]``), whatever order the policies set them in. Each clock removes the copy
+    with probability ``CF_PROB`` (coin ``uniform(key, u, 1)``) a latency after the share
+    (quantile ``uniform(key, u, 0)``), ``key`` being the clock's own (``CI_KEY``)."""
+    deadline = math.inf
+    c = pi[q, PI_CLOCKS] - 1
+    while c >= 0:
+        ckey = clock_i[c, CI_KEY]
+        if uniform(ckey, u, 1) < clock_f[c, CF_PROB]:
+            deadline = min(deadline, t + latency_from_uniform(
+                clock_i[c, CI_KIND], clock_f[c, CF_A], clock_f[c, CF_B], lat_table, uniform(ckey, u, 0)))
+        c = clock_i[c, CI_NEXT]
+    return deadline
 
 
 @njit(cache=True, _nrt=False)
 def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarray,
           hf: np.ndarray, hi: np.ndarray, meta: np.ndarray, delay_par: np.ndarray,
-          lat_table: np.ndarray, notice_weight: np.ndarray, inert_f: np.ndarray,
+          lat_table: np.ndarray, clock_f: np.ndarray, clock_i: np.ndarray,
+          notice_weight: np.ndarray, inert_f: np.ndarray,
           inert_i: np.ndarray, first: np.ndarray, first_keys: np.ndarray, touched: np.ndarray,
           q: int, u: int, t: float, horizon: float) -> None:  # pragma: no cover
     """User ``u`` shares post ``q`` at time ``t``: schedule an exposure of every follower (see
     :func:`_share`; ``hf``, ``hi``: the heap's float and int rows)."""
     _share(indptr, indices, pf, pi, hf.reshape(-1), hi.reshape(-1), meta, delay_par, lat_table,
-           notice_weight, inert_f, inert_i, first, first_keys, touched, q, u, t, horizon)
+           clock_f, clock_i, notice_weight, inert_f, inert_i, first, first_keys, touched, q, u, t,
+           horizon)
 
 
 @njit(cache=True, inline="always", _nrt=False)
 def _share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarray,
            hf: np.ndarray, hi: np.ndarray, meta: np.ndarray, delay_par: np.ndarray,
-           lat_table: np.ndarray, notice_weight: np.ndarray, inert_f: np.ndarray,
+           lat_table: np.ndarray, clock_f: np.ndarray, clock_i: np.ndarray,
+           notice_weight: np.ndarray, inert_f: np.ndarray,
            inert_i: np.ndarray, first: np.ndarray, first_keys: np.ndarray, touched: np.ndarray,
            q: int, u: int, t: float, horizon: float) -> None:  # pragma: no cover
     """User ``u`` shares post ``q`` at time ``t``: schedule an exposure of every follower
@@ -76,14 +100,7 @@ def _share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarr
     Skipped views are counted at once when removal times are final at upload, else buffered.
     :func:`settle_inert` settles both at the end.
     """
-    key = pi[q, PI_KEY]
-    copy_kind = pi[q, PI_COPY_KIND]
-    deadline = math.inf
-    if copy_kind != 0:  # per-copy removal clock, drawn from the policy's own stream
-        ckey = subkey(key, 3)
-        if uniform(ckey, u, 1) < pf[q, PF_COPY_PROB]:
-            deadline = t + latency_from_uniform(copy_kind, pf[q, PF_COPY_A], pf[q, PF_COPY_B],
-                                                lat_table, uniform(ckey, u, 0))
+    deadline = copy_deadline(pi, clock_f, clock_i, lat_table, q, u, t)
     dkey = pi[q, PI_DELAY_KEY]
     skey = pi[q, PI_SHARE_KEY]
     nkey = pi[q, PI_NOTICE_KEY]

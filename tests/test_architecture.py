@@ -18,10 +18,10 @@ SRC = ROOT / "src" / "spreadsim"
 LAYERS = [
     ("spreadsim.errors", "spreadsim.version", "spreadsim.jit", "spreadsim.dists", "spreadsim.rng"),
     ("spreadsim.schema",),
+    ("spreadsim.outputs",),  # tables, statistics, plots, report: they know no model object
     ("spreadsim.graphs",),
     ("spreadsim.engine",),
     ("spreadsim.policies",),
-    ("spreadsim.outputs",),
     ("spreadsim.runs",),
     ("spreadsim.app",),
 ]

@@ -163,3 +163,10 @@ def test_load_config_errors_are_one_line(tmp_path):
     with pytest.raises(ConfigError, match=r"^seeds = 0: must be an integer >= 1"):
         spreadsim.load_config("seeds: 0")  # one line of YAML is YAML, not a file name
     assert spreadsim.load_config("{seeds: 2, policy: null}").seeds == (0, 1)
+
+
+@pytest.mark.parametrize("path", sorted(p.relative_to(CONF).as_posix() for g in ("spread", "scenario")
+                                        for p in (CONF / g).glob("*.yaml")))
+def test_hand_written_presets_pass_the_schema(path):
+    section = SpreadConfig if path.startswith("spread/") else ScenarioConfig
+    parse(section, yaml.safe_load((CONF / path).read_text()), path.split("/")[0])

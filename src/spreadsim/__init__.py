@@ -7,12 +7,13 @@ them. Use :func:`simulate` from Python, or the ``spreadsim`` command (a Hydra ap
 
 The layers, each a subpackage that imports only the ones listed before it:
 
-* :mod:`spreadsim.errors`, :mod:`spreadsim.version`, :mod:`spreadsim.jit`: the shared base;
+* :mod:`spreadsim.errors`, :mod:`spreadsim.version`, :mod:`spreadsim.jit`, :mod:`spreadsim.dists`,
+  :mod:`spreadsim.rng`: the shared base (errors, version, numba, distributions, random numbers);
 * :mod:`spreadsim.schema`: the typed configuration (defaults, ranges, descriptions, checks);
+* :mod:`spreadsim.outputs`: tables on disk, statistics, plots and the report;
 * :mod:`spreadsim.graphs`: social graphs as compact arrays;
 * :mod:`spreadsim.engine`: the simulation (SimPy + the compiled spread kernel) and its records;
 * :mod:`spreadsim.policies`: removal policies and the review queue;
-* :mod:`spreadsim.outputs`: tables on disk, statistics, plots and the report;
 * :mod:`spreadsim.runs`: one run, a sweep job, the deadline path, platforms, calibration;
 * :mod:`spreadsim.app`: the command line and everything that imports Hydra, OmegaConf or joblib.
 

@@ -86,10 +86,9 @@ CASES: dict[str, Any] = {
                              "sigma": 1.0, "removal_prob": 0.5}],
 }
 REMOVALS = ("cascade", "per_copy")
-BUG1 = ("issue 16 bug 1: stacked per_copy clocks, the last policy's clock overwrites the others "
-        "(the reference engine removes each copy at the earliest of its clocks)")
-#: (case, removal) -> the known bug the engine departs from the model with
-KNOWN = {("stack_short_long", "per_copy"): BUG1, ("stack_distributions", "per_copy"): BUG1}
+#: (case, removal) -> the known bug of issue 16 the engine departs from the model with (an xfail,
+#: strict); none left (bug 1, stacked per_copy clocks where the last one won, fixed in 57258b1)
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def world(policy: Any, removal: str = "cascade", graph: str = "ba150", kernel: str = "lognormal",
@@ -243,11 +242,10 @@ def test_engines_agree_at_the_removal_time():
         assert_same_run(engine(cfg, seed, g), reference(cfg, seed, g))
 
 
-@pytest.mark.parametrize("stack", [pytest.param([0.5, 100.0], marks=pytest.mark.xfail(strict=True, reason=BUG1)),
-                                   [100.0, 0.5]])
+@pytest.mark.parametrize("stack", [[0.5, 100.0], [100.0, 0.5]])
 def test_stacked_per_copy_clocks_the_earliest_wins(stack):
-    """Issue 16's example: on a chain a 0.5 h per-copy clock alone gives reach 0; stacked with a
-    100 h clock, in either order, it must still (the reference engine does)."""
+    """Issue 16's example (bug 1): on a chain a 0.5 h per-copy clock alone gives reach 0;
+    stacked with a 100 h clock, in either order, it still does, in both engines."""
     g = digraph([(0, 1), (1, 2), (2, 3)])
     cfg = SimConfig.from_dict(config(removal="per_copy", policy=[
         {"name": "fixed_latency", "latency_h": h} for h in stack]))

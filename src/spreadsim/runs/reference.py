@@ -14,8 +14,9 @@ from the model's own definitions, without the compiled kernel and without any of
   copy's removal clock and the horizon, and then counts as a view; the first one of a user counts
   for reach, and the user reshares if ``uniform(subkey(key, 1), w, 0) < share_prob * throttle *
   decay(age)`` and files a notice if ``uniform(notice key, w, 0) < notice_prob * weight[w]``;
-* ``per_copy``: each share gets the clocks the policies set, ``subkey(key, 3)`` keyed by the
-  sharer (coin counter 1, latency counter 0); a copy's deadline is the earliest of its clocks;
+* ``per_copy``: each share gets the clocks the policies set (``set_copy_clock``), each drawn from
+  its key (the policy's, or by default the post's ``subkey(key, 3)``) keyed by the sharer (coin
+  counter 1, latency counter 0); a copy's removal time is the earliest of its clocks;
 * the policies are the real policy classes, bound to this engine, whose hooks they call through
   the same queries and actions (:class:`spreadsim.engine.policy_api.PolicyApi`'s names);
 * the tables come from the metrics' own definitions (:func:`spreadsim.engine.metrics.post_tables`,

@@ -16,10 +16,10 @@ import spreadsim
 from spreadsim.errors import ConfigError
 from spreadsim.outputs.io import read_table
 from spreadsim.schema.catalog import generated_sections
-from spreadsim.schema.config import DEFAULT_GRAPH, DEFAULT_POLICY, SimConfig
+from spreadsim.schema.config import DEFAULT_GRAPH, DEFAULT_POLICY, Limits, SimConfig
 from spreadsim.schema.fields import Custom, Number, defaults, describe, parse
-from spreadsim.schema.policies import POLICY_PARAMS
 from spreadsim.schema.model import CalibrationSettings, Plots, RunSettings, ScenarioConfig, SpreadConfig
+from spreadsim.schema.policies import POLICY_PARAMS
 from spreadsim.schema.yaml import conf_files, scalar, section_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +51,7 @@ def test_the_run_settings_of_config_yaml_are_the_schema_defaults():
     assert top["calibration"] is None
 
 
-SECTIONS = [SpreadConfig, ScenarioConfig, RunSettings, Plots, CalibrationSettings,
+SECTIONS = [SpreadConfig, ScenarioConfig, RunSettings, Plots, CalibrationSettings, Limits,
             *generated_sections().values()]
 
 

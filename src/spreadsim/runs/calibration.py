@@ -40,9 +40,9 @@ from spreadsim.outputs.plots import plot_calibration
 from spreadsim.outputs.report import config_yaml, write_report
 from spreadsim.outputs.stats import mean_ci
 from spreadsim.runs.deadline import DeadlineTrace, deadline_path_reason
-from spreadsim.runs.jobspec import SIM_KEYS, calibration_kind, check_job_config, set_dotted
+from spreadsim.runs.jobspec import calibration_kind, check_job_config, set_dotted
 from spreadsim.runs.single import simulate
-from spreadsim.schema.config import SimConfig
+from spreadsim.schema.config import SIM_KEYS, SimConfig
 from spreadsim.schema.fields import parse
 from spreadsim.schema.model import CALIBRATION_TOL, COUNT_RANGE, LATENCY_MAX_H, LEGAL, CalibrationSettings
 from spreadsim.version import __version__

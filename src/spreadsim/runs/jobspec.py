@@ -25,7 +25,8 @@ from spreadsim.graphs import check_graph_config
 from spreadsim.outputs.io import canonical as _canonical
 from spreadsim.policies import check_stack, make_policies
 from spreadsim.runs.multiconfig import MultiConfig
-from spreadsim.schema.config import SimConfig
+from spreadsim.schema.checks import check_keys
+from spreadsim.schema.config import SIM_KEYS, SimConfig
 from spreadsim.schema.fields import describe, parse
 from spreadsim.schema.model import CalibrationSettings, RunSettings
 from spreadsim.schema.platforms import MULTI_KEYS
@@ -35,7 +36,6 @@ from spreadsim.version import __version__
 RUN_KEYS = tuple(info.name for info in describe(RunSettings))
 TOP_KEYS = ("graph", "spread", "scenario", "policy", *RUN_KEYS, "max_events", "calibration",
             "platforms", "cross_posting", "hash_sharing")
-SIM_KEYS = ("graph", "spread", "scenario", "policy", "max_events")
 # keys that change how results are shown, not what they are: left out of the job hash
 PRESENTATION_KEYS = ("plots",)
 
@@ -102,9 +102,7 @@ def check_job_config(cfg: Mapping[str, Any]) -> JobSpec:
     """
     if not isinstance(cfg, Mapping):
         raise ConfigError("config", cfg, "must be a mapping")
-    for k in cfg:
-        if k not in TOP_KEYS:
-            raise ConfigError(str(k), cfg[k], f"unknown key; allowed: {', '.join(TOP_KEYS)}")
+    check_keys("", cfg, TOP_KEYS)
     run = parse(RunSettings, {k: cfg[k] for k in RUN_KEYS if k in cfg}, "")
     seeds = tuple(range(run.seed, run.seed + run.seeds))
     if cfg.get("platforms") is not None:

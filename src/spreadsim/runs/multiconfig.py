@@ -17,8 +17,8 @@ from typing import Any
 from spreadsim.errors import ConfigError
 from spreadsim.graphs import check_graph_config
 from spreadsim.policies import check_stack, make_policy
-from spreadsim.schema.checks import check_keys, integer, mapping
-from spreadsim.schema.config import MAX_EVENTS, SimConfig
+from spreadsim.schema.checks import check_keys, mapping
+from spreadsim.schema.config import Limits, SimConfig
 from spreadsim.schema.fields import parse
 from spreadsim.schema.model import ScenarioConfig, SpreadConfig
 from spreadsim.schema.platforms import MULTI_KEYS, CrossPosting, HashSharing, PlatformSection
@@ -66,7 +66,7 @@ class MultiConfig:
         check_keys("config", cfg, MULTI_KEYS)
         spread = parse(SpreadConfig, cfg.get("spread"), "spread")
         scenario = parse(ScenarioConfig, cfg.get("scenario"), "scenario")
-        max_events = integer("max_events", cfg.get("max_events", MAX_EVENTS), lo=1)
+        max_events = parse(Limits, {k: cfg[k] for k in ("max_events",) if k in cfg}, "").max_events
         plats = cfg.get("platforms")
         if isinstance(plats, str) or not isinstance(plats, Sequence) or not plats:
             raise ConfigError("platforms", plats, "must be a non-empty list of platforms "

@@ -18,11 +18,13 @@ INF_WORDS = ("inf", "infinity", "never", "none")
 
 
 def check_keys(section: str, cfg: Mapping[str, Any], allowed: Iterable[str]) -> None:
-    """Reject keys of ``cfg`` that are not in ``allowed``."""
+    """Reject keys of ``cfg`` that are not in ``allowed`` (``section``: the dotted path of ``cfg``,
+    empty for the top level of a config)."""
     allowed = list(allowed)
     for k in cfg:
         if k not in allowed:
-            raise ConfigError(f"{section}.{k}", cfg[k], f"unknown key; allowed: {', '.join(allowed)}")
+            raise ConfigError(f"{section}.{k}" if section else str(k), cfg[k],
+                              f"unknown key; allowed: {', '.join(allowed)}")
 
 
 def require(section: str, cfg: Mapping[str, Any], key: str) -> Any:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from spreadsim.errors import ConfigError
-from spreadsim.schema.checks import integer, mapping
-from spreadsim.schema.fields import defaults, parse
+from spreadsim.schema.checks import check_keys, mapping
+from spreadsim.schema.fields import Integer, defaults, param, parse
 from spreadsim.schema.graphs import graph_mapping, parse_graph
 from spreadsim.schema.model import ScenarioConfig, SpreadConfig
 from spreadsim.schema.policies import parse_policy
@@ -31,6 +31,16 @@ DEFAULT_GRAPH = {"kind": "barabasi_albert"}
 DEFAULT_POLICY = {"name": "fixed_latency"}
 #: a run stops with an error after this many spread events (a guard against runaway configs)
 MAX_EVENTS = 50_000_000
+#: the keys of a one-platform world (SimConfig.from_dict)
+SIM_KEYS = ("graph", "spread", "scenario", "policy", "max_events")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Guards of a run."""
+
+    max_events: int = param(MAX_EVENTS, "a run stops with an error after this many spread events (a "
+                            "guard against configs that would run for days)", Integer(lo=1, hi=2**62))
 
 
 def complete_graph(value: Any, path: str = "graph") -> dict[str, Any]:
@@ -77,18 +87,15 @@ class SimConfig:
         takes the schema's defaults. ``policy`` is one policy mapping (with a ``name``), a list of
         them (a stack), or null (no policy: the unmoderated run)."""
         cfg = mapping("config", cfg)
-        allowed = ("graph", "spread", "scenario", "policy", "max_events")
-        for k in cfg:
-            if k not in allowed:
-                raise ConfigError(f"config.{k}", cfg[k], f"unknown key; allowed: {', '.join(allowed)}")
+        check_keys("config", cfg, SIM_KEYS)
         return cls(
             graph=complete_graph(cfg.get("graph"), "graph"),
             spread=parse(SpreadConfig, cfg.get("spread"), "spread"),
             scenario=parse(ScenarioConfig, cfg.get("scenario"), "scenario"),
             policies=policy_stack("policy", cfg.get("policy", DEFAULT_POLICY)),
-            max_events=integer("max_events", cfg.get("max_events", MAX_EVENTS), lo=1, hi=2**62),
+            max_events=parse(Limits, {k: cfg[k] for k in ("max_events",) if k in cfg}, "").max_events,
         )
 
 
-__all__ = ["SimConfig", "DEFAULT_GRAPH", "DEFAULT_POLICY", "MAX_EVENTS", "complete_graph", "complete_policy",
-           "policy_stack"]
+__all__ = ["SimConfig", "Limits", "SIM_KEYS", "DEFAULT_GRAPH", "DEFAULT_POLICY", "MAX_EVENTS", "complete_graph",
+           "complete_policy", "policy_stack"]

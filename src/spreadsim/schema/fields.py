@@ -214,7 +214,7 @@ def parse(cls: type[_T], raw: Any, path: str) -> _T:
     then the section's own ``validate(path)`` checks the fields together, if it has one."""
     raw = checks.mapping(path or "config", raw)
     infos = describe(cls)
-    checks.check_keys(path or "config", raw, [i.name for i in infos])
+    checks.check_keys(path, raw, [i.name for i in infos])
     values = {}
     for info in infos:
         value = raw.get(info.name, info.default)

@@ -36,6 +36,7 @@ from spreadsim.schema.fields import (
     param,
     parse,
 )
+from spreadsim.schema.model import SEED_MAX
 
 __all__ = [
     "GRAPH_KINDS", "GraphSection", "BarabasiAlbert", "ScaleFreeDirected", "WattsStrogatz",
@@ -74,24 +75,6 @@ class OneOf(Choice):
         if not isinstance(value, str) or value not in self.options:
             raise ConfigError(path, value, f"must be one of {', '.join(self.options)}")
         return value
-
-
-@dataclass(frozen=True)
-class GraphSeed(Optional):
-    """``null`` or an integer seed in [0, 2**63 - 1]."""
-
-    inner: Check = Integer(0, 2**63 - 1)
-
-    def __call__(self, path: str, value: Any) -> int | None:
-        if value is None:
-            return None
-        try:
-            return integer(path, value, lo=0, hi=2**63 - 1)
-        except ConfigError:
-            raise ConfigError(path, value, "must be null or an integer >= 0 and <= 2**63 - 1") from None
-
-    def text(self) -> str:
-        return "null or integer >= 0 and <= 2**63 - 1"
 
 
 @dataclass(frozen=True)
@@ -216,7 +199,7 @@ def _kind(name: str) -> Any:
 
 
 def _seed() -> Any:
-    return param(DEFAULT_GRAPH_SEED, SEED_HELP, GraphSeed())
+    return param(DEFAULT_GRAPH_SEED, SEED_HELP, Optional(Integer(0, SEED_MAX)))
 
 
 def _name(default: str = "the kind") -> Any:
@@ -415,7 +398,7 @@ class EdgeList(GraphSection):
                                            "follows: line 'u v' means u follows v", OneOf(EDGE_MEANINGS))
     weights: str = param("error", "a 3rd column: error rejects it; ignore reads only the first two",
                          OneOf(WEIGHTS))
-    seed: int | None = param(None, "unused (the file fixes the graph)", GraphSeed())
+    seed: int | None = param(None, "unused (the file fixes the graph)", Optional(Integer(0, SEED_MAX)))
     name: str | None = _name("the file name")
 
 

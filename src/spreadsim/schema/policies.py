@@ -432,18 +432,10 @@ class AccountStrikesParams:
 
 
 #: every policy's section by its ``name``
-POLICY_PARAMS: dict[str, type] = {
-    "none": NoneParams,
-    "fixed_latency": FixedLatencyParams,
-    "latency_distribution": LatencyDistributionParams,
-    "notice_and_takedown": NoticeAndTakedownParams,
-    "authority_referral": AuthorityReferralParams,
-    "circuit_breaker": CircuitBreakerParams,
-    "automated_detection": AutomatedDetectionParams,
-    "reupload": ReuploadParams,
-    "hash_matching": HashMatchingParams,
-    "account_strikes": AccountStrikesParams,
-}
+POLICY_PARAMS: dict[str, type] = {defaults(cls)["name"]: cls for cls in (
+    NoneParams, FixedLatencyParams, LatencyDistributionParams, NoticeAndTakedownParams,
+    AuthorityReferralParams, CircuitBreakerParams, AutomatedDetectionParams, ReuploadParams,
+    HashMatchingParams, AccountStrikesParams)}
 
 
 def parse_policy(raw: Any, path: str = "policy") -> Any:

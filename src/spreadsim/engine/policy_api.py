@@ -98,6 +98,7 @@ class PolicyApi:
         # exposures are checked against this time when they fire, so recording the exact
         # scheduled time (rather than the clock's float sum) keeps results path-independent
         self._pf[post.id, K.PF_REMOVED] = at
+        self._pf[post.id, K.PF_CUT] = K.removal_cut(at)  # what exposures are compared with
         self.removals.append((at, post.id))
         for p in self.policies:
             p.on_removal(post)
@@ -110,7 +111,7 @@ class PolicyApi:
         if at >= self.config.scenario.horizon_h:
             return  # after the end of the simulation: never observed
         # an upper bound on the removal time: spread events at or after it can be dropped early
-        self._pf[post.id, K.PF_LIMIT] = min(self._pf[post.id, K.PF_LIMIT], at)
+        self._pf[post.id, K.PF_LIMIT] = min(self._pf[post.id, K.PF_LIMIT], K.removal_cut(at))
         self.env.timeout(at - self.env.now).callbacks.append(lambda _e: self._remove(post, at))
 
     def set_copy_clock(self, post: Post, kind: int, a: float, b: float, prob: float,

@@ -288,7 +288,7 @@ class Simulation(PolicyApi, Workspace):
         pf, pi = self._pf[q], self._pi[q]
         pf[K.PF_T0] = t
         pf[K.PF_P] = p
-        pf[K.PF_REMOVED] = math.inf
+        pf[K.PF_REMOVED] = pf[K.PF_CUT] = math.inf
         pf[K.PF_DECAY_A], pf[K.PF_DECAY_B] = decay.a, decay.b
         pf[K.PF_SCALE] = 1.0
         pf[K.PF_LIMIT] = math.inf
@@ -301,7 +301,7 @@ class Simulation(PolicyApi, Workspace):
             pol.on_upload(post)
         if not self._pi[q, K.PI_REACH_TRIGGER]:
             self._freeze_reach(post)  # no trigger: its reach need not be counted live
-        if t < self._pf[q, K.PF_REMOVED]:
+        if t < self._pf[q, K.PF_CUT]:
             self._grow()  # room for one share's worth of events
             K.share(self._indptr, self._indices, self._pf, self._pi, self._hf, self._hi, self._meta,
                     self._delay, self._lat_table, self._clock_f, self._clock_i,

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from spreadsim.dists import latency_from_uniform
-from spreadsim.engine.kernel import PH_TICKS
+from spreadsim.engine.kernel import PH_TICKS, removal_cut
 from spreadsim.engine.metrics import post_columns, post_tables, series_grid, summarize
 from spreadsim.engine.records import RunResult
 from spreadsim.engine.simulation import Simulation
@@ -154,7 +154,7 @@ class DeadlineTrace:
         """Reach per post under ``cfg`` (the cheap part of :meth:`result`)."""
         if not getattr(self, "_indexed", False):
             self._index()
-        return _count_below(self.t, self._off, self.removal_times(cfg))
+        return _count_below(self.t, self._off, _cuts(self.removal_times(cfg)))
 
     def result(self, cfg: SimConfig) -> RunResult:
         """The full :class:`RunResult` of ``cfg`` for this seed, as ``simulate`` would give it."""
@@ -162,8 +162,9 @@ class DeadlineTrace:
             self._index()
         removed = self.removal_times(cfg)
         n = len(self.posts)
-        reach = _count_below(self.t, self._off, removed)  # first exposures before removal
-        views = _count_below(self.view_t, self._voff, removed)
+        cut = _cuts(removed)  # (the tie rule of spreadsim.engine.kernel.timing)
+        reach = _count_below(self.t, self._off, cut)  # first exposures before removal
+        views = _count_below(self.view_t, self._voff, cut)
         shares = self._shared_cum[self._off[:-1] + reach] - self._shared_cum[self._off[:-1]]
         if getattr(self, "_fixed", None) is None:
             self._fixed = post_columns(self.posts)
@@ -275,6 +276,15 @@ def _by_post_then_time(q: np.ndarray, t: np.ndarray, n_posts: int) -> np.ndarray
     by_t = np.argsort(t)
     keys = q[by_t].astype(np.int16 if n_posts < 2**15 else np.int64)
     return by_t[np.argsort(keys, kind="stable")]
+
+
+@njit(cache=True)
+def _cuts(removed: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """``removal_cut`` of each removal time: exposures at or after it never happen."""
+    out = np.empty(removed.shape[0])
+    for i in range(removed.shape[0]):
+        out[i] = removal_cut(removed[i])
+    return out
 
 
 @njit(cache=True)

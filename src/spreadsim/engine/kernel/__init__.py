@@ -11,7 +11,9 @@ as a SimPy event at its own time, where the policy's hook runs.
 Removal never races spreading: an exposure is checked at fire time against its post's removal time
 (``cascade``: removing a post removes every share of it) and against the removal time of the copy
 that caused it (``per_copy``: each share has its own clocks, one per policy, and goes at the
-earliest, :func:`~.scheduling.copy_deadline`); an exposure due at or after removal never happens.
+earliest, :func:`~.scheduling.copy_deadline`); an exposure due at or after removal never happens,
+and neither does one due less than 1e-9 of the removal time before it (the tie rule of
+:mod:`.timing`: the decision does not depend on the order of the float sums that gave the times).
 
 Randomness is counter based (:mod:`spreadsim.rng`): the delay on edge u->v of post q and the reshare
 coin of user v for post q are fixed functions of (post key, u, v), whatever order events run in.
@@ -50,6 +52,7 @@ from spreadsim.engine.kernel.layout import (
     HI_USER,
     NPF,
     NPI,
+    PF_CUT,
     PF_DECAY_A,
     PF_DECAY_B,
     PF_LIMIT,
@@ -78,13 +81,14 @@ from spreadsim.engine.kernel.loop import advance
 from spreadsim.engine.kernel.scheduling import share
 from spreadsim.engine.kernel.sets import dense_seen_words, first_slot, new_seen, rehash, rehash_first, seen_add
 from spreadsim.engine.kernel.settling import first_span, settle_inert
+from spreadsim.engine.kernel.timing import TIE_REL, removal_cut
 
 __all__ = [
     "CF_A", "CF_B", "CF_PROB", "CI_KEY", "CI_KIND", "CI_NEXT", "DONE", "EV_EXPOSURE", "EV_NOTICE", "EV_SHARE", "EV_THRESHOLD", "GROW", "HF_DEADLINE", "HF_TIME",
     "HI_POST", "HI_SEQ", "HI_SRC", "HI_USER", "NPF", "NPI",
-    "PF_DECAY_A", "PF_DECAY_B", "PF_LIMIT", "PF_NOTICE_P", "PF_P", "PF_REMOVED", "PF_SCALE", "PF_T0",
+    "PF_CUT", "PF_DECAY_A", "PF_DECAY_B", "PF_LIMIT", "PF_NOTICE_P", "PF_P", "PF_REMOVED", "PF_SCALE", "PF_T0",
     "PH_TICKS", "PI_CLOCKS", "PI_DECAY_KIND", "PI_DELAY_KEY", "PI_KEY", "PI_LEGAL", "PI_NOTICE_KEY",
     "PI_PH_TICKS", "PI_REACH", "PI_REACH_TRIGGER", "PI_SHARE_KEY", "PI_SHARES", "PI_UPLOADER", "PI_VIEWS",
-    "STOPPED", "advance", "dense_seen_words", "first_slot", "first_span", "new_seen", "rehash",
-    "rehash_first", "seen_add", "settle_inert", "share",
+    "STOPPED", "TIE_REL", "advance", "dense_seen_words", "first_slot", "first_span", "new_seen", "rehash",
+    "rehash_first", "removal_cut", "seen_add", "settle_inert", "share",
 ]

@@ -8,8 +8,10 @@ DONE, STOPPED, GROW = 0, 1, 2
 # bits of the events reported to Python (meta[3] holds the bits of the reported exposure)
 EV_EXPOSURE, EV_SHARE, EV_NOTICE, EV_THRESHOLD = 1, 2, 4, 8
 # columns of the per-post float and int tables
-(PF_T0, PF_P, PF_REMOVED, PF_DECAY_A, PF_DECAY_B, PF_SCALE, PF_NOTICE_P, PF_LIMIT) = range(8)
-NPF = 8
+# PF_REMOVED: the post's removal time (inf: up); PF_CUT: removal_cut of it, what exposures are
+# compared with (the tie rule, see .timing); PF_LIMIT: the cut of a removal scheduled ahead
+(PF_T0, PF_P, PF_REMOVED, PF_DECAY_A, PF_DECAY_B, PF_SCALE, PF_NOTICE_P, PF_LIMIT, PF_CUT) = range(9)
+NPF = 9
 # PI_CLOCKS: 1 + the row of the post's first per-copy removal clock in the clock tables (0: none)
 (PI_KEY, PI_UPLOADER, PI_DECAY_KIND, PI_CLOCKS, PI_VIEWS, PI_REACH, PI_SHARES, PI_NOTICE_KEY,
  PI_REACH_TRIGGER, PI_LEGAL, PI_PH_TICKS, PI_DELAY_KEY, PI_SHARE_KEY) = range(13)

@@ -20,9 +20,9 @@ from spreadsim.engine.kernel.layout import (
     HI_USER,
     PF_DECAY_A,
     PF_DECAY_B,
+    PF_CUT,
     PF_NOTICE_P,
     PF_P,
-    PF_REMOVED,
     PF_SCALE,
     PF_T0,
     PI_DECAY_KIND,
@@ -36,6 +36,7 @@ from spreadsim.engine.kernel.layout import (
 )
 from spreadsim.engine.kernel.scheduling import _share
 from spreadsim.engine.kernel.sets import first_slot, seen_add
+from spreadsim.engine.kernel.timing import removal_cut
 from spreadsim.jit import njit, prefetch
 from spreadsim.rng import uniform
 
@@ -101,8 +102,8 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
         q = hi[last, HI_POST]
         v = hi[last, HI_USER]
         src = hi[last, HI_SRC]  # read now: share() below reuses the freed slot
-        if t >= pf[q, PF_REMOVED] or t >= deadline:
-            continue  # the post or this copy was removed before the exposure was due
+        if t >= pf[q, PF_CUT] or t >= removal_cut(deadline):
+            continue  # the post or this copy was removed before the exposure was due (tie rule)
         pi[q, PI_VIEWS] += 1
         key = q * n_users + v
         # an entry queued while the post's reach was live may have been superseded by an earlier

@@ -34,6 +34,7 @@ from spreadsim.engine.kernel.layout import (
     PI_VIEWS,
 )
 from spreadsim.engine.kernel.sets import first_slot
+from spreadsim.engine.kernel.timing import removal_cut
 from spreadsim.jit import njit, prefetch
 from spreadsim.rng import uniform
 
@@ -101,6 +102,7 @@ def _share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarr
     :func:`settle_inert` settles both at the end.
     """
     deadline = copy_deadline(pi, clock_f, clock_i, lat_table, q, u, t)
+    dcut = removal_cut(deadline)  # (the tie rule)
     dkey = pi[q, PI_DELAY_KEY]
     skey = pi[q, PI_SHARE_KEY]
     nkey = pi[q, PI_NOTICE_KEY]
@@ -115,7 +117,7 @@ def _share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarr
     mapped = meta[12] != 0
     final = meta[13] != 0
     track_deadline = first.shape[0] > 1
-    limit = pf[q, PF_LIMIT]
+    limit = pf[q, PF_LIMIT]  # (a cut already)
     n_users = indptr.shape[0] - 1
     kind = int(delay_par[0])
     a = delay_par[1]
@@ -139,7 +141,7 @@ def _share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarr
     # come before the removal and the end (draws below ``sure``) and the user was exposed by now
     sure = 0.0
     if final and track and not mapped:
-        sure = delay_surely_before(kind, a, b, t, min(deadline, horizon, limit))
+        sure = delay_surely_before(kind, a, b, t, min(dcut, horizon, limit))
     for e in range(lo, hi_):
         w = indices[np.uint64(e)]
         if w == uploader:
@@ -150,7 +152,7 @@ def _share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarr
             views += 1
             continue
         te = t + delay_from_uniform(kind, a, b, x)
-        if te >= deadline or te >= horizon or te >= limit:
+        if te >= dcut or te >= horizon or te >= limit:
             continue  # at or after the copy's or post's (scheduled) removal, or the end: never
         seq += 1
         if track:

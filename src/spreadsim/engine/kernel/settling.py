@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from spreadsim.engine.kernel.layout import PF_REMOVED, PH_TICKS, PI_LEGAL, PI_PH_TICKS, PI_REACH, PI_VIEWS
+from spreadsim.engine.kernel.layout import PF_CUT, PF_REMOVED, PH_TICKS, PI_LEGAL, PI_PH_TICKS, PI_REACH, PI_VIEWS
 from spreadsim.engine.kernel.sets import seen_add
 from spreadsim.jit import njit
 
@@ -58,7 +58,7 @@ def _settle_scan(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
     for q in range(first.shape[1] // n_users):
         base = q * n_users
         stop = base + n_users
-        removed = pf[q, PF_REMOVED]
+        removed = pf[q, PF_CUT]  # (the tie rule; a copy's deadline was applied at scheduling)
         h = hist[pi[q, PI_LEGAL]]
         cdl, cend = math.inf, _end_ticks(pf, q, math.inf, horizon)
         reach = 0
@@ -125,7 +125,7 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
     nbins = hist.shape[1]
     for r in range(n_inert):
         q = inert_i[r, 0]
-        if inert_f[r, 0] < pf[q, PF_REMOVED] and inert_f[r, 0] < inert_f[r, 1]:
+        if inert_f[r, 0] < pf[q, PF_CUT] and inert_f[r, 0] < inert_f[r, 1]:
             pi[q, PI_VIEWS] += 1
     if scan and nbins > 0 and dense:
         meta[7] += _settle_scan(pf, pi, seen, n_users, first, hist, step, horizon, last, buf, every)
@@ -145,7 +145,7 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
         key = first_keys[slot] if mapped else slot
         q = key // n_users
         dl = first[1, slot] if track_deadline else math.inf
-        if t >= pf[q, PF_REMOVED] or t >= dl:
+        if t >= pf[q, PF_CUT] or t >= dl:
             continue
         if seen_add(seen, key, dense):
             meta[7] += 1

@@ -69,16 +69,26 @@ def test_results_get_ordinary_permissions(tmp_path):
     assert mode == 0o666 & ~umask
 
 
-def test_cli_disk_full_one_line(small_disk):
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    res = subprocess.run([sys.executable, "-m", "spreadsim.app.cli", "experiment=single", "seeds=3",
-                          "graph.n=2000", f"hydra.run.dir={small_disk}/run"],
-                         capture_output=True, text=True, env=env, timeout=300)
-    assert res.returncode != 0
-    errors = [line for line in res.stderr.splitlines() if line.startswith("spreadsim: error:")]
-    assert len(errors) == 1 and "No space left" in errors[0], res.stderr[-2000:]
-    leftovers = [p for p in (small_disk / "run").rglob("*") if p.name.endswith(".tmp")]
-    assert leftovers == []
+@pytest.mark.parametrize("size", ["16k", "64k", "128k"])
+def test_cli_disk_full_one_line(tmp_path, size):
+    disk = tmp_path / "small"
+    _mount(disk, f"size={size}")
+    try:
+        env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+        res = subprocess.run([sys.executable, "-m", "spreadsim.app.cli", "experiment=single",
+                              "seeds=3", "graph.n=2000", f"hydra.run.dir={disk}/run"],
+                             capture_output=True, text=True, env=env, timeout=300)
+        assert res.returncode != 0
+        lines = [line for line in res.stderr.splitlines() if line.strip()]  # every line counts
+        assert len(lines) == 1 and lines[0].startswith("spreadsim: error:"), res.stderr[-3000:]
+        assert "No space left" in lines[0]
+        # nothing of the failed run is left: no table, no done marker, no temporary file
+        assert not (disk / "run").exists() or not [
+            p for p in (disk / "run").rglob("*") if p.suffix in (".tmp", ".parquet", ".csv",
+                                                                  ".json", ".png", ".html")
+            or p.name == "done"]
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
 
 
 def test_cli_read_only_output_one_line(read_only):

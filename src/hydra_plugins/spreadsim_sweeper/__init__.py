@@ -44,12 +44,14 @@ class SpreadsimSweeper(Sweeper):
 
     def sweep(self, arguments: list[str]) -> Any:
         from spreadsim.app.sweepcheck import sweep_jobs
+        from spreadsim.outputs.io import atomic_write_bytes
 
         assert self.config is not None and self.launcher is not None
         jobs = sweep_jobs(self.config)  # (``arguments`` are the config's hydra.overrides.task)
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")  # as the basic sweeper
+        # as the basic sweeper, but written to a temporary name and renamed into place
+        atomic_write_bytes(sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config).encode())
         size = self.max_batch_size or max(len(jobs), 1)
         returns = []
         for start in range(0, len(jobs), size):

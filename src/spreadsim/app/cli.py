@@ -24,13 +24,16 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from spreadsim.app.callback import cleanup_failed_sweep
-from spreadsim.app.messages import group_override_message, hydra_error_message
+from spreadsim.app.callback import LOG_FAILURES, cleanup_failed_sweep, output_dir
+from spreadsim.app.messages import exception_line, group_override_message, hydra_error_message
 from spreadsim.app.task import hydra_job
-from spreadsim.errors import ConfigError, DataError
-from spreadsim.runs.jobspec import InvalidConfig, JobError
+from spreadsim.errors import ConfigError, DataError, OutputError
+from spreadsim.runs.jobspec import InvalidConfig, JobError, SweepFailed
 
 EXIT_BAD_INPUT = 2
+#: the exit status of a run or sweep that failed for another reason (an output folder that cannot
+#: be written, a sweep folder held by another sweep, a failed aggregation, an unexpected error)
+EXIT_FAILED = 1
 
 __all__ = ["console", "main", "hydra_error_message"]
 
@@ -55,12 +58,18 @@ class _DropHydraJobErrorLines:
         return getattr(self._stream, name)
 
 
-def _fail(message: str) -> None:
-    cleanup_failed_sweep()
-    sys.stdout.flush()
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
+    try:
+        cleanup_failed_sweep()
+    except Exception as e:  # noqa: BLE001 - the clean-up must not hide the error itself
+        message += f" (and the clean-up failed: {exception_line(e)})"
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
     sys.stderr.write(f"spreadsim: error: {message}\n")
     sys.stderr.flush()
-    raise SystemExit(EXIT_BAD_INPUT)
+    raise SystemExit(code)
 
 
 def _register_plugins() -> None:
@@ -101,6 +110,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     except InvalidConfig as e:
         sys.stderr = real_stderr
         _fail(str(e))
+    except SweepFailed as e:
+        sys.stderr = real_stderr
+        _fail(str(e), EXIT_FAILED)
+    except OutputError as e:  # a result file that cannot be written: one line, nothing partial
+        sys.stderr = real_stderr
+        if user_full_error:
+            raise
+        _fail(str(e), EXIT_FAILED)
     except (ConfigError, DataError, JobError) as e:
         sys.stderr = real_stderr
         if user_full_error:
@@ -111,22 +128,51 @@ def main(argv: Sequence[str] | None = None) -> None:
         if user_full_error:
             raise
         _fail(hydra_error_message(e))
-    except (TypeError, ValueError):  # Hydra's defaults list on a group given a non-name
+    except (TypeError, ValueError) as e:  # Hydra's defaults list on a group given a non-name
         sys.stderr = real_stderr
-        message = None if user_full_error else group_override_message(args)
-        if message is None:
+        if user_full_error:
             raise
+        os_error = _os_error(e)  # e.g. Hydra's log file handler in a read-only folder
+        if os_error is not None:
+            _fail(_cannot_write(os_error), EXIT_FAILED)
+        message = group_override_message(args)
+        if message is None:
+            _fail(f"{exception_line(e)} (HYDRA_FULL_ERROR=1 for the traceback)", EXIT_FAILED)
         _fail(message)
     except OSError as e:  # e.g. a read-only or full output folder, before our own writers ran
         sys.stderr = real_stderr
         if user_full_error:
             raise
-        where = f" {e.filename}" if e.filename else ""
-        _fail(f"cannot write{where}: {e.strerror or e}")
+        _fail(_cannot_write(e), EXIT_FAILED)
+    except Exception as e:  # noqa: BLE001 - anything else: one line, the traceback on request
+        sys.stderr = real_stderr
+        if user_full_error:
+            raise
+        _fail(f"{exception_line(e)} (HYDRA_FULL_ERROR=1 for the traceback)", EXIT_FAILED)
     finally:
         sys.stderr = real_stderr
         if not user_full_error:
             os.environ.pop("HYDRA_FULL_ERROR", None)
+    if LOG_FAILURES:  # the command succeeded, but its log file could not be written
+        sys.stderr.write(f"spreadsim: warning: {LOG_FAILURES[0]}\n")
+
+
+def _os_error(e: BaseException) -> OSError | None:
+    """The OS error that caused ``e`` (its ``__cause__``/``__context__`` chain), if any."""
+    seen = 0
+    cur: BaseException | None = e
+    while cur is not None and seen < 10:
+        if isinstance(cur, OSError):
+            return cur
+        cur = cur.__cause__ or cur.__context__
+        seen += 1
+    return None
+
+
+def _cannot_write(e: OSError) -> str:
+    folder = output_dir()
+    where = f" {e.filename}" if e.filename else (f" into {folder}" if folder else "")
+    return f"cannot write{where}: {e.strerror or e}"
 
 
 def _exit_code(code: Any) -> int:

@@ -9,7 +9,7 @@ from hydra.errors import MissingConfigException, OverrideParseException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-__all__ = ["CONFIG_GROUPS", "first_line", "group_override_message", "hydra_error_message"]
+__all__ = ["CONFIG_GROUPS", "exception_line", "first_line", "group_override_message", "hydra_error_message"]
 
 #: spreadsim's config groups (the folders of conf/)
 CONFIG_GROUPS = ("graph", "spread", "policy", "scenario", "experiment")
@@ -18,6 +18,18 @@ CONFIG_GROUPS = ("graph", "spread", "policy", "scenario", "experiment")
 def first_line(text: str) -> str:
     """The first non-blank line of ``text``, stripped (for one-line error messages)."""
     return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+
+
+def exception_line(ex: BaseException) -> str:
+    """One line for any exception: the message of spreadsim's own errors, ``<file>: <reason>``
+    for an OS error, ``<type>: <first line>`` for anything else."""
+    if isinstance(ex, OSError) and ex.strerror:
+        where = f"{ex.filename}: " if ex.filename else ""
+        return f"{where}{ex.strerror}"
+    text = first_line(str(ex))
+    if isinstance(ex, ValueError) and type(ex).__module__.startswith("spreadsim"):
+        return text
+    return f"{type(ex).__name__}: {text}" if text else type(ex).__name__
 
 
 def hydra_error_message(ex: BaseException) -> str:

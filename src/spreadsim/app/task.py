@@ -14,13 +14,14 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
-from spreadsim.errors import ConfigError, DataError
+from spreadsim.app.messages import first_line
+from spreadsim.errors import ConfigError, DataError, OutputError
 from spreadsim.outputs.io import canonical
 from spreadsim.outputs.layout import CACHE_DIR, remove_if_only_hydra
 from spreadsim.outputs.sweep_outputs import write_sweep_outputs
 from spreadsim.outputs.tables import format_summary
 from spreadsim.runs.calibration import run_calibration
-from spreadsim.runs.job import run_job
+from spreadsim.runs.job import remove_job_files, run_job
 from spreadsim.runs.jobspec import JobError
 
 __all__ = ["config_text", "hydra_job", "override_params", "run_calibration", "task_container",
@@ -148,10 +149,24 @@ def hydra_job(cfg: DictConfig) -> None:
                 sweep_dir=sweep_dir)
     except (ConfigError, DataError) as e:
         remove_if_only_hydra(out, hc.job.name)
+        if isinstance(e, OutputError):  # (a plain one-line error; pickles between processes)
+            raise
         raise JobError(str(e)) from None
     if not multirun:
-        summary, params_ = write_sweep_outputs(out, [out], svg=svg, config_text=config_text(cfg),
-                                               title=f"spreadsim run: {out}")
+        try:
+            summary, params_ = write_sweep_outputs(out, [out], svg=svg,
+                                                   config_text=config_text(cfg),
+                                                   title=f"spreadsim run: {out}")
+        except Exception as e:
+            try:  # a run that failed leaves none of its results behind
+                remove_job_files(out)
+                remove_if_only_hydra(out, hc.job.name)
+            except OSError:
+                pass
+            if isinstance(e, DataError):
+                raise
+            raise OutputError(f"run {out}: aggregation failed: {type(e).__name__}: "
+                              f"{first_line(str(e))}") from None
         sys.stdout.write(format_summary(summary, params_))
         sys.stdout.write(f"results: {out}\n")
         sys.stdout.flush()

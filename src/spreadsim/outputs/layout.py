@@ -16,7 +16,8 @@ import os
 import shutil
 from pathlib import Path
 
-#: a job's finished marker (its content: the job's config hash)
+#: a job's finished marker, written last (JSON: the job's config hash, and the size and SHA-256 of
+#: each table file, checked when a sweep resumes)
 DONE = "done"
 #: a job's record: overrides, parameters, resolved config, config hash, version
 JOB_FILE = "job.json"
@@ -31,8 +32,13 @@ SWEEP_FILE = ".sweep.json"
 CACHE_DIR = ".cache"
 #: the main plot of a sweep
 PLOT_FILE = "reach_vs_latency.png"
+#: every plot of a sweep (PNG, and SVG with ``plots.svg``)
+PLOTS = ("reach_vs_latency", "prevented_vs_latency", "time_to_removal", "reach_over_time",
+         "reach_by_category")
 #: the self-contained HTML report
 REPORT_FILE = "report.html"
+#: the sweep lock: the live sweep's pid, host and start time (empty when no sweep holds it)
+LOCK_FILE = ".sweep.lock"
 #: an SLA calibration's curve (a table), answer and plot
 CALIBRATION_TABLE = "calibration"
 CALIBRATION_FILE = "calibration.json"
@@ -41,7 +47,29 @@ CALIBRATION_PLOT = "calibration.png"
 __all__ = ["DONE", "JOB_FILE", "JOB_TABLES", "RUNS", "POSTS", "SERIES", "SWEEP_TABLES", "RESULTS",
            "SUMMARY", "CATEGORIES", "SWEEP_FILE", "CACHE_DIR", "PLOT_FILE",
            "REPORT_FILE", "CALIBRATION_TABLE", "CALIBRATION_FILE", "CALIBRATION_PLOT",
-           "remove_if_only_hydra"]
+           "PLOTS", "LOCK_FILE", "aggregate_files", "remove_aggregates", "remove_if_only_hydra"]
+
+
+def aggregate_files(out_dir: str | os.PathLike[str]) -> list[Path]:
+    """The aggregates a sweep (or a single run's folder) may hold: the :data:`SWEEP_TABLES` as
+    Parquet + CSV, the :data:`PLOTS` as PNG + SVG and :data:`REPORT_FILE` (whether they exist
+    or not)."""
+    d = Path(out_dir)
+    return ([d / f"{t}.{ext}" for t in SWEEP_TABLES for ext in ("parquet", "csv")]
+            + [d / f"{p}.{ext}" for p in PLOTS for ext in ("png", "svg")] + [d / REPORT_FILE])
+
+
+def remove_aggregates(out_dir: str | os.PathLike[str]) -> list[Path]:
+    """Remove a folder's aggregates (:func:`aggregate_files`), so that none from an earlier or a
+    failed aggregation looks current; returns the files removed."""
+    removed = []
+    for f in aggregate_files(out_dir):
+        try:
+            f.unlink()
+            removed.append(f)
+        except FileNotFoundError:
+            pass
+    return removed
 
 
 def _only_hydra_files(path: Path, job_name: str) -> bool:

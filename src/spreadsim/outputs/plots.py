@@ -193,7 +193,8 @@ def _curve_plot(summary: Mapping[str, np.ndarray], path: str | os.PathLike[str],
     ax.set_ylim(bottom=0)
     ax.set_title(title if x is not None else title.replace("removal time", "sweep point"))
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(loc="best", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # (matplotlib warns on stderr about an empty legend)
+        ax.legend(loc="best", fontsize=8)
     if not math.isfinite(float(np.nansum(y))):
         log.warning("%s has non-finite values; the plot may be incomplete", y_col)
     return _save(fig, path, svg, bottom)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spreadsim.errors import DataError
+from spreadsim.errors import DataError, OutputError
 from spreadsim.outputs import plots as P
 from spreadsim.outputs.aggregate import aggregate
 from spreadsim.outputs.columns import Table
@@ -28,6 +28,7 @@ from spreadsim.outputs.layout import (
     RUNS,
     SERIES,
     SUMMARY,
+    remove_aggregates,
 )
 from spreadsim.outputs.report import config_yaml, write_report
 from spreadsim.outputs.tables import category_table, summarize_results
@@ -94,9 +95,26 @@ def write_sweep_outputs(out_dir: str | os.PathLike[str],
         The parameter columns.
     """
     dirs = [Path(d) for d in job_dirs]
+    out = Path(out_dir)
+    try:
+        remove_aggregates(out)  # nothing of an earlier aggregation may look current
+    except OSError as e:
+        raise OutputError(f"cannot remove the earlier aggregates in {out}: "
+                          f"{e.strerror or e}") from None
     if not dirs:
         raise DataError(f"sweep {out_dir}: no finished job folders to aggregate")
-    out = Path(out_dir)
+    try:
+        return _write_sweep_outputs(out, dirs, svg=svg, config_text=config_text, title=title)
+    except BaseException:
+        try:  # a failed aggregation leaves none of its files behind
+            remove_aggregates(out)
+        except OSError:
+            pass
+        raise
+
+
+def _write_sweep_outputs(out: Path, dirs: list[Path], *, svg: bool, config_text: str | None,
+                         title: str | None) -> tuple[Table, list[str]]:
     results, params = aggregate(dirs)
     summary = summarize_results(results, params)
     posts = [read_table(d / POSTS) for d in dirs]

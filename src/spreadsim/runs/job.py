@@ -12,6 +12,7 @@ Joining job folders into a sweep's tables is :mod:`spreadsim.outputs.aggregate`'
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import math
@@ -41,7 +42,7 @@ from spreadsim.version import __version__
 
 log = logging.getLogger("spreadsim.sweep")  # the name of these lines in every log (see runs.progress)
 
-__all__ = ["pinned_graph", "run_job"]
+__all__ = ["done_marker", "job_damage", "pinned_graph", "remove_job_files", "run_job"]
 
 
 _PINNED: dict[str, Graph] = {}  # the last pinned graph built in this process (one entry)
@@ -90,11 +91,67 @@ def pinned_graph(cfg: Mapping[str, Any], seed: int) -> Graph:
     return g
 
 
-def _job_is_done(out: Path, digest: str) -> bool:
-    marker = out / DONE
-    if not marker.is_file() or marker.read_text().strip() != digest:
-        return False
-    return all((out / f"{t}.parquet").is_file() for t in JOB_TABLES)
+def _job_files(out: Path) -> list[Path]:
+    """A job's own files, the done marker first."""
+    return [out / DONE, out / JOB_FILE,
+            *(out / f"{t}.{ext}" for t in JOB_TABLES for ext in ("parquet", "csv"))]
+
+
+def remove_job_files(out: str | os.PathLike[str]) -> None:
+    """Remove a job folder's own files (the done marker first), those a failed job wrote."""
+    out = Path(out)
+    for f in _job_files(out):
+        f.unlink(missing_ok=True)
+
+
+def done_marker(out: Path, digest: str) -> bytes:
+    """The done marker's content (JSON): the job's config hash, and the size and SHA-256 of each
+    table file the job wrote, so that resume can tell a damaged table from a finished one."""
+    files = {}
+    for t in JOB_TABLES:
+        for ext in ("parquet", "csv"):
+            f = out / f"{t}.{ext}"
+            files[f.name] = {"size": f.stat().st_size, "sha256": _sha256(f)}
+    return (json.dumps({"config_hash": digest, "files": files}, indent=1) + "\n").encode()
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def job_damage(out: Path, digest: str) -> str | None:
+    """Why the job folder ``out`` does not hold the finished job of config hash ``digest``
+    (None if it does): no or another done marker, or a table missing or not the size and
+    checksum its marker records."""
+    text = ""
+    try:
+        text = (out / DONE).read_text()
+        marker = json.loads(text)
+    except FileNotFoundError:
+        return "not finished"
+    except (OSError, ValueError):
+        marker = None
+        if len(text.strip()) != 64:  # (an earlier version's marker: the config hash alone)
+            return "its done marker cannot be read"
+    if not isinstance(marker, dict) or not isinstance(marker.get("files"), dict):
+        return "its done marker records no tables (an earlier version's)"
+    if marker.get("config_hash") != digest:
+        return "another config"
+    for name, want in sorted(marker["files"].items()):
+        f = out / name
+        try:
+            size = f.stat().st_size
+        except OSError:
+            return f"{name} is missing"
+        if size != want.get("size"):
+            return f"{name} has {size} bytes, its done marker says {want.get('size')}"
+        if _sha256(f) != want.get("sha256"):
+            return f"{name} does not match its checksum"
+    return None
 
 
 def run_job(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *,
@@ -145,9 +202,13 @@ def run_job(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *,
     spec = check_job_config(cfg)
     out = Path(out_dir)
     digest = config_hash(cfg)
-    if skip_done and _job_is_done(out, digest):
-        log.info("job %d: already done in %s, skipped", job_num, out)
-        return False
+    if skip_done:
+        why_not = job_damage(out, digest)
+        if why_not is None:
+            log.info("job %d: already done in %s, skipped", job_num, out)
+            return False
+        if why_not not in ("not finished", "another config"):
+            log.warning("job %d: run again: %s in %s", job_num, why_not, out)
     tic = time.perf_counter()
 
     def graph_for(seed: int) -> Graph | None:
@@ -232,16 +293,24 @@ def _write_job(spec: JobSpec, cfg: Mapping[str, Any], out: Path, digest: str,
         posts.append({"seed": np.full(n_posts, s, dtype=np.int64), **r.posts})
         n_t = len(r.series["time_h"])
         series.append({"seed": np.full(n_t, s, dtype=np.int64), **r.series})
-    out.mkdir(parents=True, exist_ok=True)
-    (out / DONE).unlink(missing_ok=True)
     job = {"job_num": int(job_num), "overrides": list(overrides),
            "params": _canonical(dict(params or {})), "config": _canonical(cfg),
            "config_hash": digest, "version": __version__}
-    atomic_write_bytes(out / JOB_FILE, (json.dumps(job, indent=2, sort_keys=False) + "\n").encode())
-    write_table(rows_to_columns(runs), out / RUNS)
-    write_table(concat(posts), out / POSTS)
-    write_table(concat(series), out / SERIES)
-    atomic_write_bytes(out / DONE, (digest + "\n").encode())
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        remove_job_files(out)  # the done marker first: an earlier job's files are stale now
+        atomic_write_bytes(out / JOB_FILE,
+                           (json.dumps(job, indent=2, sort_keys=False) + "\n").encode())
+        write_table(rows_to_columns(runs), out / RUNS)
+        write_table(concat(posts), out / POSTS)
+        write_table(concat(series), out / SERIES)
+        atomic_write_bytes(out / DONE, done_marker(out, digest))
+    except BaseException:
+        try:  # a failed job leaves none of its files behind
+            remove_job_files(out)
+        except OSError:
+            pass
+        raise
     elapsed = time.perf_counter() - tic
     log.info("job %d done: %d seeds, %s path, %.2f s -> %s", job_num, len(spec.seeds), path,
              elapsed, out)

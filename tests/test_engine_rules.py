@@ -3,9 +3,16 @@ rules"."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import pytest
 
-from spreadsim import simulate
+from spreadsim import SimConfig, simulate
+from spreadsim.engine.records import Attempt
+from spreadsim.engine.simulation import Simulation
+from spreadsim.policies import Policy, make_policies
+from spreadsim.schema.model import ALL_CATEGORIES, CATEGORIES
 
 from .helpers import config, digraph
 
@@ -65,3 +72,71 @@ def test_the_tie_rule_is_a_relative_tolerance():
         r = t0 + 0.3
         for te in (((t0 + 0.1) + 0.1) + 0.1, t0 + (0.1 + (0.1 + 0.1)), t0 + 0.3):
             assert te >= removal_cut(r)
+
+
+# --------------------------------------------------------------------------- policy draws
+
+class _Blocker(Policy):
+    """Blocks the upload of content ``cid`` (if set): the posts after it get other ids."""
+
+    name = "blocker"
+
+    def __init__(self, cid: int | None) -> None:
+        super().__init__({}, "blocker")
+        self.cid = cid
+
+    def on_upload_attempt(self, attempt: Attempt) -> bool:
+        return attempt.content_id != self.cid
+
+
+def _moderated(blocked: int | None) -> tuple[Simulation, Any]:
+    cfg = SimConfig.from_dict({
+        "graph": {"kind": "barabasi_albert", "n": 300, "m": 3, "seed": 5},
+        "spread": {"kernel": {"dist": "lognormal", "median_h": 1.0, "sigma": 1.0}},
+        "scenario": {"illegal_posts": 12, "uploaders": 4, "window_h": 12.0, "horizon_h": 48.0,
+                     "legal_posts": 6, "legal_share_prob": 0.1},
+        "policy": [
+            # plenty of moderators and fixed reviews: no post waits for another's review
+            {"name": "notice_and_takedown", "moderators": 1000, "review_time": 0.5,
+             "notice_prob": {c: 0.05 for c in ALL_CATEGORIES}, "removal_prob": 0.5,
+             "legal_removal_prob": 0.5},
+            {"name": "authority_referral", "categories": list(CATEGORIES), "referral_prob": 0.5,
+             "order_compliance": 0.5},
+            {"name": "circuit_breaker", "threshold": 3, "window_h": 2.0, "removal_prob": 0.5,
+             "legal_removal_prob": 0.5}]})
+    # the blocker last: the other policies keep their streams (policy:<index>:<name>)
+    sim = Simulation(cfg, 3, policies=[*make_policies(cfg.policies), _Blocker(blocked)])
+    return sim, sim.run()
+
+
+def _by_content(sim: Simulation, table: dict[str, np.ndarray], cols: tuple[str, ...]) -> set:
+    cid = {p.id: (p.content_id, p.copy) for p in sim.posts}
+    def value(col: np.ndarray, i: int) -> Any:
+        x = col[i].item()
+        return None if isinstance(x, float) and np.isnan(x) else x
+
+    return {(cid[int(q)], *(value(table[c], i) for c in cols)) for i, q in enumerate(table["post_id"])}
+
+
+def test_moderation_draws_belong_to_content_and_copy_not_post_ids():
+    """Bug 3: every policy draw is keyed by the post's content and copy, not its id (which shifts
+    when an upload is blocked). Blocking the first upload leaves every other post's notices,
+    review decisions, referrals and trips, and so its removal, exactly as they were."""
+    sim_a, a = _moderated(None)
+    sim_b, b = _moderated(0)
+    assert len(sim_b.posts) == len(sim_a.posts) - 1 and sim_b.blocked
+    tabs = {"notices": ("user", "notice_time_h", "decision_time_h", "removed", "round"),
+            "orders": ("issued_h", "decision_time_h", "removal_time_h"),
+            "trips": ("trip_time_h", "decision_time_h", "removed")}
+    name = {"notices": "policy0_notice_and_takedown_notices",
+            "orders": "policy1_authority_referral_orders", "trips": "policy2_circuit_breaker_trips"}
+    for t, cols in tabs.items():
+        rows_a = {r for r in _by_content(sim_a, a.tables[name[t]], cols) if r[0][0] != 0}
+        rows_b = _by_content(sim_b, b.tables[name[t]], cols)
+        assert rows_a, t  # something to compare
+        assert rows_b == rows_a, t
+    removed_a = {(p.content_id, float(a.posts["removal_time_h"][p.id])) for p in sim_a.posts
+                 if p.content_id != 0}
+    removed_b = {(p.content_id, float(b.posts["removal_time_h"][p.id])) for p in sim_b.posts}
+    assert str(sorted(removed_b)) == str(sorted(removed_a))
+    assert a.summary["policy0_notice_and_takedown_reviews_removed"] > 0

@@ -120,8 +120,9 @@ class PolicyApi:
         ``prob`` the copy is removed a latency of ``kind`` (parameters ``a``, ``b``; ``table``:
         the sorted delays of ``empirical``) after it was shared. The draws are
         ``uniform(key, sharer, 0)`` (the latency's quantile) and ``uniform(key, sharer, 1)`` (the
-        coin); ``key`` defaults to the post's ``subkey(key, 3)``. Clocks stack: a post may get one from each policy, and a copy is removed at the
-        earliest of them, whatever order they were set in."""
+        coin); ``key`` defaults to the post's ``subkey(key, 3)``. Clocks stack: a post may get
+        one from each policy, and a copy is removed at the earliest of them, whatever order they
+        were set in."""
         if kind == 0:
             return  # never
         if table.size > 1:

@@ -61,6 +61,14 @@ def post_uniform(key: int, post: Post | Attempt, counter: int) -> float:
     return float(uniform(subkey(key, post.content_id), post.copy, counter))
 
 
+def post_key(key: int, post: Post | Attempt) -> int:
+    """The key of the sub-stream of stream ``key`` that belongs to a post's content and copy
+    (``subkey(subkey(key, content_id), copy)``), for draws keyed by something else too (a user's
+    notice coin: ``uniform(post_key(key, post), user, 0)``); like :func:`post_uniform`, it does
+    not move when post ids do."""
+    return int(subkey(subkey(key, post.content_id), post.copy))
+
+
 class Policy:
     """Base class of removal policies.
 
@@ -193,8 +201,9 @@ class PreDecidedRemoval(Policy):
     ``removal_prob``; in ``per_copy`` semantics every share gets its own clock: the copy is
     removed ``latency`` after it was shared, with probability ``removal_prob``, drawn per copy.
     Stacked with other removals, the earliest wins (the post's under ``cascade``, each copy's
-    clocks under ``per_copy``), whatever the order of the stack. ``categories`` overrides the parameters per category; ``applies_to`` chooses whether legal
-    posts are subject to the rule (default: illegal posts only).
+    clocks under ``per_copy``), whatever the order of the stack. ``categories`` overrides the
+    parameters per category; ``applies_to`` chooses whether legal posts are subject to the rule
+    (default: illegal posts only).
     """
 
     pre_decided = True
@@ -325,4 +334,4 @@ def read_delays(path: Any, column: Any, field: str) -> np.ndarray:
 
 
 __all__ = ["Policy", "NoPolicy", "PreDecidedRemoval", "FixedLatency", "LatencyDistribution",
-           "read_delays", "post_uniform", "check_stack", "NEEDS_QUEUE", "ONE_QUEUE"]
+           "read_delays", "post_uniform", "post_key", "check_stack", "NEEDS_QUEUE", "ONE_QUEUE"]

@@ -4,7 +4,9 @@ circuit breaker.
 Both send posts to the :class:`~spreadsim.policies.review.ReviewQueue` that
 :class:`~spreadsim.policies.notice.NoticeAndTakedown` sets up (it sets the moderators), ahead of
 ordinary notices: put ``notice_and_takedown`` first in the stack, then ``authority_referral`` and/or
-``circuit_breaker``. Every coin comes from the policy's own stream, keyed by the post.
+``circuit_breaker``. Every coin comes from the policy's own stream, keyed by the post's content
+and copy (:func:`~spreadsim.policies.base.post_uniform`; never its id, which shifts when an upload
+is blocked or added).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 
 from spreadsim.engine.records import Post
 from spreadsim.engine.simulation import Simulation
-from spreadsim.policies.base import Policy
+from spreadsim.policies.base import Policy, post_uniform
 from spreadsim.policies.review import (
     BREAKER_ROUND,
     REFERRAL_ROUND,
@@ -30,7 +32,7 @@ from spreadsim.policies.review import (
     require_review,
     share,
 )
-from spreadsim.rng import subkey, uniform
+from spreadsim.rng import subkey
 from spreadsim.schema.model import LEGAL
 from spreadsim.schema.policies import AuthorityReferralParams, CircuitBreakerParams
 
@@ -84,9 +86,9 @@ class AuthorityReferral(Policy):
     def on_upload(self, post: Post) -> None:
         if post.category not in self.categories:
             return
-        if uniform(self._refer_key, post.id, 0) >= self.params.referral_prob:
+        if post_uniform(self._refer_key, post, 0) >= self.params.referral_prob:
             return
-        d = self.params.delay.sample(uniform(self._delay_key, post.id, 0))
+        d = self.params.delay.sample(post_uniform(self._delay_key, post, 0))
         if post.upload_time + d >= self.sim.config.scenario.horizon_h:
             return
         if d == 0:
@@ -104,7 +106,7 @@ class AuthorityReferral(Policy):
                           on_done=self._done)
 
     def _decide(self, req: ReviewRequest) -> bool:
-        return bool(uniform(self._decide_key, req.post.id, 0) < self.params.order_compliance)
+        return bool(post_uniform(self._decide_key, req.post, 0) < self.params.order_compliance)
 
     def _done(self, req: ReviewRequest) -> None:
         self._orders[req.post.id][1] = req.decided
@@ -210,7 +212,7 @@ class CircuitBreaker(Policy):
 
     def _decide(self, req: ReviewRequest) -> bool:
         p = self.params.legal_removal_prob if req.post.category == LEGAL else self.params.removal_prob
-        return bool(uniform(self._decide_key, req.post.id, 0) < p)
+        return bool(post_uniform(self._decide_key, req.post, 0) < p)
 
     def _done(self, req: ReviewRequest) -> None:
         trip = self._trips[req.post.id]

@@ -5,8 +5,10 @@
 the circuit breaker) and automated detection with ``action: review`` feed too; stack order
 matters: ``notice_and_takedown`` first.
 
-Randomness: every coin comes from the policy's own stream, keyed by the post and (for review
-decisions) the review round, so runs that differ only in head-count or review speed see the same
+Randomness: every coin comes from the policy's own stream, keyed by the post's content and copy
+(:func:`~spreadsim.policies.base.post_uniform`, :func:`~spreadsim.policies.base.post_key`; never
+its id, which shifts when an upload is blocked or added) and (for review decisions) the review
+round, so runs that differ only in head-count or review speed see the same
 notices, the same trusted flaggers and the same decision for the same review round (common random
 numbers).
 
@@ -36,7 +38,7 @@ import numpy as np
 from spreadsim.engine.records import Post
 from spreadsim.engine.simulation import Simulation
 from spreadsim.errors import ConfigError
-from spreadsim.policies.base import ONE_QUEUE, Policy
+from spreadsim.policies.base import ONE_QUEUE, Policy, post_key, post_uniform
 from spreadsim.policies.review import (
     PRIORITY,
     S_DECIDE,
@@ -76,7 +78,7 @@ class NoticeAndTakedown(Policy):
     kernel). A post enters review at its ``notice_threshold``-th notice (a trusted flagger's notice
     sends it at once, with priority); notices filed while it waits or is under review join that
     review. The moderator removes an illegal post with probability ``removal_prob`` (its category's)
-    and a legal one with ``legal_removal_prob``; the coin is keyed by (post, review round). A kept
+    and a legal one with ``legal_removal_prob``; the coin is keyed by (content, copy, review round). A kept
     post re-enters review after ``notice_threshold`` further notices if ``renotify``; otherwise its
     later notices are ignored (never decided). If the post comes down by any means, its open
     notices are decided at that moment as removed.
@@ -150,7 +152,7 @@ class NoticeAndTakedown(Policy):
         p = self.params.notice_prob.get(post.category, 0.0)
         self._posts[post.id] = post
         if p > 0:
-            self.sim.set_notices(post, p, subkey(self._notice_key, post.id))
+            self.sim.set_notices(post, p, post_key(self._notice_key, post))
 
     # ------------------------------------------------------------------ notices
     def on_notice(self, post: Post, user: int) -> None:
@@ -207,7 +209,7 @@ class NoticeAndTakedown(Policy):
             p = self.params.trusted_flaggers.removal_prob
         else:
             p = self.params.removal_prob.get(post.category, 1.0)
-        return bool(uniform(self._decide_key, post.id, req.round) < p)
+        return bool(post_uniform(self._decide_key, post, req.round) < p)
 
     def _done(self, req: ReviewRequest) -> None:
         st = self._state[req.post.id]

@@ -84,9 +84,10 @@ from spreadsim.engine.kernel.settling import first_span, settle_inert
 from spreadsim.engine.kernel.timing import TIE_REL, removal_cut
 
 __all__ = [
-    "CF_A", "CF_B", "CF_PROB", "CI_KEY", "CI_KIND", "CI_NEXT", "DONE", "EV_EXPOSURE", "EV_NOTICE", "EV_SHARE", "EV_THRESHOLD", "GROW", "HF_DEADLINE", "HF_TIME",
-    "HI_POST", "HI_SEQ", "HI_SRC", "HI_USER", "NPF", "NPI",
-    "PF_CUT", "PF_DECAY_A", "PF_DECAY_B", "PF_LIMIT", "PF_NOTICE_P", "PF_P", "PF_REMOVED", "PF_SCALE", "PF_T0",
+    "CF_A", "CF_B", "CF_PROB", "CI_KEY", "CI_KIND", "CI_NEXT", "DONE", "EV_EXPOSURE", "EV_NOTICE",
+    "EV_SHARE", "EV_THRESHOLD", "GROW", "HF_DEADLINE", "HF_TIME", "HI_POST", "HI_SEQ", "HI_SRC",
+    "HI_USER", "NPF", "NPI", "PF_CUT", "PF_DECAY_A", "PF_DECAY_B", "PF_LIMIT", "PF_NOTICE_P", "PF_P",
+    "PF_REMOVED", "PF_SCALE", "PF_T0",
     "PH_TICKS", "PI_CLOCKS", "PI_DECAY_KIND", "PI_DELAY_KEY", "PI_KEY", "PI_LEGAL", "PI_NOTICE_KEY",
     "PI_PH_TICKS", "PI_REACH", "PI_REACH_TRIGGER", "PI_SHARE_KEY", "PI_SHARES", "PI_UPLOADER", "PI_VIEWS",
     "STOPPED", "TIE_REL", "advance", "dense_seen_words", "first_slot", "first_span", "new_seen", "rehash",

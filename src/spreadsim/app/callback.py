@@ -15,15 +15,24 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from spreadsim.app.messages import exception_line
-from spreadsim.app.sweepcheck import check_sweep, expected_jobs
-from spreadsim.app.task import config_text, task_container
+from spreadsim.app.sweepcheck import check_sweep, expected_jobs, sweep_hash
+from spreadsim.app.task import PREEXISTING, config_text, task_container
 from spreadsim.errors import ConfigError, DataError
 from spreadsim.outputs.aggregate import find_job_dirs
 from spreadsim.outputs.io import atomic_write_bytes
-from spreadsim.outputs.layout import CACHE_DIR, REPORT_FILE, SWEEP_FILE, remove_if_only_hydra
+from spreadsim.outputs.layout import (
+    CACHE_DIR,
+    JOB_FILE,
+    REPORT_FILE,
+    SWEEP_FILE,
+    remove_aggregates,
+    remove_if_only_hydra,
+)
 from spreadsim.outputs.sweep_outputs import write_sweep_outputs
 from spreadsim.outputs.tables import format_summary
+from spreadsim.runs.job import remove_job_files
 from spreadsim.runs.jobspec import InvalidConfig, SweepFailed, check_job_config
+from spreadsim.runs.sweeplock import acquire_sweep_lock
 
 __all__ = ["LOG_FAILURES", "AggregateCallback", "cleanup_failed_sweep", "output_dir",
            "quiet_log_errors"]
@@ -69,6 +78,8 @@ class AggregateCallback(Callback):
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         _ACTIVE["run_dir"] = str(config.hydra.run.dir)
+        if Path(_ACTIVE["run_dir"]).exists():  # (a folder the user made is kept on failure)
+            PREEXISTING.add(str(Path(_ACTIVE["run_dir"]).absolute()))
         try:
             check_job_config(task_container(config))
         except (ConfigError, DataError) as e:
@@ -86,10 +97,14 @@ class AggregateCallback(Callback):
         n = expected_jobs(config)
         log.debug("sweep checked in %.2f s", time.perf_counter() - tic)
         sweep_dir = Path(str(config.hydra.sweep.dir))
+        digest = sweep_hash(config)
         try:
-            sweep_dir.mkdir(parents=True, exist_ok=True)
+            _ACTIVE["created"] = _make_dirs(sweep_dir)
+            _ACTIVE["lock"] = acquire_sweep_lock(sweep_dir)
+            _check_same_sweep(sweep_dir, digest, bool(config.get("overwrite")))
             _ACTIVE["start"] = time.time()
-            info = {"jobs": n, "start_time": _ACTIVE["start"], "seeds": config.get("seeds")}
+            info = {"jobs": n, "start_time": _ACTIVE["start"], "seeds": config.get("seeds"),
+                    "config_hash": digest}
             atomic_write_bytes(sweep_dir / SWEEP_FILE, (json.dumps(info) + "\n").encode())
         except (OSError, DataError) as e:  # (Hydra would turn an Exception into a warning)
             raise SweepFailed(f"cannot write the sweep folder {sweep_dir}: "
@@ -104,6 +119,7 @@ class AggregateCallback(Callback):
         except Exception as e:  # noqa: BLE001 - Hydra would turn it into a warning and exit 0
             raise SweepFailed(f"sweep {sweep_dir}: aggregation failed: {exception_line(e)}") \
                 from None
+        _release_lock()
 
     def _aggregate(self, config: DictConfig, sweep_dir: Path) -> None:
         if config.get("calibration") is not None:  # one calibration per job: no tables to join
@@ -134,8 +150,64 @@ def output_dir() -> str | None:
     return _ACTIVE.get("sweep_dir") or _ACTIVE.get("run_dir")
 
 
+def _make_dirs(path: Path) -> list[Path]:
+    """``mkdir -p``, returning the folders it created (the clean-up removes only those)."""
+    missing = []
+    p = path.absolute()
+    while not p.exists():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    path.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _check_same_sweep(sweep_dir: Path, digest: str, overwrite: bool) -> None:
+    """Refuse a folder that holds another config's sweep (its recorded hash differs) unless
+    ``overwrite``; with it, remove that sweep's files first."""
+    try:
+        earlier = json.loads((sweep_dir / SWEEP_FILE).read_text()).get("config_hash")
+    except (OSError, ValueError, AttributeError):
+        return  # no earlier sweep here (or one of an earlier version: its jobs' hashes decide)
+    if earlier is None or earlier == digest:
+        return
+    if not overwrite:
+        raise SweepFailed(f"sweep folder {sweep_dir} holds the results of another config (sweep "
+                          f"hash {earlier[:12]}, this one {digest[:12]}): give another "
+                          "hydra.sweep.dir, or add overwrite=true to replace them")
+    log.warning("sweep folder %s: overwrite=true: removing the results of another config",
+                sweep_dir)
+    for d in sweep_dir.iterdir():
+        if d.is_dir() and (d / JOB_FILE).is_file():
+            remove_job_files(d)
+            remove_if_only_hydra(d, _ACTIVE.get("job_name", "spreadsim"))
+    remove_aggregates(sweep_dir)
+    shutil.rmtree(sweep_dir / CACHE_DIR, ignore_errors=True)
+
+
+def _release_lock() -> None:
+    lock = _ACTIVE.pop("lock", None)
+    if lock is not None:
+        lock.release()
+
+
 def cleanup_failed_sweep() -> None:
-    """Remove the current sweep folder if a failed sweep left only Hydra's files in it."""
+    """Remove the folders this sweep created if it left only Hydra's files in them (a folder
+    that existed before, such as one the user made, is kept, emptied of Hydra's files), then
+    release the sweep lock. Nothing is removed unless this sweep held the folder's lock."""
     d = _ACTIVE.pop("sweep_dir", None)
-    if d is not None:
-        remove_if_only_hydra(d, _ACTIVE.get("job_name", "spreadsim"))
+    created = _ACTIVE.pop("created", [])
+    if d is None or "lock" not in _ACTIVE:  # not this sweep's folder (another sweep holds it)
+        _release_lock()
+        return
+    job_name = _ACTIVE.get("job_name", "spreadsim")
+    path = Path(d).absolute()
+    if path in created:
+        remove_if_only_hydra(path, job_name)
+        for p in created:  # the parents this sweep made, innermost first, if left empty
+            if p != path and p.is_dir() and not any(p.iterdir()):
+                p.rmdir()
+    else:
+        remove_if_only_hydra(path, job_name, keep_top=True)
+    _release_lock()  # (after the clean-up: no other sweep may start in a folder being removed)

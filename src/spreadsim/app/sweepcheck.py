@@ -18,7 +18,9 @@ checked on its own under every combination of the other overrides.
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
+import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
 
@@ -34,9 +36,12 @@ from spreadsim.app.launchers import check_launcher
 from spreadsim.app.messages import first_line, group_override_message, hydra_error_message
 from spreadsim.app.task import task_container
 from spreadsim.errors import ConfigError
-from spreadsim.runs.jobspec import InvalidConfig, check_job_config
+from spreadsim.outputs.io import canonical
+from spreadsim.runs.jobspec import PRESENTATION_KEYS, InvalidConfig, check_job_config
+from spreadsim.version import __version__
 
-__all__ = ["MAX_CHECKED_JOBS", "check_sweep", "expected_jobs", "job_configs", "sweep_jobs", "sweep_lists"]
+__all__ = ["MAX_CHECKED_JOBS", "check_sweep", "expected_jobs", "job_configs", "sweep_hash", "sweep_jobs",
+           "sweep_lists"]
 
 #: sweeps up to this many jobs have every job checked (a few ms a job once composed)
 MAX_CHECKED_JOBS = 500
@@ -103,6 +108,18 @@ def sweep_jobs(config: DictConfig) -> list[list[str]]:
     """The sweep's jobs, each a list of overrides, in the basic sweeper's order (the product of
     :func:`sweep_lists`); spreadsim's sweeper launches these."""
     return [list(job) for job in itertools.product(*sweep_lists(config).values())]
+
+
+def sweep_hash(config: DictConfig) -> str:
+    """What identifies a sweep's results: the task config, every swept key's values and the
+    spreadsim version (keys of :data:`~spreadsim.runs.jobspec.PRESENTATION_KEYS`, the launcher
+    and the ``hydra`` node left out), as a hex SHA-256."""
+    lists = {k: v for k, v in sweep_lists(config).items()
+             if k.lstrip("+~").split(".")[0] not in PRESENTATION_KEYS}
+    task = {k: v for k, v in task_container(config).items() if k not in PRESENTATION_KEYS}
+    text = json.dumps({"config": canonical(task), "sweep": lists, "version": __version__},
+                      sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def expected_jobs(config: DictConfig) -> int | None:

@@ -29,6 +29,9 @@ __all__ = ["config_text", "hydra_job", "override_params", "run_calibration", "ta
 
 log = logging.getLogger(__name__)
 
+#: run folders (``hydra.run.dir``) that existed before this process's run: kept on failure
+PREEXISTING: set[str] = set()
+
 
 def task_container(config: DictConfig) -> dict[str, Any]:
     """The composed config without its ``hydra`` node, as resolved plain containers.
@@ -77,7 +80,7 @@ def config_text(config: DictConfig) -> str:
 def _is_param(override: Any) -> bool:
     key = override.key_or_group
     return not (override.is_delete() or key.startswith("hydra") or key == "experiment"
-                or override.package)
+                or key == "overwrite" or override.package)
 
 
 def override_params(overrides: Sequence[str], cfg: DictConfig) -> dict[str, Any]:
@@ -148,7 +151,7 @@ def hydra_job(cfg: DictConfig) -> None:
                 cache_dir=None if sweep_dir is None else sweep_dir / CACHE_DIR,
                 sweep_dir=sweep_dir)
     except (ConfigError, DataError) as e:
-        remove_if_only_hydra(out, hc.job.name)
+        remove_if_only_hydra(out, hc.job.name, keep_top=str(out.absolute()) in PREEXISTING)
         if isinstance(e, OutputError):  # (a plain one-line error; pickles between processes)
             raise
         raise JobError(str(e)) from None
@@ -160,7 +163,7 @@ def hydra_job(cfg: DictConfig) -> None:
         except Exception as e:
             try:  # a run that failed leaves none of its results behind
                 remove_job_files(out)
-                remove_if_only_hydra(out, hc.job.name)
+                remove_if_only_hydra(out, hc.job.name, keep_top=str(out.absolute()) in PREEXISTING)
             except OSError:
                 pass
             if isinstance(e, DataError):

@@ -79,12 +79,13 @@ def _only_hydra_files(path: Path, job_name: str) -> bool:
                 continue
             if not _only_hydra_files(p, job_name):
                 return False
-        elif p.name not in ("multirun.yaml", f"{job_name}.log", SWEEP_FILE):
+        elif p.name not in ("multirun.yaml", f"{job_name}.log", SWEEP_FILE, LOCK_FILE):
             return False
     return True
 
 
-def remove_if_only_hydra(path: str | os.PathLike[str], job_name: str = "spreadsim") -> bool:
+def remove_if_only_hydra(path: str | os.PathLike[str], job_name: str = "spreadsim", *,
+                         keep_top: bool = False) -> bool:
     """Remove an output folder if it holds nothing but Hydra's own files.
 
     Parameters
@@ -93,14 +94,24 @@ def remove_if_only_hydra(path: str | os.PathLike[str], job_name: str = "spreadsi
         A job or sweep folder.
     job_name : str
         Hydra's job name (its log file is ``<job_name>.log``).
+    keep_top : bool
+        Remove only what is inside ``path`` and keep the folder itself (one that existed before
+        the run, such as an empty folder the user made and gave as ``hydra.sweep.dir``).
 
     Returns
     -------
     bool
-        True if the folder was removed.
+        True if the folder (or, with ``keep_top``, its content) was removed.
     """
     p = Path(path)
-    if p.is_dir() and _only_hydra_files(p, job_name):
+    if not (p.is_dir() and _only_hydra_files(p, job_name)):
+        return False
+    if keep_top:
+        for child in p.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    else:
         shutil.rmtree(p)
-        return True
-    return False
+    return True

@@ -36,8 +36,9 @@ from spreadsim.version import __version__
 RUN_KEYS = tuple(info.name for info in describe(RunSettings))
 TOP_KEYS = ("graph", "spread", "scenario", "policy", *RUN_KEYS, "max_events", "calibration",
             "platforms", "cross_posting", "hash_sharing")
-# keys that change how results are shown, not what they are: left out of the job hash
-PRESENTATION_KEYS = ("plots",)
+# keys that change how results are shown or where they go, not what they are: left out of the
+# job hash (and of a sweep's)
+PRESENTATION_KEYS = ("plots", "overwrite")
 
 __all__ = ["RUN_KEYS", "TOP_KEYS", "MULTI_KEYS", "SIM_KEYS", "PRESENTATION_KEYS", "JobSpec", "JobError",
            "InvalidConfig", "SweepFailed", "check_job_config", "check_calibration", "calibration_kind", "config_hash",

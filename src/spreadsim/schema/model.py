@@ -161,6 +161,9 @@ class RunSettings:
         "unmoderated run once and read every point's exact result off it; off: simulate every point",
         Choice(("auto", "off"), "deadline path"))
     plots: Plots = param({"svg": False}, "plot options", Section(Plots))
+    overwrite: bool = param(
+        False, "replace the results of another config in hydra.sweep.dir (a sweep refuses to "
+        "mix two configs in one folder)", Boolean())
 
     def validate(self, path: str) -> None:
         if self.seed + self.seeds - 1 > SEED_MAX:

@@ -140,3 +140,49 @@ def test_moderation_draws_belong_to_content_and_copy_not_post_ids():
     removed_b = {(p.content_id, float(b.posts["removal_time_h"][p.id])) for p in sim_b.posts}
     assert str(sorted(removed_b)) == str(sorted(removed_a))
     assert a.summary["policy0_notice_and_takedown_reviews_removed"] > 0
+
+
+# --------------------------------------------------------------------------- per-copy clocks
+
+def _one_hop_posts(policy: Any, posts: int = 400, **kw: Any) -> Any:
+    """``posts`` posts of user 0, each seen by user 1 one hour after upload (per_copy)."""
+    return simulate(config(policy=policy, removal="per_copy", posts=posts, window_h=10.0, **kw),
+                    seed=0, graph=digraph([(0, 1)]))
+
+
+def test_per_copy_clocks_are_drawn_from_each_policys_own_stream():
+    """Bug 4: a per-copy clock is drawn from its policy's own stream (keyed by content, copy and
+    sharer), not from the post's spread stream: two stacked policies that each remove half of
+    the copies 0.5 h after their share draw independent coins, so together they remove three
+    quarters of the copies (shared draws would remove the same half twice)."""
+    half = {"name": "fixed_latency", "latency_h": 0.5, "removal_prob": 0.5}
+    one = (_one_hop_posts(half).posts["reach"] == 0).mean()
+    two = (_one_hop_posts([half, half]).posts["reach"] == 0).mean()
+    # 400 posts: binomial sd about 0.025
+    assert abs(one - 0.5) < 0.1 and abs(two - 0.75) < 0.1, (one, two)
+
+
+@pytest.mark.parametrize("dist", [{"dist": "exponential", "half_life_h": 1.0},
+                                  {"dist": "lognormal", "median_h": 2.0, "sigma": 1.0}])
+def test_a_policy_parameter_does_not_change_the_spread(dist):
+    """A policy's parameters change which exposures are cut, never the spread itself: under
+    per_copy, every exposure of a moderated run is an exposure of the unmoderated run (same time,
+    user and source), and a slower removal (every clock scaled up: the same quantiles) keeps
+    every exposure of a faster one."""
+    cfg = {"graph": {"kind": "barabasi_albert", "n": 200, "m": 2, "seed": 1},
+           "spread": {"kernel": {"dist": "lognormal", "median_h": 1.0, "sigma": 1.0},
+                      "removal": "per_copy"},
+           "scenario": {"illegal_posts": 6, "uploaders": 2, "window_h": 6.0, "horizon_h": 40.0,
+                        "legal_posts": 0}}
+
+    def exposures(policy: Any) -> set:
+        r = simulate({**cfg, "policy": policy}, seed=2, trace=True)
+        e = r.exposures
+        return set(zip(e["time_h"].tolist(), e["post_id"].tolist(), e["user"].tolist(),
+                       e["source"].tolist(), strict=True))
+
+    free = exposures(None)
+    fast = exposures({"name": "latency_distribution", **dist})
+    slow_dist = {k: 4 * v if k.endswith("_h") else v for k, v in dist.items()}
+    slow = exposures({"name": "latency_distribution", **slow_dist})
+    assert fast <= slow <= free and fast < free

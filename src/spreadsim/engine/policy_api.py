@@ -18,7 +18,6 @@ from spreadsim.engine import kernel as K
 from spreadsim.engine.records import Post
 from spreadsim.errors import ConfigError
 from spreadsim.graphs import Graph
-from spreadsim.rng import subkey
 from spreadsim.schema.config import SimConfig
 
 
@@ -115,13 +114,14 @@ class PolicyApi:
         self.env.timeout(at - self.env.now).callbacks.append(lambda _e: self._remove(post, at))
 
     def set_copy_clock(self, post: Post, kind: int, a: float, b: float, prob: float,
-                       table: np.ndarray, *, key: int | None = None) -> None:
+                       table: np.ndarray, *, key: int) -> None:
         """Per-copy semantics: give every share of ``post`` a removal clock: with probability
         ``prob`` the copy is removed a latency of ``kind`` (parameters ``a``, ``b``; ``table``:
         the sorted delays of ``empirical``) after it was shared. The draws are
         ``uniform(key, sharer, 0)`` (the latency's quantile) and ``uniform(key, sharer, 1)`` (the
-        coin); ``key`` defaults to the post's ``subkey(key, 3)``. Clocks stack: a post may get
-        one from each policy, and a copy is removed at the earliest of them, whatever order they
+        coin): ``key`` is the calling policy's own, so that no other stream (the spread's, another
+        policy's) moves a clock, nor a clock the spread. Clocks stack: a post may get one from each
+        policy, and a copy is removed at the earliest of them, whatever order they
         were set in."""
         if kind == 0:
             return  # never
@@ -138,8 +138,6 @@ class PolicyApi:
             self._clock_i = np.concatenate([self._clock_i, np.zeros_like(self._clock_i)])
         self._clock_f[c] = (a, b, prob)
         # linked from the post's first clock (the order does not matter: the earliest wins)
-        if key is None:
-            key = subkey(int(self._pi[post.id, K.PI_KEY]), 3)
         self._clock_i[c] = (kind, key, self._pi[post.id, K.PI_CLOCKS] - 1)
         self._pi[post.id, K.PI_CLOCKS] = c + 1
         self._n_clocks = c + 1

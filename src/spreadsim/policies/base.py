@@ -194,12 +194,17 @@ class _Rule:
         self.kind, self.a, self.b, self.prob, self.table = kind, a, b, prob, table
 
 
+#: the sub-stream of a pre-decided policy's key that its per-copy clocks draw from
+S_COPY_CLOCKS = 1
+
+
 class PreDecidedRemoval(Policy):
     """Base of policies that fix each post's removal time at upload (a latency and a coin).
 
     In ``cascade`` semantics the post is removed ``latency`` after upload with probability
     ``removal_prob``; in ``per_copy`` semantics every share gets its own clock: the copy is
-    removed ``latency`` after it was shared, with probability ``removal_prob``, drawn per copy.
+    removed ``latency`` after it was shared, with probability ``removal_prob``, drawn per copy
+    from this policy's own stream (content, copy and sharer; see :meth:`on_upload`).
     Stacked with other removals, the earliest wins (the post's under ``cascade``, each copy's
     clocks under ``per_copy``), whatever the order of the stack. ``categories`` overrides the
     parameters per category; ``applies_to`` chooses whether legal posts are subject to the rule
@@ -235,7 +240,10 @@ class PreDecidedRemoval(Policy):
             return
         r = self.rules[post.category]
         if self.sim.per_copy:
-            self.sim.set_copy_clock(post, r.kind, r.a, r.b, r.prob, r.table)
+            # the clocks' draws: this policy's sub-stream of the post's content and copy, keyed
+            # by the sharer (set_copy_clock), so that they move with no other stream
+            self.sim.set_copy_clock(post, r.kind, r.a, r.b, r.prob, r.table,
+                                    key=post_key(subkey(self.key, S_COPY_CLOCKS), post))
         else:
             lat = self.latency(post)
             if not math.isinf(lat):

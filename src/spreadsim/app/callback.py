@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import shutil
 import sys
 import time
@@ -16,7 +17,7 @@ from omegaconf import DictConfig
 
 from spreadsim.app.messages import exception_line
 from spreadsim.app.sweepcheck import check_sweep, expected_jobs, sweep_hash
-from spreadsim.app.task import PREEXISTING, config_text, task_container
+from spreadsim.app.task import MAIN_PID_ENV, PREEXISTING, config_text, task_container
 from spreadsim.errors import ConfigError, DataError
 from spreadsim.outputs.aggregate import find_job_dirs
 from spreadsim.outputs.io import atomic_write_bytes
@@ -87,6 +88,7 @@ class AggregateCallback(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         quiet_log_errors()
+        os.environ[MAIN_PID_ENV] = str(os.getpid())  # workers end when this process is gone
         _ACTIVE["sweep_dir"] = str(config.hydra.sweep.dir)
         _ACTIVE["job_name"] = str(config.hydra.job.name)
         tic = time.perf_counter()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,32 @@ log = logging.getLogger(__name__)
 
 #: run folders (``hydra.run.dir``) that existed before this process's run: kept on failure
 PREEXISTING: set[str] = set()
+#: the sweep's main process id, set by the callback before any worker starts (workers inherit it)
+MAIN_PID_ENV = "SPREADSIM_SWEEP_PID"
+#: how often a worker checks that the sweep's main process is still its parent (seconds)
+PARENT_CHECK_S = 0.5
+_WATCHING: list[int] = []
+
+
+def watch_parent() -> None:
+    """In a worker process of a local launcher (a child of the sweep's main process): a daemon
+    thread that ends the worker at once when the main process is gone (the worker is then
+    re-parented), so that a killed sweep leaves no worker running or blocked on a pipe. Does
+    nothing in the main process or where the jobs are not its children (Slurm, Ray)."""
+    try:
+        main_pid = int(os.environ.get(MAIN_PID_ENV, "0"))
+    except ValueError:
+        return
+    if _WATCHING or main_pid <= 0 or main_pid == os.getpid() or os.getppid() != main_pid:
+        return
+    _WATCHING.append(main_pid)
+
+    def watch() -> None:
+        while os.getppid() == main_pid:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)  # the main process died: nobody will read this worker's results
+
+    threading.Thread(target=watch, name="spreadsim-parent-watch", daemon=True).start()
 
 
 def task_container(config: DictConfig) -> dict[str, Any]:
@@ -132,6 +161,7 @@ def hydra_job(cfg: DictConfig) -> None:
         The composed task config.
     """
     hc = HydraConfig.get()
+    watch_parent()
     out = Path(hc.runtime.output_dir)
     overrides = list(hc.overrides.task)
     multirun = hc.mode == RunMode.MULTIRUN

@@ -100,3 +100,21 @@ def test_cli_read_only_output_one_line(read_only):
     errors = [line for line in res.stderr.splitlines() if line.strip()]
     assert errors == [f"spreadsim: error: cannot write {read_only}/run: Read-only file system"], \
         res.stderr[-2000:]
+
+
+@pytest.mark.parametrize("args", [
+    ["experiment=single", "hydra.run.dir={ro}"],            # an existing read-only mount point
+    ["experiment=single", "hydra.run.dir={ro}/new"],        # a new folder in it
+    ["policy.latency_h=0,1", "hydra.sweep.dir={ro}"],       # a sweep into the mount point
+    ["policy.latency_h=0,1", "hydra.sweep.dir={ro}/new"],
+], ids=["run-existing", "run-new", "sweep-existing", "sweep-new"])
+def test_cli_read_only_folders_one_line(read_only, args):
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    res = subprocess.run([sys.executable, "-m", "spreadsim.app.cli", "seeds=2", "graph.n=500",
+                          *(a.format(ro=read_only) for a in args)],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 1
+    lines = [line for line in res.stderr.splitlines() if line.strip()]  # every line counts
+    assert len(lines) == 1 and lines[0].startswith("spreadsim: error: cannot write"), res.stderr
+    assert "Read-only file system" in lines[0] and str(read_only) in lines[0]
+    assert os.listdir(read_only) == []

@@ -3,12 +3,13 @@ rules"."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import pytest
 
-from spreadsim import SimConfig, simulate
+from spreadsim import ConfigError, SimConfig, simulate
 from spreadsim.engine.records import Attempt
 from spreadsim.engine.simulation import Simulation
 from spreadsim.policies import Policy, make_policies
@@ -17,6 +18,35 @@ from spreadsim.schema.model import ALL_CATEGORIES, CATEGORIES
 from .helpers import config, digraph
 
 CHAIN = [(0, 1), (1, 2), (2, 3)]
+
+
+def _draws(r: Any) -> tuple[dict, dict]:
+    """The spread's draws as a traced run saw them: the feed delay of every exposure, by (post,
+    sharer, follower) (its time less the time the sharer shared: the upload, or their first
+    exposure), and the reshare decision of every first exposure, by (post, user). Two runs that
+    differ only in removals must agree on every key they share."""
+    e = r.exposures
+    shared_at = {(q, int(u)): float(t) for q, (u, t) in
+                 enumerate(zip(r.posts["uploader"], r.posts["upload_time_h"], strict=True))}
+    for t, q, v, first, sh in zip(e["time_h"], e["post_id"], e["user"], e["first"], e["shared"],
+                                  strict=True):
+        if first and sh:
+            shared_at[(int(q), int(v))] = float(t)
+    delays = {(int(q), int(s), int(v)): round(float(t) - shared_at[(int(q), int(s))], 9)
+              for t, q, v, s in zip(e["time_h"], e["post_id"], e["user"], e["source"], strict=True)}
+    decisions = {(int(q), int(v)): bool(sh) for q, v, first, sh in
+                 zip(e["post_id"], e["user"], e["first"], e["shared"], strict=True) if first}
+    return delays, decisions
+
+
+def _same_draws(a: Any, b: Any) -> int:
+    """Assert that two traced runs saw the same draws where both drew; the keys in common."""
+    (da, sa), (db, sb) = _draws(a), _draws(b)
+    common = da.keys() & db.keys()
+    assert {k: da[k] for k in common} == {k: db[k] for k in common}
+    both = sa.keys() & sb.keys()
+    assert {k: sa[k] for k in both} == {k: sb[k] for k in both}
+    return len(common)
 
 
 # --------------------------------------------------------------------------- stacked clocks
@@ -162,27 +192,131 @@ def test_per_copy_clocks_are_drawn_from_each_policys_own_stream():
     assert abs(one - 0.5) < 0.1 and abs(two - 0.75) < 0.1, (one, two)
 
 
-@pytest.mark.parametrize("dist", [{"dist": "exponential", "half_life_h": 1.0},
-                                  {"dist": "lognormal", "median_h": 2.0, "sigma": 1.0}])
+@pytest.mark.parametrize("dist", [{"dist": "exponential", "half_life_h": 3.0},
+                                  {"dist": "lognormal", "median_h": 3.0, "sigma": 1.0}])
 def test_a_policy_parameter_does_not_change_the_spread(dist):
-    """A policy's parameters change which exposures are cut, never the spread itself: under
-    per_copy, every exposure of a moderated run is an exposure of the unmoderated run (same time,
-    user and source), and a slower removal (every clock scaled up: the same quantiles) keeps
-    every exposure of a faster one."""
+    """A policy's parameters change which exposures are cut, never the spread's draws: under
+    per_copy, runs with faster and slower removal (every clock scaled: the same quantiles) and
+    the unmoderated run see the same feed delay on every edge and the same reshare decision of
+    every user they share; and the exposures before any removal (before the earliest upload
+    plus the shortest latency) are the unmoderated run's."""
     cfg = {"graph": {"kind": "barabasi_albert", "n": 200, "m": 2, "seed": 1},
            "spread": {"kernel": {"dist": "lognormal", "median_h": 1.0, "sigma": 1.0},
-                      "removal": "per_copy"},
+                      "decay": {"kind": "none"}, "removal": "per_copy"},
            "scenario": {"illegal_posts": 6, "uploaders": 2, "window_h": 6.0, "horizon_h": 40.0,
-                        "legal_posts": 0}}
-
-    def exposures(policy: Any) -> set:
-        r = simulate({**cfg, "policy": policy}, seed=2, trace=True)
-        e = r.exposures
-        return set(zip(e["time_h"].tolist(), e["post_id"].tolist(), e["user"].tolist(),
-                       e["source"].tolist(), strict=True))
-
-    free = exposures(None)
-    fast = exposures({"name": "latency_distribution", **dist})
+                        "legal_posts": 0,
+                        "categories": {"hate_speech": {"weight": 1.0, "share_prob": 0.3}}}}
     slow_dist = {k: 4 * v if k.endswith("_h") else v for k, v in dist.items()}
-    slow = exposures({"name": "latency_distribution", **slow_dist})
-    assert fast <= slow <= free and fast < free
+    free, fast, slow = (simulate({**cfg, "policy": p}, seed=2, trace=True) for p in (
+        None, {"name": "latency_distribution", **dist}, {"name": "latency_distribution", **slow_dist}))
+    assert fast.posts["reach"].sum() < slow.posts["reach"].sum() < free.posts["reach"].sum()
+    for a, b in ((free, fast), (free, slow), (fast, slow)):
+        assert _same_draws(a, b) > 100
+    # fixed clocks: nothing is removed before the earliest upload plus the latency
+    lat = 6.0
+    fixed = simulate({**cfg, "policy": {"name": "fixed_latency", "latency_h": lat}}, seed=2, trace=True)
+    start = float(free.posts["upload_time_h"].min()) + lat
+
+    def before(r: Any) -> list:
+        e = r.exposures
+        return sorted((t, q, v, s) for t, q, v, s in zip(e["time_h"].tolist(), e["post_id"].tolist(),
+                                                          e["user"].tolist(), e["source"].tolist(),
+                                                          strict=True) if t < start)
+
+    assert before(fixed) == before(free) and len(before(free)) > 50
+
+
+# --------------------------------------------------------------------------- what moderators remove
+
+#: 0 shares to 1 and 2; 1 to 3, 2 to 4, 3 to 5 (1 h hops)
+TREE = [(0, 1), (0, 2), (1, 3), (2, 4), (3, 5)]
+
+
+def _nat(**kw: Any) -> dict[str, Any]:
+    """One moderator, 0.5 h reviews, every exposed user notifies, every review removes."""
+    return {"name": "notice_and_takedown", "moderators": 1, "review_time": 0.5,
+            "notice_prob": {"hate_speech": 1.0}, "removal_prob": 1.0, **kw}
+
+
+def test_a_moderators_decision_removes_what_the_policy_says():
+    """Bug 5: what a decision on a notified copy takes down is notice_and_takedown's ``removes``.
+    ``post`` (the default): the post and every copy of it; ``copy``: only the copies its notices
+    came through, so under per_copy the other copies spread on (and are notified in turn)."""
+    g = digraph(TREE)
+    post = simulate(config(policy=_nat(), removal="per_copy", horizon_h=10.0), seed=0, graph=g)
+    assert post.posts["reach"].tolist() == [2]  # 1 and 2 at 1 h; the post is down at 1.5 h
+    assert post.posts["removal_time_h"].tolist() == [1.5]
+    default = simulate(config(policy=_nat(removes="post"), removal="per_copy", horizon_h=10.0),
+                       seed=0, graph=g)
+    assert default.posts["reach"].tolist() == [2]
+    with pytest.raises(ConfigError, match=r"^policy.removes = 'all': .*allowed: post, copy, content"):
+        simulate(config(policy=_nat(removes="all")), seed=0, graph=g)
+
+    r = simulate(config(policy=_nat(removes="copy"), removal="per_copy", horizon_h=10.0), seed=0,
+                 graph=g, trace=True)
+    # 1 and 2 notify the upload's copy (source 0): it goes at 1.5 h; their own copies reach 3
+    # and 4 at 2 h, who notify them (down at 2.5 h); 3's copy reaches 5 at 3 h (down at 3.5 h)
+    assert r.posts["reach"].tolist() == [5]
+    assert math.isnan(r.posts["removal_time_h"][0])  # the post itself stays up
+    notices = r.tables["policy0_notice_and_takedown_notices"]
+    assert notices["user"].tolist() == [1, 2, 3, 4, 5]
+    assert notices["source"].tolist() == [0, 0, 1, 2, 3]
+    assert notices["decision_time_h"].tolist() == [1.5, 1.5, 2.5, 2.5, 3.5]
+    assert notices["removed"].all()
+    # each reached user saw the post from their first exposure until their copy went: 0.5 h each
+    assert r.posts["exposure_person_hours"][0] == pytest.approx(5 * 0.5)
+    assert r.summary["policy0_notice_and_takedown_copies_removed"] == 4
+
+
+def test_a_copy_removed_by_a_moderator_exposes_nobody_afterwards():
+    """A copy removed at R by a moderator: none of its exposures due at R or later happens (the
+    tie rule), and the spread's draws are the unmoderated run's (a user cut off one copy may be
+    reached later through another, so times move, never delays or reshare decisions). Random
+    delays on a BA graph; the removals come from the run's records."""
+    cfg = {"graph": {"kind": "barabasi_albert", "n": 400, "m": 3, "seed": 3},
+           "spread": {"kernel": {"dist": "lognormal", "median_h": 1.0, "sigma": 1.0},
+                      "decay": {"kind": "none"}, "removal": "per_copy"},
+           "scenario": {"illegal_posts": 6, "uploaders": 3, "window_h": 6.0, "horizon_h": 30.0,
+                        "legal_posts": 0,
+                        "categories": {"hate_speech": {"weight": 1.0, "share_prob": 0.3}}}}
+
+    def run(policy: Any) -> Any:
+        r = simulate({**cfg, "policy": policy}, seed=1, trace=True)
+        e = r.exposures
+        return r, list(zip(e["time_h"].tolist(), e["post_id"].tolist(), e["user"].tolist(),
+                           e["source"].tolist(), strict=True))
+
+    free, every = run(None)
+    r, got = run(_nat(removes="copy", notice_prob=0.1, moderators=2))
+    assert len(r.copy_removals) > 20 and not r.removals
+    down = {(q, src): at for at, q, src in r.copy_removals}
+    assert not [x for x in got if x[0] >= down.get((x[1], x[3]), math.inf) * (1 - 1e-9)]
+    cut = [x for x in every if x[0] >= down.get((x[1], x[3]), math.inf)]
+    assert cut  # the removals cut something
+    assert _same_draws(free, r) > 100  # and moved no draw of the spread
+    # the tables do not depend on the trace
+    plain = simulate({**cfg, "policy": _nat(removes="copy", notice_prob=0.1, moderators=2)}, seed=1)
+    for col in r.posts:
+        np.testing.assert_array_equal(plain.posts[col], r.posts[col], err_msg=col)
+
+
+def test_removes_content_takes_down_every_post_of_the_content():
+    """``removes: content``: a decision takes down every live post of the same content (the
+    re-uploads too), as hash matching matches content."""
+    g = digraph([(0, 1), (10, 11), (10, 12)])
+    cfg = SimConfig.from_dict(config(policy=_nat(removes="content"), posts=0, horizon_h=10.0))
+    sim = Simulation(cfg, 0, graph=g, policies=make_policies(cfg.policies))
+
+    def uploads() -> Any:
+        sim.upload("hate_speech", 0, content_id=7)
+        yield sim.env.timeout(0.2)
+        sim.upload("hate_speech", 10, content_id=7)  # a re-upload (copy 1) elsewhere
+        sim.upload("hate_speech", 10, content_id=8)  # other content
+
+    sim.env.process(uploads())
+    r = sim.run()
+    # user 1 notifies content 7's first post at 1 h: the review takes both of its posts down at
+    # 1.5 h (the re-upload's exposures at 1.2 h happened; its own review, queued at 1.2 h, is
+    # dropped); content 8, notified at 1.2 h too, is reviewed next and goes at 2 h
+    assert r.posts["content_id"].tolist() == [7, 7, 8]
+    assert r.posts["removal_time_h"].tolist() == [1.5, 1.5, 2.0]

@@ -6,7 +6,8 @@ Definitions (hours throughout):
 * views: all exposures, repeated ones included;
 * shares: reshares (the upload itself is not counted);
 * exposure person-hours: for each reached user, the time from first exposure until the post (or,
-  in ``per_copy`` semantics, the copy first seen) was removed or the simulation ended.
+  in ``per_copy`` semantics, the copy first seen, by its clock or by a moderator) was removed or
+  the simulation ended.
 
 Summary statistics are over illegal posts; legal posts are in the per-post table.
 """
@@ -37,9 +38,16 @@ def collect(sim: Any) -> RunResult:
     m = int(sim._meta[2])
     lf, li = sim._log_f[:m], sim._log_i[:m]
     first = (li[:, 3] & 1) == 1
+    deadline = lf[first, 1]
+    if sim.copy_removals:  # a copy removed after a user's first exposure through it ends it
+        deadline = deadline.copy()
+        q_first, src_first = li[first, 0], li[first, 2]
+        for at, q, src in sim.copy_removals:
+            hit = (q_first == q) & (src_first == src)
+            deadline[hit] = np.minimum(deadline[hit], at)
     posts, series = post_tables(
         sim.posts, pf[:, K.PF_T0], pf[:, K.PF_REMOVED], pi[:, K.PI_REACH], pi[:, K.PI_VIEWS],
-        pi[:, K.PI_SHARES], lf[first, 0], li[first, 0], li[first, 1], lf[first, 1],
+        pi[:, K.PI_SHARES], lf[first, 0], li[first, 0], li[first, 1], deadline,
         sim.config.scenario.horizon_h, sim.config.scenario.series_step_h,
         settled=(pi[:, K.PI_PH_TICKS], sim._hist, float(sim._hist_last[0])))
     exposures: dict[str, np.ndarray] = {}
@@ -53,7 +61,7 @@ def collect(sim: Any) -> RunResult:
             summary[f"policy{i}_{p.name}_{k}"] = v
     summary["uploads_blocked"] = len(sim.blocked)
     return RunResult(sim.seed, posts, series, summary, exposures, list(sim.removals),
-                     list(sim.blocked))
+                     list(sim.blocked), copy_removals=list(sim.copy_removals))
 
 
 def post_tables(post_list: Sequence[Post], t0: np.ndarray, removed: np.ndarray, reach: np.ndarray,

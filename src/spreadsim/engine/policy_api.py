@@ -30,6 +30,9 @@ class PolicyApi:
     env: simpy.Environment
     policies: list[Any]
     removals: list[tuple[float, int]]
+    copy_removals: list[tuple[float, int, int]]
+    per_copy: bool
+    exact_copies: bool
     replaced: dict[int, int]
     live_reach: bool
     live_views: bool
@@ -37,6 +40,8 @@ class PolicyApi:
     _reach_frozen: dict[int, int]
     _triggers: dict[int, list[int]]
     _pf: np.ndarray
+    _hf: np.ndarray
+    _hi: np.ndarray
     _pi: np.ndarray
     _meta: np.ndarray
     _first: np.ndarray
@@ -101,6 +106,24 @@ class PolicyApi:
         self.removals.append((at, post.id))
         for p in self.policies:
             p.on_removal(post)
+
+    def remove_copy(self, post: Post, sharer: int) -> None:
+        """Remove now the copy of ``post`` that ``sharer`` shared (the uploader: the upload's own
+        copy): its exposures still due never happen (the tie rule applies), the post's other
+        copies stay up. Under ``cascade`` a copy is the post: the post is removed. Under
+        ``per_copy`` it needs a policy with ``removes_copies`` in the stack (the engine then
+        keeps every exposure in its event queue)."""
+        if not self.per_copy:
+            self.remove_post(post)
+            return
+        if not self.exact_copies:
+            raise RuntimeError("remove_copy under per_copy needs a policy with removes_copies = "
+                               "True in the stack")
+        at = self.env.now
+        if self.is_removed(post) or any(q == post.id and s == sharer for _, q, s in self.copy_removals):
+            return  # already down
+        self.copy_removals.append((at, post.id, int(sharer)))
+        K.cap_copy_deadline(self._hf, self._hi, int(self._meta[0]), post.id, int(sharer), float(at))
 
     def schedule_removal(self, post: Post, at: float) -> None:
         """Remove ``post`` at time ``at`` (hours; no earlier than now)."""

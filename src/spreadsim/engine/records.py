@@ -56,6 +56,9 @@ class RunResult:
     # policy tables (per-notice records, queue length over time, ...), named
     # ``policy<i>_<name>_<table>``; each a dict of equal-length numpy arrays
     tables: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    # single copies removed (per_copy semantics, ``Simulation.remove_copy``): (time, post id,
+    # the user whose share it was)
+    copy_removals: list[tuple[float, int, int]] = field(default_factory=list)
 
 
 class Catalog:

@@ -104,6 +104,7 @@ class Simulation(PolicyApi, Workspace):
         self.env: simpy.Environment = env if env is not None else _Env(self)
         self.posts: list[Post] = []
         self.removals: list[tuple[float, int]] = []
+        self.copy_removals: list[tuple[float, int, int]] = []  # (time, post id, sharer)
         self.blocked: list[Attempt] = []
         # the shared human review queue, created by the policy that configures moderators
         self.review: Any = None
@@ -126,7 +127,10 @@ class Simulation(PolicyApi, Workspace):
         # live views: every exposure counted as it happens (trace, or a policy reading views);
         # live reach: every first exposure processed in time order (exposure or reach hooks),
         # while repeat exposures may still skip the queue
-        self.live_views = trace or any(p.needs_live_counts for p in self.policies)
+        # (and when a policy removes single copies: see Policy.removes_copies)
+        self.exact_copies = self.per_copy and any(p.removes_copies for p in self.policies)
+        self.live_views = (trace or self.exact_copies
+                           or any(p.needs_live_counts for p in self.policies))
         self.live_reach = self.live_views or bool(wants & {"exposure", "threshold"})
         self.live_counts = self.live_reach
         self._meta[9] = 0 if self.live_reach else 1
@@ -234,7 +238,7 @@ class Simulation(PolicyApi, Workspace):
                 if bits & K.EV_SHARE and "share" in p.wants:
                     p.on_share(post, v, src)
                 if bits & K.EV_NOTICE and "notice" in p.wants:
-                    p.on_notice(post, v)
+                    p.on_notice(post, v, src)
                 if bits & K.EV_THRESHOLD and "threshold" in p.wants:
                     p.on_reach_threshold(post, self.reach(post))
 

@@ -8,7 +8,8 @@ A policy watches the simulation through hooks and acts through it:
   SimPy processes of its own (moderators working a queue, a detector scanning, a hash database
   syncing);
 * actions (methods of :class:`spreadsim.engine.simulation.Simulation`): ``remove_post`` (now),
-  ``schedule_removal`` (at a time), ``set_copy_clock`` (per-copy removal), ``set_notices`` and
+  ``schedule_removal`` (at a time), ``remove_copy`` (one copy, per_copy semantics),
+  ``set_copy_clock`` (per-copy removal clocks), ``set_notices`` and
   ``set_notice_weights`` (which exposures file notices), ``add_reach_trigger``, ``throttle``,
   ``upload`` (re-uploads); queries ``is_removed``, ``reach``, ``views``, ``shares``.
 
@@ -93,6 +94,10 @@ class Policy:
     #: set True if the policy fixes every post's removal time at upload (the engine then counts
     #: exposures that trigger nothing as they are scheduled)
     pre_decided: ClassVar[bool] = False
+    #: set True if the policy may remove single copies of a post (``Simulation.remove_copy``,
+    #: ``per_copy`` semantics): the engine then runs every exposure through its event queue, so
+    #: that a copy removed after its exposures were scheduled loses the ones still due
+    removes_copies: bool = False
     sim: Simulation
     key: int
 
@@ -126,8 +131,9 @@ class Policy:
     def on_share(self, post: Post, user: int, source: int) -> None:
         """``user`` reshared ``post``."""
 
-    def on_notice(self, post: Post, user: int) -> None:
-        """``user``, exposed to ``post``, filed a notice (see ``Simulation.set_notices``)."""
+    def on_notice(self, post: Post, user: int, source: int = -1) -> None:
+        """``user``, exposed to ``post`` through the copy that ``source`` shared (the uploader's:
+        the upload itself; -1: not known), filed a notice (see ``Simulation.set_notices``)."""
 
     def on_reach_threshold(self, post: Post, reach: int) -> None:
         """``post``'s reach reached a trigger set with ``Simulation.add_reach_trigger``."""

@@ -83,6 +83,13 @@ class NoticeAndTakedown(Policy):
     later notices are ignored (never decided). If the post comes down by any means, its open
     notices are decided at that moment as removed.
 
+    What a decision to remove takes down is ``removes``: ``post`` (the default: the post and every
+    share of it, as a platform takes content down), ``copy`` (under ``per_copy`` semantics only the
+    copies the review's notices came through, :meth:`Simulation.remove_copy`; the post stays up, its
+    other copies spread on and are notified in turn, each review a new round; under ``cascade`` a
+    copy is the post) or ``content`` (every live post of the content: re-uploads too, as hash
+    matching matches content).
+
     Parameters
     ----------
     cfg : Mapping
@@ -90,7 +97,7 @@ class NoticeAndTakedown(Policy):
         parameter, its default and range): ``moderators``, ``review_time``, ``shifts``,
         ``notice_prob`` (a number for every illegal category, or a mapping over the categories and
         ``legal``; categories left out get 0), ``notice_threshold``, ``removal_prob``,
-        ``legal_removal_prob``, ``renotify``, ``deadline_h`` (a notice's deadline, reported as
+        ``legal_removal_prob``, ``renotify``, ``removes``, ``deadline_h`` (a notice's deadline, reported as
         ``notice_deadline_met_share``), ``trusted_flaggers``.
     field : str
         The config path used in error messages (``policy`` or ``policy[i]``).
@@ -98,9 +105,10 @@ class NoticeAndTakedown(Policy):
     Notes
     -----
     Summary keys (prefixed ``policy<i>_notice_and_takedown_`` in the run summary): ``notices``,
-    ``notices_trusted``, ``reviews``, ``reviews_removed``, ``wrongful_removals`` (legal posts
-    removed), ``notice_reviewed_24h_share`` (the Code of Conduct's "reviewed within 24 h": share of
-    notices filed at least 24 h before the horizon whose post was decided within 24 h),
+    ``notices_trusted``, ``reviews``, ``reviews_removed``, ``copies_removed`` (copies taken down
+    alone, ``removes: copy``), ``wrongful_removals`` (legal posts removed),
+    ``notice_reviewed_24h_share`` (the Code of Conduct's "reviewed within 24 h": share of notices
+    filed at least 24 h before the horizon whose post was decided within 24 h),
     ``notice_removed_share`` (share of notices whose post was removed), ``notice_decided_share``,
     ``notice_to_decision_median_h`` (over decided notices), ``notice_deadline_met_share`` and the
     queue's statistics as ``queue_*``. Tables: ``notices`` (see :meth:`notice_table`) and
@@ -115,11 +123,14 @@ class NoticeAndTakedown(Policy):
 
     def __init__(self, cfg: Mapping[str, Any], field: str = "policy") -> None:
         super().__init__(cfg, field)
+        self.removes_copies = self.params.removes == "copy"
+        self.copies_removed = 0
         hours = self.params.shifts
         self.shifts = None if hours is None else Shifts(hours.start_h, hours.end_h)
         # per notice
         self._n_post: list[int] = []
         self._n_user: list[int] = []
+        self._n_source: list[int] = []
         self._n_time: list[float] = []
         self._n_trusted: list[bool] = []
         self._n_decided: list[float] = []
@@ -155,12 +166,13 @@ class NoticeAndTakedown(Policy):
             self.sim.set_notices(post, p, post_key(self._notice_key, post))
 
     # ------------------------------------------------------------------ notices
-    def on_notice(self, post: Post, user: int) -> None:
+    def on_notice(self, post: Post, user: int, source: int = -1) -> None:
         now = self.sim.env.now
         i = len(self._n_post)
         trusted = bool(self.trusted[user])
         self._n_post.append(post.id)
         self._n_user.append(user)
+        self._n_source.append(source)
         self._n_time.append(now)
         self._n_trusted.append(trusted)
         self._n_decided.append(math.nan)
@@ -196,7 +208,8 @@ class NoticeAndTakedown(Policy):
         req = self.queue.submit(
             post, "trusted" if trusted else "notice", self._decide,
             priority=self.params.trusted_flaggers.priority if trusted else PRIORITY["notice"],
-            deadline=now + self.params.deadline_h[post.category], round=st.round, on_done=self._done)
+            deadline=now + self.params.deadline_h[post.category], round=st.round, on_done=self._done,
+            take_down=None if self.params.removes == "post" else self._take_down)
         st.request = req
         self._attached[req.seq] = []
         self._attach(req, notices)
@@ -211,13 +224,36 @@ class NoticeAndTakedown(Policy):
             p = self.params.removal_prob.get(post.category, 1.0)
         return bool(post_uniform(self._decide_key, post, req.round) < p)
 
+    def _take_down(self, req: ReviewRequest) -> None:
+        """What a decision to remove takes down when ``removes`` is not ``post``."""
+        sim, post = self.sim, req.post
+        if self.params.removes == "content":
+            for p in list(sim.posts):
+                if p.content_id == post.content_id and not sim.is_removed(p):
+                    sim.remove_post(p)
+            return
+        sources = {self._n_source[i] for i in self._attached.get(req.seq, [])}
+        if not sim.per_copy or not sources or -1 in sources:
+            sim.remove_post(post)  # a copy is the post (cascade), or the copy is not known
+            return
+        before = len(sim.copy_removals)
+        for s in sorted(sources):
+            sim.remove_copy(post, s)
+        self.copies_removed += len(sim.copy_removals) - before
+
     def _done(self, req: ReviewRequest) -> None:
         st = self._state[req.post.id]
         if st.request is not req:
             return
         st.request = None
         notices = self._attached.get(req.seq, [])
-        if req.removed or req.dropped:  # removed: already decided in on_removal
+        if req.dropped or (req.removed and self.sim.is_removed(req.post)):
+            return  # the post came down: its notices were decided in on_removal
+        if req.removed:
+            # only the notified copies came down: their notices are decided, the post stays
+            # open to notices of its other copies (a new review round)
+            self._decide_notices(notices, True)
+            st.round += 1
             return
         self._decide_notices(notices, False)
         st.round += 1
@@ -249,7 +285,8 @@ class NoticeAndTakedown(Policy):
         Returns
         -------
         dict of numpy arrays
-            ``post_id``, ``category``, ``user``, ``trusted``, ``notice_time_h``,
+            ``post_id``, ``category``, ``user``, ``source`` (the user whose copy they saw: the
+            uploader for the upload itself), ``trusted``, ``notice_time_h``,
             ``decision_time_h`` (NaN: never decided), ``removed`` (the post came down at the
             decision), ``round`` (review round that decided it; -1: none), ``deadline_h``.
         """
@@ -258,6 +295,7 @@ class NoticeAndTakedown(Policy):
             "post_id": np.array(self._n_post, dtype=np.int64),
             "category": np.array(cats, dtype=object),
             "user": np.array(self._n_user, dtype=np.int64),
+            "source": np.array(self._n_source, dtype=np.int64),
             "trusted": np.array(self._n_trusted, dtype=bool),
             "notice_time_h": np.array(self._n_time, dtype=np.float64),
             "decision_time_h": np.array(self._n_decided, dtype=np.float64),
@@ -298,6 +336,7 @@ class NoticeAndTakedown(Policy):
             "notices_trusted": float(t["trusted"].sum()),
             "reviews": float(sum(1 for r in mine if not (r.dropped and math.isnan(r.decided)))),
             "reviews_removed": float(sum(1 for r in mine if r.removed)),
+            "copies_removed": float(self.copies_removed),
             "wrongful_removals": float(legal_removed),
             "notice_reviewed_24h_share": share(within[uncensored]),
             "notice_removed_share": share(t["removed"]),

@@ -55,6 +55,8 @@ class ReviewRequest:
     deadline: float = field(default=math.inf, compare=False)
     round: int = field(default=0, compare=False)
     on_done: Callable[[ReviewRequest], None] | None = field(default=None, compare=False)
+    # what a decision to remove takes down (None: the post, ``Simulation.remove_post``)
+    take_down: Callable[[ReviewRequest], None] | None = field(default=None, compare=False)
     started: float = field(default=math.nan, compare=False)
     decided: float = field(default=math.nan, compare=False)
     removed: bool = field(default=False, compare=False)
@@ -125,11 +127,13 @@ class ReviewQueue:
 
     def submit(self, post: Post, source: str, decide: Callable[[ReviewRequest], bool], *,
                priority: int | None = None, deadline: float = math.inf, round: int = 0,
-               on_done: Callable[[ReviewRequest], None] | None = None) -> ReviewRequest:
-        """Queue a review of ``post``; ``decide(request)`` returns True to remove it."""
+               on_done: Callable[[ReviewRequest], None] | None = None,
+               take_down: Callable[[ReviewRequest], None] | None = None) -> ReviewRequest:
+        """Queue a review of ``post``; ``decide(request)`` returns True to remove it, and then
+        ``take_down(request)`` removes what the decision takes down (default: the post)."""
         req = ReviewRequest(PRIORITY.get(source, 2) if priority is None else priority,
                             next(self._seq), post, source, self.env.now, decide, deadline, round,
-                            on_done)
+                            on_done, take_down)
         self.requests.append(req)
         self.store.put(req)
         self._log_length()
@@ -174,7 +178,10 @@ class ReviewQueue:
             req.decided = self.env.now
             req.removed = bool(req.decide(req))
             if req.removed:
-                self.sim.remove_post(req.post)
+                if req.take_down is None:
+                    self.sim.remove_post(req.post)
+                else:
+                    req.take_down(req)
             if req.on_done is not None:
                 req.on_done(req)
 

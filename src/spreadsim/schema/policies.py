@@ -52,6 +52,8 @@ LATENCY_PARAMS = {
 }
 #: what automated detection does with a flagged post
 ACTIONS = ("remove", "review")
+#: what a notice_and_takedown decision to remove takes down
+REMOVES = ("post", "copy", "content")
 
 
 # --------------------------------------------------------------------------- reusable checks
@@ -272,6 +274,10 @@ class NoticeAndTakedownParams:
                                       "legal post", Probability())
     renotify: bool = param(True, "a kept post re-enters review after notice_threshold further "
                            "notices", Boolean())
+    removes: str = param("post", "what a decision to remove takes down: post (the post and every "
+                         "share of it), copy (spread.removal per_copy: only the copies the notices "
+                         "came through; cascade: the post) or content (every live post of the "
+                         "content, re-uploads too)", Choice(REMOVES, "what a removal takes down"))
     deadline_h: dict[str, float] = param(
         float("inf"), "hours from a notice to its deadline (share met reported); or {category: hours}",
         PerCategory(Hours(lo_open=True, allow_inf=True), ALL_CATEGORIES,
@@ -445,7 +451,7 @@ def parse_policy(raw: Any, path: str = "policy") -> Any:
     return parse(POLICY_PARAMS[name], m, path)
 
 
-__all__ = ["POLICY_PARAMS", "parse_policy", "PRIORITY", "MAX_MODERATORS", "LATENCY_PARAMS", "ACTIONS",
+__all__ = ["POLICY_PARAMS", "parse_policy", "PRIORITY", "MAX_MODERATORS", "LATENCY_PARAMS", "ACTIONS", "REMOVES",
            "PerCategory", "Overrides", "reach_thresholds", "NoneParams", "FixedLatencyParams",
            "LatencyDistributionParams", "NoticeAndTakedownParams", "WorkingHours", "TrustedFlaggers",
            "AuthorityReferralParams", "CircuitBreakerParams", "AutomatedDetectionParams", "ReuploadParams",

@@ -31,6 +31,7 @@ files in ``__pycache__`` so that no stale compiled code is loaded."""
 
 from __future__ import annotations
 
+from spreadsim.engine.kernel.heap import cap_copy_deadline
 from spreadsim.engine.kernel.layout import (
     CF_A,
     CF_B,
@@ -90,6 +91,6 @@ __all__ = [
     "PF_REMOVED", "PF_SCALE", "PF_T0",
     "PH_TICKS", "PI_CLOCKS", "PI_DECAY_KIND", "PI_DELAY_KEY", "PI_KEY", "PI_LEGAL", "PI_NOTICE_KEY",
     "PI_PH_TICKS", "PI_REACH", "PI_REACH_TRIGGER", "PI_SHARE_KEY", "PI_SHARES", "PI_UPLOADER", "PI_VIEWS",
-    "STOPPED", "TIE_REL", "advance", "dense_seen_words", "first_slot", "first_span", "new_seen", "rehash",
-    "rehash_first", "removal_cut", "seen_add", "settle_inert", "share",
+    "STOPPED", "TIE_REL", "advance", "cap_copy_deadline", "dense_seen_words", "first_slot",
+    "first_span", "new_seen", "rehash", "rehash_first", "removal_cut", "seen_add", "settle_inert", "share",
 ]

@@ -70,7 +70,7 @@ class AggregateCallback(Callback):
     plots and ``report.html`` into the sweep folder, then prints the summary.
 
     Hydra 1.3 turns an ``Exception`` raised in a callback into a warning and carries on, so bad
-    input is raised as :class:`~spreadsim.runs.sweep.InvalidConfig` (a ``BaseException``), which
+    input is raised as :class:`~spreadsim.runs.jobspec.InvalidConfig` (a ``BaseException``), which
     the ``spreadsim`` command prints as one line.
     """
 

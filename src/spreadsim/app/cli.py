@@ -1,4 +1,4 @@
-"""The ``spreadsim`` command: a thin Hydra app over :mod:`spreadsim.runs.sweep`.
+"""The ``spreadsim`` command: a thin Hydra app over :mod:`spreadsim.runs` (one job: :mod:`spreadsim.runs.job`).
 
 ``spreadsim`` with no arguments runs the default experiment (``latency_sweep``: removal latency
 0 h ... never on the embedded 10k-user graph, 20 paired seeds per point) and prints the summary.

@@ -4,7 +4,7 @@ Hydra's basic sweeper makes one job per combination of the swept values (``hydra
 first, then the command line's overrides, a later one replacing an earlier one of the same key)
 and composes each job's config before launching it, but checks only that it composes. Here each
 job's config is made with Hydra's public compose API and checked as the job will check it
-(:func:`spreadsim.runs.sweep.check_job_config`), so a value that is bad only under one option of
+(:func:`spreadsim.runs.jobspec.check_job_config`), so a value that is bad only under one option of
 a swept config group fails at once, in one line, with nothing written.
 
 Jobs that differ only in the values of dotted keys (``policy.latency_h=0,1,6``) compose alike:

@@ -19,16 +19,15 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
 from spreadsim.app.messages import first_line
 from spreadsim.errors import ConfigError, DataError, OutputError
-from spreadsim.outputs.io import canonical
 from spreadsim.outputs.layout import CACHE_DIR, remove_if_only_hydra
+from spreadsim.outputs.report import config_yaml
 from spreadsim.outputs.sweep_outputs import write_sweep_outputs
 from spreadsim.outputs.tables import format_summary
 from spreadsim.runs.calibration import run_calibration
 from spreadsim.runs.job import remove_job_files, run_job
 from spreadsim.runs.jobspec import JobError
 
-__all__ = ["config_text", "hydra_job", "override_params", "run_calibration", "task_container",
-           "to_yaml"]
+__all__ = ["config_text", "hydra_job", "override_params", "task_container"]
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +64,8 @@ def watch_parent() -> None:
 def task_container(config: DictConfig) -> dict[str, Any]:
     """The composed config without its ``hydra`` node, as resolved plain containers.
 
-    This is what a job runs: :func:`spreadsim.runs.sweep.check_job_config` and
-    :func:`spreadsim.runs.sweep.run_job` take it as it is.
+    This is what a job runs: :func:`spreadsim.runs.jobspec.check_job_config` and
+    :func:`spreadsim.runs.job.run_job` take it as it is.
 
     Parameters
     ----------
@@ -85,11 +84,6 @@ def task_container(config: DictConfig) -> dict[str, Any]:
     return {str(k): v for k, v in out.items()}
 
 
-def to_yaml(obj: Any) -> str:
-    """Plain containers as YAML (keys sorted, numpy scalars and infinities as plain values)."""
-    return OmegaConf.to_yaml(OmegaConf.create(canonical(obj)))
-
-
 def config_text(config: DictConfig) -> str:
     """The task config as YAML for the report, headed by the sweep's overrides."""
     head = []
@@ -102,7 +96,7 @@ def config_text(config: DictConfig) -> str:
         head += [f"# sweep: {k}={v}" for k, v in params.items()]
         if over:
             head.append("# command-line overrides: " + " ".join(over))
-    body = to_yaml(task_container(config))
+    body = config_yaml(task_container(config))
     return "\n".join(head) + ("\n" if head else "") + body
 
 
@@ -153,7 +147,7 @@ def hydra_job(cfg: DictConfig) -> None:
     In ``RUN`` mode the job folder is also aggregated (tables, plots, ``report.html``) and the
     summary printed. With a ``calibration`` block the job is an SLA calibration
     (:func:`run_calibration`). On bad input the folder is removed if it holds only Hydra's own
-    files and a :class:`~spreadsim.runs.sweep.JobError` is raised.
+    files and a :class:`~spreadsim.runs.jobspec.JobError` is raised.
 
     Parameters
     ----------

@@ -89,7 +89,7 @@ def check_job_config(cfg: Mapping[str, Any]) -> JobSpec:
         :meth:`SimConfig.from_dict`; or ``platforms`` with ``cross_posting``/``hash_sharing`` for
         several platforms), the run settings (:class:`~spreadsim.schema.model.RunSettings`:
         ``seed``, ``seeds``, ``baseline``, ``deadline_path``, ``plots``) and ``calibration``
-        (:class:`~spreadsim.schema.model.Calibration`, or null). A key left out takes the schema's
+        (:class:`~spreadsim.schema.model.CalibrationSettings`, or null). A key left out takes the schema's
         default.
 
     Returns

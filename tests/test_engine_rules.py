@@ -320,3 +320,37 @@ def test_removes_content_takes_down_every_post_of_the_content():
     # dropped); content 8, notified at 1.2 h too, is reviewed next and goes at 2 h
     assert r.posts["content_id"].tolist() == [7, 7, 8]
     assert r.posts["removal_time_h"].tolist() == [1.5, 1.5, 2.0]
+
+
+# --------------------------------------------------------------------------- throttles
+
+class _Booster(Policy):
+    """Multiplies every post's reshare probability by ``factor`` at upload."""
+
+    name = "booster"
+
+    def __init__(self, factor: float) -> None:
+        super().__init__({}, "policy[1]")
+        self.factor = factor
+
+    def on_upload(self, post: Any) -> None:
+        self.sim.throttle(post, self.factor, field=f"{self.field}.factor")
+
+
+def test_a_throttle_above_one_is_rejected_in_one_line():
+    """Bug 6: a throttle only lowers a post's reshare probability (the engine's inert-exposure
+    shortcut decides at scheduling which exposures may reshare, from the probability then): a
+    factor above 1 (or below 0) is a one-line ConfigError naming the field, from the schema
+    (circuit_breaker's factor) and from Simulation.throttle alike."""
+    cfg = config(share_prob=0.3, policy=None)
+    for bad in (1.5, -0.1, float("nan")):
+        sim = Simulation(SimConfig.from_dict(cfg), 0, graph=digraph(TREE), policies=[_Booster(bad)])
+        with pytest.raises(ConfigError, match=r"^policy\[1\]\.factor = .*: must be .*\[0, 1\]") as e:
+            sim.run()
+        assert "\n" not in str(e.value)
+    ok = Simulation(SimConfig.from_dict(cfg), 0, graph=digraph(TREE), policies=[_Booster(0.5)])
+    ok.run()
+    stack = [_nat(), {"name": "circuit_breaker", "factor": 1.5}]
+    with pytest.raises(ConfigError, match=r"^policy\[1\]\.factor = 1\.5: ") as e:
+        simulate(config(policy=stack), seed=0, graph=digraph(TREE))
+    assert "\n" not in str(e.value)

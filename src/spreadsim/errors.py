@@ -18,7 +18,12 @@ class ConfigError(ValueError):
         self.field = field
         self.value = value
         self.allowed = allowed
-        super().__init__(f"{field} = {value!r}: {allowed}")
+        # the arguments, not the message, as ``args``: whoever copies the error as
+        # ``type(e)(*e.args)`` gets it back (SimPy does, for an error raised in a process)
+        super().__init__(field, value, allowed)
+
+    def __str__(self) -> str:
+        return f"{self.field} = {self.value!r}: {self.allowed}"
 
     def __reduce__(self) -> tuple[type, tuple[str, object, str]]:
         # picklable, so errors raised in parallel workers (joblib, Ray, Slurm) come back intact

@@ -206,6 +206,22 @@ class PolicyApi:
         if self._meta[15] == 1:
             self._reach_frozen[post.id] = self._advances
 
-    def throttle(self, post: Post, factor: float) -> None:
-        """Scale ``post``'s reshare probability by ``factor`` from now on."""
+    def throttle(self, post: Post, factor: float, *, field: str = "throttle.factor") -> None:
+        """Scale ``post``'s reshare probability by ``factor`` (in [0, 1]) from now on; 1 undoes
+        a throttle.
+
+        A throttle only lowers the probability: the kernel decides when it schedules an
+        exposure whether it may lead to a reshare, from the post's reshare probability then
+        (:func:`spreadsim.engine.kernel.scheduling._share`), so a factor raised later would lose
+        reshares of exposures already scheduled as inert.
+
+        Raises
+        ------
+        ConfigError
+            ``factor`` is not a number in [0, 1]; the message names ``field`` (the policy's
+            config field the factor came from).
+        """
+        if not 0.0 <= factor <= 1.0:  # (NaN too)
+            raise ConfigError(field, factor, "must be a number in [0, 1]: a throttle only lowers "
+                              "the reshare probability")
         self._pf[post.id, K.PF_SCALE] = factor

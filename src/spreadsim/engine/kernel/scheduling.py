@@ -22,7 +22,6 @@ from spreadsim.engine.kernel.layout import (
     PF_LIMIT,
     PF_NOTICE_P,
     PF_P,
-    PF_SCALE,
     PF_T0,
     PI_CLOCKS,
     PI_DECAY_KIND,
@@ -92,7 +91,8 @@ def _share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarr
     already processed, which is necessarily later). An earlier exposure goes to the heap when it
     may trigger something: always while the post's reach is live (first exposures are live),
     otherwise when the user would reshare at this age (the coin is below ``share_prob * decay(age)``, an
-    upper bound since throttles only lower it) or files a notice. Reshare probability falls with
+    upper bound since throttles only lower it: ``Simulation.throttle`` rejects a factor above 1)
+    or files a notice. Reshare probability falls with
     age, so a user's earliest exposure is live whenever any of their exposures is: first
     exposures of users who may act are processed in time order; the earliest exposure of the
     others is settled from ``first``. An exposure that may fire with a later removal time is
@@ -107,7 +107,7 @@ def _share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarr
     skey = pi[q, PI_SHARE_KEY]
     nkey = pi[q, PI_NOTICE_KEY]
     notice_p = pf[q, PF_NOTICE_P]
-    p_max = pf[q, PF_P] * max(1.0, pf[q, PF_SCALE])
+    p_max = pf[q, PF_P]  # an upper bound: a throttle (PF_SCALE, in [0, 1]) only lowers it
     t0 = pf[q, PF_T0]
     dk, da, db = pi[q, PI_DECAY_KIND], pf[q, PF_DECAY_A], pf[q, PF_DECAY_B]
     # track earliest exposures (skip the heap when nothing can happen) unless every exposure is

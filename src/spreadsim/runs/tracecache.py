@@ -8,7 +8,12 @@ other jobs load it. A per-seed lock file keeps two parallel jobs from computing 
 a job that finds a seed locked moves on to its next seed and comes back later.
 
 The stored arrays hold every field of the posts and of the exposure log, so a loaded trace gives
-bit-identical results to a freshly computed one.
+bit-identical results to a freshly computed one. Each file also holds the SHA-256 of its arrays
+(names, dtypes, shapes and bytes; :func:`arrays_checksum`), and a file is used only if it passes
+:func:`trace_damage`: the checksum, the expected arrays with their dtypes and shapes, the seed, and
+the ranges (post and user indices, exposure times finite, at or after their post's upload and
+within the horizon). A file that is unreadable or fails a check is computed again, with a log
+line naming the file and what was wrong.
 """
 
 from __future__ import annotations
@@ -42,11 +47,13 @@ except ImportError:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: with a checksum
+CHECKSUM = "checksum"
 WORLD_KEYS = ("graph", "spread", "scenario", "max_events")
 _TRACE_ARRAYS = ("t", "deadline", "q", "user", "shared", "view_t", "view_q", "t0")
 
-__all__ = ["world_key", "trace_to_arrays", "trace_from_arrays", "TraceCache"]
+__all__ = ["world_key", "trace_to_arrays", "trace_from_arrays", "arrays_checksum", "trace_damage",
+           "TraceCache"]
 
 
 def world_key(cfg: Mapping[str, Any]) -> str:
@@ -84,13 +91,7 @@ def trace_to_arrays(trace: DeadlineTrace) -> dict[str, np.ndarray]:
         post fields as ``post_i`` (integer and boolean fields, rows named by ``post_i_names``),
         ``post_f`` (float fields, ``post_f_names``) and ``post_category``.
     """
-    names_i: list[str] = []
-    names_f: list[str] = []
-    for f in dataclasses.fields(Post):
-        if f.name == "category":
-            continue
-        kind = type(getattr(trace.posts[0], f.name)) if trace.posts else int
-        (names_f if kind is float else names_i).append(f.name)
+    names_i, names_f = _post_names()
     posts = trace.posts
     return {
         "seed": np.array(trace.seed, dtype=np.int64),
@@ -146,6 +147,95 @@ def trace_from_arrays(config: SimConfig, arrays: Mapping[str, np.ndarray]) -> De
     return trace
 
 
+def arrays_checksum(arrays: Mapping[str, np.ndarray]) -> str:
+    """SHA-256 of a trace's arrays (each one's name, dtype, shape and bytes, by name), the
+    :data:`CHECKSUM` entry left out."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        if name == CHECKSUM:
+            continue
+        a = np.ascontiguousarray(arrays[name])
+        h.update(json.dumps([name, a.dtype.str, list(a.shape)]).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _post_names() -> tuple[list[str], list[str]]:
+    floats = {f.name for f in dataclasses.fields(Post) if f.type in (float, "float")}
+    names = [f.name for f in dataclasses.fields(Post) if f.name != "category"]
+    return [n for n in names if n not in floats], [n for n in names if n in floats]
+
+
+def trace_damage(arrays: Mapping[str, np.ndarray], seed: int, horizon: float,
+                 n_users: int | None = None) -> str | None:
+    """What is wrong with a stored trace's arrays (``None``: nothing found).
+
+    Checks the checksum, the arrays present with their dtypes and shapes, the seed, and the
+    ranges: post indices in ``[0, posts)``, user indices in ``[0, n_users)`` (``>= 0`` when
+    ``n_users`` is None), upload times in ``[0, horizon]``, exposure times finite, at or after
+    their post's upload and at most ``horizon``, post ids ``0 .. posts - 1``.
+
+    Parameters
+    ----------
+    arrays : mapping of str to numpy.ndarray
+        As loaded from a cache file (:func:`trace_to_arrays` plus :data:`CHECKSUM`).
+    seed : int
+        The seed the file is for.
+    horizon : float
+        The world's ``scenario.horizon_h``.
+    n_users : int, optional
+        The graph's number of users, if known.
+
+    Returns
+    -------
+    str or None
+    """
+    names_i, names_f = _post_names()
+    want = {"seed", "exp_f", "exp_i", "exp_shared", "view_t", "view_q", "t0", "post_i",
+            "post_i_names", "post_f", "post_f_names", "post_category", CHECKSUM}
+    if set(arrays) != want:
+        return f"arrays {sorted(set(arrays) ^ want)} missing or unexpected"
+    if str(arrays[CHECKSUM]) != arrays_checksum(arrays):
+        return "checksum mismatch"
+    a = {k: np.asarray(v) for k, v in arrays.items()}
+    if a["post_i_names"].tolist() != names_i or a["post_f_names"].tolist() != names_f:
+        return "post fields differ"
+    n, m, k = a["t0"].shape[0] if a["t0"].ndim == 1 else -1, a["exp_f"].shape[-1], \
+        a["view_t"].shape[-1]
+    shapes = {"seed": ((), "i"), "exp_f": ((2, m), "f"), "exp_i": ((2, m), "i"),
+              "exp_shared": ((m,), "u"), "view_t": ((k,), "f"), "view_q": ((k,), "i"),
+              "t0": ((n,), "f"), "post_i": ((len(names_i), n), "i"),
+              "post_f": ((len(names_f), n), "f"), "post_category": ((n,), "U")}
+    for name, (shape, kind) in shapes.items():
+        if a[name].shape != shape or a[name].dtype.kind != kind:
+            return f"{name} has shape {a[name].shape} and dtype {a[name].dtype}, not {shape}"
+    if int(a["seed"]) != seed:
+        return f"seed {int(a['seed'])}, not {seed}"
+    t0, (t, _), (q, user) = a["t0"], a["exp_f"], a["exp_i"]
+    view_t, view_q = a["view_t"], a["view_q"]
+    posts = dict(zip(names_i, a["post_i"], strict=True))
+    if not np.all((t0 >= 0) & (t0 <= horizon)):
+        return "upload times outside [0, horizon]"
+    if not np.array_equal(posts.get("id", np.arange(n)), np.arange(n)):
+        return "post ids are not 0 .. posts - 1"
+    if q.size and (q.min() < 0 or q.max() >= n) or view_q.size and (view_q.min() < 0
+                                                                     or view_q.max() >= n):
+        return f"post indices outside [0, {n})"
+    for users in (user, posts.get("uploader", np.zeros(0, np.int64))):
+        if users.size and (users.min() < 0 or (n_users is not None and users.max() >= n_users)):
+            return f"user indices outside [0, {n_users if n_users is not None else 'inf'})"
+    if np.any(a["exp_shared"] > 1):
+        return "shared flags other than 0 and 1"
+    for times, post in ((t, q), (view_t, view_q)):
+        ok = np.isfinite(times) & (times >= t0[post]) & (times <= horizon)
+        if not ok.all():
+            return (f"{int((~ok).sum())} exposure times not finite, before their post's upload "
+                    "or after the horizon")
+    if np.isnan(a["exp_f"][1]).any():
+        return "copy deadlines not numbers"
+    return None
+
+
 # Traces already loaded or computed in this process (a joblib worker runs several jobs of a
 # sweep): (cache folder, seed) -> (trace, its unmoderated result), least recently used first.
 _MEMORY: OrderedDict[tuple[str, int], tuple[DeadlineTrace, Any]] = OrderedDict()
@@ -187,6 +277,7 @@ class TraceCache:
         self.graph = graph
         self.computed = 0
         self.loaded = 0
+        self._reported: set[tuple[int, int, int]] = set()
 
     def _file(self, seed: int) -> Path:
         assert self.dir is not None
@@ -216,25 +307,38 @@ class TraceCache:
         path = self._file(seed)
         if not path.is_file():
             return None
+        trace = None
         try:
             with np.load(path, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
-            trace = trace_from_arrays(self.sim, arrays)
-        except (OSError, ValueError, KeyError) as e:  # unreadable: compute it again
-            log.warning("trace cache %s unreadable (%s); recomputing", path, e)
-            return None
-        if trace.seed != seed:
+            why = trace_damage(arrays, seed, float(self.sim.scenario.horizon_h), self._users(seed))
+            trace = None if why is not None else trace_from_arrays(self.sim, arrays)
+        except Exception as e:  # unreadable (truncated, not a zip, a bad member): compute it again
+            why = f"unreadable: {type(e).__name__}: {e}"
+        if trace is None:
+            st = path.stat()
+            seen = (seed, st.st_size, st.st_mtime_ns)
+            if seen not in self._reported:  # get() looks twice (before and after its lock)
+                self._reported.add(seen)
+                log.warning("trace cache %s: %s; recomputing", path, why)
             return None
         self.loaded += 1
         _remember(self._key(seed), trace)
         return trace
 
+    def _users(self, seed: int) -> int | None:
+        """The number of users of the seed's graph if it is prebuilt (else unknown)."""
+        g = self.graph(seed)
+        return None if g is None else int(g.n)
+
     def _compute(self, seed: int) -> DeadlineTrace:
         trace = DeadlineTrace(self.sim, seed, graph=self.graph(seed))
         self.computed += 1
         if self.dir is not None:
+            arrays = trace_to_arrays(trace)
+            arrays[CHECKSUM] = np.array(arrays_checksum(arrays))
             buf = io.BytesIO()
-            np.savez(buf, **trace_to_arrays(trace))  # type: ignore[arg-type]
+            np.savez(buf, **arrays)  # type: ignore[arg-type]
             atomic_write_bytes(self._file(seed), buf.getvalue())
             _remember(self._key(seed), trace)
         return trace

@@ -205,7 +205,7 @@ class CircuitBreaker(Policy):
         if len(q) >= p.threshold:
             self._done_posts.add(post.id)
             del self._recent[post.id]
-            self.sim.throttle(post, p.factor, field=f"{self.field}.factor")
+            self.sim.throttle(post, p.factor)  # (a probability: the schema checked it)
             self._trips[post.id] = [now, post.category, math.nan, False]
             self.queue.submit(post, "circuit_breaker", self._decide, priority=p.priority,
                               round=BREAKER_ROUND, on_done=self._done)

@@ -9,7 +9,9 @@ naming the file and the line; the options are the ``edgelist`` graph section's
 from __future__ import annotations
 
 import gzip
+import io
 import os
+import zlib
 
 import numpy as np
 
@@ -124,7 +126,33 @@ def _dense_relabel_inplace(u, v, lo, span):  # pragma: no cover
     return labels
 
 
-def _read_bytes(path: str) -> bytes:
+#: bytes decompressed at a time from a gzip file (the bound is checked after each chunk)
+_GZIP_CHUNK = 16 * 2**20
+
+
+def _gunzip(path: str, data: bytes, max_mb: int) -> bytes:
+    """``data`` decompressed (every gzip member), in chunks, stopping past ``max_mb`` MB."""
+    limit = max_mb * 2**20
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
+            while True:
+                chunk = fh.read(min(_GZIP_CHUNK, limit + 1 - total))
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > limit:
+                    raise DataError(
+                        f"graph.path = {path}: decompresses to more than {max_mb} MB, the bound "
+                        f"graph.max_unpacked_mb = {max_mb} (raise it to read a larger file)")
+                chunks.append(chunk)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"edge list {path}: corrupt gzip data ({exc})") from None
+    return b"".join(chunks)
+
+
+def _read_bytes(path: str, max_mb: int = _DEFAULTS["max_unpacked_mb"]) -> bytes:
     try:
         with open(path, "rb") as fh:
             data = fh.read()
@@ -135,10 +163,7 @@ def _read_bytes(path: str) -> bytes:
     except OSError as exc:
         raise DataError(f"edge list {path}: cannot read ({exc.strerror})") from None
     if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise DataError(f"edge list {path}: corrupt gzip data ({exc})") from None
+        data = _gunzip(path, data, max_mb)
     return data
 
 
@@ -208,13 +233,16 @@ def load_edgelist(
     edge_meaning: str = _DEFAULTS["edge_meaning"],
     name: str | None = None,
     weights: str = _DEFAULTS["weights"],
+    max_unpacked_mb: int = _DEFAULTS["max_unpacked_mb"],
 ) -> Graph:
     """Load a SNAP-style edge list straight into CSR arrays.
 
     Format: one edge ``u v`` per line, separated by spaces and/or tabs; lines whose first
     non-blank character is ``#`` or ``%`` are comments; blank lines are skipped; ``\\r\\n`` line
     ends are fine. The file may be gzip-compressed (detected by its magic bytes, whatever the
-    suffix). Labels may be integers (fast path, no NetworkX involved) or arbitrary strings.
+    suffix) and may decompress to at most ``max_unpacked_mb`` MB (a guard against gzip bombs: a
+    larger one is a one-line :class:`DataError` naming the bound). Labels may be integers (fast
+    path, no NetworkX involved) or arbitrary strings.
 
     Nodes are renumbered ``0..n-1`` in sorted label order and ``labels[i]`` keeps the original
     label of node ``i``: an ``int64`` array if every label is an integer that fits in int64,
@@ -238,6 +266,8 @@ def load_edgelist(
     weights : {"error", "ignore"}
         What to do with a third (weight, timestamp, ...) column: ``"error"`` rejects it,
         ``"ignore"`` keeps only the first two columns.
+    max_unpacked_mb : int
+        The largest size in MB a gzip-compressed file may decompress to.
 
     Returns
     -------
@@ -253,7 +283,8 @@ def load_edgelist(
         If an option is invalid.
     """
     section = parse_graph({"kind": "edgelist", "path": path, "directed": directed,
-                           "edge_meaning": edge_meaning, "weights": weights, "name": name})
+                           "edge_meaning": edge_meaning, "weights": weights, "name": name,
+                           "max_unpacked_mb": max_unpacked_mb})
     return read_edgelist(section)
 
 
@@ -261,7 +292,7 @@ def read_edgelist(section: EdgeList) -> Graph:
     """The graph of a parsed ``edgelist`` section (see :func:`load_edgelist`)."""
     spath, directed, weights = section.path, section.directed, section.weights
     name = section.name if section.name is not None else os.path.basename(spath)
-    data = _read_bytes(spath)
+    data = _read_bytes(spath, section.max_unpacked_mb)
     _check_text(spath, data)
     buf = np.frombuffer(data, dtype=np.uint8)
     us, vs, m, status, bad_line, bad_start = _parse_int_pairs(

@@ -398,6 +398,9 @@ class EdgeList(GraphSection):
                                            "follows: line 'u v' means u follows v", OneOf(EDGE_MEANINGS))
     weights: str = param("error", "a 3rd column: error rejects it; ignore reads only the first two",
                          OneOf(WEIGHTS))
+    max_unpacked_mb: int = param(4096, "largest size in MB a gzip-compressed file may decompress to "
+                                       "(a guard against gzip bombs); raise it for a larger file",
+                                 Integer(1, 2**40))
     seed: int | None = param(None, "unused (the file fixes the graph)", Optional(Integer(0, SEED_MAX)))
     name: str | None = _name("the file name")
 

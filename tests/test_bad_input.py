@@ -322,7 +322,7 @@ POLICY_BAD: list[tuple[str, dict[str, Any], str, Any, str]] = [
     ("notice_and_takedown", {"shifts": {"start_h": 24}}, "policy.shifts.start_h", 24, "< 24"),
     ("notice_and_takedown", {"shifts": {"start_h": 8, "end_h": 25}}, "policy.shifts.end_h", 25, "<= 24"),
     ("notice_and_takedown", {"shifts": {"start_h": 8, "end_h": 8}}, "policy.shifts.end_h", 8.0,
-     "must be > start_h"),
+     "must differ from start_h"),
     ("notice_and_takedown", {"trusted_flaggers": {"fraction": 2}}, "policy.trusted_flaggers.fraction", 2,
      "<= 1"),
     ("notice_and_takedown", {"trusted_flaggers": {"notice_weight": -1}},

@@ -13,6 +13,7 @@ from spreadsim import ConfigError, SimConfig, simulate
 from spreadsim.engine.records import Attempt
 from spreadsim.engine.simulation import Simulation
 from spreadsim.policies import Policy, make_policies
+from spreadsim.policies.review import Shifts
 from spreadsim.schema.model import ALL_CATEGORIES, CATEGORIES
 
 from .helpers import config, digraph
@@ -354,3 +355,54 @@ def test_a_throttle_above_one_is_rejected_in_one_line():
     with pytest.raises(ConfigError, match=r"^policy\[1\]\.factor = 1\.5: ") as e:
         simulate(config(policy=stack), seed=0, graph=digraph(TREE))
     assert "\n" not in str(e.value)
+
+
+# --------------------------------------------------------------------------- shifts
+
+def _queue_run(shifts: dict[str, float], requests: list[tuple[float, str, int]],
+               moderators: int = 1, horizon_h: float = 96.0) -> tuple[Simulation, list[Any]]:
+    """One post, no notices; ``requests`` = [(time, source, priority)] submitted to the review
+    queue of a notice_and_takedown with ``shifts`` and fixed 1 h reviews that keep the post."""
+    cfg = SimConfig.from_dict(config(horizon_h=horizon_h, policy=_nat(
+        moderators=moderators, shifts=shifts, review_time=1.0, notice_prob=0.0)))
+    sim = Simulation(cfg, 0, graph=digraph(CHAIN), policies=make_policies(cfg.policies))
+    made: list[Any] = []
+
+    def submit(source: str, priority: int) -> None:
+        made.append(sim.review.submit(sim.posts[0], source, lambda _r: False, priority=priority))
+
+    for t, source, priority in requests:
+        sim.env.timeout(t).callbacks.append(lambda _e, s=source, p=priority: submit(s, p))
+    sim.run()
+    return sim, made
+
+
+def test_requests_wait_in_priority_order_until_a_moderator_is_on_shift():
+    """Bug 7: an off-shift moderator does not take a request and hold it: requests wait in the
+    queue, in priority order, until a moderator is on shift. Shifts 9-17 h, one moderator: a
+    notice filed at 18 h and a priority-0 removal order filed at 19 h: the order starts first, at
+    33 h (9 h the next day), the notice after it, at 34 h."""
+    _, (notice, order) = _queue_run({"start_h": 9, "end_h": 17},
+                                    [(18.0, "notice", 2), (19.0, "referral", 0)])
+    assert (order.started, notice.started) == (33.0, 34.0)
+    # a request filed on shift starts at once; one filed as the shift ends waits for the next
+    _, (a, b) = _queue_run({"start_h": 9, "end_h": 17}, [(10.0, "notice", 2), (17.0, "notice", 2)])
+    assert (a.started, b.started) == (10.0, 33.0)
+    # a review may run past the end of the shift: it is finished (started 16.5 h, done 17.5 h)
+    _, (c,) = _queue_run({"start_h": 9, "end_h": 17}, [(16.5, "notice", 2)])
+    assert (c.started, c.decided) == (16.5, 17.5)
+
+
+def test_shifts_crossing_midnight():
+    """A night shift (start_h 20, end_h 8) is accepted: reviews start from 20 h to 8 h."""
+    sim, made = _queue_run({"start_h": 20, "end_h": 8}, [(t, "notice", 2) for t in (2.0, 7.5, 10.0, 21.5)],
+                           moderators=2)
+    assert [(r.created, r.started) for r in made] == [(2.0, 2.0), (7.5, 7.5), (10.0, 20.0), (21.5, 21.5)]
+    shifts = sim.review.shifts
+    assert shifts.on_shift_between(0.0, 24.0) == 12.0  # 0-8 h and 20-24 h
+    assert shifts.on_shift_between(6.0, 22.0) == 4.0
+    assert shifts.next_start(8.0) == 20.0 and shifts.next_start(23.0) == 23.0
+    with pytest.raises(ConfigError, match=r"^policy.shifts.end_h = 8"):
+        make_policies([_nat(shifts={"start_h": 8, "end_h": 8})])
+    # 0 to 24 h: around the clock
+    assert Shifts(0.0, 24.0).on_shift_between(5.0, 77.0) == 72.0 and Shifts(0.0, 24.0).on_shift(23.9)

@@ -355,7 +355,7 @@ def test_no_review_starts_outside_working_hours():
     ({"notice_threshold": 0}, "policy.notice_threshold"),
     ({"renotify": "yes"}, "policy.renotify"),
     ({"review_time": {"dist": "exponential", "mean_h": -1}}, "policy.review_time.mean_h"),
-    ({"shifts": {"start_h": 18, "end_h": 8}}, "policy.shifts.end_h"),
+    ({"shifts": {"start_h": 8, "end_h": 8}}, "policy.shifts.end_h"),
     ({"trusted_flaggers": {"fraction": 1.2}}, "policy.trusted_flaggers.fraction"),
     ({"trusted_flaggers": {"speed": 2}}, "policy.trusted_flaggers.speed"),
     ({"moderatorz": 3}, "policy.moderatorz"),

@@ -9,7 +9,9 @@ then the request's ``decide`` callback says whether the post comes down. A reque
 is already removed is dropped at no cost.
 
 Shifts: with ``shifts`` set, moderators only start a review inside the daily working hours
-``[start_h, end_h)`` (a review that runs past the end of the shift is finished).
+``[start_h, end_h)`` (``end_h < start_h``: a shift that crosses midnight); a review that runs past
+the end of the shift is finished. Off shift a moderator takes nothing from the queue: requests wait
+there, in priority order, and the first moderators on shift take the first of them.
 
 Statistics: waits (request to start of review), decision times (request to decision), queue length
 over time, moderator utilisation (busy time over the time moderators were on shift).
@@ -65,31 +67,41 @@ class ReviewRequest:
 
 @dataclass(frozen=True)
 class Shifts:
-    """Daily working hours: reviews start only in [start_h, end_h) of each 24 h day."""
+    """Daily working hours: reviews start only in [start_h, end_h) of each 24 h day; with
+    ``end_h < start_h`` the shift crosses midnight (it ends at ``end_h`` the next day)."""
 
     start_h: float
     end_h: float
 
+    @property
+    def length(self) -> float:
+        """Hours of one shift."""
+        return (self.end_h - self.start_h) % 24.0 or 24.0
+
+    def _start_of(self, t: float) -> float:
+        """The start of the latest shift that started at or before ``t``."""
+        start = math.floor(t / 24.0) * 24.0 + self.start_h
+        return start if start <= t else start - 24.0
+
+    def on_shift(self, t: float) -> bool:
+        """Whether ``t`` is inside a shift."""
+        return t < self._start_of(t) + self.length
+
     def next_start(self, t: float) -> float:
         """The earliest time >= t inside a shift."""
-        day = math.floor(t / 24.0) * 24.0
-        h = t - day
-        if self.start_h <= h < self.end_h:
-            return t
-        if h < self.start_h:
-            return day + self.start_h
-        return day + 24.0 + self.start_h
+        return t if self.on_shift(t) else self._start_of(t) + 24.0
+
+    def shift_end(self, t: float) -> float:
+        """The end of the shift that ``t`` is in (``t`` on shift)."""
+        return self._start_of(t) + self.length
 
     def on_shift_between(self, a: float, b: float) -> float:
         """Hours of shift time within [a, b]."""
-        if b <= a:
-            return 0.0
         total = 0.0
-        day = math.floor(a / 24.0) * 24.0
-        while day < b:
-            lo, hi = max(a, day + self.start_h), min(b, day + self.end_h)
-            total += max(0.0, hi - lo)
-            day += 24.0
+        start = self._start_of(a)
+        while start < b:
+            total += max(0.0, min(b, start + self.length) - max(a, start))
+            start += 24.0
         return total
 
 
@@ -157,14 +169,34 @@ class ReviewQueue:
     def _log_length(self) -> None:
         self.length_log.append((self.env.now, len(self.store.items)))
 
+    def _take(self) -> Any:
+        """The next request for a moderator, taken only while on shift (a SimPy process step:
+        yields events, returns the request or None if the shift ended first)."""
+        shifts, env = self.shifts, self.env
+        if shifts is None:
+            req = yield self.store.get()
+            return req
+        start = shifts.next_start(env.now)
+        if start > env.now:
+            yield env.timeout(start - env.now)
+        get = self.store.get()
+        end = env.timeout(shifts.shift_end(env.now) - env.now)
+        yield get | end
+        if not get.triggered:
+            get.cancel()  # the shift ended: the requests wait in the queue
+            return None
+        req = get.value
+        if not shifts.on_shift(env.now):  # taken as the shift ended: back into the queue
+            self.store.put(req)
+            return None
+        return req
+
     def _worker(self, i: int) -> Any:
         while True:
-            req = yield self.store.get()
+            req = yield from self._take()
+            if req is None:
+                continue
             self._log_length()
-            if self.shifts is not None:
-                start = self.shifts.next_start(self.env.now)
-                if start > self.env.now:
-                    yield self.env.timeout(start - self.env.now)
             if self.sim.is_removed(req.post):
                 req.dropped = True
                 req.decided = self.env.now

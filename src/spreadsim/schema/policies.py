@@ -227,14 +227,17 @@ class LatencyDistributionParams(_PerCategoryRule):
 
 @dataclass(frozen=True)
 class WorkingHours:
-    """Daily working hours of the moderators: reviews start only in [start_h, end_h) of each day."""
+    """Daily working hours of the moderators: reviews start only in [start_h, end_h) of each day;
+    end_h < start_h is a shift that crosses midnight (20 to 8: from 20 h to 8 h the next day)."""
 
     start_h: float = param(8, "hour of the day the shift starts", Number(0.0, 24.0, hi_open=True))
-    end_h: float = param(20, "hour of the day the shift ends", Number(0.0, 24.0))
+    end_h: float = param(20, "hour of the day the shift ends (below start_h: the next day)",
+                         Number(0.0, 24.0))
 
     def validate(self, path: str) -> None:
-        if self.end_h <= self.start_h:
-            raise ConfigError(f"{path}.end_h", self.end_h, f"must be > start_h ({self.start_h:g})")
+        if self.end_h == self.start_h:
+            raise ConfigError(f"{path}.end_h", self.end_h, f"must differ from start_h "
+                              f"({self.start_h:g}); end_h < start_h: a shift crossing midnight")
 
 
 @dataclass(frozen=True)

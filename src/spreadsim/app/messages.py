@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import MissingConfigException, OverrideParseException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-__all__ = ["CONFIG_GROUPS", "exception_line", "first_line", "group_override_message", "hydra_error_message"]
+from spreadsim.errors import ConfigError
+from spreadsim.runs.jobspec import check_job_config
+
+__all__ = ["CONFIG_GROUPS", "exception_line", "first_line", "group_override_message",
+           "hydra_error_message", "quote_hint"]
 
 #: spreadsim's config groups (the folders of conf/)
 CONFIG_GROUPS = ("graph", "spread", "policy", "scenario", "experiment")
+
+
+def quote_hint(override: str) -> str:
+    """How to write an override Hydra's lexer refused for a character outside ASCII: its value in
+    double quotes for Hydra, the whole in single quotes for the shell."""
+    key, _, value = override.partition("=")
+    value = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f"quote a value with characters outside ASCII: '{key}=\"{value}\"'"
 
 
 def first_line(text: str) -> str:
@@ -47,7 +60,10 @@ def hydra_error_message(ex: BaseException) -> str:
         line of Hydra's message.
     """
     if isinstance(ex, OverrideParseException):
-        return f"cannot parse the override {ex.override!r}: {first_line(ex.message)}"
+        msg = f"cannot parse the override {ex.override!r}: {first_line(ex.message)}"
+        if not str(ex.override).isascii() and "Lexer" in msg:
+            msg += f" ({quote_hint(str(ex.override))})"
+        return msg
     if isinstance(ex, MissingConfigException):
         missing = ex.missing_cfg_file or ""
         group, _, name = missing.rpartition("/")
@@ -63,8 +79,11 @@ def hydra_error_message(ex: BaseException) -> str:
             if ln.startswith("To append to your config use "):
                 hint = ln.removeprefix("To append to your config use ")
         parent = getattr(cause, "parent_node", None)
+        refused = _hint_refused(parent, hint) if hint else None
+        if refused is not None:  # following Hydra's hint would only give this error
+            return refused
         allowed = ""
-        if isinstance(parent, DictConfig):
+        if isinstance(parent, DictConfig) and len(parent):
             allowed = "; allowed: " + ", ".join(str(k) for k in parent.keys())
         value = hint.partition("=")[2] if hint else ""
         field = key or hint.lstrip("+").partition("=")[0]
@@ -76,6 +95,37 @@ def hydra_error_message(ex: BaseException) -> str:
     if isinstance(cause, OmegaConfBaseException):
         first += f" ({first_line(str(cause))})"
     return first
+
+
+def _hint_refused(parent: Any, hint: str) -> str | None:
+    """spreadsim's own one-line error for the key Hydra's hint (``+key=value``) would add, if its
+    check refuses that key (spreadsim takes only its schema's keys); None if it takes it (a key
+    the composed config leaves out, like ``max_events``, or one of a free mapping) or if the
+    config cannot be checked here."""
+    try:
+        root = parent._get_root()
+        override = OverridesParser.create().parse_override(hint)
+        path, value = override.key_or_group.split("."), override.value()
+        try:
+            cfg = OmegaConf.to_container(root, resolve=True)
+        except Exception:  # noqa: BLE001 - an interpolation of Hydra's: the plain values will do
+            cfg = OmegaConf.to_container(root, resolve=False)
+        assert isinstance(cfg, dict)
+        cfg.pop("hydra", None)
+        node = cfg
+        for k in path[:-1]:
+            node = node.setdefault(k, {})
+        node[path[-1]] = value
+    except Exception:  # noqa: BLE001 - not checkable here: keep Hydra's hint
+        return None
+    try:
+        check_job_config(cfg)
+    except ConfigError as e:
+        if e.field == ".".join(path) or e.field.endswith("." + path[-1]):
+            return str(e)
+    except Exception:  # noqa: BLE001 - another value is wrong, not the added key
+        return None
+    return None
 
 
 def group_override_message(args: Sequence[str]) -> str | None:

@@ -34,7 +34,7 @@ from spreadsim.outputs.layout import DONE, JOB_FILE, JOB_TABLES, POSTS, RUNS, SE
 from spreadsim.runs.deadline import DeadlineTrace, deadline_path_reason
 from spreadsim.runs.jobspec import JobSpec, check_job_config, config_hash
 from spreadsim.runs.platforms import simulate_platforms
-from spreadsim.runs.progress import SeedTicker, sweep_progress
+from spreadsim.runs.progress import SeedTicker, heartbeat, sweep_progress
 from spreadsim.runs.single import simulate
 from spreadsim.runs.tracecache import TraceCache
 from spreadsim.schema.config import SimConfig
@@ -85,7 +85,8 @@ def pinned_graph(cfg: Mapping[str, Any], seed: int) -> Graph:
     key = _graph_key(cfg, seed)
     g = _PINNED.get(key)
     if g is None:
-        g = build_graph(cfg, seed)
+        with heartbeat(f"building the graph ({cfg.get('kind')}, seed {seed})"):
+            g = build_graph(cfg, seed)
         _PINNED.clear()
         _PINNED[key] = g
     return g
@@ -246,8 +247,9 @@ def run_job(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *,
         log.info("job %d: traces: %d computed, %d loaded from the sweep cache", job_num,
                  cache.computed, cache.loaded)
     else:
-        for s in spec.seeds:
-            done[s] = simulate(spec.sim, s, graph=graph_for(s), baseline=spec.baseline)
+        for k, s in enumerate(spec.seeds):
+            with heartbeat(f"job {job_num}: seed {s} ({k + 1}/{len(spec.seeds)})"):
+                done[s] = simulate(spec.sim, s, graph=graph_for(s), baseline=spec.baseline)
             ticker.tick(len(done))
     return _write_job(spec, cfg, out, digest, params, overrides, job_num, sweep_dir, tic, path,
                       done)
@@ -262,8 +264,9 @@ def _run_multi_job(spec: JobSpec, cfg: Mapping[str, Any], out: Path, digest: str
     log.info("job %d: %d seeds, %d platforms", job_num, len(spec.seeds), len(spec.multi.platforms))
     done: dict[int, Any] = {}
     ticker = SeedTicker(job_num, len(spec.seeds))
-    for s in spec.seeds:
-        mr = simulate_platforms(spec.multi, s)
+    for k, s in enumerate(spec.seeds):
+        with heartbeat(f"job {job_num}: seed {s} ({k + 1}/{len(spec.seeds)})"):
+            mr = simulate_platforms(spec.multi, s)
         series = [{"platform": np.full(len(r.series["time_h"]), name, dtype=object), **r.series}
                   for name, r in mr.platforms.items()]
         done[s] = RunResult(s, mr.posts, concat(series), dict(mr.summary))

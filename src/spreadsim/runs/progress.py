@@ -1,4 +1,6 @@
-"""Progress lines of a running job and sweep: seeds done in a job, jobs finished in a sweep, ETA.
+"""Progress lines of a running job and sweep: seeds done in a job, jobs finished in a sweep, ETA,
+and a line every ``PROGRESS_EVERY_S`` seconds while one long step (a seed's run, a graph build)
+runs (:func:`heartbeat`).
 
 Written to the ``spreadsim.sweep`` logger, as are the job runner's lines
 (:mod:`spreadsim.runs.job`): the name these log lines had before the package was split into
@@ -7,11 +9,14 @@ subpackages, which ``benchmarks/bench_sweep.py`` reads.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from spreadsim.outputs.layout import DONE, SWEEP_FILE
@@ -20,7 +25,46 @@ log = logging.getLogger("spreadsim.sweep")
 
 PROGRESS_EVERY_S = 10.0  # at most one per-seed progress line per job this often
 
-__all__ = ["PROGRESS_EVERY_S", "SeedTicker", "hms", "sweep_progress"]
+__all__ = ["PROGRESS_EVERY_S", "SeedTicker", "heartbeat", "hms", "sweep_progress"]
+
+# the labels of the steps under way in this process, innermost last: only the innermost one's
+# heartbeat logs (a graph build inside a seed's run says "building the graph", not both)
+_STEPS: list[str] = []
+_STEPS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def heartbeat(label: str, every: float | None = None) -> Iterator[None]:
+    """Log ``<label>: still running, elapsed h:mm:ss`` every ``every`` seconds (default
+    :data:`PROGRESS_EVERY_S`) while the block runs, from a daemon thread.
+
+    The thread needs the interpreter between the steps' own calls: a compiled call that holds
+    the GIL delays the line until it returns.
+    """
+    every = PROGRESS_EVERY_S if every is None else every
+    stop = threading.Event()
+    start = time.perf_counter()
+    with _STEPS_LOCK:
+        _STEPS.append(label)
+
+    def beat() -> None:
+        while not stop.wait(every):
+            with _STEPS_LOCK:
+                innermost = bool(_STEPS) and _STEPS[-1] == label
+            if innermost:
+                log.info("%s: still running, elapsed %s", label,
+                         hms(time.perf_counter() - start))
+
+    thread = threading.Thread(target=beat, name=f"spreadsim-heartbeat: {label}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        with _STEPS_LOCK:
+            if label in _STEPS:
+                del _STEPS[len(_STEPS) - 1 - _STEPS[::-1].index(label)]
+        thread.join()
 
 
 class SeedTicker:

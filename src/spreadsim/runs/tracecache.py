@@ -37,6 +37,7 @@ from spreadsim.graphs import Graph
 from spreadsim.outputs.io import atomic_write_bytes
 from spreadsim.outputs.io import canonical as _canonical
 from spreadsim.runs.deadline import DeadlineTrace
+from spreadsim.runs.progress import heartbeat
 from spreadsim.schema.config import SimConfig
 from spreadsim.version import __version__
 
@@ -332,7 +333,8 @@ class TraceCache:
         return None if g is None else int(g.n)
 
     def _compute(self, seed: int) -> DeadlineTrace:
-        trace = DeadlineTrace(self.sim, seed, graph=self.graph(seed))
+        with heartbeat(f"tracing seed {seed}"):
+            trace = DeadlineTrace(self.sim, seed, graph=self.graph(seed))
         self.computed += 1
         if self.dir is not None:
             arrays = trace_to_arrays(trace)

@@ -33,3 +33,9 @@ def config(*, share_prob: float = 1.0, kernel: dict[str, Any] | None = None,
     }
     cfg["policy"] = policy  # None: no policy (a config without the key gets the default policy)
     return cfg
+
+
+def stderr_lines(err: str) -> list[str]:
+    """Every line a command wrote to stderr, blank ones included (a fault test asserts their exact
+    number: a traceback, a warning or a stray blank line counts, not only 'spreadsim: error:')."""
+    return err.splitlines()

@@ -21,6 +21,8 @@ from spreadsim.outputs.io import read_table
 from spreadsim.policies import make_policy
 from spreadsim.runs.jobspec import check_job_config
 
+from .helpers import stderr_lines
+
 GROUPS = ("graph", "spread", "policy", "scenario", "experiment")
 SMALL = ["graph.n=600", "scenario.illegal_posts=4", "scenario.horizon_h=72"]
 RESULT_FILES = ("results.parquet", "results.csv", "summary.parquet", "summary.csv",
@@ -216,7 +218,7 @@ def test_bad_input_in_process(name, tmp_path, capsys, monkeypatch):
         main([*args, f"hydra.sweep.dir={tmp_path}/sweep", f"hydra.run.dir={tmp_path}/run"])
     GlobalHydra.instance().clear()
     assert e.value.code != 0
-    lines = capsys.readouterr().err.strip().splitlines()
+    lines = stderr_lines(capsys.readouterr().err)  # every line counts, blank ones too
     assert len(lines) == 1 and lines[0].startswith("spreadsim: error: "), lines
     assert field in lines[0]
     assert "HYDRA_FULL_ERROR" not in os.environ
@@ -238,7 +240,7 @@ def test_bad_input_one_line_nonzero_no_results(tmp_path):
         _, err = p.communicate(timeout=300)
         field = BAD[name][1]
         assert p.returncode != 0, name
-        lines = err.strip().splitlines()
+        lines = stderr_lines(err)  # every line counts, blank ones too
         assert len(lines) == 1, (name, err)
         assert lines[0].startswith("spreadsim: error: "), (name, err)
         assert field in lines[0], (name, err)

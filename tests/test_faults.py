@@ -17,6 +17,8 @@ import pytest
 from spreadsim.errors import DataError, OutputError
 from spreadsim.outputs.io import read_table, write_table
 
+from .helpers import stderr_lines
+
 
 def _mount(path: Path, opts: str) -> None:
     path.mkdir(parents=True, exist_ok=True)
@@ -79,7 +81,7 @@ def test_cli_disk_full_one_line(tmp_path, size):
                               "seeds=3", "graph.n=2000", f"hydra.run.dir={disk}/run"],
                              capture_output=True, text=True, env=env, timeout=300)
         assert res.returncode != 0
-        lines = [line for line in res.stderr.splitlines() if line.strip()]  # every line counts
+        lines = stderr_lines(res.stderr)  # every line counts, blank ones too
         assert len(lines) == 1 and lines[0].startswith("spreadsim: error:"), res.stderr[-3000:]
         assert "No space left" in lines[0]
         # nothing of the failed run is left: no table, no done marker, no temporary file
@@ -97,7 +99,7 @@ def test_cli_read_only_output_one_line(read_only):
                           "graph.n=500", f"hydra.run.dir={read_only}/run"],
                          capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode != 0
-    errors = [line for line in res.stderr.splitlines() if line.strip()]
+    errors = stderr_lines(res.stderr)  # every line counts, blank ones too
     assert errors == [f"spreadsim: error: cannot write {read_only}/run: Read-only file system"], \
         res.stderr[-2000:]
 
@@ -114,7 +116,7 @@ def test_cli_read_only_folders_one_line(read_only, args):
                           *(a.format(ro=read_only) for a in args)],
                          capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 1
-    lines = [line for line in res.stderr.splitlines() if line.strip()]  # every line counts
+    lines = stderr_lines(res.stderr)  # every line counts, blank ones too
     assert len(lines) == 1 and lines[0].startswith("spreadsim: error: cannot write"), res.stderr
     assert "Read-only file system" in lines[0] and str(read_only) in lines[0]
     assert os.listdir(read_only) == []

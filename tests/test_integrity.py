@@ -22,6 +22,8 @@ from spreadsim.outputs.io import read_table
 from spreadsim.outputs.layout import aggregate_files
 from spreadsim.runs.job import job_damage, run_job
 
+from .helpers import stderr_lines
+
 SMALL = ["seeds=2", "graph.n=400", "scenario.illegal_posts=3", "scenario.horizon_h=48"]
 JOB_FILES = ("done", "job.json", "runs.parquet", "runs.csv", "posts.parquet", "posts.csv",
              "series.parquet", "series.csv")
@@ -41,7 +43,7 @@ def _sweep(sweep: Path, *extra: str, prelude: str = "") -> subprocess.CompletedP
 
 
 def _one_error_line(res: subprocess.CompletedProcess[str]) -> str:
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    lines = stderr_lines(res.stderr)  # every line counts, blank ones too
     assert len(lines) == 1 and lines[0].startswith("spreadsim: error: "), res.stderr[-3000:]
     return lines[0]
 

@@ -32,6 +32,8 @@ from spreadsim.runs.job import pinned_graph, run_job
 from spreadsim.runs.jobspec import calibration_kind, check_job_config
 from spreadsim.runs.tracecache import TraceCache, trace_from_arrays, trace_to_arrays
 
+from .helpers import stderr_lines
+
 SMALL = ["graph.n=600", "scenario.illegal_posts=4", "scenario.horizon_h=72"]
 
 
@@ -511,7 +513,7 @@ def test_bad_sweep_fails_in_one_line_before_any_job(name, tmp_path, capsys, monk
         main(["seeds=1", *args, f"hydra.sweep.dir={tmp_path}/sweep"])
     GlobalHydra.instance().clear()
     assert e.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    err = stderr_lines(capsys.readouterr().err)  # every line counts, blank ones too
     assert len(err) == 1 and err[0].startswith("spreadsim: error: "), err
     assert field in err[0] and what in err[0], err
     assert not (tmp_path / "sweep").exists()  # no job started, nothing written
@@ -533,7 +535,7 @@ def test_slurm_launcher_without_slurm_fails_in_one_line(choice, tmp_path, capsys
         main(["seeds=1", f"hydra/launcher={choice}", f"hydra.sweep.dir={tmp_path}/sweep"])
     GlobalHydra.instance().clear()
     assert e.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    err = stderr_lines(capsys.readouterr().err)
     assert err == [f"spreadsim: error: hydra/launcher = '{choice}': needs Slurm (no 'srun' on this "
                    "machine's PATH): run the sweep on a Slurm login node, or try it here with "
                    "hydra/launcher=submitit_local"], err

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from spreadsim.outputs.io import read_table
 
+from .helpers import stderr_lines
+
 SMALL = ["graph.n=400", "scenario.illegal_posts=3", "scenario.horizon_h=48",
          "hydra.launcher.n_jobs=2"]
 
@@ -24,7 +26,7 @@ def _env() -> dict[str, str]:
 
 
 def _lines(err: str) -> list[str]:
-    return [ln for ln in err.splitlines() if ln.strip()]
+    return stderr_lines(err)  # every line counts, blank ones too
 
 
 def test_two_concurrent_sweeps_with_different_configs_one_fails_with_one_line(tmp_path):

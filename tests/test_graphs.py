@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -767,7 +768,7 @@ def test_graphs_that_cannot_fit_in_memory_are_refused_before_any_work(
     msg = one_line(built)
     assert msg == one_line(checked)
     assert msg.startswith(f"graph.{SIZE_FIELD.get(name, 'n')} = "), msg
-    assert "needs at least" in msg and "this machine has 1000 B" in msg
+    assert "needs at least" in msg and "this machine (or process) has 1000 B" in msg
 
 
 def test_memory_limit_can_be_set_for_the_jobs_machines(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -905,3 +906,23 @@ def test_check_graph_config_reads_a_small_edge_list(tmp_path: Path, monkeypatch:
     assert check_graph_config({"kind": "edgelist", "path": str(good)}) == 3
     monkeypatch.setattr(graphs, "EDGELIST_CHECK_MAX_BYTES", 4)
     assert check_graph_config({"kind": "edgelist", "path": str(bad)}) is None  # not read
+
+
+def test_an_address_space_limit_is_part_of_the_memory_check(tmp_path: Path) -> None:
+    """Under ``ulimit -v`` (RLIMIT_AS) a graph that cannot fit in what the limit leaves the process
+    is refused in one line before any work (it used to pass the check and run out of memory)."""
+    code = ("import resource, sys\n"
+            "from spreadsim.graphs import check_graph_config\n"
+            "from spreadsim.errors import ConfigError\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (3 << 30, resource.RLIM_INFINITY))\n"
+            "try:\n"
+            "    check_graph_config({'kind': 'barabasi_albert', 'n': 60_000_000, 'm': 5})\n"
+            "except ConfigError as e:\n"
+            "    print(e)\n"
+            "    sys.exit(0)\n"
+            "sys.exit('not refused')\n")
+    env = {k: v for k, v in os.environ.items() if k != "SPREADSIM_MEMORY_LIMIT"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    [line] = out.stdout.splitlines()
+    assert line.startswith("graph.n = 60000000: a graph this size") and "this machine (or process) has" in line

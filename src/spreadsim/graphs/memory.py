@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import resource
 from typing import Any
 
 from spreadsim.errors import ConfigError
@@ -51,8 +52,8 @@ _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 def memory_limit() -> int:
     """The memory a graph may take: ``SPREADSIM_MEMORY_LIMIT`` if set (bytes, or with a binary
     suffix: ``256G``; for a sweep checked on a login node whose jobs run on bigger nodes), else
-    the machine's, or its control group's limit if lower (``memory.max``, cgroup v2); 2**62 when
-    neither is known."""
+    the machine's, or its control group's limit if lower (``memory.max``, cgroup v2), or what an
+    address-space limit (``ulimit -v``) leaves the process if lower; 2**62 when none is known."""
     env = os.environ.get("SPREADSIM_MEMORY_LIMIT", "").strip()
     if env:
         number, unit = (env[:-1], env[-1].upper()) if env[-1:].upper() in "KMGT" else (env, "")
@@ -76,7 +77,21 @@ def memory_limit() -> int:
             limit = min(limit, int(text))
     except OSError:
         pass
-    return limit
+    return min(limit, _address_space_left())
+
+
+def _address_space_left() -> int:
+    """What an address-space limit (``ulimit -v``, RLIMIT_AS) leaves this process: the limit less
+    the address space it already maps; 2**62 with no limit."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return 1 << 62
+    try:
+        with open("/proc/self/statm") as f:
+            mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):  # pragma: no cover - not Linux
+        mapped = 0
+    return max(soft - mapped, 0)
 
 
 def least_size(section: Any) -> tuple[str, Any, int, float, int] | None:
@@ -121,7 +136,8 @@ def check_fits(section: Any, path: str = "graph") -> None:
     if need > have:
         limit = (f"SPREADSIM_MEMORY_LIMIT is {_fmt_bytes(have)}"
                  if os.environ.get("SPREADSIM_MEMORY_LIMIT", "").strip() else
-                 f"this machine has {_fmt_bytes(have)} (SPREADSIM_MEMORY_LIMIT sets the jobs' own)")
+                 f"this machine (or process) has {_fmt_bytes(have)} (SPREADSIM_MEMORY_LIMIT sets the "
+                 "jobs' own)")
         raise ConfigError(
             f"{path}.{key}", value,
             f"a graph this size ({n:.4g} users, about {edges:.3g} edges) needs at least "

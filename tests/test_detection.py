@@ -61,7 +61,7 @@ def test_threshold_detection_removes_after_delay():
     det = make_policy(detection(at_upload=False, reach_thresholds=[2, 4], recall=1.0, delay=0.5))
     _, r = run([det])
     assert det.scan_log == [(2.0, 0, 2, True)]  # flagged at reach 2; no scan while pending
-    assert r.removals == [(2.5, 0)]  # scan time + delay
+    assert r.removals == [(2.5, 0, "policy0_automated_detection:flag")]  # scan time + delay
     assert r.posts["reach"].tolist() == [2]  # the exposure due at 3.0 never happens
     s = det.summary()
     assert (s["detections_true"], s["removals_true"], s["removals_wrongful"]) == (1, 1, 0)
@@ -72,12 +72,13 @@ def test_upload_scan_with_delay():
     det = make_policy(detection(recall=1.0, delay=1.5))
     _, r = run([det])
     assert det.scan_log == [(0.0, 0, 0, True)]
-    assert r.removals == [(1.5, 0)]
+    assert r.removals == [(1.5, 0, "policy0_automated_detection:flag")]
     assert r.posts["reach"].tolist() == [1]
     # delay 0: removed at upload, nobody sees it
     det = make_policy(detection(recall=1.0))
     _, r = run([det])
-    assert r.removals == [(0.0, 0)] and r.posts["reach"].tolist() == [0]
+    assert r.removals == [(0.0, 0, "policy0_automated_detection:flag")]
+    assert r.posts["reach"].tolist() == [0]
 
 
 def test_random_delays_are_respected():
@@ -85,7 +86,7 @@ def test_random_delays_are_respected():
     cfg = config(posts=200, uploaders=20, window_h=24.0, selection="random", share_prob=0.0)
     det = make_policy(detection(recall=0.5, delay={"dist": "exponential", "mean_h": 2.0}))
     sim, r = run([det], cfg, graph=g, seed=4)
-    removed = {q: t for t, q in r.removals}
+    removed = {q: t for t, q, _ in r.removals}
     assert 60 < len(removed) < 140  # recall 0.5 of 200 (sd 7)
     for t, q, _, flagged in det.scan_log:
         post = sim.posts[q]
@@ -100,7 +101,8 @@ def test_random_delays_are_respected():
 def test_review_action_goes_through_the_queue():
     det = make_policy(detection(recall=1.0, delay=0.5, action="review"))
     _, r = run([_Queue(review_h=1.0), det])
-    assert r.removals == [(1.5, 0)]  # flagged at 0, queued at 0.5, reviewed for 1 h
+    # flagged at 0, queued at 0.5, reviewed for 1 h
+    assert r.removals == [(1.5, 0, "policy1_automated_detection:review")]
     assert r.posts["reach"].tolist() == [1]
     s = det.summary()
     assert (s["reviews"], s["removals_true"]) == (1, 1)

@@ -104,7 +104,7 @@ def test_removal_stops_exposures_cascade():
     r = simulate(config(policy={"name": "fixed_latency", "latency_h": 2.5}), seed=0, graph=g,
                  trace=True)
     assert trace(r) == [(1.0, 0, 1, 0), (2.0, 0, 2, 1)]
-    assert r.removals == [(2.5, 0)]
+    assert r.removals == [(2.5, 0, "policy0_fixed_latency:latency")]
     assert r.posts["removal_time_h"].tolist() == [2.5]
 
 
@@ -192,7 +192,7 @@ class _Recorder(Policy):
     def on_exposure(self, post, user, source):
         self.log.append(("expose", self.sim.env.now, user, source))
         if self.k is not None and sum(x[0] == "expose" for x in self.log) >= self.k:
-            self.sim.remove_post(post)
+            self.sim.remove_post(post, self.cause("exposures"))
 
     def on_share(self, post, user, source):
         self.log.append(("share", self.sim.env.now, user, source))
@@ -278,7 +278,7 @@ class _LateRemover(Policy):
     def on_upload(self, post):
         def later():
             yield self.sim.env.timeout(5.0)
-            self.sim.remove_post(post)
+            self.sim.remove_post(post, self.cause("later"))
 
         self.sim.env.process(later())
 

@@ -290,7 +290,8 @@ def test_a_copy_removed_by_a_moderator_exposes_nobody_afterwards():
     free, every = run(None)
     r, got = run(_nat(removes="copy", notice_prob=0.1, moderators=2))
     assert len(r.copy_removals) > 20 and not r.removals
-    down = {(q, src): at for at, q, src in r.copy_removals}
+    down = {(q, src): at for at, q, src, _ in r.copy_removals}
+    assert {c for *_, c in r.copy_removals} == {"policy0_notice_and_takedown:notice"}
     assert not [x for x in got if x[0] >= down.get((x[1], x[3]), math.inf) * (1 - 1e-9)]
     cut = [x for x in every if x[0] >= down.get((x[1], x[3]), math.inf)]
     assert cut  # the removals cut something
@@ -406,3 +407,79 @@ def test_shifts_crossing_midnight():
         make_policies([_nat(shifts={"start_h": 8, "end_h": 8})])
     # 0 to 24 h: around the clock
     assert Shifts(0.0, 24.0).on_shift_between(5.0, 77.0) == 72.0 and Shifts(0.0, 24.0).on_shift(23.9)
+
+
+# --------------------------------------------------------------------------- removal causes
+
+FLAG = {"name": "automated_detection", "recall": 1.0, "delay": 2.0}  # flags at upload, removes at 2 h
+
+
+def test_every_removal_records_its_cause():
+    """Bug 8: every removal records which policy removed the post and why; the per-post table has
+    it (``removal_cause``) and the summary counts removals per cause (illegal posts, as
+    ``removed_posts``: the counts add up to it). Detection counts a removal as its own by that
+    cause: a fixed latency that removes the post at the very time detection would (2 h, first in
+    the stack) is the cause, and detection removed nothing."""
+    from spreadsim.engine.metrics import POST_COLUMNS, removed_by
+
+    g = digraph(CHAIN)
+    fixed = {"name": "fixed_latency", "latency_h": 2.0}
+    r = simulate(config(policy=[fixed, FLAG]), seed=0, graph=g)
+    assert r.removals == [(2.0, 0, "policy0_fixed_latency:latency")]
+    assert r.posts["removal_cause"].tolist() == ["policy0_fixed_latency:latency"]
+    assert list(r.posts)[:len(POST_COLUMNS)] == list(POST_COLUMNS)
+    assert r.summary["policy1_automated_detection_removals_true"] == 0
+    assert r.summary[removed_by("policy0_fixed_latency:latency")] == 1
+    assert r.summary[removed_by("policy1_automated_detection:flag")] == 0
+    r = simulate(config(policy=[FLAG, fixed]), seed=0, graph=g)
+    assert r.posts["removal_cause"].tolist() == ["policy0_automated_detection:flag"]
+    assert r.summary["policy0_automated_detection_removals_true"] == 1
+    assert r.summary[removed_by("policy0_automated_detection:flag")] == 1
+    # not removed: no cause
+    r = simulate(config(policy={"name": "fixed_latency", "latency_h": 200.0}), seed=0, graph=g)
+    assert r.posts["removal_cause"].tolist() == [None] and r.removals == []
+    assert r.summary[removed_by("policy0_fixed_latency:latency")] == 0
+
+
+def test_removal_causes_of_a_moderated_stack_add_up():
+    """Moderators, orders, trips and detection in one stack, on a random graph: each removal's
+    cause names the policy whose request or rule removed the post (the review queue's decisions
+    are the requesting policy's), the per-post column agrees with the removals, and the counts per
+    cause add up to ``removed_posts``. The deadline path gives the same causes as simulating."""
+    from spreadsim.engine.metrics import removed_by
+    from spreadsim.runs.deadline import deadline_sweep
+
+    cfg = {"graph": {"kind": "barabasi_albert", "n": 300, "m": 3, "seed": 5},
+           "spread": {"kernel": {"dist": "lognormal", "median_h": 1.0, "sigma": 1.0}},
+           "scenario": {"illegal_posts": 30, "uploaders": 6, "window_h": 12.0, "horizon_h": 48.0,
+                        "legal_posts": 10, "legal_share_prob": 0.2},
+           "policy": [
+               {"name": "notice_and_takedown", "moderators": 3, "notice_prob": 0.03},
+               {"name": "authority_referral", "categories": list(CATEGORIES), "referral_prob": 0.3},
+               {"name": "circuit_breaker", "threshold": 4, "window_h": 2.0},
+               {"name": "automated_detection", "recall": 0.3, "precision": 0.9, "delay": 1.0},
+               {"name": "automated_detection", "at_upload": False, "reach_thresholds": [20],
+                "recall": 0.5, "action": "review"},
+               {"name": "latency_distribution", "half_life_h": 30.0}]}
+    r = simulate(cfg, seed=4)
+    causes = r.posts["removal_cause"]
+    assert {c for _, _, c in r.removals} == {c for c in causes if c is not None}
+    assert [(q, c) for _, q, c in sorted(r.removals, key=lambda x: x[1])] == \
+        [(q, c) for q, c in enumerate(causes) if c is not None]
+    kinds = {c.split(":")[0] for c in causes if c is not None}
+    assert len(kinds) >= 4, kinds  # most policies removed something
+    keys = [k for k in r.summary if k.startswith("removed_by_")]
+    assert len(keys) == 7  # every cause the stack can give, found or not
+    assert sum(r.summary[k] for k in keys) == r.summary["removed_posts"]
+    for c in set(causes) - {None}:
+        ill = (causes == c) & (r.posts["category"] != "legal")
+        assert r.summary[removed_by(c)] == ill.sum()
+    # the deadline path (pre-decided policies only)
+    pre = {**cfg, "policy": [{"name": "fixed_latency", "latency_h": 5.0, "removal_prob": 0.5},
+                             {"name": "latency_distribution", "half_life_h": 3.0}]}
+    sim = simulate(pre, seed=4)
+    (fast,) = deadline_sweep([SimConfig.from_dict(pre)], seed=4)
+    assert fast.removals == sim.removals and len({c for *_, c in sim.removals}) == 2
+    np.testing.assert_array_equal(fast.posts["removal_cause"], sim.posts["removal_cause"])
+    assert {k: v for k, v in fast.summary.items() if k.startswith("removed_by_")} == \
+        {k: v for k, v in sim.summary.items() if k.startswith("removed_by_")}

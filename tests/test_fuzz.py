@@ -173,7 +173,7 @@ def test_no_exposure_at_or_after_removal_cascade(G, cfg, seed):
     assert not (e["time_h"] >= removed).any()
     assert (e["time_h"] < cfg["scenario"]["horizon_h"]).all()
     # removals recorded by the engine agree with the per-post table
-    for t, q in r.removals:
+    for t, q, _ in r.removals:
         assert r.posts["removal_time_h"][q] == t
 
 

@@ -65,7 +65,7 @@ class _Recorder(Policy):
         if self.remove_own and post.copy > 0:
             for p in self.sim.posts:
                 if p.copy == 0:
-                    self.sim.remove_post(p)
+                    self.sim.remove_post(p, self.cause("cross_post"))
 
     def on_exposure(self, post, user, source):
         self.log.append((self.platform, "expose", self.sim.env.now, post.content_id, post.copy, user))

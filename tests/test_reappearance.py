@@ -52,7 +52,8 @@ def test_reupload_trace():
     _, r = run(pols)
     # removed at 2.5, back at 5.5 (copy 1), removed at 8.0, back at 11.0 (copy 2), removed 13.5
     assert rows(r) == [(0, 0, 0, 0.0), (0, 1, 0, 5.5), (0, 2, 0, 11.0)]
-    assert r.removals == [(2.5, 0), (8.0, 1), (13.5, 2)]
+    assert [(t, q) for t, q, _ in r.removals] == [(2.5, 0), (8.0, 1), (13.5, 2)]
+    assert {c for *_, c in r.removals} == {"policy0_fixed_latency:latency"}
     assert r.posts["reach"].tolist() == [2, 2, 2]  # exposures at +1 h and +2 h each time
     s = pols[1].summary()
     assert (s["attempts"], s["uploaded"], s["live"], s["copies_reach"]) == (2, 2, 0, 4)

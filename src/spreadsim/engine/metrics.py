@@ -5,6 +5,9 @@ Definitions (hours throughout):
 * reach: distinct users exposed to a post (its uploader excluded);
 * views: all exposures, repeated ones included;
 * shares: reshares (the upload itself is not counted);
+* removal cause: which policy removed a post and why, ``"<policy label>:<reason>"`` (the label
+  as in the policy's summary keys, ``policy0_fixed_latency``; the reasons a policy gives are its
+  ``removal_reasons``); ``None`` for a post that was not removed;
 * exposure person-hours: for each reached user, the time from first exposure until the post (or,
   in ``per_copy`` semantics, the copy first seen, by its clock or by a moderator) was removed or
   the simulation ended.
@@ -26,8 +29,17 @@ from spreadsim.engine.records import Post, RunResult
 from spreadsim.errors import ConfigError
 from spreadsim.schema.model import LEGAL, MAX_SERIES_POINTS
 
+#: the per-post table's columns, in order (:func:`post_tables`, and the deadline path's twin)
 POST_COLUMNS = ("post_id", "content_id", "category", "uploader", "copy", "altered", "upload_time_h",
-                "removal_time_h", "reach", "views", "shares", "exposure_person_hours")
+                "removal_time_h", "removal_cause", "reach", "views", "shares", "exposure_person_hours")
+#: the prefix of the summary's removal counts per cause (:func:`removed_by`)
+REMOVED_BY = "removed_by_"
+
+
+def removed_by(cause: str) -> str:
+    """The summary key that counts the removals of ``cause`` (``"policy0_fixed_latency:latency"``
+    -> ``"removed_by_policy0_fixed_latency_latency"``)."""
+    return REMOVED_BY + cause.replace(":", "_")
 
 
 def collect(sim: Any) -> RunResult:
@@ -42,20 +54,21 @@ def collect(sim: Any) -> RunResult:
     if sim.copy_removals:  # a copy removed after a user's first exposure through it ends it
         deadline = deadline.copy()
         q_first, src_first = li[first, 0], li[first, 2]
-        for at, q, src in sim.copy_removals:
+        for at, q, src, _ in sim.copy_removals:
             hit = (q_first == q) & (src_first == src)
             deadline[hit] = np.minimum(deadline[hit], at)
     posts, series = post_tables(
         sim.posts, pf[:, K.PF_T0], pf[:, K.PF_REMOVED], pi[:, K.PI_REACH], pi[:, K.PI_VIEWS],
         pi[:, K.PI_SHARES], lf[first, 0], li[first, 0], li[first, 1], deadline,
         sim.config.scenario.horizon_h, sim.config.scenario.series_step_h,
-        settled=(pi[:, K.PI_PH_TICKS], sim._hist, float(sim._hist_last[0])))
+        settled=(pi[:, K.PI_PH_TICKS], sim._hist, float(sim._hist_last[0])),
+        causes=[sim._causes.get(q) for q in range(n)])
     exposures: dict[str, np.ndarray] = {}
     if sim.trace:
         exposures = {"time_h": lf[:, 0].copy(), "post_id": li[:, 0].copy(), "user": li[:, 1].copy(),
                      "source": li[:, 2].copy(), "first": (li[:, 3] & 1).astype(bool),
                      "shared": (li[:, 3] & 2).astype(bool)}
-    summary = summarize(posts)
+    summary = summarize(posts, stack_causes(sim.policies))
     for i, p in enumerate(sim.policies):
         for k, v in p.summary().items():
             summary[f"policy{i}_{p.name}_{k}"] = v
@@ -68,13 +81,14 @@ def post_tables(post_list: Sequence[Post], t0: np.ndarray, removed: np.ndarray, 
                 views: np.ndarray, shares: np.ndarray, t_first: np.ndarray, q_first: np.ndarray,
                 u_first: np.ndarray, copy_deadline_first: np.ndarray, horizon: float,
                 step: float, settled: tuple[np.ndarray, np.ndarray, float] | None = None,
-                fixed: dict[str, np.ndarray] | None = None,
+                fixed: dict[str, np.ndarray] | None = None, causes: Sequence[str | None] = (),
                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Per-post columns and the reach-over-time series from per-post counters and the logged
     first exposures (time, post, user, deadline of the copy first seen), in any order, plus the
     first exposures the kernel settled without logging (``settled``: person-hour ticks per post,
     a histogram of their times by series step for illegal/legal posts, and their latest time).
-    ``fixed``: the columns of :func:`post_columns`, if the caller has them already.
+    ``fixed``: the columns of :func:`post_columns`, if the caller has them already. ``causes``:
+    each post's removal cause (``None``: not removed; none given: every post's is ``None``).
 
     Exposure person-hours are summed in exact integer units of 1/65536 h (about 55 ms): each
     exposure counts from the tick of its start to the tick of its end, so the totals do not
@@ -94,6 +108,7 @@ def post_tables(post_list: Sequence[Post], t0: np.ndarray, removed: np.ndarray, 
         **(post_columns(post_list) if fixed is None else {k: v.copy() for k, v in fixed.items()}),
         "upload_time_h": np.asarray(t0, dtype=np.float64).copy(),
         "removal_time_h": np.where(np.isinf(removed), np.nan, removed),
+        "removal_cause": cause_column(causes, n),
         "reach": np.asarray(reach, dtype=np.int64).copy(),
         "views": np.asarray(views, dtype=np.int64).copy(),
         "shares": np.asarray(shares, dtype=np.int64).copy(),
@@ -118,6 +133,19 @@ def post_tables(post_list: Sequence[Post], t0: np.ndarray, removed: np.ndarray, 
         "reach_legal": np.cumsum(counts[1]).astype(np.int64),
     }
     return posts, series
+
+
+def cause_column(causes: Sequence[str | None], n: int) -> np.ndarray:
+    """The ``removal_cause`` column of ``n`` posts (object array; ``None``: not removed)."""
+    col = np.full(n, None, dtype=object)
+    if len(causes):
+        col[:] = list(causes)
+    return col
+
+
+def stack_causes(policies: Sequence[Any]) -> list[str]:
+    """Every removal cause a bound policy stack can give (``Policy.causes``), in stack order."""
+    return [c for p in policies for c in p.causes()]
 
 
 def series_grid(last: float, horizon: float, step: float) -> np.ndarray:
@@ -165,8 +193,13 @@ def _cumulative_counts(t: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return np.cumsum(_bin_counts(t, grid)).astype(np.int64)
 
 
-def summarize(posts: dict[str, np.ndarray]) -> dict[str, Any]:
-    """One summary row from the per-post columns (illegal posts only)."""
+def summarize(posts: dict[str, np.ndarray], causes: Sequence[str] = ()) -> dict[str, Any]:
+    """One summary row from the per-post columns (illegal posts only).
+
+    ``causes``: the removal causes the policy stack can give (:func:`stack_causes`); the row
+    counts the illegal posts removed for each (:func:`removed_by`; 0 for a cause not found), and
+    for any other cause in the ``removal_cause`` column, so the counts add up to ``removed_posts``.
+    """
     ill = posts["category"] != LEGAL
     reach = posts["reach"][ill].astype(np.float64)
     removed = ~np.isnan(posts["removal_time_h"][ill])
@@ -187,7 +220,18 @@ def summarize(posts: dict[str, np.ndarray]) -> dict[str, Any]:
         "time_to_removal_median_h": float(np.median(lat)) if lat.size else math.nan,
         "legal_posts": int((~ill).sum()),
         "legal_reach_total": int(posts["reach"][~ill].sum()),
+        **removal_counts(posts["removal_cause"][ill] if "removal_cause" in posts else (), causes),
     }
+
+
+def removal_counts(causes_of_posts: Any, causes: Sequence[str]) -> dict[str, int]:
+    """``{removed_by(cause): posts removed for it}`` for every cause in ``causes`` (0 if none) and
+    any other cause found in ``causes_of_posts`` (``None``: not removed)."""
+    found: dict[str, int] = dict.fromkeys(causes, 0)
+    for c in causes_of_posts:
+        if c is not None:
+            found[c] = found.get(c, 0) + 1
+    return {removed_by(c): k for c, k in found.items()}
 
 
 def _percentiles(x: np.ndarray, qs: Sequence[float]) -> list[float]:

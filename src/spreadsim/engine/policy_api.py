@@ -29,8 +29,9 @@ class PolicyApi:
     graph: Graph
     env: simpy.Environment
     policies: list[Any]
-    removals: list[tuple[float, int]]
-    copy_removals: list[tuple[float, int, int]]
+    removals: list[tuple[float, int, str]]
+    copy_removals: list[tuple[float, int, int, str]]
+    _causes: dict[int, str]
     per_copy: bool
     exact_copies: bool
     replaced: dict[int, int]
@@ -92,49 +93,59 @@ class PolicyApi:
         return int(self._pi[post.id, K.PI_SHARES])
 
     # ------------------------------------------------------------------ actions
-    def remove_post(self, post: Post) -> None:
-        """Remove ``post`` now (cascade: every share of it goes with it)."""
-        self._remove(post, self.env.now)
+    def removal_cause(self, post: Post) -> str | None:
+        """The cause of ``post``'s removal (``"<policy label>:<reason>"``, see
+        :meth:`spreadsim.policies.base.Policy.cause`), or ``None`` while it is up."""
+        return self._causes.get(post.id) if self.is_removed(post) else None
 
-    def _remove(self, post: Post, at: float) -> None:
+    def remove_post(self, post: Post, cause: str) -> None:
+        """Remove ``post`` now (cascade: every share of it goes with it); ``cause`` says which
+        policy removed it and why (``Policy.cause(reason)``). A post already removed stays as it
+        was (its first removal and cause)."""
+        self._remove(post, self.env.now, cause)
+
+    def _remove(self, post: Post, at: float, cause: str) -> None:
         if self._pf[post.id, K.PF_REMOVED] <= at:
             return  # already removed
         # exposures are checked against this time when they fire, so recording the exact
         # scheduled time (rather than the clock's float sum) keeps results path-independent
         self._pf[post.id, K.PF_REMOVED] = at
         self._pf[post.id, K.PF_CUT] = K.removal_cut(at)  # what exposures are compared with
-        self.removals.append((at, post.id))
+        self.removals.append((at, post.id, cause))
+        self._causes[post.id] = cause
         for p in self.policies:
             p.on_removal(post)
 
-    def remove_copy(self, post: Post, sharer: int) -> None:
+    def remove_copy(self, post: Post, sharer: int, cause: str) -> None:
         """Remove now the copy of ``post`` that ``sharer`` shared (the uploader: the upload's own
         copy): its exposures still due never happen (the tie rule applies), the post's other
         copies stay up. Under ``cascade`` a copy is the post: the post is removed. Under
         ``per_copy`` it needs a policy with ``removes_copies`` in the stack (the engine then
         keeps every exposure in its event queue)."""
         if not self.per_copy:
-            self.remove_post(post)
+            self.remove_post(post, cause)
             return
         if not self.exact_copies:
             raise RuntimeError("remove_copy under per_copy needs a policy with removes_copies = "
                                "True in the stack")
         at = self.env.now
-        if self.is_removed(post) or any(q == post.id and s == sharer for _, q, s in self.copy_removals):
+        if self.is_removed(post) or any(q == post.id and s == sharer for _, q, s, _ in self.copy_removals):
             return  # already down
-        self.copy_removals.append((at, post.id, int(sharer)))
+        self.copy_removals.append((at, post.id, int(sharer), cause))
         K.cap_copy_deadline(self._hf, self._hi, int(self._meta[0]), post.id, int(sharer), float(at))
 
-    def schedule_removal(self, post: Post, at: float) -> None:
-        """Remove ``post`` at time ``at`` (hours; no earlier than now)."""
+    def schedule_removal(self, post: Post, at: float, cause: str) -> None:
+        """Remove ``post`` at time ``at`` (hours; no earlier than now) for ``cause`` (as
+        :meth:`remove_post`). Removals due at the same time happen in the order they were
+        scheduled: the first one is the post's."""
         if at <= self.env.now:
-            self.remove_post(post)
+            self.remove_post(post, cause)
             return
         if at >= self.config.scenario.horizon_h:
             return  # after the end of the simulation: never observed
         # an upper bound on the removal time: spread events at or after it can be dropped early
         self._pf[post.id, K.PF_LIMIT] = min(self._pf[post.id, K.PF_LIMIT], K.removal_cut(at))
-        self.env.timeout(at - self.env.now).callbacks.append(lambda _e: self._remove(post, at))
+        self.env.timeout(at - self.env.now).callbacks.append(lambda _e: self._remove(post, at, cause))
 
     def set_copy_clock(self, post: Post, kind: int, a: float, b: float, prob: float,
                        table: np.ndarray, *, key: int) -> None:

@@ -51,14 +51,15 @@ class RunResult:
     series: dict[str, np.ndarray]
     summary: dict[str, Any]
     exposures: dict[str, np.ndarray] = field(default_factory=dict)
-    removals: list[tuple[float, int]] = field(default_factory=list)
+    # (time, post id, cause): the cause names the policy and why (``"policy0_fixed_latency:latency"``)
+    removals: list[tuple[float, int, str]] = field(default_factory=list)
     blocked: list[Attempt] = field(default_factory=list)
     # policy tables (per-notice records, queue length over time, ...), named
     # ``policy<i>_<name>_<table>``; each a dict of equal-length numpy arrays
     tables: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     # single copies removed (per_copy semantics, ``Simulation.remove_copy``): (time, post id,
-    # the user whose share it was)
-    copy_removals: list[tuple[float, int, int]] = field(default_factory=list)
+    # the user whose share it was, cause)
+    copy_removals: list[tuple[float, int, int, str]] = field(default_factory=list)
 
 
 class Catalog:

@@ -103,8 +103,10 @@ class Simulation(PolicyApi, Workspace):
         self.trace = trace
         self.env: simpy.Environment = env if env is not None else _Env(self)
         self.posts: list[Post] = []
-        self.removals: list[tuple[float, int]] = []
-        self.copy_removals: list[tuple[float, int, int]] = []  # (time, post id, sharer)
+        # (time, post id, cause); single copies: (time, post id, sharer, cause)
+        self.removals: list[tuple[float, int, str]] = []
+        self._causes: dict[int, str] = {}  # post id -> the cause of its removal
+        self.copy_removals: list[tuple[float, int, int, str]] = []
         self.blocked: list[Attempt] = []
         # the shared human review queue, created by the policy that configures moderators
         self.review: Any = None
@@ -155,6 +157,7 @@ class Simulation(PolicyApi, Workspace):
         tracked = self._meta[9] != 0 or self._meta[15] != 0
         self._meta[14] = int(tracked and not (self.trace or self.record_views))
         for i, p in enumerate(self.policies):
+            p.label = f"policy{i}_{p.name}"  # (as the policy's summary keys and tables)
             p.bind(self, stream_key(self.seed, f"{stream_prefix}policy:{i}:{p.name}"))
 
     # ------------------------------------------------------------------ world

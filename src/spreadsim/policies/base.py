@@ -7,11 +7,13 @@ A policy watches the simulation through hooks and acts through it:
   :meth:`Policy.on_reach_threshold`, :meth:`Policy.on_removal`, and :meth:`Policy.start` to launch
   SimPy processes of its own (moderators working a queue, a detector scanning, a hash database
   syncing);
-* actions (methods of :class:`spreadsim.engine.simulation.Simulation`): ``remove_post`` (now),
+* actions (methods of :class:`spreadsim.engine.simulation.Simulation`): ``remove_post`` (now,
+  with the removal's cause: :meth:`Policy.cause` of one of the policy's ``removal_reasons``),
   ``schedule_removal`` (at a time), ``remove_copy`` (one copy, per_copy semantics),
   ``set_copy_clock`` (per-copy removal clocks), ``set_notices`` and
   ``set_notice_weights`` (which exposures file notices), ``add_reach_trigger``, ``throttle``,
-  ``upload`` (re-uploads); queries ``is_removed``, ``reach``, ``views``, ``shares``.
+  ``upload`` (re-uploads); queries ``is_removed``, ``removal_cause``, ``reach``, ``views``,
+  ``shares``.
 
 Exposure, share, notice and threshold hooks stop the compiled kernel (each becomes a SimPy event),
 so a policy receives them only if it lists them in ``wants``; ``notice`` and ``threshold`` are
@@ -98,6 +100,11 @@ class Policy:
     #: ``per_copy`` semantics): the engine then runs every exposure through its event queue, so
     #: that a copy removed after its exposures were scheduled loses the ones still due
     removes_copies: bool = False
+    #: why the policy removes posts: the reasons of its removal causes (:meth:`cause`)
+    removal_reasons: tuple[str, ...] = ()
+    #: ``policy<i>_<name>`` in the simulation's stack (set when it is bound), as the policy's
+    #: summary keys and tables are named; the name alone before
+    label: str = ""
     sim: Simulation
     key: int
 
@@ -114,6 +121,16 @@ class Policy:
         """Attach to a simulation; ``key`` is this policy's random stream."""
         self.sim = sim
         self.key = key
+
+    def cause(self, reason: str) -> str:
+        """The cause of a removal this policy makes for ``reason`` (one of its
+        ``removal_reasons``): ``"<label>:<reason>"``, e.g. ``"policy0_fixed_latency:latency"``;
+        recorded with the removal (``Simulation.remove_post``) and counted in the summary."""
+        return f"{self.label or self.name}:{reason}"
+
+    def causes(self) -> list[str]:
+        """Every removal cause this policy can give."""
+        return [self.cause(r) for r in self.removal_reasons]
 
     def start(self) -> None:
         """Start SimPy processes, if the policy has any (called once before the run)."""
@@ -219,6 +236,8 @@ class PreDecidedRemoval(Policy):
 
     pre_decided = True
     params: FixedLatencyParams | LatencyDistributionParams
+    #: removed ``latency`` after upload (cascade; per_copy clocks remove copies, not posts)
+    removal_reasons = ("latency",)
 
     def __init__(self, cfg: Mapping[str, Any], field: str = "policy") -> None:
         super().__init__(cfg, field)
@@ -253,7 +272,7 @@ class PreDecidedRemoval(Policy):
         else:
             lat = self.latency(post)
             if not math.isinf(lat):
-                self.sim.schedule_removal(post, post.upload_time + lat)
+                self.sim.schedule_removal(post, post.upload_time + lat, self.cause("latency"))
 
 
 class FixedLatency(PreDecidedRemoval):

@@ -97,6 +97,8 @@ class AutomatedDetection(Policy):
         self.thresholds = self.params.reach_thresholds
         self.rates = {c: _Rates(*r) for c, r in self.params.rates(field).items()}
         self.fpr = 0.0
+        # flagged and removed outright, or flagged and removed by a human review
+        self.removal_reasons = ("flag",) if self.params.action == "remove" else ("review",)
         if not self.thresholds:  # upload scans only: spread events need not stop for this policy
             self.wants = frozenset()  # type: ignore[misc]
 
@@ -178,7 +180,7 @@ class AutomatedDetection(Policy):
         at = now + self.params.delay.sample(post_uniform(self.key, post, 3 * s + 1))
         if self.params.action == "remove":
             self._due[post.id] = at
-            sim.schedule_removal(post, at)
+            sim.schedule_removal(post, at, self.cause("flag"))
         elif at <= now:
             self._submit(post, s)
         elif at < sim.config.scenario.horizon_h:
@@ -190,7 +192,7 @@ class AutomatedDetection(Policy):
         if due is None:
             return
         self._busy.discard(post.id)
-        if self.sim.removals[-1] == (due, post.id):  # this policy's removal, not another's
+        if self.sim.removal_cause(post) == self.cause("flag"):  # this policy's, not another's
             self._count_removal(post)
 
     def _count_removal(self, post: Post) -> None:
@@ -206,7 +208,7 @@ class AutomatedDetection(Policy):
             return
         self.reviews += 1
         self.queue.submit(post, "detection", self._decide, priority=self.params.priority, round=s,
-                          on_done=self._reviewed)
+                          on_done=self._reviewed, cause=self.cause("review"))
 
     def _decide(self, req: ReviewRequest) -> bool:
         wrong = post_uniform(self.key, req.post, 3 * req.round + 2) < self.params.review_error
@@ -214,8 +216,8 @@ class AutomatedDetection(Policy):
 
     def _reviewed(self, req: ReviewRequest) -> None:
         self._busy.discard(req.post.id)
-        if req.removed and self.sim.removals and self.sim.removals[-1] == (req.decided, req.post.id):
-            self._count_removal(req.post)
+        if req.removed and self.sim.removal_cause(req.post) == self.cause("review"):
+            self._count_removal(req.post)  # removed on this review, not by another policy
 
     # ------------------------------------------------------------------ outputs
     def summary(self) -> dict[str, float]:

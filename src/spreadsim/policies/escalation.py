@@ -67,6 +67,7 @@ class AuthorityReferral(Policy):
     name = "authority_referral"
     params_class = AuthorityReferralParams
     params: AuthorityReferralParams
+    removal_reasons = ("order",)
 
     def __init__(self, cfg: Mapping[str, Any], field: str = "policy") -> None:
         super().__init__(cfg, field)
@@ -103,7 +104,7 @@ class AuthorityReferral(Policy):
         self._orders[post.id] = [now, math.nan, math.nan]
         self.queue.submit(post, "referral", self._decide, priority=self.params.priority,
                           deadline=now + self.params.deadline_h, round=REFERRAL_ROUND,
-                          on_done=self._done)
+                          on_done=self._done, cause=self.cause("order"))
 
     def _decide(self, req: ReviewRequest) -> bool:
         return bool(post_uniform(self._decide_key, req.post, 0) < self.params.order_compliance)
@@ -176,6 +177,7 @@ class CircuitBreaker(Policy):
     wants = frozenset({"share"})
     params_class = CircuitBreakerParams
     params: CircuitBreakerParams
+    removal_reasons = ("trip",)
 
     def __init__(self, cfg: Mapping[str, Any], field: str = "policy") -> None:
         super().__init__(cfg, field)
@@ -208,7 +210,7 @@ class CircuitBreaker(Policy):
             self.sim.throttle(post, p.factor)  # (a probability: the schema checked it)
             self._trips[post.id] = [now, post.category, math.nan, False]
             self.queue.submit(post, "circuit_breaker", self._decide, priority=p.priority,
-                              round=BREAKER_ROUND, on_done=self._done)
+                              round=BREAKER_ROUND, on_done=self._done, cause=self.cause("trip"))
 
     def _decide(self, req: ReviewRequest) -> bool:
         p = self.params.legal_removal_prob if req.post.category == LEGAL else self.params.removal_prob

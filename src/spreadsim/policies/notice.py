@@ -120,6 +120,8 @@ class NoticeAndTakedown(Policy):
     provides_review = True
     params_class = NoticeAndTakedownParams
     params: NoticeAndTakedownParams
+    #: a review of user notices, of a trusted flagger's notices
+    removal_reasons = ("notice", "trusted")
 
     def __init__(self, cfg: Mapping[str, Any], field: str = "policy") -> None:
         super().__init__(cfg, field)
@@ -209,7 +211,8 @@ class NoticeAndTakedown(Policy):
             post, "trusted" if trusted else "notice", self._decide,
             priority=self.params.trusted_flaggers.priority if trusted else PRIORITY["notice"],
             deadline=now + self.params.deadline_h[post.category], round=st.round, on_done=self._done,
-            take_down=None if self.params.removes == "post" else self._take_down)
+            take_down=None if self.params.removes == "post" else self._take_down,
+            cause=self.cause("trusted" if trusted else "notice"))
         st.request = req
         self._attached[req.seq] = []
         self._attach(req, notices)
@@ -230,15 +233,15 @@ class NoticeAndTakedown(Policy):
         if self.params.removes == "content":
             for p in list(sim.posts):
                 if p.content_id == post.content_id and not sim.is_removed(p):
-                    sim.remove_post(p)
+                    sim.remove_post(p, req.cause)
             return
         sources = {self._n_source[i] for i in self._attached.get(req.seq, [])}
         if not sim.per_copy or not sources or -1 in sources:
-            sim.remove_post(post)  # a copy is the post (cascade), or the copy is not known
+            sim.remove_post(post, req.cause)  # a copy is the post (cascade), or is not known
             return
         before = len(sim.copy_removals)
         for s in sorted(sources):
-            sim.remove_copy(post, s)
+            sim.remove_copy(post, s, req.cause)
         self.copies_removed += len(sim.copy_removals) - before
 
     def _done(self, req: ReviewRequest) -> None:

@@ -59,6 +59,8 @@ class ReviewRequest:
     on_done: Callable[[ReviewRequest], None] | None = field(default=None, compare=False)
     # what a decision to remove takes down (None: the post, ``Simulation.remove_post``)
     take_down: Callable[[ReviewRequest], None] | None = field(default=None, compare=False)
+    # the cause a removal on this request records (``Policy.cause``; "review:<source>" if none)
+    cause: str = field(default="", compare=False)
     started: float = field(default=math.nan, compare=False)
     decided: float = field(default=math.nan, compare=False)
     removed: bool = field(default=False, compare=False)
@@ -140,12 +142,15 @@ class ReviewQueue:
     def submit(self, post: Post, source: str, decide: Callable[[ReviewRequest], bool], *,
                priority: int | None = None, deadline: float = math.inf, round: int = 0,
                on_done: Callable[[ReviewRequest], None] | None = None,
-               take_down: Callable[[ReviewRequest], None] | None = None) -> ReviewRequest:
+               take_down: Callable[[ReviewRequest], None] | None = None,
+               cause: str | None = None) -> ReviewRequest:
         """Queue a review of ``post``; ``decide(request)`` returns True to remove it, and then
-        ``take_down(request)`` removes what the decision takes down (default: the post)."""
+        ``take_down(request)`` removes what the decision takes down (default: the post). A removal
+        records ``cause``: the requesting policy's (``Policy.cause``); ``"review:<source>"`` if
+        none is given."""
         req = ReviewRequest(PRIORITY.get(source, 2) if priority is None else priority,
                             next(self._seq), post, source, self.env.now, decide, deadline, round,
-                            on_done, take_down)
+                            on_done, take_down, cause or f"review:{source}")
         self.requests.append(req)
         self.store.put(req)
         self._log_length()
@@ -211,7 +216,7 @@ class ReviewQueue:
             req.removed = bool(req.decide(req))
             if req.removed:
                 if req.take_down is None:
-                    self.sim.remove_post(req.post)
+                    self.sim.remove_post(req.post, req.cause)
                 else:
                     req.take_down(req)
             if req.on_done is not None:

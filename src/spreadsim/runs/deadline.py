@@ -20,7 +20,7 @@ import numpy as np
 
 from spreadsim.dists import latency_from_uniform
 from spreadsim.engine.kernel import PH_TICKS, removal_cut
-from spreadsim.engine.metrics import post_columns, post_tables, series_grid, summarize
+from spreadsim.engine.metrics import cause_column, post_columns, post_tables, series_grid, summarize
 from spreadsim.engine.records import RunResult
 from spreadsim.engine.simulation import Simulation
 from spreadsim.graphs import Graph
@@ -92,6 +92,12 @@ class DeadlineTrace:
     def removal_times(self, cfg: SimConfig) -> np.ndarray:
         """Each post's removal time under ``cfg``'s policies (``inf``: never), vectorised: the
         same draws and arithmetic as :meth:`PreDecidedRemoval.latency` post by post."""
+        return self.removals(cfg)[0]
+
+    def removals(self, cfg: SimConfig) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """:meth:`removal_times`, each post's removing policy (its index in the stack, -1: not
+        removed; the earliest removal wins, the first in the stack at a tie, as in the engine)
+        and the removal cause of each policy of the stack."""
         why = deadline_path_reason(cfg)
         if why is not None:
             raise ValueError(f"deadline path not applicable: {why}")
@@ -104,8 +110,12 @@ class DeadlineTrace:
             self._copy = np.array([p.copy for p in self.posts], dtype=np.int64)
             self._category = np.array([p.category for p in self.posts], dtype=object)
         removed = np.full(n, math.inf)
+        by = np.full(n, -1, dtype=np.int64)
+        causes = []
         for i, pol in enumerate(_policies(cfg)):
             assert isinstance(pol, PreDecidedRemoval)
+            pol.label = f"policy{i}_{pol.name}"  # (as the engine labels it)
+            causes.append(pol.cause("latency"))
             key = stream_key(self.seed, f"policy:{i}:{pol.name}")
             coin = _post_uniforms(key, self._content, self._copy, 0)
             u = _post_uniforms(key, self._content, self._copy, 1)
@@ -118,8 +128,10 @@ class DeadlineTrace:
                     at[sel] = self.t0[sel] + _latencies(rule.kind, rule.a, rule.b, rule.table,
                                                         u[sel])
             at[at >= horizon] = math.inf  # after the end: never observed
-            removed = np.minimum(removed, at)
-        return removed
+            first = at < removed
+            removed[first] = at[first]
+            by[first] = i
+        return removed, by, causes
 
     def _index(self) -> None:
         """Sort first exposures and views by (post, time) once, so that every point's counts
@@ -160,7 +172,8 @@ class DeadlineTrace:
         """The full :class:`RunResult` of ``cfg`` for this seed, as ``simulate`` would give it."""
         if not getattr(self, "_indexed", False):
             self._index()
-        removed = self.removal_times(cfg)
+        removed, by, stack = self.removals(cfg)
+        cause = [stack[i] if i >= 0 else None for i in by.tolist()]
         n = len(self.posts)
         cut = _cuts(removed)  # (the tie rule of spreadsim.engine.kernel.timing)
         reach = _count_below(self.t, self._off, cut)  # first exposures before removal
@@ -169,23 +182,23 @@ class DeadlineTrace:
         if getattr(self, "_fixed", None) is None:
             self._fixed = post_columns(self.posts)
         if self._cum is not None:
-            posts, series = self._tables(cfg, removed, reach, views, shares)
+            posts, series = self._tables(cfg, removed, cause, reach, views, shares)
         else:
             f = self._rank < reach[self.q]
             posts, series = post_tables(self.posts, self.t0, removed, reach, views, shares,
                                         self.t[f], self.q[f], self.user[f], self.deadline[f],
                                         cfg.scenario.horizon_h, cfg.scenario.series_step_h,
-                                        fixed=self._fixed)
-        summary = summarize(posts)
+                                        fixed=self._fixed, causes=cause)
+        summary = summarize(posts, stack)
         summary["uploads_blocked"] = 0
         order = np.lexsort((np.arange(n), removed))
         order = order[np.isfinite(removed[order])]
-        removals = list(zip(removed[order].tolist(), order.tolist(), strict=True))
+        removals = [(float(removed[q]), int(q), stack[by[q]]) for q in order]
         return RunResult(self.seed, posts, series, summary, {}, removals, [])
 
 
-    def _tables(self, cfg: SimConfig, removed: np.ndarray, reach: np.ndarray, views: np.ndarray,
-                shares: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    def _tables(self, cfg: SimConfig, removed: np.ndarray, cause: list[str | None], reach: np.ndarray,
+                views: np.ndarray, shares: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """The per-post table and the series without touching the exposures again: prefix sums
         per post (the same values as :func:`~spreadsim.engine.metrics.post_tables`, tested)."""
         assert self._cum is not None
@@ -197,6 +210,7 @@ class DeadlineTrace:
         posts.update({
             "upload_time_h": self.t0.copy(),
             "removal_time_h": np.where(np.isinf(removed), np.nan, removed),
+            "removal_cause": cause_column(cause, len(cause)),
             "reach": reach.astype(np.int64), "views": views.astype(np.int64),
             "shares": shares.astype(np.int64),
             "exposure_person_hours": ph.astype(np.float64) / PH_TICKS,

@@ -481,5 +481,6 @@ def test_removal_causes_of_a_moderated_stack_add_up():
     (fast,) = deadline_sweep([SimConfig.from_dict(pre)], seed=4)
     assert fast.removals == sim.removals and len({c for *_, c in sim.removals}) == 2
     np.testing.assert_array_equal(fast.posts["removal_cause"], sim.posts["removal_cause"])
+    assert list(fast.posts) == list(sim.posts)  # (engine.metrics.POST_COLUMNS, in order)
     assert {k: v for k, v in fast.summary.items() if k.startswith("removed_by_")} == \
         {k: v for k, v in sim.summary.items() if k.startswith("removed_by_")}

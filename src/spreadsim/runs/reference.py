@@ -2,7 +2,9 @@
 
 :class:`ReferenceSimulation` runs the same model as :class:`spreadsim.engine.simulation.Simulation`
 from the model's own definitions, without the compiled kernel and without any of its shortcuts
-(no inert exposures, no settling, no tracked earliest times, no removal limits):
+(no inert exposures, no settling, no tracked earliest times, no dropping of events at scheduling;
+the removals already scheduled for a post are known when its exposures fire, because the tie rule
+compares an exposure with the post's removal time even when that is a hair later):
 
 * the world: the graph of :mod:`spreadsim.graphs`, the campaign drawn from the ``uploads`` stream
   (``Generator.choice`` with the category weights), one key per post
@@ -10,13 +12,17 @@ from the model's own definitions, without the compiled kernel and without any of
 * a share of post ``q`` by user ``u`` at time ``t`` exposes every follower ``w`` of ``u`` but the
   post's uploader at ``t + delay(uniform(subkey(key, 0), u, w))`` (:func:`spreadsim.dists.delay_from_uniform`);
 * an exposure is a SimPy event of low priority (after every other SimPy event at the same time,
-  as the engine's kernel events are); it happens if its time is before the post's removal, its
-  copy's removal clock and the horizon, and then counts as a view; the first one of a user counts
+  as the engine's kernel events are); it happens if its time is before the horizon and before
+  the tie rule's cut (:func:`spreadsim.engine.kernel.timing.removal_cut`) of the post's removal
+  time (the earliest of its removal and the removals scheduled for it so far), of its copy's
+  removal clock and of its copy's removal (``remove_copy``), and then counts as a view; the first one of a user counts
   for reach, and the user reshares if ``uniform(subkey(key, 1), w, 0) < share_prob * throttle *
   decay(age)`` and files a notice if ``uniform(notice key, w, 0) < notice_prob * weight[w]``;
 * ``per_copy``: each share gets the clocks the policies set (``set_copy_clock``), each drawn from
-  its key (the policy's, or by default the post's ``subkey(key, 3)``) keyed by the sharer (coin
-  counter 1, latency counter 0); a copy's removal time is the earliest of its clocks;
+  the calling policy's key keyed by the sharer (coin counter 1, latency counter 0); a copy's
+  removal time is the earliest of its clocks, or its removal by ``remove_copy`` if earlier;
+* every removal records its cause (``"<policy label>:<reason>"``): ``removals`` are (time, post,
+  cause), ``copy_removals`` (time, post, sharer, cause);
 * the policies are the real policy classes, bound to this engine, whose hooks they call through
   the same queries and actions (:class:`spreadsim.engine.policy_api.PolicyApi`'s names);
 * the tables come from the metrics' own definitions (:func:`spreadsim.engine.metrics.post_tables`,
@@ -38,7 +44,8 @@ import simpy
 from simpy.events import NORMAL, EventPriority
 
 from spreadsim.dists import decay_factor, delay_from_uniform, latency_from_uniform
-from spreadsim.engine.metrics import post_tables, summarize
+from spreadsim.engine.kernel.timing import removal_cut
+from spreadsim.engine.metrics import post_tables, stack_causes, summarize
 from spreadsim.engine.records import Attempt, Catalog, Post, RunResult
 from spreadsim.graphs import Graph, build_graph, graph_seed
 from spreadsim.policies import make_policies
@@ -67,12 +74,14 @@ class _Env(simpy.Environment):
 class _PostState:
     """What the reference engine knows of one post."""
 
-    __slots__ = ("post", "key", "p", "decay", "removed", "scale", "clocks", "notice_p",
-                 "notice_key", "seen", "reach", "views", "shares", "triggers")
+    __slots__ = ("post", "key", "p", "decay", "removed", "limit", "scale", "clocks", "notice_p",
+                 "notice_key", "seen", "reach", "views", "shares", "triggers", "cause")
 
     def __init__(self, post: Post, key: int, p: float, decay: Any) -> None:
         self.post, self.key, self.p, self.decay = post, key, p, decay
         self.removed = math.inf
+        self.limit = math.inf  # the earliest removal scheduled so far (the post's removal time R)
+        self.cause: str | None = None
         self.scale = 1.0
         self.clocks: list[tuple[int, float, float, float, np.ndarray, int]] = []
         self.notice_p, self.notice_key = 0.0, 0
@@ -104,7 +113,9 @@ class ReferenceSimulation:
         self.per_copy = config.spread.removal == "per_copy"
         self.env: simpy.Environment = _Env()
         self.posts: list[Post] = []
-        self.removals: list[tuple[float, int]] = []
+        self.removals: list[tuple[float, int, str]] = []
+        self.copy_removals: list[tuple[float, int, int, str]] = []
+        self._copy_removed: dict[tuple[int, int], float] = {}
         self.blocked: list[Attempt] = []
         self.review: Any = None
         self.replaced: dict[int, int] = {}
@@ -112,10 +123,13 @@ class ReferenceSimulation:
         self._state: list[_PostState] = []
         self._weights = np.ones(self.graph.n)
         self._spread_key = stream_key(self.seed, "spread")
-        self._firsts: list[tuple[float, int, int, float]] = []  # (time, post, user, copy deadline)
+        # (time, post, user, copy deadline, source)
+        self._firsts: list[tuple[float, int, int, float, int]] = []
         self.exposures: list[tuple[float, int, int, int, bool, bool]] = []
         self._campaign()
+        self.exact_copies = self.per_copy and any(p.removes_copies for p in self.policies)
         for i, p in enumerate(self.policies):
+            p.label = f"policy{i}_{p.name}"
             p.bind(self, stream_key(self.seed, f"policy:{i}:{p.name}"))
 
     # ------------------------------------------------------------------ the world
@@ -159,32 +173,53 @@ class ReferenceSimulation:
         return self._state[post.id].shares
 
     # ------------------------------------------------------------------ actions (PolicyApi's)
-    def remove_post(self, post: Post) -> None:
-        self._remove(post, self.env.now)
+    def removal_cause(self, post: Post) -> str | None:
+        return self._state[post.id].cause if self.is_removed(post) else None
 
-    def _remove(self, post: Post, at: float) -> None:
+    def remove_post(self, post: Post, cause: str) -> None:
+        self._remove(post, self.env.now, cause)
+
+    def _remove(self, post: Post, at: float, cause: str) -> None:
         st = self._state[post.id]
         if st.removed <= at:
             return
         st.removed = at
-        self.removals.append((at, post.id))
+        st.cause = cause
+        self.removals.append((at, post.id, cause))
         for p in self.policies:
             p.on_removal(post)
 
-    def schedule_removal(self, post: Post, at: float) -> None:
+    def remove_copy(self, post: Post, sharer: int, cause: str) -> None:
+        """Remove now the copy ``sharer`` shared: its exposures still due never happen (tie rule);
+        under ``cascade`` a copy is the post."""
+        if not self.per_copy:
+            self.remove_post(post, cause)
+            return
+        if not self.exact_copies:
+            raise RuntimeError("remove_copy under per_copy needs a policy with removes_copies = "
+                               "True in the stack")
+        k = (post.id, int(sharer))
+        if self.is_removed(post) or k in self._copy_removed:
+            return
+        at = self.env.now
+        self._copy_removed[k] = at
+        self.copy_removals.append((at, post.id, int(sharer), cause))
+
+    def schedule_removal(self, post: Post, at: float, cause: str) -> None:
         if at <= self.env.now:
-            self.remove_post(post)
+            self.remove_post(post, cause)
         elif at < self.config.scenario.horizon_h:
-            self.env.timeout(at - self.env.now).callbacks.append(lambda _e: self._remove(post, at))
+            st = self._state[post.id]
+            st.limit = min(st.limit, at)  # the post's removal time is at most this from now on
+            self.env.timeout(at - self.env.now).callbacks.append(lambda _e: self._remove(post, at, cause))
 
     def set_copy_clock(self, post: Post, kind: int, a: float, b: float, prob: float,
-                       table: np.ndarray, key: int | None = None) -> None:
+                       table: np.ndarray, *, key: int) -> None:
         """Every share of ``post`` gets a removal clock: with probability ``prob``, a latency of
-        ``kind`` (a, b, table) after the share; drawn from ``key`` (default: the post's
-        ``subkey(key, 3)``) keyed by the sharer. Clocks stack: the earliest removes the copy."""
+        ``kind`` (a, b, table) after the share; drawn from the policy's ``key`` keyed by the
+        sharer. Clocks stack: the earliest removes the copy."""
         if kind != 0:
-            st = self._state[post.id]
-            st.clocks.append((kind, a, b, prob, table, subkey(st.key, 3) if key is None else key))
+            self._state[post.id].clocks.append((kind, a, b, prob, table, key))
 
     def set_notices(self, post: Post, prob: float, key: int) -> None:
         st = self._state[post.id]
@@ -230,7 +265,7 @@ class ReferenceSimulation:
         self._state.append(st)
         for pol in self.policies:
             pol.on_upload(post)
-        if t < st.removed:
+        if t < removal_cut(min(st.removed, st.limit)):
             self._share(st, int(uploader), t)
         return post
 
@@ -254,22 +289,23 @@ class ReferenceSimulation:
             if w == st.post.uploader:
                 continue
             te = t + delay_from_uniform(kern.code, kern.a, kern.b, uniform(dkey, u, w))
-            if te >= horizon or te >= deadline:
-                continue  # never happens: after the end, or after its copy's clock
+            if te >= horizon or te >= removal_cut(deadline):
+                continue  # never happens: after the end, or at/after its copy's clock (tie rule)
             _Exposure(self.env, te - self.env.now).callbacks.append(
                 partial(self._expose, st, w, u, te, deadline))
 
     def _expose(self, st: _PostState, v: int, src: int, t: float, deadline: float, _e: Any = None) -> None:
         """An exposure of user ``v`` to the post at ``t`` via ``src``'s copy, if still up."""
-        if t >= st.removed or t >= deadline:
-            return
+        copy_removed = self._copy_removed.get((st.post.id, src), math.inf)
+        if t >= removal_cut(min(st.removed, st.limit)) or t >= removal_cut(min(deadline, copy_removed)):
+            return  # the post or its copy is removed at or (within TIE_REL) before t: the tie rule
         st.views += 1
         first = v not in st.seen
         shared = False
         if first:
             st.seen.add(v)
             st.reach += 1
-            self._firsts.append((t, st.post.id, v, deadline))
+            self._firsts.append((t, st.post.id, v, deadline, src))
             d = st.decay
             thr = st.p * st.scale * decay_factor(d.code, d.a, d.b, t - st.post.upload_time)
             shared = uniform(subkey(st.key, 1), v, 0) < thr
@@ -291,7 +327,7 @@ class ReferenceSimulation:
             if shared and "share" in p.wants:
                 p.on_share(post, v, src)
             if notice and "notice" in p.wants:
-                p.on_notice(post, v)
+                p.on_notice(post, v, src)
             if threshold and "threshold" in p.wants:
                 p.on_reach_threshold(post, st.reach)
 
@@ -313,13 +349,17 @@ class ReferenceSimulation:
         sc = self.config.scenario
         self.env.run(until=sc.horizon_h)
         sts = self._state
-        f = np.array(self._firsts, dtype=np.float64).reshape(-1, 4)
+        f = np.array(self._firsts, dtype=np.float64).reshape(-1, 5)
+        # a copy removed after a user's first exposure through it ends that exposure then
+        dl = np.array([min(d, self._copy_removed.get((int(q), int(s)), math.inf))
+                       for _, q, _, d, s in f], dtype=np.float64)
         posts, series = post_tables(
             self.posts, np.array([s.post.upload_time for s in sts]), np.array([s.removed for s in sts]),
             np.array([s.reach for s in sts]), np.array([s.views for s in sts]),
             np.array([s.shares for s in sts]), f[:, 0], f[:, 1].astype(np.int64),
-            f[:, 2].astype(np.int64), f[:, 3], sc.horizon_h, sc.series_step_h)
-        summary = summarize(posts)
+            f[:, 2].astype(np.int64), dl, sc.horizon_h, sc.series_step_h,
+            causes=[s.cause for s in sts])
+        summary = summarize(posts, stack_causes(self.policies))
         tables = {}
         for i, p in enumerate(self.policies):
             for k, v in p.summary().items():
@@ -335,7 +375,7 @@ class ReferenceSimulation:
                      "first": np.array([x[4] for x in e], dtype=bool),
                      "shared": np.array([x[5] for x in e], dtype=bool)}
         return RunResult(self.seed, posts, series, summary, exposures, list(self.removals),
-                         list(self.blocked), tables)
+                         list(self.blocked), tables, copy_removals=list(self.copy_removals))
 
 
 def reference_run(config: SimConfig | Any, seed: int = 0, *, graph: Graph | None = None) -> RunResult:

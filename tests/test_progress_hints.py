@@ -57,6 +57,13 @@ def test_a_long_seed_and_a_graph_build_log_progress(tmp_path, caplog, monkeypatc
         return slow(cfg, seed)
 
     monkeypatch.setattr(job_module, "build_graph", slow_build)
+    run_seed = job_module.simulate
+
+    def slow_seed(*args, **kwargs):  # and seeds long enough for a line each, however fast the machine
+        time.sleep(0.15)
+        return run_seed(*args, **kwargs)
+
+    monkeypatch.setattr(job_module, "simulate", slow_seed)
     cfg = {"graph": {"kind": "barabasi_albert", "n": 3000, "m": 3, "seed": 7},
            "scenario": {"illegal_posts": 20, "legal_posts": 10, "uploaders": 4, "horizon_h": 240},
            "policy": {"name": "fixed_latency", "latency_h": 1.0},

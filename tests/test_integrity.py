@@ -161,3 +161,32 @@ def test_old_or_unreadable_done_marker_reruns(tmp_path):
     assert job_damage(out, digest) == "series.csv is missing"
     assert np.isfinite(read_table(out / "runs")["reach_mean"]).all()
     _ = errno  # (used by the preludes' text)
+
+
+def test_remove_aggregates_tries_every_file_and_reports_the_failures_in_one_line(
+        tmp_path, monkeypatch):
+    from spreadsim.outputs.layout import remove_aggregates
+    from spreadsim.outputs.sweep_outputs import write_sweep_outputs
+    files = aggregate_files(tmp_path)
+    for f in files:
+        f.write_text("stale")
+    stuck = {files[0].name, files[-1].name}  # the first file tried, and the last
+    real_unlink = Path.unlink
+
+    def unlink(self, *a, **k):
+        if self.name in stuck:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_unlink(self, *a, **k)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    with pytest.raises(OSError) as e:
+        remove_aggregates(tmp_path)
+    assert sorted(f.name for f in files if f.exists()) == sorted(stuck)  # every other one went
+    msg = e.value.strerror
+    assert e.value.errno == errno.EACCES and "\n" not in msg
+    assert all(f"{name}: Permission denied" in msg for name in stuck), msg
+    with pytest.raises(OutputError) as e2:  # the aggregation stops with that one line
+        write_sweep_outputs(tmp_path, [tmp_path / "0"])
+    line = str(e2.value)
+    assert "\n" not in line and line.startswith("cannot remove the earlier aggregates in ")
+    assert all(name in line for name in stuck), line

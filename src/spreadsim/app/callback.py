@@ -26,6 +26,7 @@ from spreadsim.outputs.layout import (
     JOB_FILE,
     REPORT_FILE,
     SWEEP_FILE,
+    holds_results,
     remove_aggregates,
     remove_if_only_hydra,
 )
@@ -167,7 +168,13 @@ def _make_dirs(path: Path) -> list[Path]:
 
 def _check_same_sweep(sweep_dir: Path, digest: str, overwrite: bool) -> None:
     """Refuse a folder that holds another config's sweep (its recorded hash differs) unless
-    ``overwrite``; with it, remove that sweep's files first."""
+    ``overwrite``; with it, remove that sweep's files first.
+
+    The rule: the recorded hash protects a folder only once it holds results (a finished job or
+    an aggregate, :func:`~spreadsim.outputs.layout.holds_results`). A record left by a sweep
+    that failed before any job finished protects nothing: it is replaced."""
+    if not holds_results(sweep_dir):
+        return
     try:
         earlier = json.loads((sweep_dir / SWEEP_FILE).read_text()).get("config_hash")
     except (OSError, ValueError, AttributeError):

@@ -1,5 +1,5 @@
 """What a job folder and a sweep folder hold: the names of their files, and the clean-up of a
-folder that holds nothing but Hydra's own files.
+folder that holds nothing but Hydra's own files and spreadsim's bookkeeping.
 
 A job folder holds :data:`JOB_FILE` (its overrides, swept values and resolved config), the
 :data:`JOB_TABLES` (``runs``: one row per seed; ``posts``: per post per seed; ``series``: reach
@@ -47,7 +47,7 @@ CALIBRATION_PLOT = "calibration.png"
 __all__ = ["DONE", "JOB_FILE", "JOB_TABLES", "RUNS", "POSTS", "SERIES", "SWEEP_TABLES", "RESULTS",
            "SUMMARY", "CATEGORIES", "SWEEP_FILE", "CACHE_DIR", "PLOT_FILE",
            "REPORT_FILE", "CALIBRATION_TABLE", "CALIBRATION_FILE", "CALIBRATION_PLOT",
-           "PLOTS", "LOCK_FILE", "aggregate_files", "remove_aggregates", "remove_if_only_hydra"]
+           "PLOTS", "LOCK_FILE", "BOOKKEEPING", "aggregate_files", "holds_results", "remove_aggregates", "remove_if_only_hydra"]
 
 
 def aggregate_files(out_dir: str | os.PathLike[str]) -> list[Path]:
@@ -59,23 +59,53 @@ def aggregate_files(out_dir: str | os.PathLike[str]) -> list[Path]:
             + [d / f"{p}.{ext}" for p in PLOTS for ext in ("png", "svg")] + [d / REPORT_FILE])
 
 
+def holds_results(out_dir: str | os.PathLike[str]) -> bool:
+    """Whether a sweep folder holds results: a finished job (a job folder with its :data:`DONE`
+    marker) or any aggregate (:func:`aggregate_files`). Only such a folder is protected by the
+    config hash in its :data:`SWEEP_FILE`; a sweep that failed before any job finished leaves
+    nothing to protect, and the next sweep into the folder replaces its record."""
+    d = Path(out_dir)
+    if any(f.exists() for f in aggregate_files(d)):
+        return True
+    try:
+        return any((j / DONE).is_file() for j in d.iterdir() if j.is_dir())
+    except OSError:
+        return False
+
+
 def remove_aggregates(out_dir: str | os.PathLike[str]) -> list[Path]:
     """Remove a folder's aggregates (:func:`aggregate_files`), so that none from an earlier or a
-    failed aggregation looks current; returns the files removed."""
+    failed aggregation looks current; returns the files removed.
+
+    Every file is tried, even after one fails, so that as few stale aggregates as possible
+    remain. Then, if any could not be removed, raises one :class:`OSError` whose ``strerror``
+    names each of them and why, in one line (``summary.csv: Permission denied, report.html:
+    ...``); its ``errno`` is the first failure's."""
     removed = []
+    failed: list[tuple[Path, OSError]] = []
     for f in aggregate_files(out_dir):
         try:
             f.unlink()
             removed.append(f)
         except FileNotFoundError:
             pass
+        except OSError as e:
+            failed.append((f, e))
+    if failed:
+        why = ", ".join(f"{f.name}: {e.strerror or e}" for f, e in failed)
+        raise OSError(failed[0][1].errno, why)
     return removed
+
+
+#: what spreadsim writes to run a sweep, not its results: the sweep record, the sweep lock and
+#: the trace cache (its traces and per-seed locks can be recomputed)
+BOOKKEEPING = (SWEEP_FILE, LOCK_FILE, CACHE_DIR)
 
 
 def _only_hydra_files(path: Path, job_name: str) -> bool:
     for p in path.iterdir():
-        if p.is_dir():
-            if p.name == ".hydra":
+        if p.is_dir() and not p.is_symlink():
+            if p.name in (".hydra", CACHE_DIR):
                 continue
             if not _only_hydra_files(p, job_name):
                 return False
@@ -86,7 +116,9 @@ def _only_hydra_files(path: Path, job_name: str) -> bool:
 
 def remove_if_only_hydra(path: str | os.PathLike[str], job_name: str = "spreadsim", *,
                          keep_top: bool = False) -> bool:
-    """Remove an output folder if it holds nothing but Hydra's own files.
+    """Remove an output folder if it holds nothing but Hydra's own files (``.hydra``,
+    ``multirun.yaml``, the log) and spreadsim's :data:`BOOKKEEPING` (:data:`SWEEP_FILE`,
+    :data:`LOCK_FILE`, the trace cache :data:`CACHE_DIR`): no job's tables, no aggregate.
 
     Parameters
     ----------

@@ -6,12 +6,16 @@ the lock when the holder dies, however it dies, so a lock is never left held by 
 is gone: a later sweep takes it over, and says so in a log line when the file still names the
 dead holder. A second sweep while the first one lives fails at once with one line naming the
 holder. ``flock`` works across machines on NFS v4 and most cluster filesystems (a Slurm sweep's
-folder is on one); where it does not, the lock still protects the folder on one machine.
+folder is on one); where it does not, the lock still protects the folder on one machine. On a
+filesystem without file locks at all (``flock`` fails with ENOSYS, EOPNOTSUPP or ENOLCK) the
+sweep runs without the lock, with one warning line: concurrent sweeps into that folder are not
+detected.
 """
 
 from __future__ import annotations
 
 import datetime
+import errno
 import fcntl
 import json
 import logging
@@ -24,9 +28,12 @@ from typing import Any
 from spreadsim.outputs.layout import LOCK_FILE
 from spreadsim.runs.jobspec import SweepFailed
 
-__all__ = ["SweepLock", "acquire_sweep_lock"]
+__all__ = ["NO_LOCKS", "SweepLock", "acquire_sweep_lock"]
 
 log = logging.getLogger("spreadsim.sweep")
+
+#: ``flock``'s errors on a filesystem without file locks: the sweep runs without the lock
+NO_LOCKS = frozenset({errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOLCK})
 
 
 def _read(fd: int) -> dict[str, Any]:
@@ -48,9 +55,11 @@ def _holder(info: dict[str, Any]) -> str:
 class SweepLock:
     """A held sweep lock (:func:`acquire_sweep_lock`); :meth:`release` ends it."""
 
-    def __init__(self, fd: int, path: Path) -> None:
+    def __init__(self, fd: int, path: Path, held: bool = True) -> None:
         self.fd: int | None = fd
         self.path = path
+        #: False on a filesystem without file locks: the sweep runs without the lock
+        self.held = held
 
     def release(self) -> None:
         """Empty the lock file (no holder) and release the lock; a second call does nothing."""
@@ -99,6 +108,14 @@ def acquire_sweep_lock(sweep_dir: str | os.PathLike[str], wait_for_info_s: float
         os.close(fd)
         raise SweepFailed(f"sweep folder {sweep_dir} is in use by another sweep ({_holder(info)}): "
                           "wait for it to end, or give another hydra.sweep.dir") from None
+    except OSError as e:
+        if e.errno not in NO_LOCKS:
+            os.close(fd)
+            raise
+        log.warning("sweep folder %s: its filesystem has no file locks (%s): running without "
+                    "the sweep lock, so concurrent sweeps into this folder are not detected",
+                    sweep_dir, e.strerror or e)
+        return SweepLock(fd, path, held=False)
     except BaseException:
         os.close(fd)
         raise

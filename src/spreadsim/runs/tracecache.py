@@ -38,6 +38,7 @@ from spreadsim.outputs.io import atomic_write_bytes
 from spreadsim.outputs.io import canonical as _canonical
 from spreadsim.runs.deadline import DeadlineTrace
 from spreadsim.runs.progress import heartbeat
+from spreadsim.runs.sweeplock import NO_LOCKS
 from spreadsim.schema.config import SimConfig
 from spreadsim.version import __version__
 
@@ -355,6 +356,11 @@ class TraceCache:
                 fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
             except BlockingIOError:
                 yield False
+                return
+            except OSError as e:  # a filesystem without file locks: as without fcntl
+                if e.errno not in NO_LOCKS:
+                    raise
+                yield True
                 return
             try:
                 yield True

@@ -228,3 +228,17 @@ def test_yaml_builds():
     pol = make_policy(cfg)
     assert isinstance(pol, AutomatedDetection)
     simulate(config(policy=cfg), seed=0, graph=CHAIN)
+
+
+def test_precision_without_legal_posts_fails_before_any_job():
+    """A sweep whose jobs pair precision < 1 with no legal posts fails in its check, before any job
+    starts (the policy's scenario check is the one its run would make when bound)."""
+    from spreadsim.runs.jobspec import check_job_config
+
+    cfg = {"graph": {"kind": "barabasi_albert", "n": 200, "m": 2}, "seeds": 2,
+           "scenario": {"illegal_posts": 4, "legal_posts": 0, "uploaders": 2},
+           "policy": {"name": "automated_detection", "precision": 0.9}}
+    with pytest.raises(ConfigError, match=r"^policy\.precision = 0\.9: < 1 needs legal posts to misflag"):
+        check_job_config(cfg)
+    cfg["policy"]["precision"] = 1.0
+    check_job_config(cfg)

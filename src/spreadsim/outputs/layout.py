@@ -47,7 +47,8 @@ CALIBRATION_PLOT = "calibration.png"
 __all__ = ["DONE", "JOB_FILE", "JOB_TABLES", "RUNS", "POSTS", "SERIES", "SWEEP_TABLES", "RESULTS",
            "SUMMARY", "CATEGORIES", "SWEEP_FILE", "CACHE_DIR", "PLOT_FILE",
            "REPORT_FILE", "CALIBRATION_TABLE", "CALIBRATION_FILE", "CALIBRATION_PLOT",
-           "PLOTS", "LOCK_FILE", "BOOKKEEPING", "aggregate_files", "holds_results", "remove_aggregates", "remove_if_only_hydra"]
+           "PLOTS", "LOCK_FILE", "BOOKKEEPING", "aggregate_files", "holds_results", "remove_aggregates",
+           "remove_if_only_hydra"]
 
 
 def aggregate_files(out_dir: str | os.PathLike[str]) -> list[Path]:

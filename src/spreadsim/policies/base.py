@@ -47,7 +47,7 @@ from spreadsim.errors import ConfigError, DataError
 from spreadsim.rng import subkey, uniform
 from spreadsim.schema.checks import INF_WORDS
 from spreadsim.schema.fields import parse
-from spreadsim.schema.model import ALL_CATEGORIES, LEGAL
+from spreadsim.schema.model import ALL_CATEGORIES, LEGAL, ScenarioConfig
 from spreadsim.schema.policies import FixedLatencyParams, LatencyDistributionParams, NoneParams
 
 
@@ -111,6 +111,12 @@ class Policy:
     def __init__(self, cfg: Mapping[str, Any], field: str = "policy") -> None:
         self.field = field
         self.params = None if self.params_class is None else parse(self.params_class, cfg, field)
+
+    def check_scenario(self, scenario: ScenarioConfig) -> Any:
+        """Check the policy against the run's scenario, before any run (a sweep checks every job's
+        policies this way before the first job starts); raise a one-line ConfigError if they
+        cannot work together. Nothing to check by default."""
+        return None
 
     def review_need(self) -> tuple[str, Any, bool] | None:
         """If the policy sends posts to the shared review queue: (field, value for the error

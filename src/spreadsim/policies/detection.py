@@ -44,7 +44,7 @@ from spreadsim.engine.simulation import Simulation
 from spreadsim.errors import ConfigError
 from spreadsim.policies.base import Policy, post_uniform
 from spreadsim.policies.review import ReviewQueue, ReviewRequest, require_review
-from spreadsim.schema.model import LEGAL
+from spreadsim.schema.model import LEGAL, ScenarioConfig
 from spreadsim.schema.policies import AutomatedDetectionParams
 
 
@@ -103,9 +103,9 @@ class AutomatedDetection(Policy):
             self.wants = frozenset()  # type: ignore[misc]
 
     # ------------------------------------------------------------------ calibration
-    def calibrate(self, sim: Simulation) -> float:
-        """The false-positive probability per scan of a legal post (module docstring)."""
-        sc = sim.config.scenario
+    def check_scenario(self, sc: ScenarioConfig) -> float:
+        """The false-positive probability per scan of a legal post (module docstring); a one-line
+        error if the scenario cannot give it (precision < 1 without legal posts, or above 1)."""
         total_w = sum(c.weight for c in sc.categories)
         fpr = 0.0
         worst = None
@@ -132,7 +132,7 @@ class AutomatedDetection(Policy):
 
     def bind(self, sim: Simulation, key: int) -> None:
         super().bind(sim, key)
-        self.fpr = self.calibrate(sim)
+        self.fpr = self.check_scenario(sim.config.scenario)
         self.queue: ReviewQueue | None = None
         self._due: dict[int, float] = {}  # post id -> time of its pending removal
         self._busy: set[int] = set()  # posts flagged and waiting for their action

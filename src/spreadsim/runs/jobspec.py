@@ -124,7 +124,10 @@ def check_job_config(cfg: Mapping[str, Any]) -> JobSpec:
     if n_users is not None and sim.scenario.uploaders > n_users:  # (as the engine checks it)
         raise ConfigError("scenario.uploaders", sim.scenario.uploaders,
                           f"must be <= the number of users ({n_users})")
-    check_stack(make_policies(sim.policies))
+    policies = make_policies(sim.policies)
+    check_stack(policies)
+    for p in policies:  # each policy against the scenario (as binding it to a run would)
+        p.check_scenario(sim.scenario)
     calibration = None
     if cfg.get("calibration") is not None:
         calibration = check_calibration(cfg)

@@ -85,8 +85,11 @@ class MultiConfig:
                                 policies=sec.policy, max_events=max_events)
                 check_graph_config(sim.graph)  # every parameter, without building the graph
                 # validate now: nothing runs on bad input
-                check_stack([make_policy(pc, policy_field(f, k, len(sim.policies)))
-                             for k, pc in enumerate(sim.policies)])
+                policies = [make_policy(pc, policy_field(f, k, len(sim.policies)))
+                            for k, pc in enumerate(sim.policies)]
+                check_stack(policies)
+                for p in policies:  # each policy against the scenario (as binding it to a run would)
+                    p.check_scenario(sim.scenario)
             out.append(PlatformConfig(sec.name, sim))
         cross = parse(CrossPosting, cfg.get("cross_posting"), "cross_posting")
         hs = cfg.get("hash_sharing")

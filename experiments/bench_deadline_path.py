@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from spreadsim.graphs import build_graph, graph_seed
-from spreadsim.runs.single import simulate
 from spreadsim.runs.job import run_job
 from spreadsim.runs.jobspec import check_job_config
+from spreadsim.runs.single import simulate
 
 BASE = {"graph": {"kind": "barabasi_albert", "n": 10_000, "m": 5, "seed": 2018},
         "policy": {"name": "fixed_latency", "latency_h": 24.0}, "seed": 0, "seeds": 20,

@@ -7,8 +7,8 @@ import math
 import pytest
 
 from spreadsim import ConfigError, DataError, SimConfig, simulate
-from spreadsim.rng import stream_key, uniform
 from spreadsim.policies import make_policy
+from spreadsim.rng import stream_key, uniform
 
 from .helpers import config, digraph
 

@@ -17,7 +17,7 @@ import os
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import hydra
 from hydra.errors import HydraException
@@ -58,7 +58,7 @@ class _DropHydraJobErrorLines:
         return getattr(self._stream, name)
 
 
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     try:
         cleanup_failed_sweep()
     except Exception as e:  # noqa: BLE001 - the clean-up must not hide the error itself

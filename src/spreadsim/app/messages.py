@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import MissingConfigException, OverrideParseException
@@ -119,7 +119,7 @@ def _hint_refused(parent: Any, hint: str) -> str | None:
     except Exception:  # noqa: BLE001 - not checkable here: keep Hydra's hint
         return None
     try:
-        check_job_config(cfg)
+        check_job_config(cast(dict[str, Any], cfg))
     except ConfigError as e:
         if e.field == ".".join(path) or e.field.endswith("." + path[-1]):
             return str(e)

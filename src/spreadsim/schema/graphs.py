@@ -406,8 +406,8 @@ class EdgeList(GraphSection):
 
 
 #: every graph kind's section, by its ``kind`` (the order of the messages)
-GRAPH_KINDS: dict[str, type] = {
-    cls.__dataclass_fields__["kind"].metadata["default"]: cls  # type: ignore[attr-defined]
+GRAPH_KINDS: dict[str, type[GraphSection]] = {
+    cls.__dataclass_fields__["kind"].metadata["default"]: cls
     for cls in (BarabasiAlbert, ScaleFreeDirected, WattsStrogatz, ErdosRenyi, PowerlawCluster,
                 Sbm, RandomKOut, ConfigurationModel, EdgeList)
 }

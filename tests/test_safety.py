@@ -3,7 +3,7 @@
 Edge lists and delay CSVs are parsed as text, result tables read with pyarrow, cached traces
 loaded with ``allow_pickle=False``. (Configs are different: a ``_target_`` in a config names a
 Python callable that Hydra runs, as in any Hydra app, so configs are as trusted as scripts; see
-the README.)
+docs/sweeps.md.)
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ LAYERS = [
     ("spreadsim.engine",),
     ("spreadsim.policies",),
     ("spreadsim.runs",),
-    ("spreadsim.app",),
+    ("spreadsim.fit",),  # fitting the model to data: cascades, removal delays
+    ("spreadsim.app", "spreadsim.web"),  # the command line (Hydra) and the what-if page
 ]
 APP_ONLY = ("hydra", "omegaconf", "joblib", "hydra_plugins")
 MAX_LINES = 500

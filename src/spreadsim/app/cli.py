@@ -97,6 +97,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         from spreadsim.runs.validation import main as validate_main
 
         raise SystemExit(validate_main(args[1:]))
+    if args[:1] == ["app"]:  # spreadsim app [--port N] [--export FILE.html]: the what-if page
+        from spreadsim.web.server import main as app_main
+
+        raise SystemExit(app_main(args[1:]))
     user_full_error = os.environ.get("HYDRA_FULL_ERROR") == "1"
     # Let exceptions leave Hydra so that they can be reported as one line here.
     os.environ["HYDRA_FULL_ERROR"] = "1"

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,17 +81,15 @@ def test_every_policys_statistics_are_described():
     """One run with every policy in the stack: its summary row (the runs table's columns)."""
     import spreadsim
 
+    policies: list[dict[str, Any]] = [
+        {"name": "notice_and_takedown", "moderators": 2}, {"name": "authority_referral"},
+        {"name": "automated_detection", "action": "review"}, {"name": "circuit_breaker"},
+        {"name": "reupload"}, {"name": "hash_matching"}, {"name": "account_strikes"}]
     cfg = {"graph": {"kind": "barabasi_albert", "n": 300, "m": 3},
            "scenario": {"illegal_posts": 10, "legal_posts": 5, "uploaders": 3, "horizon_h": 72},
-           "policy": [{"name": "notice_and_takedown", "moderators": 2},
-                      {"name": "authority_referral"},
-                      {"name": "automated_detection", "action": "review"},
-                      {"name": "circuit_breaker"},
-                      {"name": "reupload"},
-                      {"name": "hash_matching"},
-                      {"name": "account_strikes"}]}
+           "policy": policies}
     r = spreadsim.simulate(cfg, seed=0, baseline=True)
-    names = [p["name"] for p in cfg["policy"]]
+    names = [p["name"] for p in policies]
     for i, n in enumerate(names):
         assert any(k.startswith(f"policy{i}_{n}_") for k in r.summary), n
     assert undescribed("runs", list(r.summary)) == []
@@ -133,7 +132,8 @@ def test_lookup_and_patterns():
     assert lookup("runs", "policy0_notice_and_takedown_nosuch") is None
     assert lookup("summary", "nosuch_mean") is None
     assert lookup("runs", "big.reach_total") is not None and lookup("runs", "big.nosuch") is None
-    assert lookup("summary", "policy.latency_h", ["policy.latency_h"]).name == "<parameter>"
+    param = lookup("summary", "policy.latency_h", ["policy.latency_h"])
+    assert param is not None and param.name == "<parameter>"
     # every entry names known tables and has a unit and one sentence
     for c in GLOSSARY:
         assert c.tables and set(c.tables) <= set(TABLES), c.name

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 __all__ = ["Column", "GLOSSARY", "TABLES", "PLACEHOLDERS", "lookup", "unit", "meaning",
            "undescribed", "entries"]
@@ -298,7 +298,7 @@ def _regex(name: str) -> re.Pattern[str]:
                               for p in parts) + r"\Z")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled() -> tuple[tuple[Column, re.Pattern[str]], ...]:
     return tuple((c, _regex(c.name)) for c in GLOSSARY
                  if c.name not in ("<parameter>", "<platform>.<column>"))

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["plot_reach_vs_latency", "plot_prevented_vs_latency", "plot_time_to_removal",
            "plot_reach_over_time", "plot_reach_by_category", "plot_calibration", "latency_column",
-           "point_labels"]
+           "point_labels", "LatencyAxis"]
 
 
 def latency_column(summary: Mapping[str, np.ndarray]) -> str | None:
@@ -79,7 +79,7 @@ def _save(fig: Any, path: str | os.PathLike[str], svg: bool, bottom: float = 0.1
         atomic_write_bytes(svg_path, buf.getvalue())
         out.append(svg_path)
     plt.close(fig)
-    log.info("plot written to %s", path)
+    log.debug("plot written to %s", path)
     return out
 
 
@@ -117,62 +117,81 @@ def _groups(summary: Mapping[str, np.ndarray], x: str | None,
     return out
 
 
-class _LatencyAxis:
-    """Log latency axis on which 0 (at upload) and inf (never) get their own places."""
+class LatencyAxis:
+    """A latency axis for values that span decades, 0 (at upload) and ``inf`` (never) included.
+
+    Symmetric-log (matplotlib's ``symlog``): linear from 0 to the smallest positive latency,
+    logarithmic above it, so that 0 is drawn at 0 and 0.25, 1, 6, 24 and 168 h each get their
+    own place; ``inf`` is drawn one decade beyond the largest finite latency, at a tick labelled
+    ``never``, behind a dotted break line.
+
+    Parameters
+    ----------
+    lat : numpy.ndarray
+        The latencies (hours; ``inf`` for never).
+    """
 
     def __init__(self, lat: np.ndarray) -> None:
-        finite = np.isfinite(lat) & (lat > 0)
-        pos = lat[finite]
+        lat = np.asarray(lat, dtype=np.float64)
+        pos = lat[np.isfinite(lat) & (lat > 0)]
         self.lo = float(pos.min()) if pos.size else 1.0
         self.hi = float(pos.max()) if pos.size else 1.0
-        # 0 and inf cannot sit on a log axis: place them one decade beyond the finite range
-        self.x0, self.xinf = self.lo / 10.0, self.hi * 10.0
+        #: where ``inf`` is drawn: one decade beyond the finite range
+        self.xinf = self.hi * 10.0
         self.has0, self.hasinf = bool((lat == 0).any()), bool(np.isinf(lat).any())
 
     def map(self, lat: np.ndarray) -> np.ndarray:
-        return np.where(lat == 0, self.x0, np.where(np.isinf(lat), self.xinf, lat))
+        """The x positions of latencies (``inf`` at :attr:`xinf`)."""
+        lat = np.asarray(lat, dtype=np.float64)
+        return np.where(np.isinf(lat), self.xinf, lat)
 
     def decorate(self, ax: Any, xs: np.ndarray, name: str = "") -> None:
-        ax.set_xscale("log")
+        """Scale, ticks (the data's latencies, ``never`` for ``inf``), break line and label."""
+        ax.set_xscale("symlog", linthresh=self.lo, linscale=0.5)
         ticks: list[float] = []
-        for t in sorted(set(xs.tolist())):  # drop ticks that would print on top of each other
-            if not ticks or math.log10(t / ticks[-1]) >= 0.3 or t in (self.x0, self.xinf):
+        for t in sorted(set(np.asarray(xs, dtype=np.float64).tolist())):
+            # drop ticks that would print on top of each other (0 and never always stay)
+            if (not ticks or t in (0.0, self.xinf) or ticks[-1] == 0.0
+                    or math.log10(t / ticks[-1]) >= 0.3):
                 ticks.append(t)
-        labels = [("0" if t == self.x0 and self.has0 else
-                   "never" if t == self.xinf and self.hasinf else f"{t:g}") for t in ticks]
+        labels = ["never" if t == self.xinf and self.hasinf else f"{t:g}" for t in ticks]
         ax.set_xticks(ticks, labels)
         ax.minorticks_off()
-        for edge in ((self.x0 * self.lo) ** 0.5 if self.has0 else None,
-                     (self.xinf * self.hi) ** 0.5 if self.hasinf else None):
-            if edge is not None:
-                ax.axvline(edge, color="0.7", lw=0.8, ls=":")
-        ax.set_xlabel("takedown half-life (hours, log scale)" if name.endswith("half_life_h")
-                      else "removal latency after upload (hours, log scale)")
+        if self.hasinf:
+            ax.axvline((self.xinf * self.hi) ** 0.5, color="0.7", lw=0.8, ls=":")
+        ax.set_xlim(0 if self.has0 else self.lo / 2, self.xinf * 1.6 if self.hasinf else self.hi * 1.6)
+        what = "takedown half-life" if name.endswith("half_life_h") else "removal latency after upload"
+        ax.set_xlabel(f"{what} (hours, symmetric log scale)")
 
 
 def _curve_plot(summary: Mapping[str, np.ndarray], path: str | os.PathLike[str], *, y_col: str,
                 lo_col: str, hi_col: str, ylabel: str, title: str, label: str,
                 x: str | None, params: Sequence[str] | None, svg: bool,
-                baseline: bool) -> list[Path]:
+                baseline: bool, labels: Sequence[str] | None = None) -> list[Path]:
     plt = _pyplot()
     y = np.asarray(summary[y_col], dtype=np.float64)
     lo = np.asarray(summary[lo_col], dtype=np.float64)
     hi = np.asarray(summary[hi_col], dtype=np.float64)
     err = np.vstack([np.nan_to_num(np.maximum(y - lo, 0)), np.nan_to_num(np.maximum(hi - y, 0))])
     x = x or latency_column(summary)
+    if x is not None and len(set(np.asarray(summary[x]).tolist())) < 2:
+        x = None  # one latency is a point, not a curve
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
     bottom = 0.12
-    if x is None:
+    if x is None:  # points without a latency: one marker each, labelled by what it is
         pos = np.arange(len(y))
-        ax.errorbar(pos, y, yerr=err, fmt="o", capsize=3)
-        labels = point_labels(summary, params or [])
-        ax.set_xticks(pos, labels, rotation=30 if len(labels) > 3 else 0, ha="right" if len(labels) > 3 else "center",
-                      fontsize=7)
-        ax.set_xlabel("sweep point")
-        bottom = 0.3 if len(labels) > 3 else 0.14
+        ax.errorbar(pos, y, yerr=err, fmt="o", capsize=3, label="mean over seeds, 95% CI")
+        names = list(labels) if labels else point_labels(summary, params or [])
+        many = len(names) > 3
+        ax.set_xticks(pos, names, rotation=30 if many else 0, ha="right" if many else "center",
+                      fontsize=7 if many else 8)
+        ax.set_xlim(-0.6, len(y) - 0.4)
+        ax.set_xlabel("run point" if len(y) == 1 else "sweep point")
+        bottom = 0.3 if many else 0.14
+        title = f"{title.split(' vs ')[0]}: {'one run point' if len(y) == 1 else 'each sweep point'}"
     else:
         lat = np.asarray(summary[x], dtype=np.float64)
-        axis = _LatencyAxis(lat)
+        axis = LatencyAxis(lat)
         xs = axis.map(lat)
         groups = _groups(summary, x, params)
         for g, (name, sel) in enumerate(groups):
@@ -191,7 +210,7 @@ def _curve_plot(summary: Mapping[str, np.ndarray], path: str | os.PathLike[str],
                    label="unmoderated baseline")
     ax.set_ylabel(ylabel)
     ax.set_ylim(bottom=0)
-    ax.set_title(title if x is not None else title.replace("removal time", "sweep point"))
+    ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
     if ax.get_legend_handles_labels()[0]:  # (matplotlib warns on stderr about an empty legend)
         ax.legend(loc="best", fontsize=8)
@@ -202,14 +221,16 @@ def _curve_plot(summary: Mapping[str, np.ndarray], path: str | os.PathLike[str],
 
 def plot_reach_vs_latency(summary: Mapping[str, np.ndarray], path: str | os.PathLike[str],
                           x: str | None = None, *, params: Sequence[str] | None = None,
-                          svg: bool = False) -> list[Path]:
+                          svg: bool = False,
+                          labels: Sequence[str] | None = None) -> list[Path]:
     """Plot mean reach per post against removal latency, with 95% CI, to a PNG file.
 
-    The latency axis is logarithmic. A latency of 0 (removal at upload) is drawn as a separate
-    point left of the axis break and ``inf`` (never removed) as a separate point on the right;
-    the unmoderated baseline, if known, is a dashed line. Other swept parameters (``params``
-    besides the latency) give one line each. Without a latency column the points are drawn in job
-    order with their parameters as labels.
+    The latency axis is symmetric-log (:class:`LatencyAxis`): 0 (removal at upload) at 0, the
+    latencies on a log scale above the smallest one, ``inf`` (never removed) at a tick labelled
+    ``never`` one decade beyond the largest; the unmoderated baseline, if known, is a dashed line.
+    Other swept parameters (``params`` besides the latency) give one line each. Without a latency
+    column, or with one latency only, the points are drawn in job order with their labels (a
+    single run: one point, titled as one run point).
 
     Parameters
     ----------
@@ -224,6 +245,8 @@ def plot_reach_vs_latency(summary: Mapping[str, np.ndarray], path: str | os.Path
         The swept parameter columns (for grouping and labels).
     svg : bool
         Also write an SVG beside the PNG.
+    labels : sequence of str, optional
+        Without a latency column: one label per point (what it is); the swept values if omitted.
 
     Returns
     -------
@@ -232,13 +255,14 @@ def plot_reach_vs_latency(summary: Mapping[str, np.ndarray], path: str | os.Path
     """
     return _curve_plot(summary, path, y_col="reach_mean", lo_col="reach_ci_low",
                        hi_col="reach_ci_high", ylabel="reach per illegal post (users exposed)",
-                       title="Reach vs removal time", label="mean reach per post", x=x,
-                       params=params, svg=svg, baseline=True)
+                       title="Reach per illegal post vs removal latency", label="mean reach per post", x=x,
+                       params=params, svg=svg, baseline=True, labels=labels)
 
 
 def plot_prevented_vs_latency(summary: Mapping[str, np.ndarray], path: str | os.PathLike[str],
                               x: str | None = None, *, params: Sequence[str] | None = None,
-                              svg: bool = False) -> list[Path]:
+                              svg: bool = False,
+                              labels: Sequence[str] | None = None) -> list[Path]:
     """Plot reach prevented per post (paired against the unmoderated twin), with 95% CI.
 
     Parameters are as for :func:`plot_reach_vs_latency`; the summary needs ``prevented_mean``,
@@ -251,8 +275,9 @@ def plot_prevented_vs_latency(summary: Mapping[str, np.ndarray], path: str | os.
     return _curve_plot(summary, path, y_col="prevented_mean", lo_col="prevented_ci_low",
                        hi_col="prevented_ci_high",
                        ylabel="reach prevented per illegal post (users)",
-                       title="Reach prevented vs removal time", label="mean prevented per post",
-                       x=x, params=params, svg=svg, baseline=False)
+                       title="Reach prevented per illegal post vs removal latency",
+                       label="mean prevented per post",
+                       x=x, params=params, svg=svg, baseline=False, labels=labels)
 
 
 def _colors(n: int) -> list[Any]:

@@ -25,18 +25,27 @@ import yaml
 
 from spreadsim.outputs.io import atomic_write_bytes, canonical
 
-__all__ = ["versions", "config_yaml", "render_report", "write_report", "SECTIONS"]
+__all__ = ["versions", "config_yaml", "render_report", "write_report", "SECTIONS", "GLOSSARY"]
 
-SECTIONS = ("summary", "plots", "config", "seeds", "path", "versions")
+SECTIONS = ("answer", "summary", "plots", "config", "seeds", "path", "versions")
+#: the output glossary (every column of every table): the documentation page, by its name in the repository
+GLOSSARY = "docs/glossary.md"
 _PACKAGES = ("spreadsim", "numpy", "networkx", "simpy", "hydra-core", "numba", "scipy", "pyarrow",
              "matplotlib")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1100px;
 color:#222;padding:0 1em}
-h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+h1{font-size:1.45em;line-height:1.3;margin:.2em 0 .4em}
+h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+p.experiment{margin:0;color:#555;font-size:.9em;text-transform:uppercase;letter-spacing:.04em}
+p.question{margin:.2em 0;color:#333}ul.details{margin:.3em 0 .6em;padding-left:1.2em}
+p.meta{font-size:.85em;color:#555}p.meta code{font-size:.95em;overflow-wrap:anywhere}
+div.scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;font-size:.85em}td,th{border:1px solid #ccc;padding:.2em .5em;
-text-align:right}th{background:#f3f3f3}td.s{text-align:left}
+text-align:right}th{background:#f3f3f3;vertical-align:bottom}td.s{text-align:left}
+th .unit{display:block;font-weight:normal;color:#666;font-size:.9em}
+th.swept,td.swept{background:#fff6d6}th.swept{background:#f5e6b0}
 pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.85em}
 figure{margin:1em 0}figcaption{font-size:.85em;color:#555}img{max-width:100%}
 """
@@ -118,18 +127,29 @@ def _cell(v: Any) -> tuple[str, bool]:
     return str(v), True
 
 
-def _table(columns: Mapping[str, np.ndarray]) -> str:
+def _table(columns: Mapping[str, np.ndarray], *, swept: Sequence[str] = (),
+           units: Mapping[str, str] | None = None) -> str:
+    """An HTML table in a horizontally scrolling box (it never widens the page); the ``swept``
+    columns marked as swept and a unit under each header that ``units`` gives one."""
     names = list(columns)
     n = len(next(iter(columns.values()))) if names else 0
-    rows = ["<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in names) + "</tr>"]
+    units = units or {}
+    head = []
+    for c in names:
+        cls = ' class="swept" title="swept"' if c in swept else ""
+        label = html.escape(c) + (" (swept)" if c in swept else "")
+        unit = f'<span class="unit">{html.escape(units[c])}</span>' if units.get(c) else ""
+        head.append(f"<th{cls}>{label}{unit}</th>")
+    rows = ["<tr>" + "".join(head) + "</tr>"]
     for i in range(n):
         cells = []
         for c in names:
             text, is_str = _cell(columns[c][i])
-            cls = ' class="s"' if is_str else ""
+            classes = " ".join(k for k, on in (("s", is_str), ("swept", c in swept)) if on)
+            cls = f' class="{classes}"' if classes else ""
             cells.append(f"<td{cls}>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return "<table>\n" + "\n".join(rows) + "\n</table>"
+    return '<div class="scroll"><table>\n' + "\n".join(rows) + "\n</table></div>"
 
 
 def _figure(path: Path) -> str:
@@ -149,13 +169,25 @@ def _figure(path: Path) -> str:
 def render_report(*, title: str, config_text: str, summary: Mapping[str, np.ndarray],
                   plots: Sequence[str | os.PathLike[str]], seeds: Sequence[int],
                   paths: Mapping[str, int], answer: str | None = None,
-                  versions_: Mapping[str, str] | None = None) -> str:
+                  versions_: Mapping[str, str] | None = None, experiment: str | None = None,
+                  question: str | None = None, details: Sequence[str] = (),
+                  meta: Mapping[str, str] | None = None,
+                  tables: Sequence[tuple[str, Mapping[str, np.ndarray]]] = (),
+                  swept: Sequence[str] = (), units: Mapping[str, str] | None = None,
+                  glossary: str | None = GLOSSARY) -> str:
     """The report as an HTML string.
+
+    It opens with the answer: the experiment's name, then the one-sentence answer as the first
+    heading (the page's title is both), the question, further figures, and one line with the
+    command, the date, the version and the graph (``meta``). The summary table follows (swept
+    columns marked, units under the headers, a link to the output glossary), then the plots, the
+    configuration, the seeds, the path and the versions.
 
     Parameters
     ----------
     title : str
-        Heading (e.g. the sweep folder).
+        What the report is about when there is no answer (e.g. the sweep folder); shown in the
+        meta line otherwise.
     config_text : str
         The configuration as YAML (plus the sweep's overrides).
     summary : mapping of str to numpy.ndarray
@@ -167,22 +199,61 @@ def render_report(*, title: str, config_text: str, summary: Mapping[str, np.ndar
     paths : mapping of str to int
         How many runs each path computed (``deadline``, ``simulated``).
     answer : str, optional
-        A one-line answer (SLA calibration) shown above the summary.
+        The one-sentence answer: the first heading.
     versions_ : mapping, optional
         Package versions; :func:`versions` if omitted.
+    experiment : str, optional
+        The experiment's name (``latency_sweep``).
+    question : str, optional
+        The question the experiment asks.
+    details : sequence of str
+        Further figures of the answer, one line each.
+    meta : mapping of str to str, optional
+        ``command``, ``date``, ``version``, ``graph`` (any subset), shown in this order.
+    tables : sequence of (str, table)
+        Tables that belong to the answer (a heading and its table), shown before the summary.
+    swept : sequence of str
+        The summary's swept columns (marked as swept).
+    units : mapping of str to str, optional
+        A unit per summary column, shown under its header.
+    glossary : str, optional
+        The output glossary's address (relative), linked above the summary.
 
     Returns
     -------
     str
     """
     v = dict(versions_ or versions())
+    exp = experiment or ""
+    full_title = f"{exp}: {answer}" if exp and answer else answer or title
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1>"]
-    if answer:
-        parts.append(f'<p id="answer"><strong>{html.escape(answer)}</strong></p>')
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             f"<title>{html.escape(full_title)}</title><style>{_CSS}</style></head><body>",
+             '<header id="answer">']
+    if exp:
+        parts.append(f'<p class="experiment">Experiment {html.escape(exp)}</p>')
+    parts.append(f"<h1>{html.escape(answer or title)}</h1>")
+    if question:
+        parts.append(f'<p class="question"><strong>Question:</strong> {html.escape(question)}</p>')
+    if details:
+        parts.append('<ul class="details">' + "".join(f"<li>{html.escape(d)}</li>" for d in details)
+                     + "</ul>")
+    info = [(k, str(val)) for k, val in (meta or {}).items() if val]
+    if answer and title:
+        info.append(("output", title))
+    if info:
+        cells = [f"{html.escape(k)}: <code>{html.escape(val)}</code>" if k == "command"
+                 else f"{html.escape(k)}: {html.escape(val)}" for k, val in info]
+        parts.append('<p class="meta">' + " &middot; ".join(cells) + "</p>")
+    parts.append("</header>")
+    for heading, table in tables:
+        parts.append(f"<section><h2>{html.escape(heading)}</h2>{_table(table)}</section>")
     parts.append('<section id="summary"><h2>Summary</h2>')
-    parts.append(_table(summary))
+    if glossary:
+        parts.append(f'<p>One row per sweep point; every column is explained in the output glossary, <a href="'
+                     f'{html.escape(glossary)}">{html.escape(glossary)}</a> in spreadsim\'s '
+                     "documentation.</p>")
+    parts.append(_table(summary, swept=swept, units=units))
     parts.append("</section>")
     parts.append('<section id="plots"><h2>Plots</h2>')
     parts.extend(_figure(Path(p)) for p in plots)

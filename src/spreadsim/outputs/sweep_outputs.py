@@ -9,13 +9,17 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from spreadsim.errors import DataError, OutputError
 from spreadsim.outputs import plots as P
 from spreadsim.outputs.aggregate import aggregate
+from spreadsim.outputs.answer import Answer, answer, describe_point
 from spreadsim.outputs.columns import Table
 from spreadsim.outputs.io import read_table, write_table
 from spreadsim.outputs.layout import (
@@ -32,8 +36,21 @@ from spreadsim.outputs.layout import (
 )
 from spreadsim.outputs.report import config_yaml, write_report
 from spreadsim.outputs.tables import category_table, summarize_results
+from spreadsim.version import __version__
 
-__all__ = ["write_sweep_outputs", "mean_reach_over_time"]
+__all__ = ["Outputs", "write_outputs", "write_sweep_outputs", "mean_reach_over_time",
+           "graph_of_config"]
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """What :func:`write_outputs` wrote: the summary, its parameter columns, the answer and
+    where the report is."""
+
+    summary: Table
+    params: list[str]
+    answer: Answer
+    report: Path
 
 
 def mean_reach_over_time(series: Mapping[str, np.ndarray],
@@ -68,12 +85,23 @@ def write_sweep_outputs(out_dir: str | os.PathLike[str],
                         job_dirs: Iterable[str | os.PathLike[str]], *, svg: bool = False,
                         config_text: str | None = None,
                         title: str | None = None) -> tuple[Table, list[str]]:
-    """Aggregate job folders into tables, plots and ``report.html``.
+    """:func:`write_outputs`, returning the summary and its parameter columns only."""
+    o = write_outputs(out_dir, job_dirs, svg=svg, config_text=config_text, title=title)
+    return o.summary, o.params
+
+
+def write_outputs(out_dir: str | os.PathLike[str], job_dirs: Iterable[str | os.PathLike[str]],
+                  *, svg: bool = False, config_text: str | None = None,
+                  title: str | None = None, experiment: str | None = None,
+                  command: str | None = None, graph: str | None = None) -> Outputs:
+    """Aggregate job folders into tables, plots and ``report.html``, and state the answer.
 
     Writes ``results`` (one row per job x seed), ``summary`` (one row per job, 95% CIs) and
     ``categories`` (one row per job x content category), each as Parquet + CSV; the plots
     ``reach_vs_latency``, ``prevented_vs_latency``, ``time_to_removal``, ``reach_over_time`` and
-    ``reach_by_category`` (PNG, and SVG if ``svg``); and the self-contained HTML report.
+    ``reach_by_category`` (PNG, and SVG if ``svg``); and the self-contained HTML report, which
+    opens with the experiment's answer (:func:`spreadsim.outputs.answer.answer`). A sweep and a
+    single run's folder (one job folder, itself) get the same outputs.
 
     Parameters
     ----------
@@ -86,13 +114,18 @@ def write_sweep_outputs(out_dir: str | os.PathLike[str],
     config_text : str, optional
         The configuration (YAML) for the report; the first job's config if omitted.
     title : str, optional
-        The report's heading.
+        What the report is (the output folder if omitted).
+    experiment : str, optional
+        The experiment's name, for the report's title.
+    command : str, optional
+        The command line, for the report.
+    graph : str, optional
+        The graph in one line (:meth:`spreadsim.graphs.Graph.describe`); the config's graph
+        section if omitted.
 
     Returns
     -------
-    summary : dict of str to numpy.ndarray
-    params : list of str
-        The parameter columns.
+    Outputs
     """
     dirs = [Path(d) for d in job_dirs]
     out = Path(out_dir)
@@ -104,7 +137,9 @@ def write_sweep_outputs(out_dir: str | os.PathLike[str],
     if not dirs:
         raise DataError(f"sweep {out_dir}: no finished job folders to aggregate")
     try:
-        return _write_sweep_outputs(out, dirs, svg=svg, config_text=config_text, title=title)
+        return _write_sweep_outputs(out, dirs, svg=svg, config_text=config_text, title=title,
+                                    meta={"experiment": experiment, "command": command,
+                                          "graph": graph})
     except BaseException:
         try:  # a failed aggregation leaves none of its files behind
             remove_aggregates(out)
@@ -113,8 +148,25 @@ def write_sweep_outputs(out_dir: str | os.PathLike[str],
         raise
 
 
+def graph_of_config(config: Mapping[str, Any]) -> str:
+    """A config's graph in one line, from its ``graph`` section (or its platforms' graphs)."""
+    def one(g: Any) -> str:
+        if not isinstance(g, Mapping):
+            return str(g)
+        keys = [k for k in ("path", "n", "m", "k", "p", "seed") if g.get(k) is not None]
+        return f"{g.get('kind', '?')} (" + ", ".join(f"{k}={g[k]}" for k in keys) + ")"
+    if config.get("platforms"):
+        return "; ".join(f"{p.get('name')}: {one(p.get('graph'))}" for p in config["platforms"])
+    return one(config.get("graph"))
+
+
+def _swept(summary: Mapping[str, np.ndarray], params: list[str]) -> list[str]:
+    """The parameters that take more than one value (those the sweep varies)."""
+    return [p for p in params if p in summary and len({repr(v) for v in summary[p].tolist()}) > 1]
+
+
 def _write_sweep_outputs(out: Path, dirs: list[Path], *, svg: bool, config_text: str | None,
-                         title: str | None) -> tuple[Table, list[str]]:
+                         title: str | None, meta: Mapping[str, str | None]) -> Outputs:
     results, params = aggregate(dirs)
     summary = summarize_results(results, params)
     posts = [read_table(d / POSTS) for d in dirs]
@@ -124,11 +176,15 @@ def _write_sweep_outputs(out: Path, dirs: list[Path], *, svg: bool, config_text:
     write_table(results, out / RESULTS)
     write_table(summary, out / SUMMARY)
     write_table(cats, out / CATEGORIES)
-    labels = P.point_labels(summary, params)
-    files = P.plot_reach_vs_latency(summary, out / PLOT_FILE, params=params, svg=svg)
+    job = json.loads((dirs[0] / JOB_FILE).read_text())
+    config = job.get("config") or {}
+    swept = _swept(summary, params)
+    labels = (P.point_labels(summary, swept) if swept
+              else [describe_point(config)] * len(summary["job"]))
+    files = P.plot_reach_vs_latency(summary, out / PLOT_FILE, params=params, svg=svg, labels=labels)
     if "prevented_mean" in summary and np.isfinite(summary["prevented_mean"]).any():
         files += P.plot_prevented_vs_latency(summary, out / "prevented_vs_latency.png",
-                                             params=params, svg=svg)
+                                             params=params, svg=svg, labels=labels)
     delays = []
     for label, p in zip(labels, posts, strict=True):
         ill = p["category"] != "legal"
@@ -140,14 +196,22 @@ def _write_sweep_outputs(out: Path, dirs: list[Path], *, svg: bool, config_text:
     files += P.plot_reach_over_time(curves, out / "reach_over_time.png", svg=svg)
     files += P.plot_reach_by_category(cats, labels, out / "reach_by_category.png", svg=svg)
     if config_text is None:
-        job = json.loads((dirs[0] / JOB_FILE).read_text())
-        config_text = config_yaml(job["config"])
+        config_text = config_yaml(config)
     paths: dict[str, int] = {}
     if "path" in results:
         for v in results["path"].tolist():
             paths[str(v)] = paths.get(str(v), 0) + 1
+    said = answer(summary, swept, config, results=results, labels=labels)
     shown = [f for f in files if f.suffix == (".svg" if svg else ".png")]
-    write_report(out / REPORT_FILE, title=title or f"spreadsim sweep: {out.resolve()}",
-                 config_text=config_text, summary=summary, plots=shown,
-                 seeds=sorted(set(results["seed"].tolist())), paths=paths)
-    return summary, params
+    info = {"command": meta.get("command"),
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "version": f"spreadsim {__version__}",
+            "graph": meta.get("graph") or graph_of_config(config)}
+    tables = [("Per platform", said.table)] if said.table is not None else []
+    report = write_report(out / REPORT_FILE, title=title or str(out.resolve()),
+                          config_text=config_text, summary=summary, plots=shown,
+                          seeds=sorted(set(results["seed"].tolist())), paths=paths,
+                          answer=said.sentence, experiment=meta.get("experiment"),
+                          question=said.question, details=said.details, meta=info,
+                          tables=tables, swept=swept)
+    return Outputs(summary, params, said, report)

@@ -1,0 +1,438 @@
+"""Every experiment's answer in words: the question, the figure with its 95% interval and its
+units, in a few lines the ``spreadsim`` command prints and ``report.html`` opens with.
+
+Hydra-free: each kind of experiment has one small function that reads the tables a sweep (or a
+single run's folder) wrote and the experiment's config (plain containers):
+
+* :func:`latency_answer`: a sweep over a removal latency (or a takedown half-life): reach per
+  illegal post at the longest latency that still prevents at least half the reach, against never;
+* :func:`notice_answer`: a notice queue (the Code of Conduct scenarios): the share of notices
+  reviewed within 24 h and the share that led to removal, beside the monitoring round's figures;
+* :func:`platforms_answer`: several platforms: reach per illegal post on each, and what
+  cross-posting carried onto each;
+* :func:`calibration_answer`: an SLA calibration: the lever's value (``calibration.json``);
+* :func:`points_answer`: anything else (a single run, a sweep over another parameter): reach per
+  illegal post at each point, with the share prevented against the unmoderated twin.
+
+:func:`answer` picks the function. The tables' columns are read where present: a column the
+summary does not have leaves its clause out instead of failing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from spreadsim.outputs.columns import Table
+from spreadsim.outputs.stats import mean_ci
+
+__all__ = ["Answer", "answer", "latency_answer", "notice_answer", "platforms_answer",
+           "calibration_answer", "points_answer", "describe_point", "latency_param",
+           "fmt_number", "fmt_latency", "PLATFORM_COLUMNS"]
+
+#: the per-platform table of a multi-platform run's answer (means over seeds per run, 95% CIs)
+PLATFORM_COLUMNS = ("platform", "reach_per_post_mean", "reach_per_post_ci_low",
+                    "reach_per_post_ci_high", "cross_posts_in_mean", "cross_posts_in_ci_low",
+                    "cross_posts_in_ci_high", "cross_posts_blocked_mean", "cross_posts_reach_mean")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An experiment's answer.
+
+    Attributes
+    ----------
+    kind : str
+        ``latency``, ``notice``, ``platforms``, ``calibration`` or ``points``.
+    question : str
+        The question the experiment asks, in one sentence.
+    sentence : str
+        The answer in one sentence: the figure, its 95% interval and its units.
+    details : tuple of str
+        Further figures, one line each (per point, per platform, the rule that chose a point).
+    table : dict of str to numpy.ndarray, optional
+        A table that belongs to the answer (a multi-platform run's :data:`PLATFORM_COLUMNS`).
+    """
+
+    kind: str
+    question: str
+    sentence: str
+    details: tuple[str, ...] = ()
+    table: Table | None = field(default=None, compare=False)
+
+    def text(self) -> str:
+        """The answer block the command prints (newline-terminated)."""
+        lines = [f"question: {self.question}", f"answer:   {self.sentence}"]
+        lines += [f"          {d}" for d in self.details]
+        return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- formatting
+
+
+def fmt_number(x: Any) -> str:
+    """A figure with three significant digits (thousands separated), ``-`` if not finite."""
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if math.isnan(f):
+        return "-"
+    if math.isinf(f):
+        return "inf" if f > 0 else "-inf"
+    a = abs(f)
+    if a >= 100:
+        return f"{f:,.0f}"
+    if a >= 10:
+        return f"{f:.1f}"
+    if a >= 1:
+        return f"{f:.2f}"
+    return "0" if a == 0 else f"{f:.2g}"
+
+
+def _pct(x: float) -> str:
+    return "-" if not math.isfinite(x) else f"{100 * x:.1f}%"
+
+
+def fmt_latency(x: Any) -> str:
+    """A latency in hours for a sentence: ``6 h``, ``0 h (at upload)``, ``never``."""
+    f = float(x)
+    if math.isinf(f):
+        return "never"
+    return "0 h (at upload)" if f == 0 else f"{f:g} h"
+
+
+def _ci(lo: float, hi: float, fmt: Any = fmt_number) -> str:
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "no interval from one seed" if math.isnan(lo) else "no interval"
+    return f"95% CI {fmt(lo)} to {fmt(hi)}"
+
+
+def _f(table: Mapping[str, np.ndarray], name: str, i: int) -> float:
+    """``table[name][i]`` as a float (NaN if the column is absent or not a number)."""
+    if name not in table:
+        return math.nan
+    try:
+        return float(table[name][i])
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _share_columns(summary: Mapping[str, np.ndarray]) -> tuple[str, str, str] | None:
+    """The summary's share-of-reach-prevented columns (mean, low, high), whatever their name
+    (``prevented_share`` with ``_ci_low``/``_ci_high``; an older summary's ``prevented_frac``
+    without an interval)."""
+    for stem in ("prevented_share", "prevented_frac"):
+        for mean in (f"{stem}_mean", stem):
+            if mean in summary:
+                return mean, f"{stem}_ci_low", f"{stem}_ci_high"
+    return None
+
+
+def _prevented(summary: Mapping[str, np.ndarray], i: int) -> str:
+    """``prevents 76.1% of the reach (95% CI ...)`` at row ``i``, or '' without the columns."""
+    cols = _share_columns(summary)
+    if cols is None or not math.isfinite(_f(summary, cols[0], i)):
+        return ""
+    m, lo, hi = (_f(summary, c, i) for c in cols)
+    ci = f" ({_ci(lo, hi, _pct)})" if cols[1] in summary else ""
+    return f"{_pct(m)} of the reach{ci}"
+
+
+def _reach(summary: Mapping[str, np.ndarray], i: int) -> str:
+    m, lo, hi = (_f(summary, c, i) for c in ("reach_mean", "reach_ci_low", "reach_ci_high"))
+    return f"{fmt_number(m)} users ({_ci(lo, hi)})"
+
+
+# ----------------------------------------------------------------------------- the kinds
+
+
+def latency_param(summary: Mapping[str, np.ndarray], params: Sequence[str]) -> str | None:
+    """The swept parameter that is a removal latency (``...latency_h``) or a takedown half-life
+    (``...half_life_h``) with numbers for values, if any."""
+    for suffix in ("latency_h", "half_life_h"):
+        for p in params:
+            if (p.split(".")[-1] == suffix and p in summary
+                    and np.asarray(summary[p]).dtype.kind in "fiu"):
+                return p
+    return None
+
+
+def _groups(summary: Mapping[str, np.ndarray], x: str,
+            params: Sequence[str]) -> list[tuple[str, np.ndarray]]:
+    """Rows grouped by the values of the other swept parameters that vary."""
+    n = len(summary["job"])
+    others = [p for p in params if p != x and p in summary and len(set(map(str, summary[p]))) > 1]
+    keys = [", ".join(f"{p.split('.')[-1]}={summary[p][i]}" for p in others) for i in range(n)]
+    return [(k, np.array([kk == k for kk in keys])) for k in dict.fromkeys(keys)]
+
+
+def latency_answer(summary: Mapping[str, np.ndarray], x: str,
+                   params: Sequence[str] = ()) -> Answer:
+    """A latency sweep's answer: reach per illegal post at the longest latency that still
+    prevents at least half the reach (the shortest positive one if none does), against never
+    removing; one sentence per value of any other swept parameter.
+
+    Parameters
+    ----------
+    summary : mapping of str to numpy.ndarray
+        The summary table (``reach_mean``/``_ci_low``/``_ci_high``, ``reach_baseline_mean``,
+        the share prevented where present).
+    x : str
+        The latency (or half-life) column.
+    params : sequence of str
+        Every swept parameter column.
+    """
+    half_life = x.endswith("half_life_h")
+    what = "takedown half-life" if half_life else "removal latency"
+    question = (f"How much reach per illegal post does each {what} ({x}) allow, against "
+                "never removing it?")
+    sentences = []
+    for name, sel in _groups(summary, x, params):
+        rows = np.flatnonzero(sel)
+        lat = np.array([_f(summary, x, i) for i in rows])
+        finite = rows[np.isfinite(lat) & (lat > 0)]
+        share = _share_columns(summary)
+        ok = [i for i in finite if share is not None and _f(summary, share[0], i) >= 0.5]
+        if ok:
+            pick = max(ok, key=lambda i: _f(summary, x, i))
+        elif finite.size:
+            pick = min(finite, key=lambda i: _f(summary, x, i))
+        else:
+            pick = rows[0]
+        never = [i for i in rows if math.isinf(_f(summary, x, i))]
+        at = fmt_latency(_f(summary, x, pick))
+        at = f"a half-life of {at}" if half_life else f"at {at}" if at != "never" else "never"
+        text = f"Reach per illegal post: {_reach(summary, pick)} {at}"
+        if never and never[0] != pick:
+            text += f" vs {fmt_number(_f(summary, 'reach_mean', never[0]))} if never removed"
+        elif math.isfinite(_f(summary, "reach_baseline_mean", pick)):
+            text += f" vs {fmt_number(_f(summary, 'reach_baseline_mean', pick))} unmoderated"
+        prevented = _prevented(summary, pick)
+        if prevented:
+            lever = "half-life" if half_life else "deadline"
+            text += (f"; a {fmt_latency(_f(summary, x, pick))} {lever} prevents {prevented}")
+        sentences.append((f"{name}: " if name else "") + text + ".")
+    rule = (f"(the longest {what} that still prevents at least half the reach; every point is in "
+            "the summary table)")
+    return Answer("latency", question, sentences[0], (*sentences[1:], rule))
+
+
+def _column_like(table: Mapping[str, np.ndarray], endings: Sequence[str]) -> str | None:
+    for e in endings:
+        for k in table:
+            if k == e or k.endswith("_" + e):
+                return k
+    return None
+
+
+def _notice_figure(summary: Mapping[str, np.ndarray], results: Mapping[str, np.ndarray] | None,
+                   summary_names: Sequence[str], per_seed: str,
+                   target_names: Sequence[str]) -> list[tuple[float, float, float, float]]:
+    """Per summary row: (mean, low, high, target) of one notice figure, from the summary's own
+    columns where it has them, else from the per-seed results (the same t interval)."""
+    n = len(summary["job"])
+    mean = _column_like(summary, summary_names)
+    target = _column_like(summary, target_names)
+    out = []
+    for i in range(n):
+        t = _f(summary, target, i) if target else math.nan
+        if mean is not None:
+            stem = mean.removesuffix("_mean")
+            out.append((_f(summary, mean, i), _f(summary, f"{stem}_ci_low", i),
+                        _f(summary, f"{stem}_ci_high", i), t))
+            continue
+        col = _column_like(results or {}, [per_seed])
+        if results is None or col is None:
+            return []
+        sel = results["job"] == summary["job"][i]
+        out.append((*mean_ci(np.asarray(results[col][sel], dtype=np.float64)), t))
+    return out
+
+
+def notice_answer(summary: Mapping[str, np.ndarray],
+                  results: Mapping[str, np.ndarray] | None = None, *,
+                  labels: Sequence[str] = ()) -> Answer | None:
+    """A notice queue's answer (the Code of Conduct scenarios): the share of notices reviewed
+    within 24 h and the share that led to removal, with 95% CIs, beside the monitoring round's
+    figures where the summary has them (``target_*`` columns). None without a notice queue.
+
+    Parameters
+    ----------
+    summary : mapping of str to numpy.ndarray
+    results : mapping of str to numpy.ndarray, optional
+        The per-seed results: the figures are read from them when the summary lacks them.
+    labels : sequence of str
+        One label per summary row (for a sweep of several points).
+    """
+    reviewed = _notice_figure(summary, results, ["notice_reviewed_24h_share_mean",
+                                                 "reviewed_24h_share_mean"],
+                              "notice_reviewed_24h_share",
+                              ["target_notice_reviewed_24h_share", "target_reviewed_24h_share"])
+    if not reviewed:
+        return None
+    removed_names = ["notice_removed_share_mean"]
+    if "removed_share_ci_low" in summary:  # (the plain removed_share_mean is posts removed)
+        removed_names.append("removed_share_mean")
+    removed = _notice_figure(summary, results, removed_names, "notice_removed_share",
+                             ["target_notice_removed_share", "target_removed_share"])
+    round_col = _column_like(summary, ["target_round", "round"])
+    sentences = []
+    for i, (m, lo, hi, t) in enumerate(reviewed):
+        where = f" in the {summary[round_col][i]} monitoring round" if round_col else \
+            " in the monitoring round"
+        text = f"Reviewed within 24 h: {_pct(m)} of notices ({_ci(lo, hi, _pct)})"
+        if math.isfinite(t):
+            text += f" vs {_pct(t)}{where}"
+        if removed:
+            rm, rlo, rhi, rt = removed[i]
+            text += f"; removed: {_pct(rm)} ({_ci(rlo, rhi, _pct)})"
+            if math.isfinite(rt):
+                text += f" vs {_pct(rt)}"
+        label = labels[i] if i < len(labels) and len(reviewed) > 1 else ""
+        sentences.append((f"{label}: " if label else "") + text + ".")
+    question = ("Does the modelled notice queue reproduce the monitoring round: the share of "
+                "notices reviewed within 24 h and the share that led to removal?")
+    return Answer("notice", question, sentences[0], tuple(sentences[1:]))
+
+
+def platforms_answer(results: Mapping[str, np.ndarray], config: Mapping[str, Any]) -> Answer:
+    """A multi-platform run's answer: reach per illegal post on each platform and what
+    cross-posting carried onto each (illegal cross-posts per run, how many hash matching
+    blocked on arrival, the reach of those that landed), means over seeds with 95% CIs.
+
+    Parameters
+    ----------
+    results : mapping of str to numpy.ndarray
+        The per-seed results (columns ``<platform>.posts``, ``<platform>.reach_total``,
+        ``<platform>.cross_posts_in``, ...; :mod:`spreadsim.runs.platforms`), of the first point.
+    config : mapping
+        The run's config (its ``platforms`` list names them).
+    """
+    names = [str(p.get("name")) for p in config.get("platforms") or []]
+    sel = results["job"] == results["job"][0]
+    rows: dict[str, list[Any]] = {c: [] for c in PLATFORM_COLUMNS}
+    parts, crossing = [], []
+
+    def col(name: str) -> np.ndarray:
+        if name not in results:
+            return np.full(int(sel.sum()), np.nan)
+        return np.asarray(results[name][sel], dtype=np.float64)
+
+    for name in names:
+        posts = col(f"{name}.posts")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_post = np.where(posts > 0, col(f"{name}.reach_total") / posts, np.nan)
+        r = mean_ci(per_post)
+        c = mean_ci(col(f"{name}.cross_posts_in"))
+        blocked = mean_ci(col(f"{name}.cross_posts_blocked"))[0]
+        reach = mean_ci(col(f"{name}.cross_posts_reach"))[0]
+        for k, v in zip(PLATFORM_COLUMNS, (name, *r, *c, blocked, reach), strict=True):
+            rows[k].append(v)
+        parts.append(f"{name} {fmt_number(r[0])} users ({_ci(r[1], r[2])})")
+        crossing.append(f"onto {name}: {fmt_number(c[0])} illegal cross-posts per run "
+                        f"({_ci(c[1], c[2])}), {fmt_number(blocked)} blocked by hash matching, "
+                        f"the rest reaching {fmt_number(reach)} users")
+    table = {k: np.array(v, dtype=object if k == "platform" else np.float64)
+             for k, v in rows.items()}
+    question = ("How far does illegal content reach on each platform, and how much do users "
+                "with accounts on several platforms carry across by cross-posting?")
+    sentence = "Reach per illegal post: " + "; ".join(parts) + "."
+    return Answer("platforms", question, sentence, tuple("Cross-posting " + c + "." for c in crossing),
+                  table)
+
+
+def calibration_answer(record: Mapping[str, Any]) -> Answer:
+    """An SLA calibration's answer, from its ``calibration.json`` record (``lever``, ``target``,
+    ``stat`` and the answer's ``line``)."""
+    lever = str(record.get("lever", "the lever"))
+    word = "largest" if "latency" in lever or lever.endswith("_h") else "smallest"
+    question = (f"What is the {word} {lever} that keeps {record.get('stat', 'mean')} reach per "
+                f"illegal post at or below {fmt_number(record.get('target', math.nan))} users?")
+    line = str(record.get("line") or "")
+    sentence = (line[:1].upper() + line[1:]) if line else "No answer was recorded."
+    return Answer("calibration", question, sentence if sentence.endswith(".") else sentence + ".")
+
+
+def describe_point(config: Mapping[str, Any]) -> str:
+    """What a run point is, for a label: its policies and their latency-like values
+    (``fixed_latency (latency_h=6)``), or ``unmoderated``."""
+    policy = config.get("policy")
+    stack = policy if isinstance(policy, list) else [policy] if isinstance(policy, Mapping) else []
+    parts = []
+    for p in stack:
+        if not isinstance(p, Mapping):
+            continue
+        keys = [k for k in ("latency_h", "half_life_h", "moderators", "deadline_h") if k in p]
+        vals = ", ".join(f"{k}={_plain(p[k])}" for k in keys)
+        parts.append(f"{p.get('name', '?')}" + (f" ({vals})" if vals else ""))
+    return " + ".join(parts) if parts else "unmoderated"
+
+
+def _plain(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def points_answer(summary: Mapping[str, np.ndarray], labels: Sequence[str]) -> Answer:
+    """The answer of a single run or of a sweep over something else than a latency: reach per
+    illegal post at each point, with the share prevented against the unmoderated twin.
+
+    Parameters
+    ----------
+    summary : mapping of str to numpy.ndarray
+    labels : sequence of str
+        One label per row (the point's swept values, or what a single run is).
+    """
+    lines = []
+    for i, label in enumerate(labels):
+        text = f"Reach per illegal post: {_reach(summary, i)} with {label}"
+        base = _f(summary, "reach_baseline_mean", i)
+        prevented = _prevented(summary, i)
+        if math.isfinite(base):
+            text += f", against {fmt_number(base)} unmoderated"
+        if prevented:
+            text += f": {prevented} prevented"
+        lines.append(text + ".")
+    if len(labels) == 1:
+        question = f"How far does illegal content reach with {labels[0]}?"
+    else:
+        question = "How far does illegal content reach at each sweep point?"
+    return Answer("points", question, lines[0], tuple(lines[1:]))
+
+
+def answer(summary: Mapping[str, np.ndarray], params: Sequence[str], config: Mapping[str, Any],
+           *, results: Mapping[str, np.ndarray] | None = None,
+           labels: Sequence[str] = ()) -> Answer:
+    """The answer of a sweep or a single run from its tables and its config.
+
+    Parameters
+    ----------
+    summary : mapping of str to numpy.ndarray
+        The summary table (one row per point).
+    params : sequence of str
+        The swept parameter columns.
+    config : mapping
+        The (first point's) config as plain containers.
+    results : mapping of str to numpy.ndarray, optional
+        The per-seed results (multi-platform runs and notice figures read them).
+    labels : sequence of str
+        One label per point (:func:`describe_point` of ``config`` for a single point if empty).
+
+    Returns
+    -------
+    Answer
+    """
+    labels = list(labels) or [describe_point(config)] * len(summary["job"])
+    if config.get("platforms") and results is not None:
+        return platforms_answer(results, config)
+    notice = notice_answer(summary, results, labels=labels)
+    if notice is not None:
+        return notice
+    x = latency_param(summary, params)
+    if x is not None and len(set(np.asarray(summary[x]).tolist())) > 1:
+        return latency_answer(summary, x, params)
+    return points_answer(summary, labels)

@@ -1,8 +1,13 @@
-"""Statistics over paired seeds: the one function that computes confidence intervals.
+"""Statistics over paired seeds: the one home of confidence intervals.
 
-Every interval spreadsim reports (a sweep's summary and category tables, an SLA calibration's
-curve and its answer) is :func:`mean_ci`: the mean over seeds and its two-sided Student t
-interval.
+Every interval spreadsim reports comes from here:
+
+* :func:`mean_ci`: a mean over seeds (reach per post, reach prevented per post, a policy's share
+  per seed, an SLA calibration's curve) and its two-sided Student t interval;
+* :func:`share_prevented_ci`: the share of reach prevented, ``1 - sum(reach) / sum(paired
+  baseline reach)`` over the seeds (a ratio of means), with a delta-method interval for a paired
+  ratio (on the logit scale when every seed's reach is at most its twin's, so that the interval
+  stays inside [0, 1]).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from typing import Any
 import numpy as np
 from scipy.special import stdtrit  # the t quantile; far lighter to import than scipy.stats
 
-__all__ = ["mean_ci", "nanmean"]
+__all__ = ["mean_ci", "nanmean", "share_prevented_ci"]
 
 
 def mean_ci(values: Any, level: float = 0.95) -> tuple[float, float, float]:
@@ -45,7 +50,7 @@ def mean_ci(values: Any, level: float = 0.95) -> tuple[float, float, float]:
     m = float(x.mean())
     if n == 1:
         return m, math.nan, math.nan
-    half = float(stdtrit(n - 1, 0.5 + level / 2) * x.std(ddof=1) / math.sqrt(n))
+    half = _t_quantile(n, level) * float(x.std(ddof=1)) / math.sqrt(n)
     return m, m - half, m + half
 
 
@@ -54,3 +59,75 @@ def nanmean(values: Any) -> float:
     x = np.asarray(values, dtype=np.float64)
     x = x[np.isfinite(x)]
     return float(x.mean()) if x.size else math.nan
+
+
+def _t_quantile(n: int, level: float) -> float:
+    """The two-sided ``level`` quantile of Student's t with ``n - 1`` degrees of freedom."""
+    return float(stdtrit(n - 1, 0.5 + level / 2))
+
+
+def share_prevented_ci(reach: Any, baseline: Any, level: float = 0.95) -> tuple[float, float, float]:
+    """Share of reach prevented over paired seeds, ``1 - sum(reach) / sum(baseline)``, and its
+    two-sided confidence interval.
+
+    The estimate is a ratio of means (total reach over every seed against the paired unmoderated
+    twins' total), not a mean of per-seed ratios, so it equals ``1 - reach_mean /
+    reach_baseline_mean`` whenever every seed has the same number of posts.
+
+    The interval is the delta method for a ratio of paired means: with ``R = sum(x) / sum(y)``
+    and the residuals ``d = x - R y``, the standard error of ``R`` is ``sd(d) / (sqrt(n) *
+    mean(y))``, and the quantile is Student's t with ``n - 1`` degrees of freedom. When every seed's
+    reach is at most its twin's (always so under removal deadlines: removal never adds reach), the
+    share lies in [0, 1] for every seed and the interval is computed on the logit scale and
+    mapped back, so it stays inside [0, 1] (a share of exactly 0 or 1 then has no spread and a
+    zero-width interval); otherwise (re-uploads, say, can add reach) it is the plain delta-method
+    interval, capped at 1 (reach is never negative).
+
+    Parameters
+    ----------
+    reach, baseline : array-like
+        One total per seed: the moderated run's reach and its paired unmoderated twin's. Pairs with
+        a value that is not finite are left out.
+    level : float
+        The confidence level.
+
+    Returns
+    -------
+    share, low, high : float
+        NaN for all three without a pair whose baseline reach is positive in total; the interval
+        is NaN with a single pair.
+
+    Examples
+    --------
+    >>> share, lo, hi = share_prevented_ci([50, 20, 30], [100, 60, 40])
+    >>> round(share, 4), 0 <= lo <= share <= hi <= 1
+    (0.5, True)
+    """
+    x = np.asarray(reach, dtype=np.float64)
+    y = np.asarray(baseline, dtype=np.float64)
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    n = x.size
+    if n == 0 or y.sum() <= 0:
+        return math.nan, math.nan, math.nan
+    ratio = float(x.sum() / y.sum())
+    share = 1.0 - ratio
+    if n == 1:
+        return share, math.nan, math.nan
+    se = float(np.std(x - ratio * y, ddof=1) / (math.sqrt(n) * y.mean()))
+    half = _t_quantile(n, level) * se
+    if bool(np.all((x >= 0) & (x <= y))):  # every seed's share in [0, 1]
+        if se == 0.0 or share <= 0.0 or share >= 1.0:
+            return share, share, share
+        logit = math.log(share / ratio)
+        h = half / (share * ratio)  # d logit(s) / ds = 1 / (s (1 - s))
+        return share, _expit(logit - h), _expit(logit + h)
+    return share, share - half, min(1.0, share + half)
+
+
+def _expit(z: float) -> float:
+    """The logistic function, without overflow."""
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)

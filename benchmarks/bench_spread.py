@@ -354,7 +354,7 @@ def run_bare(cfg: SimConfig, g: Graph, seed: int, p: float, rate: float) -> tupl
     sim = new_simulation(cfg, seed, graph=g)
     sim.upload(sim._schedule[0][1], sim._schedule[0][2], content_id=0, adversarial=True)
     src = int(sim.posts[0].uploader)
-    dkey, skey = int(sim._pi[0, K.PI_DELAY_KEY]), int(sim._pi[0, K.PI_SHARE_KEY])
+    dkey, skey = int(sim._work.pi[0, K.PI_DELAY_KEY]), int(sim._work.pi[0, K.PI_SHARE_KEY])
     sim._release()  # its work arrays go back to spreadsim's pool, as after a run
     if g.n not in _BARE_ARRAYS:
         _BARE_ARRAYS[g.n] = (np.empty(g.n), np.empty(g.n), np.empty(g.n, dtype=np.int64))

@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from spreadsim.engine import kernel as K
 from spreadsim.engine.kernel import PH_TICKS
 from spreadsim.engine.records import Post, RunResult
+from spreadsim.engine.runlog import FIRST, RESHARED
 from spreadsim.errors import ConfigError
 from spreadsim.schema.model import LEGAL, MAX_SERIES_POINTS
 
@@ -43,35 +43,34 @@ def removed_by(cause: str) -> str:
 
 
 def collect(sim: Any) -> RunResult:
-    """Tables of a finished :class:`~spreadsim.engine.simulation.Simulation` (which calls this)."""
+    """Tables of a finished :class:`~spreadsim.engine.simulation.Simulation` (which calls this),
+    read through its record API (:mod:`spreadsim.engine.runlog`) and its public attributes."""
 
-    n = len(sim.posts)
-    pf, pi = sim._pf[:n], sim._pi[:n]
-    m = int(sim._meta[2])
-    lf, li = sim._log_f[:m], sim._log_i[:m]
-    first = (li[:, 3] & 1) == 1
-    deadline = lf[first, 1]
+    pc = sim.post_counters()
+    log = sim.exposure_log()
+    first = (log.flags & FIRST) == FIRST
+    deadline = log.copy_deadline[first]
     if sim.copy_removals:  # a copy removed after a user's first exposure through it ends it
         deadline = deadline.copy()
-        q_first, src_first = li[first, 0], li[first, 2]
+        q_first, src_first = log.post[first], log.source[first]
         for at, q, src, _ in sim.copy_removals:
             hit = (q_first == q) & (src_first == src)
             deadline[hit] = np.minimum(deadline[hit], at)
+    settled = sim.settled_reach()
     posts, series = post_tables(
-        sim.posts, pf[:, K.PF_T0], pf[:, K.PF_REMOVED], pi[:, K.PI_REACH], pi[:, K.PI_VIEWS],
-        pi[:, K.PI_SHARES], lf[first, 0], li[first, 0], li[first, 1], deadline,
+        sim.posts, pc.upload_time, pc.removal_time, pc.reach, pc.views, pc.shares,
+        log.time[first], log.post[first], log.user[first], deadline,
         sim.config.scenario.horizon_h, sim.config.scenario.series_step_h,
-        settled=(pi[:, K.PI_PH_TICKS], sim._hist, float(sim._hist_last[0])),
-        causes=[sim._causes.get(q) for q in range(n)])
+        settled=(pc.settled_ticks, settled.hist, settled.last), causes=sim.removal_causes())
     exposures: dict[str, np.ndarray] = {}
     if sim.trace:
-        exposures = {"time_h": lf[:, 0].copy(), "post_id": li[:, 0].copy(), "user": li[:, 1].copy(),
-                     "source": li[:, 2].copy(), "first": (li[:, 3] & 1).astype(bool),
-                     "shared": (li[:, 3] & 2).astype(bool)}
+        exposures = {"time_h": log.time.copy(), "post_id": log.post.copy(), "user": log.user.copy(),
+                     "source": log.source.copy(), "first": (log.flags & FIRST).astype(bool),
+                     "shared": (log.flags & RESHARED).astype(bool)}
     summary = summarize(posts, stack_causes(sim.policies))
-    for i, p in enumerate(sim.policies):
+    for p in sim.policies:
         for k, v in p.summary().items():
-            summary[f"policy{i}_{p.name}_{k}"] = v
+            summary[f"{p.label}_{k}"] = v
     summary["uploads_blocked"] = len(sim.blocked)
     return RunResult(sim.seed, posts, series, summary, exposures, list(sim.removals),
                      list(sim.blocked), copy_removals=list(sim.copy_removals))

@@ -9,7 +9,7 @@ triggers) and are the only part of it that :mod:`spreadsim.policies` calls besid
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import simpy
@@ -40,17 +40,12 @@ class PolicyApi:
     _advances: int
     _reach_frozen: dict[int, int]
     _triggers: dict[int, list[int]]
-    _pf: np.ndarray
-    _hf: np.ndarray
-    _hi: np.ndarray
-    _pi: np.ndarray
-    _meta: np.ndarray
-    _first: np.ndarray
-    _lat_table: np.ndarray
-    _clock_f: np.ndarray
-    _clock_i: np.ndarray
+    _work: K.Work
+    _state: Any  # the one row of _work.state: named settings and counters
     _n_clocks: int
-    _notice_weight: np.ndarray
+    if TYPE_CHECKING:
+        def _set(self, **arrays: np.ndarray) -> None:
+            """Replace work arrays (:meth:`~spreadsim.engine.workspace.Workspace._set`)."""
 
     # ------------------------------------------------------------------ queries
     def account(self, user: int) -> int:
@@ -64,7 +59,7 @@ class PolicyApi:
 
     def is_removed(self, post: Post) -> bool:
         """Whether ``post`` has been removed (as of now)."""
-        return bool(self._pf[post.id, K.PF_REMOVED] <= self.env.now)
+        return bool(self._work.pf[post.id, K.PF_REMOVED] <= self.env.now)
 
     def reach(self, post: Post) -> int:
         """Distinct users exposed to ``post`` so far (during a run: needs a policy that wants
@@ -78,7 +73,7 @@ class PolicyApi:
                                "only, a post's reach is counted live while it has a pending reach "
                                "trigger (add triggers at upload); give the policy needs_live_counts "
                                "= True or want 'exposure' hooks to read it at any time")
-        return int(self._pi[post.id, K.PI_REACH])
+        return int(self._work.pi[post.id, K.PI_REACH])
 
     def views(self, post: Post) -> int:
         """Exposures of ``post`` so far (during a run: needs a policy with
@@ -86,11 +81,11 @@ class PolicyApi:
         if not self.live_views:
             raise RuntimeError("views() during a run needs live counts: give the policy "
                                "needs_live_counts = True")
-        return int(self._pi[post.id, K.PI_VIEWS])
+        return int(self._work.pi[post.id, K.PI_VIEWS])
 
     def shares(self, post: Post) -> int:
         """Reshares of ``post`` so far."""
-        return int(self._pi[post.id, K.PI_SHARES])
+        return int(self._work.pi[post.id, K.PI_SHARES])
 
     # ------------------------------------------------------------------ actions
     def removal_cause(self, post: Post) -> str | None:
@@ -105,12 +100,12 @@ class PolicyApi:
         self._remove(post, self.env.now, cause)
 
     def _remove(self, post: Post, at: float, cause: str) -> None:
-        if self._pf[post.id, K.PF_REMOVED] <= at:
+        if self._work.pf[post.id, K.PF_REMOVED] <= at:
             return  # already removed
         # exposures are checked against this time when they fire, so recording the exact
         # scheduled time (rather than the clock's float sum) keeps results path-independent
-        self._pf[post.id, K.PF_REMOVED] = at
-        self._pf[post.id, K.PF_CUT] = K.removal_cut(at)  # what exposures are compared with
+        self._work.pf[post.id, K.PF_REMOVED] = at
+        self._work.pf[post.id, K.PF_CUT] = K.removal_cut(at)  # what exposures are compared with
         self.removals.append((at, post.id, cause))
         self._causes[post.id] = cause
         for p in self.policies:
@@ -132,7 +127,7 @@ class PolicyApi:
         if self.is_removed(post) or any(q == post.id and s == sharer for _, q, s, _ in self.copy_removals):
             return  # already down
         self.copy_removals.append((at, post.id, int(sharer), cause))
-        K.cap_copy_deadline(self._hf, self._hi, int(self._meta[0]), post.id, int(sharer), float(at))
+        K.cap_copy_deadline(self._work, post.id, int(sharer), float(at))
 
     def schedule_removal(self, post: Post, at: float, cause: str) -> None:
         """Remove ``post`` at time ``at`` (hours; no earlier than now) for ``cause`` (as
@@ -144,7 +139,7 @@ class PolicyApi:
         if at >= self.config.scenario.horizon_h:
             return  # after the end of the simulation: never observed
         # an upper bound on the removal time: spread events at or after it can be dropped early
-        self._pf[post.id, K.PF_LIMIT] = min(self._pf[post.id, K.PF_LIMIT], K.removal_cut(at))
+        self._work.pf[post.id, K.PF_LIMIT] = min(self._work.pf[post.id, K.PF_LIMIT], K.removal_cut(at))
         self.env.timeout(at - self.env.now).callbacks.append(lambda _e: self._remove(post, at, cause))
 
     def set_copy_clock(self, post: Post, kind: int, a: float, b: float, prob: float,
@@ -159,29 +154,31 @@ class PolicyApi:
         were set in."""
         if kind == 0:
             return  # never
+        w = self._work
         if table.size > 1:
-            if self._lat_table.size > 1 and not np.array_equal(self._lat_table, table):
+            if w.lat_table.size > 1 and not np.array_equal(w.lat_table, table):
                 raise ConfigError("policy", "empirical", "one empirical delay table per simulation "
                                   "in per_copy semantics")
-            self._lat_table = table
-        if self._first.shape[0] == 1:  # keep the copies' deadlines from now on
-            self._first = np.vstack([self._first, np.full_like(self._first, math.inf)])
+            self._set(lat_table=np.ascontiguousarray(table, dtype=np.float64))
+        if w.first.shape[0] == 1:  # keep the copies' deadlines from now on
+            self._set(first=np.vstack([w.first, np.full_like(w.first, math.inf)]))
         c = self._n_clocks
-        if c == self._clock_f.shape[0]:
-            self._clock_f = np.concatenate([self._clock_f, np.zeros_like(self._clock_f)])
-            self._clock_i = np.concatenate([self._clock_i, np.zeros_like(self._clock_i)])
-        self._clock_f[c] = (a, b, prob)
+        if c == w.clock_f.shape[0]:
+            self._set(clock_f=np.concatenate([w.clock_f, np.zeros_like(w.clock_f)]),
+                      clock_i=np.concatenate([w.clock_i, np.zeros_like(w.clock_i)]))
+        w = self._work
+        w.clock_f[c] = (a, b, prob)
         # linked from the post's first clock (the order does not matter: the earliest wins)
-        self._clock_i[c] = (kind, key, self._pi[post.id, K.PI_CLOCKS] - 1)
-        self._pi[post.id, K.PI_CLOCKS] = c + 1
+        w.clock_i[c] = (kind, key, w.pi[post.id, K.PI_CLOCKS] - 1)
+        self._work.pi[post.id, K.PI_CLOCKS] = c + 1
         self._n_clocks = c + 1
 
     def set_notices(self, post: Post, prob: float, key: int) -> None:
         """Each first exposure to ``post`` files a notice with probability ``prob`` (times the
         user's notice weight), decided by the counter-based coin of stream ``key``."""
         self._notice_weights()
-        self._pf[post.id, K.PF_NOTICE_P] = prob
-        self._pi[post.id, K.PI_NOTICE_KEY] = key
+        self._work.pf[post.id, K.PF_NOTICE_P] = prob
+        self._work.pi[post.id, K.PI_NOTICE_KEY] = key
 
     def set_notice_weights(self, users: np.ndarray, weight: float) -> None:
         """Multiply the notice probability of ``users`` by ``weight`` (a user group)."""
@@ -189,9 +186,9 @@ class PolicyApi:
 
     def _notice_weights(self) -> np.ndarray:
         """The per-user notice weights, made full size (all 1) on first use."""
-        if self._notice_weight.shape[0] != self.graph.n:
-            self._notice_weight = np.ones(self.graph.n, dtype=np.float64)
-        return self._notice_weight
+        if self._work.notice_weight.shape[0] != self.graph.n:
+            self._set(notice_weight=np.ones(self.graph.n, dtype=np.float64))
+        return self._work.notice_weight
 
     def add_reach_trigger(self, post: Post, reach: int) -> None:
         """Call ``on_reach_threshold`` when ``post``'s reach reaches ``reach`` users."""
@@ -199,7 +196,7 @@ class PolicyApi:
         if reach > self.reach(post) and reach not in lst:
             lst.append(reach)
             lst.sort()
-        self._pi[post.id, K.PI_REACH_TRIGGER] = lst[0] if lst else 0
+        self._work.pi[post.id, K.PI_REACH_TRIGGER] = lst[0] if lst else 0
         if lst:
             self._reach_frozen.pop(post.id, None)  # counted live again from now on
 
@@ -207,14 +204,14 @@ class PolicyApi:
         lst = self._triggers.get(post.id, [])
         while lst and lst[0] <= self.reach(post):
             lst.pop(0)
-        self._pi[post.id, K.PI_REACH_TRIGGER] = lst[0] if lst else 0
+        self._work.pi[post.id, K.PI_REACH_TRIGGER] = lst[0] if lst else 0
         if not lst:
             self._freeze_reach(post)
 
     def _freeze_reach(self, post: Post) -> None:
-        """With reach counted live only for posts with a pending trigger (``meta[15] == 1``),
+        """With reach counted live only for posts with a pending trigger (``reach_live == 1``),
         ``post`` has none left: its reach stays exact only until the kernel advances."""
-        if self._meta[15] == 1:
+        if self._state.reach_live == 1:
             self._reach_frozen[post.id] = self._advances
 
     def throttle(self, post: Post, factor: float, *, field: str = "throttle.factor") -> None:
@@ -235,4 +232,4 @@ class PolicyApi:
         if not 0.0 <= factor <= 1.0:  # (NaN too)
             raise ConfigError(field, factor, "must be a number in [0, 1]: a throttle only lowers "
                               "the reshare probability")
-        self._pf[post.id, K.PF_SCALE] = factor
+        self._work.pf[post.id, K.PF_SCALE] = factor

@@ -16,8 +16,9 @@ carry a prefix (``stream_prefix=``), and a coordinator drives every platform's k
 :meth:`Simulation.next_spread_time` and :meth:`Simulation._advance` (see that module for the order).
 
 The kernel's work arrays and their life cycle are in :mod:`spreadsim.engine.workspace`, the queries
-and actions that policies call in :mod:`spreadsim.engine.policy_api`: both are base classes of
-:class:`Simulation`.
+and actions that policies call in :mod:`spreadsim.engine.policy_api`, the public read methods of
+what a run recorded (the exposure log, per-post counters) in :mod:`spreadsim.engine.runlog`: all
+three are base classes of :class:`Simulation`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from spreadsim.engine import kernel as K
 from spreadsim.engine.metrics import collect
 from spreadsim.engine.policy_api import PolicyApi
 from spreadsim.engine.records import Attempt, Catalog, Post, RunResult
+from spreadsim.engine.runlog import RunLog
 from spreadsim.engine.workspace import Workspace
 from spreadsim.errors import ConfigError
 from spreadsim.graphs import Graph, build_graph, graph_seed
@@ -57,7 +59,21 @@ _HOOK_BITS = {"exposure": K.EV_EXPOSURE, "share": K.EV_SHARE, "notice": K.EV_NOT
               "threshold": K.EV_THRESHOLD}
 
 
-class Simulation(PolicyApi, Workspace):
+def policy_stream_key(seed: int, index: int, name: str, prefix: str = "") -> int:
+    """The key of the random stream of the policy at ``index`` of a stack, named ``name``:
+    ``stream_key(seed, "<prefix>policy:<index>:<name>")``. The one formula, for the engine, the
+    deadline path and the reference engine alike (a policy's draws are keyed on it, see
+    :mod:`spreadsim.policies.base`)."""
+    return stream_key(seed, f"{prefix}policy:{index}:{name}")
+
+
+def policy_label(index: int, name: str) -> str:
+    """The label of the policy at ``index`` of a stack (``policy0_fixed_latency``): its summary
+    keys, tables and removal causes start with it."""
+    return f"policy{index}_{name}"
+
+
+class Simulation(PolicyApi, RunLog, Workspace):
     """One run of one configuration with one seed.
 
     Parameters
@@ -135,30 +151,33 @@ class Simulation(PolicyApi, Workspace):
                            or any(p.needs_live_counts for p in self.policies))
         self.live_reach = self.live_views or bool(wants & {"exposure", "threshold"})
         self.live_counts = self.live_reach
-        self._meta[9] = 0 if self.live_reach else 1
+        st = self._state
+        st.stop_mask = self._stop_mask
+        st.inert_on = 0 if self.live_reach else 1
         # reach live without live views: for every post with exposure hooks, else only for posts
         # with a pending reach trigger (their reach is counted in time order until the last one)
-        self._meta[15] = (2 if "exposure" in wants else 1) if self.live_reach and not self.live_views else 0
+        st.reach_live = (2 if "exposure" in wants else 1) if self.live_reach and not self.live_views else 0
         self._finished = False
         self._advances = 0  # kernel advances so far (reach() of a post whose reach stopped being
         self._reach_frozen: dict[int, int] = {}  # live is exact only until the next advance)
         # when every policy fixes removal times at upload, inert exposures are counted as they
         # are scheduled instead of being buffered until the end
-        self._meta[13] = int(all(p.pre_decided for p in self.policies))
+        st.final = int(all(p.pre_decided for p in self.policies))
         # record_views (for the deadline path): keep the time of every exposure, cheaply: the
         # event-queue ones in the log, the inert ones in their buffer (settled first exposures
         # are logged too, flagged 4: their view is in the buffer)
         self.record_views = record_views and not self.live_counts
         if self.record_views:
-            self._meta[13] = 0
+            st.final = 0
+        st.log_every = int(self.trace or self.record_views)
         # with earliest times tracked and nothing that needs the log's rows (a trace, recorded
         # views), first exposures through the event queue are not logged: settling counts them
         # from the tracked earliest times, where their times are
-        tracked = self._meta[9] != 0 or self._meta[15] != 0
-        self._meta[14] = int(tracked and not (self.trace or self.record_views))
+        tracked = st.inert_on != 0 or st.reach_live != 0
+        st.unlogged = int(tracked and not (self.trace or self.record_views))
         for i, p in enumerate(self.policies):
-            p.label = f"policy{i}_{p.name}"  # (as the policy's summary keys and tables)
-            p.bind(self, stream_key(self.seed, f"{stream_prefix}policy:{i}:{p.name}"))
+            p.label = policy_label(i, p.name)  # (as the policy's summary keys and tables)
+            p.bind(self, policy_stream_key(self.seed, i, p.name, stream_prefix))
 
     # ------------------------------------------------------------------ world
     def _build_campaign(self) -> None:
@@ -201,30 +220,23 @@ class Simulation(PolicyApi, Workspace):
     def next_spread_time(self) -> float:
         """Time of the earliest spread event in the kernel's queue (``inf`` if it is empty); a
         lower bound of the next exposure, which may turn out to be void (its post removed)."""
-        return float(self._hf[0, K.HF_TIME]) if self._meta[0] > 0 else math.inf
+        return float(self._work.hf[0, K.HF_TIME]) if self._state.heap_size > 0 else math.inf
 
     def _advance(self, until: float) -> float | None:
         """Process the spread events due strictly before ``until``; if the kernel stops at an
         exposure with hooks, replay it as a SimPy event and return its time (else ``None``)."""
-        horizon = float(self.config.scenario.horizon_h)
         # a float always (SimPy's clock may be an int): one compiled signature of the kernel
-        until = float(min(until, horizon))
+        until = float(min(until, self.config.scenario.horizon_h))
         self._advances += 1
         while True:
-            code = K.advance(self._indptr, self._indices, self._pf, self._pi, self._hf, self._hi,
-                             self._meta, self._delay, self._lat_table, self._clock_f,
-                             self._clock_i, self._seen, self._log_f,
-                             self._log_i, self._notice_weight, self._inert_f, self._inert_i,
-                             self._first, self._first_keys, self._touched, until, horizon,
-                             self._max_degree, self._stop_mask,
-                             self.trace or self.record_views,
-                             self.config.max_events)
+            code = K.advance(self._work, until)
             if code == K.GROW:
                 self._grow()
                 continue
             if code == K.STOPPED:
-                t = float(self._log_f[-1, 0])
-                self._replay(t, *(int(x) for x in self._meta[3:7]))
+                st = self._state
+                t = float(st.ev_time)
+                self._replay(t, int(st.ev_bits), int(st.ev_post), int(st.ev_user), int(st.ev_src))
                 return t
             return None
 
@@ -273,16 +285,17 @@ class Simulation(PolicyApi, Workspace):
                 self.blocked.append(attempt)
                 return None
         q = len(self.posts)
-        if q >= self._pf.shape[0]:
-            self._pf = np.concatenate([self._pf, np.zeros_like(self._pf)])
-            self._pi = np.concatenate([self._pi, np.zeros_like(self._pi)])
+        w = self._work
+        if q >= w.pf.shape[0]:
+            n_slots = 2 * w.pf.shape[0]
+            self._set(pf=np.concatenate([w.pf, np.zeros_like(w.pf)]),
+                      pi=np.concatenate([w.pi, np.zeros_like(w.pi)]))
             if not self._mapped:  # one row per (post slot, user) key
-                more = np.full((self._first.shape[0], self._pf.shape[0] * self.graph.n
-                                - self._first.shape[1]), math.inf)
-                self._first = np.concatenate([self._first, more], axis=1)
+                more = np.full((w.first.shape[0], n_slots * self.graph.n - w.first.shape[1]), math.inf)
+                self._set(first=np.concatenate([w.first, more], axis=1))
             if self._dense:  # the bitset covers keys of every post slot
-                extra = K.dense_seen_words(self._pf.shape[0], self.graph.n) - self._seen.size
-                self._seen = np.concatenate([self._seen, np.zeros(max(extra, 0), dtype=np.int64)])
+                extra = K.dense_seen_words(n_slots, self.graph.n) - w.seen.size
+                self._set(seen=np.concatenate([w.seen, np.zeros(max(extra, 0), dtype=np.int64)]))
         post = Post(q, cid, category, int(uploader), t, copy, altered, adversarial)
         self.posts.append(post)
         sc = self.config.scenario
@@ -292,7 +305,7 @@ class Simulation(PolicyApi, Workspace):
             c = self._cat.get(category)
             p = c.share_prob if c is not None else sc.categories[0].share_prob
             decay = (c.decay if c is not None else None) or self.config.spread.decay
-        pf, pi = self._pf[q], self._pi[q]
+        pf, pi = self._work.pf[q], self._work.pi[q]
         pf[K.PF_T0] = t
         pf[K.PF_P] = p
         pf[K.PF_REMOVED] = pf[K.PF_CUT] = math.inf
@@ -306,15 +319,12 @@ class Simulation(PolicyApi, Workspace):
         pi[K.PI_LEGAL] = 1 if category == LEGAL else 0
         for pol in self.policies:
             pol.on_upload(post)
-        if not self._pi[q, K.PI_REACH_TRIGGER]:
+        w = self._work  # (a policy's on_upload may have grown the tables: read them anew)
+        if not w.pi[q, K.PI_REACH_TRIGGER]:
             self._freeze_reach(post)  # no trigger: its reach need not be counted live
-        if t < self._pf[q, K.PF_CUT]:
+        if t < w.pf[q, K.PF_CUT]:
             self._grow()  # room for one share's worth of events
-            K.share(self._indptr, self._indices, self._pf, self._pi, self._hf, self._hi, self._meta,
-                    self._delay, self._lat_table, self._clock_f, self._clock_i,
-                    self._notice_weight, self._inert_f,
-                    self._inert_i, self._first, self._first_keys, self._touched, q, uploader,
-                    float(t), float(sc.horizon_h))  # floats: one compiled signature
+            K.share(self._work, q, uploader, float(t))  # a float: one compiled signature
         return post
 
     # ------------------------------------------------------------------ run
@@ -353,7 +363,7 @@ class Simulation(PolicyApi, Workspace):
 
     def _collect(self) -> RunResult:
         result = collect(self)
-        for i, p in enumerate(self.policies):
+        for p in self.policies:
             for name, table in p.tables().items():
-                result.tables[f"policy{i}_{p.name}_{name}"] = table
+                result.tables[f"{p.label}_{name}"] = table
         return result

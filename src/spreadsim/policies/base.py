@@ -44,6 +44,7 @@ from spreadsim.dists import LATENCY_KINDS, latency_from_uniform
 from spreadsim.engine.records import Attempt, Post
 from spreadsim.engine.simulation import Simulation
 from spreadsim.errors import ConfigError, DataError
+from spreadsim.jit import njit
 from spreadsim.rng import subkey, uniform
 from spreadsim.schema.checks import INF_WORDS
 from spreadsim.schema.fields import parse
@@ -260,11 +261,48 @@ class PreDecidedRemoval(Policy):
         return self.applies_to == "all" or post.category != LEGAL
 
     def latency(self, post: Post) -> float:
-        """This post's removal latency (hours; ``inf`` if it is never removed)."""
+        """This post's removal latency (hours; ``inf`` if it is never removed): the coin
+        ``post_uniform(key, post, 0) < removal_prob``, then the latency's quantile
+        ``post_uniform(key, post, 1)``. A subclass may override it; the engine and the deadline
+        path both take every cascade removal time from :meth:`removal_time`, which calls it."""
         r = self.rules[post.category]
         if post_uniform(self.key, post, 0) >= r.prob:
             return math.inf
         return float(latency_from_uniform(r.kind, r.a, r.b, r.table, post_uniform(self.key, post, 1)))
+
+    def removal_time(self, post: Post) -> float:
+        """When this policy removes ``post`` under ``cascade`` (hours; ``inf``: never): upload
+        time plus :meth:`latency` for a post it :meth:`applies` to. The one home of that
+        arithmetic: :meth:`on_upload` schedules it, the deadline path
+        (:class:`spreadsim.runs.deadline.DeadlineTrace`) reads it through :meth:`removal_times`."""
+        if not self.applies(post):
+            return math.inf
+        return post.upload_time + self.latency(post)
+
+    def removal_times(self, posts: Sequence[Post]) -> np.ndarray:
+        """:meth:`removal_time` of every post (the policy must have its key: bound, or ``key``
+        set). While :meth:`latency`, :meth:`applies` and :meth:`removal_time` are this class's,
+        the same draws and arithmetic run vectorised (compiled) over the posts; a subclass that
+        overrides any of them gets its own method called post by post."""
+        cls = type(self)
+        if (cls.latency is not PreDecidedRemoval.latency or cls.applies is not PreDecidedRemoval.applies
+                or cls.removal_time is not PreDecidedRemoval.removal_time):
+            return np.array([self.removal_time(p) for p in posts], dtype=np.float64)
+        n = len(posts)
+        content = np.fromiter((p.content_id for p in posts), dtype=np.int64, count=n)
+        copy = np.fromiter((p.copy for p in posts), dtype=np.int64, count=n)
+        t0 = np.fromiter((p.upload_time for p in posts), dtype=np.float64, count=n)
+        category = np.array([p.category for p in posts], dtype=object)
+        coin = _post_uniforms(self.key, content, copy, 0)
+        u = _post_uniforms(self.key, content, copy, 1)
+        at = np.full(n, math.inf)
+        for cat, r in self.rules.items():
+            if cat == LEGAL and self.applies_to != "all":
+                continue
+            sel = (category == cat) & (coin < r.prob)
+            if sel.any():
+                at[sel] = t0[sel] + _latencies(r.kind, r.a, r.b, r.table, u[sel])
+        return at
 
     def on_upload(self, post: Post) -> None:
         if not self.applies(post):
@@ -276,9 +314,32 @@ class PreDecidedRemoval(Policy):
             self.sim.set_copy_clock(post, r.kind, r.a, r.b, r.prob, r.table,
                                     key=post_key(subkey(self.key, S_COPY_CLOCKS), post))
         else:
-            lat = self.latency(post)
-            if not math.isinf(lat):
-                self.sim.schedule_removal(post, post.upload_time + lat, self.cause("latency"))
+            at = self.removal_time(post)
+            if not math.isinf(at):
+                self.sim.schedule_removal(post, at, self.cause("latency"))
+
+
+@njit(cache=True)
+def _post_uniforms(key: int, content: np.ndarray, copy: np.ndarray,
+                   counter: int) -> np.ndarray:  # pragma: no cover
+    """:func:`post_uniform` for arrays of posts (content ids and copy numbers)."""
+    out = np.empty(content.shape[0])
+    for i in range(content.shape[0]):
+        if copy[i] == 0:
+            out[i] = uniform(key, content[i], counter)
+        else:
+            out[i] = uniform(subkey(key, content[i]), copy[i], counter)
+    return out
+
+
+@njit(cache=True)
+def _latencies(kind: int, a: float, b: float, table: np.ndarray,
+               u: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """``latency_from_uniform`` for an array of quantiles."""
+    out = np.empty(u.shape[0])
+    for i in range(u.shape[0]):
+        out[i] = latency_from_uniform(kind, a, b, table, u[i])
+    return out
 
 
 class FixedLatency(PreDecidedRemoval):

@@ -18,15 +18,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from spreadsim.dists import latency_from_uniform
 from spreadsim.engine.kernel import PH_TICKS, removal_cut
 from spreadsim.engine.metrics import cause_column, post_columns, post_tables, series_grid, summarize
 from spreadsim.engine.records import RunResult
-from spreadsim.engine.simulation import Simulation
+from spreadsim.engine.runlog import FIRST, RESHARED, SETTLED
+from spreadsim.engine.simulation import Simulation, policy_label, policy_stream_key
 from spreadsim.graphs import Graph
 from spreadsim.jit import njit
 from spreadsim.policies import Policy, PreDecidedRemoval, make_policies
-from spreadsim.rng import stream_key, subkey, uniform
 from spreadsim.schema.config import SimConfig
 from spreadsim.schema.model import LEGAL
 
@@ -73,25 +72,24 @@ class DeadlineTrace:
         sim.run()
         self.graph = sim.graph
         self.posts = sim.posts
-        m = int(sim._meta[2])
-        flags = sim._log_i[:m, 3]
+        log = sim.exposure_log()
         # first exposures: logged (as events, or settled from the inert buffer)
-        first = (flags & 1) == 1
-        self.t = sim._log_f[:m, 0][first].copy()
-        self.deadline = sim._log_f[:m, 1][first].copy()
-        self.q = sim._log_i[:m, 0][first].copy()
-        self.user = sim._log_i[:m, 1][first].copy()
-        self.shared = (flags[first] & 2) == 2
+        first = (log.flags & FIRST) == FIRST
+        self.t = log.time[first].copy()
+        self.deadline = log.copy_deadline[first].copy()
+        self.q = log.post[first].copy()
+        self.user = log.user[first].copy()
+        self.shared = (log.flags[first] & RESHARED) == RESHARED
         # every exposure (for views): the logged events plus the inert buffer
-        event = (flags & 4) == 0
-        n_inert = sim._inert_rows
-        self.view_t = np.concatenate([sim._log_f[:m, 0][event], sim._inert_f[:n_inert, 0]])
-        self.view_q = np.concatenate([sim._log_i[:m, 0][event], sim._inert_i[:n_inert, 0]])
+        event = (log.flags & SETTLED) == 0
+        inert = sim.inert_views()
+        self.view_t = np.concatenate([log.time[event], inert.time])
+        self.view_q = np.concatenate([log.post[event], inert.post])
         self.t0 = np.array([p.upload_time for p in sim.posts], dtype=np.float64)
 
     def removal_times(self, cfg: SimConfig) -> np.ndarray:
-        """Each post's removal time under ``cfg``'s policies (``inf``: never), vectorised: the
-        same draws and arithmetic as :meth:`PreDecidedRemoval.latency` post by post."""
+        """Each post's removal time under ``cfg``'s policies (``inf``: never): the earliest of
+        the policies' own :meth:`PreDecidedRemoval.removal_times`, as the engine schedules them."""
         return self.removals(cfg)[0]
 
     def removals(self, cfg: SimConfig) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -105,29 +103,17 @@ class DeadlineTrace:
             raise ValueError("deadline path: the points must differ only in their policies")
         n = len(self.posts)
         horizon = cfg.scenario.horizon_h
-        if not hasattr(self, "_content"):
-            self._content = np.array([p.content_id for p in self.posts], dtype=np.int64)
-            self._copy = np.array([p.copy for p in self.posts], dtype=np.int64)
-            self._category = np.array([p.category for p in self.posts], dtype=object)
         removed = np.full(n, math.inf)
         by = np.full(n, -1, dtype=np.int64)
         causes = []
         for i, pol in enumerate(_policies(cfg)):
             assert isinstance(pol, PreDecidedRemoval)
-            pol.label = f"policy{i}_{pol.name}"  # (as the engine labels it)
+            # labelled and keyed as the engine binds it; its own method gives the times
+            pol.label = policy_label(i, pol.name)
+            pol.key = policy_stream_key(self.seed, i, pol.name)
             causes.append(pol.cause("latency"))
-            key = stream_key(self.seed, f"policy:{i}:{pol.name}")
-            coin = _post_uniforms(key, self._content, self._copy, 0)
-            u = _post_uniforms(key, self._content, self._copy, 1)
-            at = np.full(n, math.inf)
-            for cat, rule in pol.rules.items():
-                sel = (self._category == cat) & (coin < rule.prob)
-                if cat == LEGAL and pol.applies_to != "all":
-                    continue
-                if sel.any():
-                    at[sel] = self.t0[sel] + _latencies(rule.kind, rule.a, rule.b, rule.table,
-                                                        u[sel])
-            at[at >= horizon] = math.inf  # after the end: never observed
+            at = pol.removal_times(self.posts)
+            at[at >= horizon] = math.inf  # after the end: never observed (schedule_removal's rule)
             first = at < removed
             removed[first] = at[first]
             by[first] = i
@@ -259,29 +245,6 @@ def deadline_sweep(points: Sequence[SimConfig], seed: int, *,
             raise ValueError("deadline path: the points must differ only in their policies")
     trace = DeadlineTrace(points[0], seed, graph=graph)
     return [trace.result(cfg) for cfg in points]
-
-
-@njit(cache=True)
-def _post_uniforms(key: int, content: np.ndarray, copy: np.ndarray,
-                   counter: int) -> np.ndarray:  # pragma: no cover
-    """``policies.post_uniform`` for arrays of posts (content ids and copy numbers)."""
-    out = np.empty(content.shape[0])
-    for i in range(content.shape[0]):
-        if copy[i] == 0:
-            out[i] = uniform(key, content[i], counter)
-        else:
-            out[i] = uniform(subkey(key, content[i]), copy[i], counter)
-    return out
-
-
-@njit(cache=True)
-def _latencies(kind: int, a: float, b: float, table: np.ndarray,
-               u: np.ndarray) -> np.ndarray:  # pragma: no cover
-    """``latency_from_uniform`` for an array of quantiles."""
-    out = np.empty(u.shape[0])
-    for i in range(u.shape[0]):
-        out[i] = latency_from_uniform(kind, a, b, table, u[i])
-    return out
 
 
 def _by_post_then_time(q: np.ndarray, t: np.ndarray, n_posts: int) -> np.ndarray:

@@ -47,6 +47,7 @@ from spreadsim.dists import decay_factor, delay_from_uniform, latency_from_unifo
 from spreadsim.engine.kernel.timing import removal_cut
 from spreadsim.engine.metrics import post_tables, stack_causes, summarize
 from spreadsim.engine.records import Attempt, Catalog, Post, RunResult
+from spreadsim.engine.simulation import policy_label, policy_stream_key
 from spreadsim.graphs import Graph, build_graph, graph_seed
 from spreadsim.policies import make_policies
 from spreadsim.rng import generator, stream_key, subkey, uniform
@@ -129,8 +130,8 @@ class ReferenceSimulation:
         self._campaign()
         self.exact_copies = self.per_copy and any(p.removes_copies for p in self.policies)
         for i, p in enumerate(self.policies):
-            p.label = f"policy{i}_{p.name}"
-            p.bind(self, stream_key(self.seed, f"policy:{i}:{p.name}"))
+            p.label = policy_label(i, p.name)
+            p.bind(self, policy_stream_key(self.seed, i, p.name))
 
     # ------------------------------------------------------------------ the world
     def _campaign(self) -> None:
@@ -361,11 +362,11 @@ class ReferenceSimulation:
             causes=[s.cause for s in sts])
         summary = summarize(posts, stack_causes(self.policies))
         tables = {}
-        for i, p in enumerate(self.policies):
+        for p in self.policies:
             for k, v in p.summary().items():
-                summary[f"policy{i}_{p.name}_{k}"] = v
+                summary[f"{p.label}_{k}"] = v
             for name, table in p.tables().items():
-                tables[f"policy{i}_{p.name}_{name}"] = table
+                tables[f"{p.label}_{name}"] = table
         summary["uploads_blocked"] = len(self.blocked)
         e = self.exposures
         exposures = {"time_h": np.array([x[0] for x in e], dtype=np.float64),

@@ -18,8 +18,10 @@ and neither does one due less than 1e-9 of the removal time before it (the tie r
 Randomness is counter based (:mod:`spreadsim.rng`): the delay on edge u->v of post q and the reshare
 coin of user v for post q are fixed functions of (post key, u, v), whatever order events run in.
 
-The modules: :mod:`.layout` (return codes, event bits, the columns of the per-post tables and the
-heap's rows), :mod:`.heap` (the event queue), :mod:`.sets` (the set of exposed (post, user) keys
+The modules: :mod:`.layout` (the run's work arrays :class:`Work`, passed to every kernel function
+as one argument, its named settings and counters :data:`STATE`, return codes, event bits, the
+columns of the per-post tables, the log and the heap's rows), :mod:`.heap` (the event queue),
+:mod:`.sets` (the set of exposed (post, user) keys
 and the map of tracked first exposures), :mod:`.scheduling` (a share: :func:`share`),
 :mod:`.loop` (the event loop: :func:`advance`) and :mod:`.settling` (the inert exposures at the
 end: :func:`settle_inert`). The engine calls the kernel through this package (``K.advance``, ...).
@@ -51,6 +53,15 @@ from spreadsim.engine.kernel.layout import (
     HI_SEQ,
     HI_SRC,
     HI_USER,
+    LF_DEADLINE,
+    LF_TIME,
+    LI_FLAGS,
+    LI_POST,
+    LI_SRC,
+    LI_USER,
+    LOG_FIRST,
+    LOG_SETTLED,
+    LOG_SHARED,
     NPF,
     NPI,
     PF_CUT,
@@ -76,7 +87,10 @@ from spreadsim.engine.kernel.layout import (
     PI_SHARES,
     PI_UPLOADER,
     PI_VIEWS,
+    STATE,
     STOPPED,
+    Work,
+    new_state,
 )
 from spreadsim.engine.kernel.loop import advance
 from spreadsim.engine.kernel.scheduling import share
@@ -87,10 +101,11 @@ from spreadsim.engine.kernel.timing import TIE_REL, removal_cut
 __all__ = [
     "CF_A", "CF_B", "CF_PROB", "CI_KEY", "CI_KIND", "CI_NEXT", "DONE", "EV_EXPOSURE", "EV_NOTICE",
     "EV_SHARE", "EV_THRESHOLD", "GROW", "HF_DEADLINE", "HF_TIME", "HI_POST", "HI_SEQ", "HI_SRC",
-    "HI_USER", "NPF", "NPI", "PF_CUT", "PF_DECAY_A", "PF_DECAY_B", "PF_LIMIT", "PF_NOTICE_P", "PF_P",
+    "HI_USER", "LF_DEADLINE", "LF_TIME", "LI_FLAGS", "LI_POST", "LI_SRC", "LI_USER", "LOG_FIRST",
+    "LOG_SETTLED", "LOG_SHARED", "NPF", "NPI", "PF_CUT", "PF_DECAY_A", "PF_DECAY_B", "PF_LIMIT", "PF_NOTICE_P", "PF_P",
     "PF_REMOVED", "PF_SCALE", "PF_T0",
     "PH_TICKS", "PI_CLOCKS", "PI_DECAY_KIND", "PI_DELAY_KEY", "PI_KEY", "PI_LEGAL", "PI_NOTICE_KEY",
     "PI_PH_TICKS", "PI_REACH", "PI_REACH_TRIGGER", "PI_SHARE_KEY", "PI_SHARES", "PI_UPLOADER", "PI_VIEWS",
-    "STOPPED", "TIE_REL", "advance", "cap_copy_deadline", "dense_seen_words", "first_slot",
-    "first_span", "new_seen", "rehash", "rehash_first", "removal_cut", "seen_add", "settle_inert", "share",
+    "STATE", "STOPPED", "TIE_REL", "Work", "advance", "cap_copy_deadline", "dense_seen_words", "first_slot",
+    "first_span", "new_seen", "new_state", "rehash", "rehash_first", "removal_cut", "seen_add", "settle_inert", "share",
 ]

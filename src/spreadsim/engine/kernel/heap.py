@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spreadsim.engine.kernel.layout import HF_DEADLINE, HI_POST, HI_SRC
+from spreadsim.engine.kernel.layout import HF_DEADLINE, HI_POST, HI_SRC, Work
 from spreadsim.jit import njit
 
 # The heap's rows are read through flat views with unsigned indices: a row is then a shift away
@@ -55,12 +55,12 @@ def _push(f: np.ndarray, g: np.ndarray, size: int, t: float, deadline: float, se
 
 
 @njit(cache=True, _nrt=False)
-def cap_copy_deadline(hf: np.ndarray, hi: np.ndarray, size: int, q: int, src: int,
-                      at: float) -> None:  # pragma: no cover
+def cap_copy_deadline(w: Work, q: int, src: int, at: float) -> None:  # pragma: no cover
     """A copy removed at ``at``: the deadline of every queued exposure of post ``q`` through the
     copy of ``src`` becomes at most ``at`` (the event loop drops those due at or after it; the
     heap's order, by time, is unchanged)."""
-    for i in range(size):
+    hf, hi = w.hf, w.hi
+    for i in range(w.state[0].heap_size):
         if hi[i, HI_POST] == q and hi[i, HI_SRC] == src and hf[i, HF_DEADLINE] > at:
             hf[i, HF_DEADLINE] = at
 

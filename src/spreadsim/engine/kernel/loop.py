@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from spreadsim.dists import decay_factor
 from spreadsim.engine.kernel.heap import _pop
 from spreadsim.engine.kernel.layout import (
@@ -18,6 +16,14 @@ from spreadsim.engine.kernel.layout import (
     HI_POST,
     HI_SRC,
     HI_USER,
+    LF_DEADLINE,
+    LF_TIME,
+    LI_FLAGS,
+    LI_POST,
+    LI_SRC,
+    LI_USER,
+    LOG_FIRST,
+    LOG_SHARED,
     PF_CUT,
     PF_DECAY_A,
     PF_DECAY_B,
@@ -33,6 +39,7 @@ from spreadsim.engine.kernel.layout import (
     PI_SHARES,
     PI_VIEWS,
     STOPPED,
+    Work,
 )
 from spreadsim.engine.kernel.scheduling import _share
 from spreadsim.engine.kernel.sets import first_slot, seen_add
@@ -42,59 +49,49 @@ from spreadsim.rng import uniform
 
 
 @njit(cache=True, _nrt=False)
-def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarray,
-            hf: np.ndarray, hi: np.ndarray, meta: np.ndarray, delay_par: np.ndarray,
-            lat_table: np.ndarray, clock_f: np.ndarray, clock_i: np.ndarray, seen: np.ndarray,
-            log_f: np.ndarray, log_i: np.ndarray, notice_weight: np.ndarray, inert_f: np.ndarray,
-            inert_i: np.ndarray, first: np.ndarray, first_keys: np.ndarray, touched: np.ndarray,
-            until: float,
-            horizon: float, max_degree: int, stop_mask: int, trace: bool,
-            max_events: int) -> int:  # pragma: no cover
+def advance(w: Work, until: float) -> int:  # pragma: no cover
     """Process every spread event due strictly before ``until``.
 
-    The log gets one row per first exposure (every exposure with ``trace``): time, copy deadline,
-    post, user, source, flags (1: first exposure, 2: the user reshared, 4: settled from the
-    inert buffer by :func:`settle_inert`).
-
-    ``meta`` = [heap size, next sequence number, log length, reported event bits, reported post,
-    reported user, reported source, size of the ``seen`` set, inert exposures buffered, inert
-    exposures on (0/1), ``seen`` is a dense bitset (0/1), keys tracked in ``first``, ``first`` is
-    reached through the map ``first_keys`` (0/1), removal times final at upload (0/1), first
-    exposures not logged (0/1: only with earliest times tracked and no trace; :func:`settle_inert`
-    counts them from ``first``), reach live without live views (0: no; 1: for posts with a
-    pending reach trigger; 2: for every post)];
-    ``first[0, slot]`` = earliest exposure time scheduled for the key, ``first[1, slot]`` its copy's
-    deadline (that row only exists when copy clocks may be set; otherwise every deadline is inf). The
-    reported time is written to ``log_f``'s spare row -1.
+    The log (``w.log_f``, ``w.log_i``, columns LF_ and LI_) gets one row per first exposure (every
+    exposure processed as an event with ``state.log_every``): time, copy deadline, post, user,
+    source, flags (LOG_FIRST, LOG_SHARED: the user reshared; LOG_SETTLED is :func:`settle_inert`'s).
+    With ``state.unlogged``, first exposures are not logged: :func:`settle_inert` counts them from
+    ``w.first``, where their times are.
     A first exposure carries the bits EV_EXPOSURE, EV_SHARE (the user reshared), EV_NOTICE (the
     user filed a notice: coin ``uniform(notice key, user)`` below the post's notice probability
     times ``notice_weight[user]``) and EV_THRESHOLD (the post's reach just reached its trigger).
-    Returns DONE, STOPPED (an exposure whose bits meet ``stop_mask`` was processed and is reported)
-    or GROW (the heap or the log must grow, or more than ``max_events`` exposures were scheduled,
-    before going on; nothing was consumed).
+    Returns DONE, STOPPED (a first exposure whose bits meet ``state.stop_mask`` was processed;
+    its bits, post, user, source and time are in ``state.ev_*``) or GROW (the heap or the log
+    must grow, or more than ``state.max_events`` exposures were scheduled, before going on;
+    nothing was consumed).
     """
+    s = w.state[0]
+    pf, pi, hf, hi, seen, first, first_keys = w.pf, w.pi, w.hf, w.hi, w.seen, w.first, w.first_keys
+    indptr, indices, log_f, log_i = w.indptr, w.indices, w.log_f, w.log_i
     n_users = indptr.shape[0] - 1
-    dense = meta[10] != 0
-    mapped = meta[12] != 0
-    trigger_live = meta[15] == 1  # reach live only for posts with a pending trigger
-    unlogged = meta[14] != 0  # first exposures are settled from ``first``, not logged
+    dense = s.dense != 0
+    mapped = s.mapped != 0
+    trigger_live = s.reach_live == 1  # reach live only for posts with a pending trigger
+    unlogged = s.unlogged != 0  # first exposures are settled from ``first``, not logged
+    log_every = s.log_every != 0
+    max_degree, max_events, stop_mask = s.max_degree, s.max_events, s.stop_mask
     cap_heap = hf.shape[0]
-    cap_log = log_f.shape[0] - 1
+    cap_log = log_f.shape[0]
     hfl = hf.reshape(-1)  # flat views of the heap's rows, for _pop and _push
     hil = hi.reshape(-1)
-    while meta[0] > 0:
+    while s.heap_size > 0:
         if hf[0, HF_TIME] >= until:
             return DONE
-        if (meta[0] + max_degree > cap_heap or meta[2] + 1 > cap_log or meta[1] > max_events
-                or (not dense and 2 * (meta[7] + 1) > seen.shape[0])
-                or meta[8] + max_degree > inert_f.shape[0]
-                or meta[11] + max_degree > touched.shape[0]
-                or (meta[12] != 0 and 2 * (meta[11] + max_degree) > first_keys.shape[0])):
+        if (s.heap_size + max_degree > cap_heap or s.log_len + 1 > cap_log or s.next_seq > max_events
+                or (not dense and 2 * (s.n_seen + 1) > seen.shape[0])
+                or s.n_inert + max_degree > w.inert_f.shape[0]
+                or s.n_touched + max_degree > w.touched.shape[0]
+                or (mapped and 2 * (s.n_touched + max_degree) > first_keys.shape[0])):
             return GROW
         # the next event's followers: their row start was asked for one event ago
         prefetch(indices, indptr[hi[0, HI_USER]])
-        last = _pop(hfl, hil, meta[0])
-        meta[0] = last
+        last = _pop(hfl, hil, s.heap_size)
+        s.heap_size = last
         if last > 0:
             prefetch(indptr, hi[0, HI_USER])  # the row start of the event after this one
         t = hf[last, HF_TIME]
@@ -111,18 +108,18 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
         is_first = (not (trigger_live and t > first[0, first_slot(first_keys, key) if mapped else key])
                     and seen_add(seen, key, dense))
         j = -1
-        if trace or (is_first and not unlogged):
-            j = meta[2]
-            log_f[j, 0] = t
-            log_f[j, 1] = deadline
-            log_i[j, 0] = q
-            log_i[j, 1] = v
-            log_i[j, 2] = src
-            log_i[j, 3] = 1 if is_first else 0
-            meta[2] = j + 1
+        if log_every or (is_first and not unlogged):
+            j = s.log_len
+            log_f[j, LF_TIME] = t
+            log_f[j, LF_DEADLINE] = deadline
+            log_i[j, LI_POST] = q
+            log_i[j, LI_USER] = v
+            log_i[j, LI_SRC] = src
+            log_i[j, LI_FLAGS] = LOG_FIRST if is_first else 0
+            s.log_len = j + 1
         if not is_first:
             continue
-        meta[7] += 1
+        s.n_seen += 1
         pi[q, PI_REACH] += 1
         age = t - pf[q, PF_T0]
         thr = pf[q, PF_P] * pf[q, PF_SCALE] * decay_factor(pi[q, PI_DECAY_KIND], pf[q, PF_DECAY_A],
@@ -131,19 +128,18 @@ def advance(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndar
         if shared:
             pi[q, PI_SHARES] += 1
             if j >= 0:
-                log_i[j, 3] = 3  # first exposure, and the user reshared
-            _share(indptr, indices, pf, pi, hfl, hil, meta, delay_par, lat_table, clock_f, clock_i,
-                   notice_weight, inert_f, inert_i, first, first_keys, touched, q, v, t, horizon)
+                log_i[j, LI_FLAGS] = LOG_FIRST | LOG_SHARED
+            _share(w, hfl, hil, q, v, t)
         bits = EV_EXPOSURE | (EV_SHARE if shared else 0)
-        if pf[q, PF_NOTICE_P] > 0.0 and uniform(pi[q, PI_NOTICE_KEY], v, 0) < pf[q, PF_NOTICE_P] * notice_weight[v]:
+        if pf[q, PF_NOTICE_P] > 0.0 and uniform(pi[q, PI_NOTICE_KEY], v, 0) < pf[q, PF_NOTICE_P] * w.notice_weight[v]:
             bits |= EV_NOTICE
         if pi[q, PI_REACH] == pi[q, PI_REACH_TRIGGER]:
             bits |= EV_THRESHOLD
         if bits & stop_mask:
-            meta[3] = bits
-            meta[4] = q
-            meta[5] = v
-            meta[6] = src
-            log_f[cap_log, 0] = t
+            s.ev_bits = bits
+            s.ev_post = q
+            s.ev_user = v
+            s.ev_src = src
+            s.ev_time = t
             return STOPPED
     return DONE

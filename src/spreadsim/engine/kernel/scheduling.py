@@ -31,6 +31,7 @@ from spreadsim.engine.kernel.layout import (
     PI_SHARE_KEY,
     PI_UPLOADER,
     PI_VIEWS,
+    Work,
 )
 from spreadsim.engine.kernel.sets import first_slot
 from spreadsim.engine.kernel.timing import removal_cut
@@ -39,53 +40,42 @@ from spreadsim.rng import uniform
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def copy_deadline(pi: np.ndarray, clock_f: np.ndarray, clock_i: np.ndarray, lat_table: np.ndarray,
-                  q: int, u: int, t: float) -> float:  # pragma: no cover
+def copy_deadline(w: Work, q: int, u: int, t: float) -> float:  # pragma: no cover
     """The removal time of the copy of post ``q`` that user ``u`` shares at ``t`` (``inf``: none):
-    the earliest of the post's per-copy clocks (rows of ``clock_f``/``clock_i`` linked from
-    ``pi[q, PI_CLOCKS]``), whatever order the policies set them in. Each clock removes the copy
+    the earliest of the post's per-copy clocks (rows of ``w.clock_f``/``w.clock_i`` linked from
+    ``w.pi[q, PI_CLOCKS]``), whatever order the policies set them in. Each clock removes the copy
     with probability ``CF_PROB`` (coin ``uniform(key, u, 1)``) a latency after the share
     (quantile ``uniform(key, u, 0)``), ``key`` being the clock's own (``CI_KEY``)."""
+    clock_f, clock_i = w.clock_f, w.clock_i
     deadline = math.inf
-    c = pi[q, PI_CLOCKS] - 1
+    c = w.pi[q, PI_CLOCKS] - 1
     while c >= 0:
         ckey = clock_i[c, CI_KEY]
         if uniform(ckey, u, 1) < clock_f[c, CF_PROB]:
             deadline = min(deadline, t + latency_from_uniform(
-                clock_i[c, CI_KIND], clock_f[c, CF_A], clock_f[c, CF_B], lat_table, uniform(ckey, u, 0)))
+                clock_i[c, CI_KIND], clock_f[c, CF_A], clock_f[c, CF_B], w.lat_table, uniform(ckey, u, 0)))
         c = clock_i[c, CI_NEXT]
     return deadline
 
 
 @njit(cache=True, _nrt=False)
-def share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarray,
-          hf: np.ndarray, hi: np.ndarray, meta: np.ndarray, delay_par: np.ndarray,
-          lat_table: np.ndarray, clock_f: np.ndarray, clock_i: np.ndarray,
-          notice_weight: np.ndarray, inert_f: np.ndarray,
-          inert_i: np.ndarray, first: np.ndarray, first_keys: np.ndarray, touched: np.ndarray,
-          q: int, u: int, t: float, horizon: float) -> None:  # pragma: no cover
+def share(w: Work, q: int, u: int, t: float) -> None:  # pragma: no cover
     """User ``u`` shares post ``q`` at time ``t``: schedule an exposure of every follower (see
-    :func:`_share`; ``hf``, ``hi``: the heap's float and int rows)."""
-    _share(indptr, indices, pf, pi, hf.reshape(-1), hi.reshape(-1), meta, delay_par, lat_table,
-           clock_f, clock_i, notice_weight, inert_f, inert_i, first, first_keys, touched, q, u, t,
-           horizon)
+    :func:`_share`)."""
+    _share(w, w.hf.reshape(-1), w.hi.reshape(-1), q, u, t)
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarray,
-           hf: np.ndarray, hi: np.ndarray, meta: np.ndarray, delay_par: np.ndarray,
-           lat_table: np.ndarray, clock_f: np.ndarray, clock_i: np.ndarray,
-           notice_weight: np.ndarray, inert_f: np.ndarray,
-           inert_i: np.ndarray, first: np.ndarray, first_keys: np.ndarray, touched: np.ndarray,
-           q: int, u: int, t: float, horizon: float) -> None:  # pragma: no cover
+def _share(w: Work, hf: np.ndarray, hi: np.ndarray, q: int, u: int, t: float) -> None:  # pragma: no cover
     """User ``u`` shares post ``q`` at time ``t``: schedule an exposure of every follower
-    (``hf``, ``hi``: flat views of the heap's rows, as :func:`_push` takes them).
+    (``hf``, ``hi``: flat views of ``w.hf``, ``w.hi``, as :func:`_push` takes them).
 
-    With inert exposures on (``meta[9]``) or live reach without live views (``meta[15]``: 2 for
-    every post, 1 for posts with a pending reach trigger), the earliest
-    exposure scheduled so far is tracked per (post, user) in ``first`` (indexed by key, or through
-    the open-addressing map ``first_keys`` when there are too many keys; ``first[0]`` the times,
-    ``first[1]``, if present, the deadlines of their copies), like a tentative distance
+    With inert exposures on (``state.inert_on``) or live reach without live views
+    (``state.reach_live``: 2 for every post, 1 for posts with a pending reach trigger), the
+    earliest exposure scheduled so far is tracked per (post, user) in ``w.first`` (indexed by
+    key, or through the open-addressing map ``w.first_keys`` when there are too many keys
+    (``state.mapped``); ``first[0]`` the times, ``first[1]``, if present, the deadlines of their
+    copies), like a tentative distance
     in Dijkstra's algorithm. Only an exposure earlier than it can be the user's first, so every
     other exposure is a view and nothing more: it skips the heap (as does a repeat of a user
     already processed, which is necessarily later). An earlier exposure goes to the heap when it
@@ -98,10 +88,15 @@ def _share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarr
     others is settled from ``first``. An exposure that may fire with a later removal time is
     exactly as certain as the earliest one (a post's removal cancels every exposure at or after
     it; a copy's clock is known at scheduling), so dropping the later ones loses nothing.
-    Skipped views are counted at once when removal times are final at upload, else buffered.
-    :func:`settle_inert` settles both at the end.
+    Skipped views are counted at once when removal times are final at upload (``state.final``),
+    else buffered. :func:`settle_inert` settles both at the end.
     """
-    deadline = copy_deadline(pi, clock_f, clock_i, lat_table, q, u, t)
+    s = w.state[0]
+    pf, pi, first, first_keys, touched = w.pf, w.pi, w.first, w.first_keys, w.touched
+    indptr, indices = w.indptr, w.indices
+    inert_f, inert_i, notice_weight = w.inert_f, w.inert_i, w.notice_weight
+    horizon = s.horizon
+    deadline = copy_deadline(w, q, u, t)
     dcut = removal_cut(deadline)  # (the tie rule)
     dkey = pi[q, PI_DELAY_KEY]
     skey = pi[q, PI_SHARE_KEY]
@@ -112,21 +107,21 @@ def _share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarr
     dk, da, db = pi[q, PI_DECAY_KIND], pf[q, PF_DECAY_A], pf[q, PF_DECAY_B]
     # track earliest exposures (skip the heap when nothing can happen) unless every exposure is
     # live; first exposures are live when reach is counted live for this post
-    track = meta[9] != 0 or meta[15] != 0
-    reach_live = meta[15] == 2 or (meta[15] == 1 and pi[q, PI_REACH_TRIGGER] > 0)
-    mapped = meta[12] != 0
-    final = meta[13] != 0
+    track = s.inert_on != 0 or s.reach_live != 0
+    reach_live = s.reach_live == 2 or (s.reach_live == 1 and pi[q, PI_REACH_TRIGGER] > 0)
+    mapped = s.mapped != 0
+    final = s.final != 0
     track_deadline = first.shape[0] > 1
     limit = pf[q, PF_LIMIT]  # (a cut already)
     n_users = indptr.shape[0] - 1
-    kind = int(delay_par[0])
-    a = delay_par[1]
-    b = delay_par[2]
+    kind = int(w.delay_par[0])
+    a = w.delay_par[1]
+    b = w.delay_par[2]
     uploader = pi[q, PI_UPLOADER]
-    size = meta[0]
-    seq = meta[1]
-    n_inert = meta[8]
-    n_touched = meta[11]
+    size = s.heap_size
+    seq = s.next_seq
+    n_inert = s.n_inert
+    n_touched = s.n_touched
     views = 0
     lo, hi_ = indptr[u], indptr[u + 1]
     # (the hot arrays are indexed with unsigned ints, so that numba adds no negative-index
@@ -143,11 +138,11 @@ def _share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarr
     if final and track and not mapped:
         sure = delay_surely_before(kind, a, b, t, min(dcut, horizon, limit))
     for e in range(lo, hi_):
-        w = indices[np.uint64(e)]
-        if w == uploader:
+        v = indices[np.uint64(e)]
+        if v == uploader:
             continue
-        x = uniform(dkey, u, w)
-        if x < sure and row[np.uint64(q * n_users + w)] <= t:
+        x = uniform(dkey, u, v)
+        if x < sure and row[np.uint64(q * n_users + v)] <= t:
             seq += 1
             views += 1
             continue
@@ -159,7 +154,7 @@ def _share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarr
             # the earliest exposure scheduled so far per (post, user): only an exposure earlier
             # than it can be the user's first, so only such an exposure may need the event queue
             # (a repeat of a user already processed is later than its first exposure, too)
-            k = q * n_users + w
+            k = q * n_users + v
             slot = first_slot(first_keys, k) if mapped else k
             cur = row[np.uint64(slot)]
             if te < cur:
@@ -170,9 +165,9 @@ def _share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarr
                 if track_deadline:
                     first[1, slot] = deadline
                 if reach_live or (
-                        uniform(skey, w, 0) < p_max * decay_factor(dk, da, db, te - t0)
-                        or (notice_p > 0.0 and uniform(nkey, w, 0) < notice_p * notice_weight[w])):
-                    size = _push(hf, hi, size, te, deadline, seq, q, w, u)
+                        uniform(skey, v, 0) < p_max * decay_factor(dk, da, db, te - t0)
+                        or (notice_p > 0.0 and uniform(nkey, v, 0) < notice_p * notice_weight[v])):
+                    size = _push(hf, hi, size, te, deadline, seq, q, v, u)
                     continue
             # a view only: a later exposure, or one of a user who will not act at this age
             if final:
@@ -183,9 +178,9 @@ def _share(indptr: np.ndarray, indices: np.ndarray, pf: np.ndarray, pi: np.ndarr
             inert_i[n_inert, 0] = q
             n_inert += 1
             continue
-        size = _push(hf, hi, size, te, deadline, seq, q, w, u)
-    meta[0] = size
-    meta[1] = seq
-    meta[8] = n_inert
-    meta[11] = n_touched
+        size = _push(hf, hi, size, te, deadline, seq, q, v, u)
+    s.heap_size = size
+    s.next_seq = seq
+    s.n_inert = n_inert
+    s.n_touched = n_touched
     pi[q, PI_VIEWS] += views

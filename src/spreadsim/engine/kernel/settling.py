@@ -7,7 +7,24 @@ import math
 
 import numpy as np
 
-from spreadsim.engine.kernel.layout import PF_CUT, PF_REMOVED, PH_TICKS, PI_LEGAL, PI_PH_TICKS, PI_REACH, PI_VIEWS
+from spreadsim.engine.kernel.layout import (
+    LF_DEADLINE,
+    LF_TIME,
+    LI_FLAGS,
+    LI_POST,
+    LI_SRC,
+    LI_USER,
+    LOG_FIRST,
+    LOG_SETTLED,
+    PF_CUT,
+    PF_REMOVED,
+    PH_TICKS,
+    PI_LEGAL,
+    PI_PH_TICKS,
+    PI_REACH,
+    PI_VIEWS,
+    Work,
+)
 from spreadsim.engine.kernel.sets import seen_add
 from spreadsim.jit import njit
 
@@ -32,9 +49,7 @@ def _end_ticks(pf: np.ndarray, q: int, dl: float, horizon: float) -> int:  # pra
 
 
 @njit(cache=True, _nrt=False)
-def _settle_scan(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int, first: np.ndarray,
-                 hist: np.ndarray, step: float, horizon: float, last: np.ndarray, buf: np.ndarray,
-                 every: bool) -> int:  # pragma: no cover
+def _settle_scan(w: Work, step: float, buf: np.ndarray, every: bool) -> int:  # pragma: no cover
     """:func:`settle_inert` on a bitset ``seen`` and a histogram, the keys scanned in key order;
     returns the users newly reached. (A function of its own: its loops get the registers.)
 
@@ -44,6 +59,9 @@ def _settle_scan(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
     without a branch on the data (times row 0, copy deadlines row 1), then counted: the
     unpredictable tests cost no mispredicted branches.
     """
+    pf, pi, seen, first, hist, last = w.pf, w.pi, w.seen, w.first, w.hist, w.hist_last
+    n_users = w.indptr.shape[0] - 1
+    horizon = w.state[0].horizon
     track_deadline = first.shape[0] > 1
     nbins = hist.shape[1]
     inv_step = 1.0 / step
@@ -96,44 +114,46 @@ def _settle_scan(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
 
 
 @njit(cache=True, _nrt=False)
-def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
-                 inert_f: np.ndarray, inert_i: np.ndarray, n_inert: int, log_f: np.ndarray,
-                 log_i: np.ndarray, meta: np.ndarray, first: np.ndarray, first_keys: np.ndarray,
-                 touched: np.ndarray, hist: np.ndarray, step: float, horizon: float,
-                 last: np.ndarray, scan: bool, buf: np.ndarray) -> None:  # pragma: no cover
+def settle_inert(w: Work, step: float, scan: bool, buf: np.ndarray) -> None:  # pragma: no cover
     """Settle the inert exposures once removals are final: a buffered exposure before its post's
     (and copy's) removal is a view; the earliest inert exposure of a user not exposed through
     the event queue is their first exposure if it came before the removal (ties: the earliest
     scheduled).
 
-    With ``meta[14]`` set, the event queue's first exposures were not logged: they are counted
-    (or logged) here from ``first`` too, where their time is (a first exposure through the queue
-    is the earliest exposure of its key), but their reach was counted already.
-    When ``hist`` has bins (only with ``meta[14]`` set), every first exposure is counted straight
-    into the reach-over-time histogram (``hist[legal, k]``: first exposures in
+    With ``state.unlogged`` set, the event queue's first exposures were not logged: they are
+    counted (or logged) here from ``w.first`` too, where their time is (a first exposure through
+    the queue is the earliest exposure of its key), but their reach was counted already.
+    When ``w.hist`` has bins (only with ``state.unlogged`` set), every first exposure is counted
+    straight into the reach-over-time histogram (``hist[legal, k]``: first exposures in
     ``((k-1) step, k step]``), its exposure person-hours into ``pi[:, PI_PH_TICKS]`` and its time
-    into the latest, ``last[0]``. Otherwise settled first exposures are logged, and the log must
-    have room for ``meta[11]`` more rows.
+    into the latest, ``w.hist_last[0]``. Otherwise settled first exposures are logged (flags
+    LOG_FIRST | LOG_SETTLED, source -1), and the log must have room for ``state.n_touched`` more
+    rows. The counters ``n_inert`` and ``n_touched`` are left as they were (the engine resets them).
     ``scan``: visit the tracked keys by scanning ``first`` in key order (an array indexed by key)
     rather than in the order they were touched; the same counts, read sequentially.
     ``buf``: scratch room, shape (2, any > 0).
     """
-    dense = meta[10] != 0
-    mapped = meta[12] != 0
-    every = meta[14] != 0  # count the keys exposed through the queue too (not their reach)
+    s = w.state[0]
+    pf, pi, seen, first, first_keys, touched = w.pf, w.pi, w.seen, w.first, w.first_keys, w.touched
+    inert_f, inert_i, log_f, log_i, hist = w.inert_f, w.inert_i, w.log_f, w.log_i, w.hist
+    n_users = w.indptr.shape[0] - 1
+    horizon = s.horizon
+    dense = s.dense != 0
+    mapped = s.mapped != 0
+    every = s.unlogged != 0  # count the keys exposed through the queue too (not their reach)
     track_deadline = first.shape[0] > 1
     nbins = hist.shape[1]
-    for r in range(n_inert):
+    for r in range(s.n_inert):
         q = inert_i[r, 0]
         if inert_f[r, 0] < pf[q, PF_CUT] and inert_f[r, 0] < inert_f[r, 1]:
             pi[q, PI_VIEWS] += 1
     if scan and nbins > 0 and dense:
-        meta[7] += _settle_scan(pf, pi, seen, n_users, first, hist, step, horizon, last, buf, every)
+        s.n_seen += _settle_scan(w, step, buf, every)
         return
-    j = meta[2]
+    j = s.log_len
     inv_step = 1.0 / step
-    latest = last[0]
-    for c in range(first.shape[1] if scan else meta[11]):
+    latest = w.hist_last[0]
+    for c in range(first.shape[1] if scan else s.n_touched):
         if scan:
             t = first[0, c]
             if t == math.inf:
@@ -148,7 +168,7 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
         if t >= pf[q, PF_CUT] or t >= dl:
             continue
         if seen_add(seen, key, dense):
-            meta[7] += 1
+            s.n_seen += 1
             pi[q, PI_REACH] += 1
         elif not every:
             continue  # counted through the queue
@@ -157,15 +177,15 @@ def settle_inert(pf: np.ndarray, pi: np.ndarray, seen: np.ndarray, n_users: int,
             hist[pi[q, PI_LEGAL], _bin(t, step, inv_step, nbins)] += 1
             latest = max(latest, t)
             continue
-        log_f[j, 0] = t
-        log_f[j, 1] = dl
-        log_i[j, 0] = q
-        log_i[j, 1] = key - q * n_users
-        log_i[j, 2] = -1  # the source of an inert first exposure is not kept
-        log_i[j, 3] = 5  # a first exposure (1), settled from the inert buffer (4)
+        log_f[j, LF_TIME] = t
+        log_f[j, LF_DEADLINE] = dl
+        log_i[j, LI_POST] = q
+        log_i[j, LI_USER] = key - q * n_users
+        log_i[j, LI_SRC] = -1  # the source of an inert first exposure is not kept
+        log_i[j, LI_FLAGS] = LOG_FIRST | LOG_SETTLED
         j += 1
-    last[0] = latest
-    meta[2] = j
+    w.hist_last[0] = latest
+    s.log_len = j
 
 
 @njit(cache=True, _nrt=False)

@@ -61,13 +61,14 @@ __all__ = ["NoticeAndTakedown"]
 class _PostState:
     """Notice bookkeeping of one post."""
 
-    __slots__ = ("pending", "count", "round", "request", "closed")
+    __slots__ = ("pending", "count", "round", "request", "open", "closed")
 
     def __init__(self) -> None:
         self.pending: list[int] = []  # notices not yet attached to a review (below the threshold)
         self.count = 0  # notices since the last decision, towards the threshold
         self.round = 0  # the next review round
-        self.request: ReviewRequest | None = None  # the review waiting or under way
+        self.request: ReviewRequest | None = None  # the review waiting or under way (merged)
+        self.open: list[ReviewRequest] = []  # every review waiting or under way (not merged)
         self.closed = False  # removed, or rejected without renotification
 
 
@@ -77,11 +78,16 @@ class NoticeAndTakedown(Policy):
     Each first exposure files a notice with probability ``notice_prob`` (decided in the compiled
     kernel). A post enters review at its ``notice_threshold``-th notice (a trusted flagger's notice
     sends it at once, with priority); notices filed while it waits or is under review join that
-    review. The moderator removes an illegal post with probability ``removal_prob`` (its category's)
+    review (``merge_notices``, the default: the queue's load counts posts). With ``merge_notices:
+    false`` every notice is a review of its own (the load counts notices, as the Code of Conduct
+    monitoring counts notifications): its own place in the queue, review time and decision, each
+    review a new round; a decision to remove takes the post down and decides the post's other
+    open notices (their waiting reviews are withdrawn), a decision to keep decides only its own
+    notice. The moderator removes an illegal post with probability ``removal_prob`` (its category's)
     and a legal one with ``legal_removal_prob``; the coin is keyed by (content, copy, review round). A kept
     post re-enters review after ``notice_threshold`` further notices if ``renotify``; otherwise its
-    later notices are ignored (never decided). If the post comes down by any means, its open
-    notices are decided at that moment as removed.
+    later notices are ignored (never decided; reviews of its own already queued still run). If
+    the post comes down by any means, its open notices are decided at that moment as removed.
 
     What a decision to remove takes down is ``removes``: ``post`` (the default: the post and every
     share of it, as a platform takes content down), ``copy`` (under ``per_copy`` semantics only the
@@ -96,7 +102,7 @@ class NoticeAndTakedown(Policy):
         The section :class:`~spreadsim.schema.policies.NoticeAndTakedownParams` declares (every
         parameter, its default and range): ``moderators``, ``review_time``, ``shifts``,
         ``notice_prob`` (a number for every illegal category, or a mapping over the categories and
-        ``legal``; categories left out get 0), ``notice_threshold``, ``removal_prob``,
+        ``legal``; categories left out get 0), ``notice_threshold``, ``merge_notices``, ``removal_prob``,
         ``legal_removal_prob``, ``renotify``, ``removes``, ``deadline_h`` (a notice's deadline, reported as
         ``notice_deadline_met_share``), ``trusted_flaggers``.
     field : str
@@ -186,6 +192,9 @@ class NoticeAndTakedown(Policy):
             return
         if st.closed:
             return  # rejected earlier and renotify is off: ignored
+        if not self.params.merge_notices:
+            self._submit(post, st, [i], trusted=trusted)  # a review of its own
+            return
         if st.request is not None:
             self._attach(st.request, [i])
             if trusted and st.request.priority > self.params.trusted_flaggers.priority \
@@ -213,9 +222,13 @@ class NoticeAndTakedown(Policy):
             deadline=now + self.params.deadline_h[post.category], round=st.round, on_done=self._done,
             take_down=None if self.params.removes == "post" else self._take_down,
             cause=self.cause("trusted" if trusted else "notice"))
-        st.request = req
         self._attached[req.seq] = []
         self._attach(req, notices)
+        if self.params.merge_notices:
+            st.request = req
+        else:  # every review its own round: its own review time and decision
+            st.open.append(req)
+            st.round += 1
 
     def _decide(self, req: ReviewRequest) -> bool:
         post = req.post
@@ -243,9 +256,25 @@ class NoticeAndTakedown(Policy):
         for s in sorted(sources):
             sim.remove_copy(post, s, req.cause)
         self.copies_removed += len(sim.copy_removals) - before
+        if not self.params.merge_notices:
+            # the other open reviews of notices that came through these copies: decided removed
+            st = self._state[post.id]
+            self._close([r for r in st.open if r is not req and sources.issuperset(
+                self._n_source[i] for i in self._attached[r.seq])], st)
+
+    def _close(self, reqs: list[ReviewRequest], st: _PostState) -> None:
+        """Decide the notices of open reviews ``reqs`` as removed now; withdraw those still
+        waiting (one under way finishes, its notices already decided)."""
+        for r in reqs:
+            self._decide_notices(self._attached[r.seq], True)
+            if self.queue.withdraw(r):
+                st.open.remove(r)
 
     def _done(self, req: ReviewRequest) -> None:
         st = self._state[req.post.id]
+        if not self.params.merge_notices:
+            self._done_own(req, st)
+            return
         if st.request is not req:
             return
         st.request = None
@@ -261,6 +290,16 @@ class NoticeAndTakedown(Policy):
         self._decide_notices(notices, False)
         st.round += 1
         if not self.params.renotify:
+            st.closed = True
+
+    def _done_own(self, req: ReviewRequest, st: _PostState) -> None:
+        """A review of its own notice is done (``merge_notices: false``)."""
+        st.open.remove(req)
+        if req.dropped or (req.removed and self.sim.is_removed(req.post)):
+            return  # the post came down: its notices were decided in on_removal
+        notices = self._attached[req.seq]
+        self._decide_notices(notices, req.removed)
+        if not req.removed and not self.params.renotify:
             st.closed = True
 
     def _decide_notices(self, notices: list[int], removed: bool) -> None:
@@ -280,6 +319,7 @@ class NoticeAndTakedown(Policy):
             open_ += self._attached.get(st.request.seq, [])
         st.pending = []
         self._decide_notices(open_, True)
+        self._close(list(st.open), st)
 
     # ------------------------------------------------------------------ outputs
     def notice_table(self) -> dict[str, np.ndarray]:

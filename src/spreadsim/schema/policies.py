@@ -270,6 +270,11 @@ class NoticeAndTakedownParams:
         0.01, "notice probability per exposed user (illegal categories); or {category: prob, legal: prob}",
         PerCategory(Probability(), ALL_CATEGORIES, 0.0, number_for=CATEGORIES))
     notice_threshold: int = param(1, "a post enters review at its k-th notice", Integer(lo=1))
+    merge_notices: bool = param(True, "a notice on a post already waiting for or under review "
+                                "joins that review (the queue counts posts); false: every notice "
+                                "is a review of its own (the queue counts notices, as the Code of "
+                                "Conduct monitoring counts notifications; needs notice_threshold 1)",
+                                Boolean())
     removal_prob: dict[str, float] = param(
         0.9, "probability that a review removes a notified illegal post; or {category: prob} (left out: 1)",
         PerCategory(Probability(), CATEGORIES, 1.0))
@@ -288,6 +293,12 @@ class NoticeAndTakedownParams:
     trusted_flaggers: TrustedFlaggers = param(
         defaults(TrustedFlaggers), "users whose notices count more (the DSA's trusted flaggers)",
         Section(TrustedFlaggers))
+
+    def validate(self, path: str) -> None:
+        if not self.merge_notices and self.notice_threshold != 1:
+            raise ConfigError(f"{path}.notice_threshold", self.notice_threshold,
+                              "must be 1 when merge_notices is false (every notice is a review "
+                              "of its own)")
 
 
 @dataclass(frozen=True)

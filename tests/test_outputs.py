@@ -90,9 +90,15 @@ def test_job_folders_become_one_table_per_point(tmp_path):
         reach = results["reach_mean"][results["job"] == j]
         assert (summary["reach_mean"][j], summary["reach_ci_low"][j], summary["reach_ci_high"][j]) \
             == mean_ci(reach)
+    for j in range(2):  # the share prevented: a ratio of the seeds' totals, in [0, 1]
+        sel = results["job"] == j
+        want = 1 - results["reach_total"][sel].sum() / results["reach_baseline_total"][sel].sum()
+        assert summary["prevented_share"][j] == pytest.approx(want)
+        assert 0 <= summary["prevented_share_ci_low"][j] <= summary["prevented_share_ci_high"][j] <= 1
     text = format_summary(summary, params)
-    assert text.splitlines()[0].split()[:3] == ["policy.latency_h", "config.seed", "n_seeds"]
-    assert len(text.splitlines()) == 3 and " inf " in text
+    # only the swept column (config.seed is 0 at every point), rows sorted: 1 before inf
+    assert text.splitlines()[0].split()[:2] == ["policy.latency_h", "n_seeds"]
+    assert [line.split()[0] for line in text.splitlines()[1:]] == ["1", "inf"]
 
 
 def test_only_hydra_files_are_cleaned_up(tmp_path):
@@ -109,3 +115,121 @@ def test_only_hydra_files_are_cleaned_up(tmp_path):
     (kept / "0" / DONE).write_text("x\n")
     assert not remove_if_only_hydra(kept) and (kept / "0" / DONE).is_file()
     assert not remove_if_only_hydra(tmp_path / "missing")
+
+
+def _summary(**params: list) -> dict[str, np.ndarray]:
+    n = len(next(iter(params.values())))
+    cols = {k: np.array(v, dtype=object if isinstance(v[0], str) else None) for k, v in params.items()}
+    cols["job"] = np.arange(n)
+    for c in ("n_seeds",):
+        cols[c] = np.full(n, 3)
+    for c in ("reach_mean", "reach_ci_low", "reach_ci_high", "prevented_mean", "prevented_share",
+              "prevented_share_ci_low", "prevented_share_ci_high"):
+        cols[c] = np.linspace(0.1, 0.9, n) * (1000 if c.startswith(("reach", "prevented_m")) else 1)
+    cols["path"] = np.array(["deadline"] * n, dtype=object)
+    return cols
+
+
+def test_console_table_shows_swept_columns_sorted_and_aligned():
+    path = "/a/rather/long/path/to/an/edge/list/file/edges.txt.gz"
+    summary = _summary(**{"policy.latency_h": [6.0, math.inf, 0.25, 24.0], "graph.path": [path] * 4,
+                          "graph.n": [300, 300, 300, 300]})
+    text = format_summary(summary, ["policy.latency_h", "graph.path", "graph.n"])
+    lines = text.splitlines()
+    assert path not in text and "graph.n" not in lines[0]  # set, not swept
+    assert [line.split()[0] for line in lines[1:]] == ["0.25", "6", "24", "inf"]  # numerically
+    assert len({len(line) for line in lines}) == 1  # one width for every line
+    header = lines[0]
+    for name in ("policy.latency_h", "n_seeds", "reach/post", "prevented share", "path"):
+        end = header.index(name) + len(name)  # right-aligned: each cell ends where its header does
+        assert all(line[end - 1] != " " and (end == len(line) or line[end] == " ")
+                   for line in lines[1:]), name
+    two = _summary(**{"policy": ["none", "fixed_latency"], "policy.latency_h": [1.0, 1.0]})
+    assert format_summary(two, ["policy", "policy.latency_h"]).splitlines()[1].split()[0] == "fixed_latency"
+
+
+def test_csv_floats_are_rounded_parquet_keeps_every_bit(tmp_path):
+    from spreadsim.outputs.io import CSV_DIGITS, read_table, write_table
+
+    x = np.array([555.8525000000001, 0.1 + 0.2, 1 / 3, math.inf, math.nan, 1e-300, 123456789.123456789])
+    write_table({"x": x, "n": np.arange(7)}, tmp_path / "t")
+    back = read_table(tmp_path / "t.parquet")["x"]
+    assert np.array_equal(back, x, equal_nan=True)  # Parquet: exact
+    text = (tmp_path / "t.csv").read_text().splitlines()
+    assert text[1:4] == ["555.8525,0", "0.3,1", "0.3333333333,2"]
+    assert text[4:6] == ["inf,3", "nan,4"] and text[7] == "123456789.1,6"
+    csv = read_table(tmp_path / "t.csv")["x"]
+    finite = np.isfinite(x)
+    assert np.allclose(csv[finite], x[finite], rtol=10.0 ** (1 - CSV_DIGITS), atol=0)
+
+
+def test_never_and_inf_are_one_number_in_the_tables(tmp_path):
+    """A swept latency given as ``never`` is recorded as inf (job.json, results, summary), the
+    same number as ``inf``; an earlier version's job.json with the word reads as inf too."""
+    import json
+
+    dirs = []
+    for j, lat in enumerate([1, "never"]):
+        d = tmp_path / str(j)
+        run_job(_job(math.inf if lat == "never" else lat), d, params={"policy.latency_h": lat}, job_num=j)
+        dirs.append(d)
+    assert json.loads((dirs[1] / JOB_FILE).read_text())["params"] == {"policy.latency_h": "inf"}
+    results, params = aggregate(dirs)
+    assert results["policy.latency_h"].dtype == np.float64
+    assert results["policy.latency_h"].tolist() == [1.0, 1.0, math.inf, math.inf]
+    job = json.loads((dirs[1] / JOB_FILE).read_text())
+    job["params"] = {"policy.latency_h": "never"}  # as an earlier version wrote it
+    (dirs[1] / JOB_FILE).write_text(json.dumps(job))
+    again, _ = aggregate(dirs)
+    assert again["policy.latency_h"].tolist() == [1.0, 1.0, math.inf, math.inf]
+    assert summarize_results(again, params)["policy.latency_h"].dtype == np.float64
+
+
+def test_code_of_conduct_figures_and_the_rounds_figures_in_the_summary():
+    import csv
+    from importlib import resources
+
+    from spreadsim.outputs.tables import COC_EXPERIMENTS, coc_targets
+
+    rows = {r["round"]: r for r in csv.DictReader(
+        (resources.files("spreadsim.data") / "code_of_conduct_rounds.csv").read_text().splitlines())}
+    conf = Path(__file__).resolve().parents[1] / "conf" / "experiment"
+    for name, round_ in COC_EXPERIMENTS.items():
+        # the experiment cites the round it reproduces (its header) and the data has it
+        assert f'row "{round_}"' in (conf / f"{name}.yaml").read_text()
+        t = coc_targets(name)
+        assert t == {"target_round": round_,
+                     "target_notice_reviewed_24h_share": float(rows[round_]["share_reviewed_within_24h"]),
+                     "target_notice_removed_share": float(rows[round_]["share_removed"])}
+    assert coc_targets("latency_sweep") == {} and coc_targets(None) == {}
+    rng = np.random.default_rng(0)
+    n = 6
+    reviewed, removed = rng.uniform(0.3, 0.6, n), rng.uniform(0.4, 0.7, n)
+    results = {"job": np.zeros(n, dtype=np.int64), "seed": np.arange(n),
+               "reach_mean": rng.uniform(10, 20, n), "reach_total": rng.uniform(100, 200, n),
+               "policy0_notice_and_takedown_notice_reviewed_24h_share": reviewed,
+               "policy0_notice_and_takedown_notice_removed_share": removed,
+               "path": np.array(["simulated"] * n, dtype=object),
+               **{k: np.array([v] * n, dtype=object if k == "target_round" else np.float64)
+                  for k, v in coc_targets("coc_2017").items()}}
+    summary = summarize_results(results, [])
+    assert (summary["notice_reviewed_24h_share_mean"][0], summary["notice_reviewed_24h_share_ci_low"][0],
+            summary["notice_reviewed_24h_share_ci_high"][0]) == mean_ci(reviewed)
+    assert summary["notice_removed_share_mean"][0] == mean_ci(removed)[0]
+    assert summary["target_round"][0] == "2017-06" and summary["target_notice_removed_share"][0] == 0.59
+    text = format_summary(summary, [])
+    assert "reviewed <= 24 h" in text and "monitoring round 2017-06" in text and "51.0%" in text
+
+
+def test_a_code_of_conduct_experiments_jobs_carry_the_rounds_figures(tmp_path):
+    """The experiment is read off the job's overrides (``experiment=coc_2016``, as the command
+    records them); any other experiment's tables have no target columns."""
+    run_job(_job(1.0), tmp_path / "coc", overrides=["experiment=coc_2016", "seeds=2"])
+    run_job(_job(1.0), tmp_path / "other", overrides=["experiment=single"])
+    results, params = aggregate([tmp_path / "coc"])
+    assert results["target_round"].tolist() == ["2016-12"] * 2
+    summary = summarize_results(results, params)
+    assert summary["target_notice_reviewed_24h_share"].tolist() == [0.40]
+    assert summary["target_notice_removed_share"].tolist() == [0.28]
+    other, _ = aggregate([tmp_path / "other"])
+    assert not any(k.startswith("target_") for k in other)

@@ -15,7 +15,8 @@ from typing import Any
 from spreadsim.outputs.columns import Table, plain, rows_to_columns
 from spreadsim.outputs.io import read_table
 from spreadsim.outputs.layout import DONE, JOB_FILE, RUNS
-from spreadsim.outputs.tables import SUMMARY_COLUMNS
+from spreadsim.outputs.tables import SUMMARY_COLUMNS, TARGET_COLUMNS, coc_targets
+from spreadsim.schema.values import swept_value
 
 __all__ = ["find_job_dirs", "aggregate"]
 
@@ -55,8 +56,11 @@ def aggregate(job_dirs: Iterable[str | os.PathLike[str]]) -> tuple[Table, list[s
     -------
     results : dict of str to numpy.ndarray
         The job's parameters as columns (named by their override key, e.g. ``policy.latency_h``;
-        ``config.<key>`` if the key is also a result column, e.g. ``config.seed``), then ``job``
-        and every column of the ``runs`` tables.
+        ``config.<key>`` if the key is also a result column, e.g. ``config.seed``; an hours value
+        given as text, ``never``, is the number, ``inf``: :func:`~spreadsim.schema.values.swept_value`),
+        then ``job`` and every column of the ``runs`` tables; for an experiment that reproduces a
+        Code of Conduct monitoring round (``experiment=coc_2017`` among the job's overrides), the
+        round's figures (:data:`~spreadsim.outputs.tables.TARGET_COLUMNS`).
     params : list of str
         The parameter column names.
     """
@@ -65,17 +69,31 @@ def aggregate(job_dirs: Iterable[str | os.PathLike[str]]) -> tuple[Table, list[s
     for d in map(Path, job_dirs):
         job = json.loads((d / JOB_FILE).read_text())
         runs = read_table(d / RUNS)
-        reserved = {"job", *runs, *SUMMARY_COLUMNS}
-        p = {(f"config.{k}" if k in reserved else k): _decode(v) for k, v in job["params"].items()}
+        reserved = {"job", *runs, *SUMMARY_COLUMNS, *TARGET_COLUMNS}
+        p = {(f"config.{k}" if k in reserved else k): _decode(k, v)
+             for k, v in job["params"].items()}
+        targets = coc_targets(_experiment(job.get("overrides") or []))
         params.extend(k for k in p if k not in params)
         n = len(runs["seed"])
         for i in range(n):
-            rows.append({**p, "job": job["job_num"], **{k: plain(v[i]) for k, v in runs.items()}})
+            rows.append({**p, "job": job["job_num"], **{k: plain(v[i]) for k, v in runs.items()},
+                         **targets})
     return rows_to_columns(rows), params
 
 
-def _decode(v: Any) -> Any:
-    """A parameter value from ``job.json`` (non-finite floats are stored as their repr)."""
+def _decode(key: str, v: Any) -> Any:
+    """A parameter value from ``job.json`` (non-finite floats are stored as their repr; an hours
+    value written as a word by an earlier version is its number)."""
     if isinstance(v, str) and v in ("inf", "-inf", "nan"):
         return float(v)
-    return v
+    return swept_value(key, v)
+
+
+def _experiment(overrides: Iterable[str]) -> str | None:
+    """The experiment a job's command-line overrides chose (``experiment=coc_2017``), if any."""
+    name = None
+    for o in overrides:
+        key, sep, value = str(o).partition("=")
+        if sep and key.lstrip("+~") == "experiment":
+            name = value
+    return name

@@ -262,8 +262,37 @@ GLOSSARY: tuple[Column, ...] = (
            "Lower end of the 95% t-interval of prevented_mean over seeds.", "baseline: true"),
     Column("prevented_ci_high", ("summary",), "users per post",
            "Upper end of the 95% t-interval of prevented_mean over seeds.", "baseline: true"),
-    Column("prevented_frac_mean", ("summary",), "share",
-           "Mean over seeds of reach_prevented_frac.", "baseline: true"),
+    Column("prevented_share", ("summary", "categories"), "share",
+           "Share of reach prevented: 1 - sum of reach_total / sum of reach_baseline_total over the "
+           "seeds, a ratio of totals (= 1 - reach_mean / reach_baseline_mean when every seed has "
+           "the same posts; categories: of the category's posts).", "baseline: true"),
+    Column("prevented_share_ci_low", ("summary", "categories"), "share",
+           "Lower end of the 95% interval of prevented_share (delta method for a paired ratio; on "
+           "the logit scale, inside [0, 1], when no seed's reach exceeds its twin's).",
+           "baseline: true"),
+    Column("prevented_share_ci_high", ("summary", "categories"), "share",
+           "Upper end of the 95% interval of prevented_share (delta method for a paired ratio; on "
+           "the logit scale, inside [0, 1], when no seed's reach exceeds its twin's).",
+           "baseline: true"),
+    *(Column(f"{prefix}{stem}{end}", ("summary",), "share", f"{what} {text}",
+             _NT + (" (several: prefixed with the policy's label)" if prefix else ""))
+      for prefix in ("", "policy<i>_")
+      for stem, text in (("notice_reviewed_24h_share", "of the share of notices reviewed within 24 h "
+                                                       "(the Code of Conduct's figure)."),
+                         ("notice_removed_share", "of the share of notices that led to removal "
+                                                  "(the Code of Conduct's figure)."))
+      for end, what in (("_mean", "Mean over seeds"),
+                        ("_ci_low", "Lower end of the 95% t-interval over seeds"),
+                        ("_ci_high", "Upper end of the 95% t-interval over seeds"))),
+    Column("target_round", ("results", "summary"), "text",
+           "The Code of Conduct monitoring round the experiment reproduces "
+           "(data/code_of_conduct_rounds.csv).", "experiment=coc_2016 or coc_2017"),
+    Column("target_notice_reviewed_24h_share", ("results", "summary"), "share",
+           "The monitoring round's share of notifications reviewed within 24 h.",
+           "experiment=coc_2016 or coc_2017"),
+    Column("target_notice_removed_share", ("results", "summary"), "share",
+           "The monitoring round's share of notifications that led to removal.",
+           "experiment=coc_2016 or coc_2017"),
     Column("removed_share_mean", ("summary",), "share", "Mean over seeds of removed_share."),
     # ---------------------------------------------------------------- categories
     Column("posts_per_seed", ("categories",), "posts", "Posts of the category per seed (mean)."),
@@ -283,7 +312,13 @@ GLOSSARY: tuple[Column, ...] = (
     Column("stat", ("calibration.json",), "text", "The statistic: mean or p95 of reach per illegal post."),
     Column("value", ("calibration.json",), "lever units",
            "The answer: the largest latency (hours) or smallest count keeping the statistic at or "
-           "below the target."),
+           "below the target (null, with ci_low and ci_high, when the data do not support one)."),
+    Column("supported", ("calibration.json",), "boolean",
+           "Whether the data support an answer: a lever value meets the target on average and both "
+           "ends of its 95% interval exist (false: the target lies inside the interval of every "
+           "evaluated value that meets it)."),
+    Column("points", ("calibration.json",), "list",
+           "The evaluated points: lever value, the statistic and its 95% t-interval, in lever order."),
     Column("path", ("calibration.json",), "text", "How the curve was computed (deadline or simulated)."),
     Column("seeds", ("calibration.json",), "seeds", "The paired seeds used at every lever value."),
     Column("feasible", ("calibration.json",), "boolean", "Whether some lever value meets the target."),

@@ -2,7 +2,9 @@
 
 A table is a plain ``dict`` of equally long 1-D numpy arrays (column name -> values), the shape
 :class:`~spreadsim.engine.simulation.RunResult` already uses. :func:`write_table` writes
-``<path>.parquet`` and ``<path>.csv``; each file is first written to a temporary file in the same
+``<path>.parquet`` (every float at full precision) and ``<path>.csv`` (floats rounded to
+:data:`CSV_DIGITS` significant digits, so a mean reads ``555.8525``, not
+``555.8525000000001``); each file is first written to a temporary file in the same
 folder and then moved into place with :func:`os.replace`, so a reader (or a sweep that resumes
 after a crash) never sees half a file.
 
@@ -35,10 +37,30 @@ import pyarrow.parquet as pq
 from spreadsim.errors import DataError, OutputError
 
 COMPRESSION = "zstd"
+#: significant digits of a float in a CSV file (the Parquet file keeps every bit)
+CSV_DIGITS = 10
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
-__all__ = ["write_table", "read_table", "atomic_write_bytes", "to_arrow", "canonical"]
+__all__ = ["CSV_DIGITS", "write_table", "read_table", "atomic_write_bytes", "to_arrow", "canonical",
+           "round_significant"]
+
+
+def round_significant(values: np.ndarray, digits: int = CSV_DIGITS) -> np.ndarray:
+    """Floats rounded to ``digits`` significant digits (NaN and infinities as they are).
+
+    >>> round_significant(np.array([555.8525000000001, 0.1 + 0.2, -1e-300, np.inf])).tolist()
+    [555.8525, 0.3, -1e-300, inf]
+    """
+    x = np.asarray(values, dtype=np.float64)
+    return np.array([float(f"{v:.{digits}g}") for v in x.tolist()], dtype=np.float64)
+
+
+def _csv_columns(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The columns as the CSV file holds them: floating-point ones rounded
+    (:func:`round_significant`)."""
+    return {k: (round_significant(v) if np.asarray(v).dtype.kind == "f" else v)
+            for k, v in columns.items()}
 
 
 def to_arrow(columns: Mapping[str, np.ndarray]) -> pa.Table:
@@ -131,14 +153,17 @@ def write_table(columns: Mapping[str, np.ndarray],
     Notes
     -----
     The Parquet file is byte-identical for identical input: no timestamps are stored, the
-    compression (zstd) and the writer options are fixed.
+    compression (zstd) and the writer options are fixed. It holds every float at full precision;
+    the CSV file rounds floats to :data:`CSV_DIGITS` significant digits (for reading, not for
+    computing on).
     """
     table = to_arrow(columns)
+    csv_table = to_arrow(_csv_columns(columns))
     base = Path(path_without_suffix)
     _atomic(base.with_name(base.name + ".parquet"),
             lambda tmp: pq.write_table(table, tmp, compression=COMPRESSION, version="2.6",
                                        data_page_version="1.0", write_statistics=True))
-    _atomic(base.with_name(base.name + ".csv"), lambda tmp: pacsv.write_csv(table, tmp))
+    _atomic(base.with_name(base.name + ".csv"), lambda tmp: pacsv.write_csv(csv_table, tmp))
 
 
 def read_table(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:

@@ -38,6 +38,7 @@ from spreadsim.runs.progress import SeedTicker, heartbeat, sweep_progress
 from spreadsim.runs.single import simulate
 from spreadsim.runs.tracecache import TraceCache
 from spreadsim.schema.config import SimConfig
+from spreadsim.schema.values import swept_value
 from spreadsim.version import __version__
 
 log = logging.getLogger("spreadsim.sweep")  # the name of these lines in every log (see runs.progress)
@@ -177,8 +178,10 @@ def run_job(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *,
     out_dir : path-like
         The job folder (created if missing).
     params : Mapping, optional
-        The job's parameter values (override key -> value), recorded in ``job.json`` and turned
-        into columns by :func:`aggregate`.
+        The job's parameter values (override key -> value), recorded in ``job.json`` (an hours
+        value given as text is recorded as its number, ``never`` as ``inf``:
+        :func:`~spreadsim.schema.values.swept_value`) and turned into columns by
+        :func:`~spreadsim.outputs.aggregate.aggregate`.
     overrides : sequence of str
         The job's command-line overrides, recorded as they were given.
     job_num : int
@@ -297,7 +300,8 @@ def _write_job(spec: JobSpec, cfg: Mapping[str, Any], out: Path, digest: str,
         n_t = len(r.series["time_h"])
         series.append({"seed": np.full(n_t, s, dtype=np.int64), **r.series})
     job = {"job_num": int(job_num), "overrides": list(overrides),
-           "params": _canonical(dict(params or {})), "config": _canonical(cfg),
+           "params": _canonical({k: swept_value(k, v) for k, v in (params or {}).items()}),
+           "config": _canonical(cfg),
            "config_hash": digest, "version": __version__}
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -7,11 +7,13 @@ engine reads, with the same one-line errors as every other field.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from spreadsim.dists import DECAY_KINDS, DELAY_KINDS, Duration
-from spreadsim.schema.checks import check_keys, choice, mapping, number, require
+from spreadsim.errors import ConfigError
+from spreadsim.schema.checks import INF_WORDS, check_keys, choice, mapping, number, require
 from spreadsim.schema.fields import Custom
 
 #: feed-delay kernels and their parameters (hours; ``sigma`` and ``gamma`` have no unit)
@@ -85,6 +87,25 @@ def duration(path: str, value: Any) -> Duration:
                    lo_open=k in ("mean_h", "median_h"), unit="" if k == "sigma" else "hours")
             for k in names]
     return Duration(dist, *vals)
+
+
+def swept_value(key: str, value: Any) -> Any:
+    """A swept parameter's value as the tables record it: the value of an hours field (a dotted
+    key ending in ``_h``, such as ``policy.latency_h``) given as text (``never``, ``inf``, ``1e3``)
+    is the number the schema reads from it (``never`` and ``inf`` are both ``math.inf``), so a
+    swept list such as ``1,6,never`` is one numeric column; anything else is kept as it is.
+
+    >>> swept_value("policy.latency_h", "never"), swept_value("policy", "none")
+    (inf, 'none')
+    """
+    if not (isinstance(value, str) and str(key).rsplit(".", 1)[-1].endswith("_h")):
+        return value
+    if value.strip().lower() in INF_WORDS and value.strip().lower() != "none":
+        return math.inf
+    try:
+        return number(str(key), value, allow_inf=True)
+    except ConfigError:
+        return value
 
 
 def _forms(params: dict[str, tuple[str, ...]], key: str) -> str:

@@ -88,3 +88,38 @@ def test_count_calibration_finds_the_smallest_head_count():
     assert curve[cal.value] <= target
     assert curve[cal.value - 1] > target  # bisection evaluated the neighbour below
     assert "smallest policy.moderators" in cal.line()
+
+
+def test_a_target_inside_every_interval_is_not_supported_by_the_data(tmp_path):
+    """No notices, so the moderators change nothing: reach is the same at every head-count, and a
+    target equal to its mean lies inside the 95% interval of every count. The answer says so and
+    lists the evaluated points, instead of a count with a NaN bound (calibration.json: null)."""
+    import json
+
+    from spreadsim.runs.calibration import run_calibration
+
+    cfg = {"graph": {"kind": "barabasi_albert", "n": 400, "m": 2, "seed": 5},
+           "scenario": {"illegal_posts": 6, "uploaders": 3, "horizon_h": 72.0},
+           "policy": {"name": "notice_and_takedown", "moderators": 1, "notice_prob": 0.0}}
+    seeds = range(3)
+    mean = calibrate_count(cfg, seeds, 0.0, lo=1, hi=1).curve["reach"][0]
+    cal = calibrate_count(cfg, seeds, mean, lo=1, hi=4)
+    assert cal.feasible and not cal.supported
+    curve = cal.curve
+    assert all(m == mean and lo < mean < hi for m, lo, hi in
+               zip(curve["reach"], curve["ci_low"], curve["ci_high"], strict=True))
+    line = cal.line()
+    assert "not supported by the data" in line and "nan" not in line
+    assert all(f"{x:.4g}: " in line for x in curve["lever"])  # the evaluated points
+    run_calibration({**cfg, "seeds": 3, "calibration": {"target": mean, "lever": "policy.moderators",
+                                                        "min": 1, "max": 4}}, tmp_path)
+    answer = json.loads((tmp_path / "calibration.json").read_text())
+    assert answer["supported"] is False and answer["feasible"] is True
+    assert answer["value"] is None and answer["ci_low"] is None and answer["ci_high"] is None
+    assert [p["lever"] for p in answer["points"]] == curve["lever"]
+    assert "nan" not in json.dumps(answer).lower()
+
+
+def test_a_supported_answer_has_both_ends():
+    cal = calibrate_latency(_cfg(), seeds=range(6), target=10.0, max_latency_h=100.0)
+    assert cal.supported and "not supported" not in cal.line()

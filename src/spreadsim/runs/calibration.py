@@ -15,6 +15,12 @@ reach per post, averaged over seeds) against the lever:
 The 95% confidence interval inverts the pointwise t-interval of the curve: the lower end is the
 largest latency whose upper confidence bound is still at or below the target, the upper end the
 largest latency whose lower bound is (for counts the other way round).
+
+When an end of that interval does not exist within the search range (the target lies inside the
+95% interval of the statistic at every evaluated lever value that meets it on average: no value
+is shown to keep reach at or below the target), the answer is **not supported by the data**: it
+says so and lists the evaluated points instead of a value with an open (NaN) bound
+(:attr:`Calibration.supported`).
 """
 
 from __future__ import annotations
@@ -65,11 +71,30 @@ class Calibration:
     curve: dict[str, list[float]] = field(default_factory=dict)
     feasible: bool = True
 
+    @property
+    def supported(self) -> bool:
+        """Whether the data support an answer: a lever value meets the target on average and both
+        ends of its 95% interval exist within the search range."""
+        return self.feasible and all(math.isfinite(v) for v in (self.value, self.ci_low, self.ci_high))
+
+    def points(self) -> str:
+        """The evaluated points, ``lever: statistic [95% CI]``, in the lever's order."""
+        c = self.curve
+        return "; ".join(f"{x:.4g}: {m:.4g} [{lo:.4g}, {hi:.4g}]" for x, m, lo, hi in
+                         zip(c.get("lever", []), c.get("reach", []), c.get("ci_low", []),
+                             c.get("ci_high", []), strict=True))
+
     def line(self) -> str:
         """The answer in one line."""
         if not self.feasible:
             return (f"no {self.lever} keeps {self.stat} reach per post <= {self.target:g} "
                     f"({self.seeds} seeds, {self.path} path)")
+        if not self.supported:
+            return (f"{self.lever} keeping {self.stat} reach per post <= {self.target:g}: not "
+                    f"supported by the data: the target lies inside the 95% interval of every "
+                    f"evaluated {self.lever} that meets it on average ({self.seeds} paired seeds; "
+                    f"{self.path} path); evaluated {self.lever}: {self.stat} reach per post "
+                    f"[95% CI]: {self.points()}")
         word = "largest" if "latency" in self.lever else "smallest"
         return (f"{word} {self.lever} keeping {self.stat} reach per post <= {self.target:g}: "
                 f"{self.value:.4g} (95% CI {self.ci_low:.4g} to {self.ci_high:.4g}; {self.seeds} "
@@ -277,13 +302,23 @@ def run_calibration(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *, 
     table = {settings.lever: curve["lever"], f"reach_{res.stat}": curve["reach"],
              "ci_low": curve["ci_low"], "ci_high": curve["ci_high"]}
     write_table(table, out / CALIBRATION_TABLE)
-    answer = {"lever": res.lever, "target": res.target, "stat": res.stat, "value": res.value,
-              "ci_low": res.ci_low, "ci_high": res.ci_high, "path": res.path, "seeds": list(spec.seeds),
-              "feasible": res.feasible, "line": res.line(), "version": __version__}
+    # an answer the data do not support has no value (null), not one with a NaN bound
+    value, ci_low, ci_high = ((res.value, res.ci_low, res.ci_high) if res.supported
+                              else (None, None, None))
+    answer = {"lever": res.lever, "target": res.target, "stat": res.stat, "value": value,
+              "ci_low": ci_low, "ci_high": ci_high, "path": res.path, "seeds": list(spec.seeds),
+              "feasible": res.feasible, "supported": res.supported,
+              "points": [dict(zip(("lever", "reach", "ci_low", "ci_high"), row, strict=True))
+                         for row in zip(*(curve[k].tolist() for k in ("lever", "reach", "ci_low",
+                                                                      "ci_high")), strict=True)],
+              "line": res.line(), "version": __version__}
     atomic_write_bytes(out / CALIBRATION_FILE,
                        (json.dumps(canonical(answer), indent=2) + "\n").encode())
-    files = plot_calibration(res.curve, lever=res.lever, target=res.target, value=res.value,
-                             ci_low=res.ci_low, ci_high=res.ci_high, stat=res.stat,
+    nan = math.nan
+    files = plot_calibration(res.curve, lever=res.lever, target=res.target,
+                             value=res.value if res.supported else nan,
+                             ci_low=res.ci_low if res.supported else nan,
+                             ci_high=res.ci_high if res.supported else nan, stat=res.stat,
                              path=out / CALIBRATION_PLOT, svg=svg)
     shown = [f for f in files if f.suffix == (".svg" if svg else ".png")]
     path = "deadline" if res.path.startswith("deadline") else "simulated"

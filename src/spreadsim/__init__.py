@@ -3,7 +3,8 @@
 The longer illegal material stays online, the greater its reach: spreadsim turns that sentence
 into numbers. A SimPy discrete-event engine propagates posts across social graphs (compact CSR
 arrays built from NetworkX generators or edge lists) while configurable removal policies act on
-them. Use :func:`simulate` from Python, or the ``spreadsim`` command (a Hydra app).
+them. Use :func:`simulate` (one run) and :func:`sweep` (a sweep of paired seeds, as pandas
+DataFrames) from Python, or the ``spreadsim`` command (a Hydra app).
 
 The layers, each a subpackage that imports only the ones listed before it:
 
@@ -32,7 +33,8 @@ from spreadsim.version import __version__
 #: the public API, imported on first use: name -> module
 _API = {"SimConfig": "spreadsim.schema.config", "Post": "spreadsim.engine.records",
         "RunResult": "spreadsim.engine.records", "Simulation": "spreadsim.engine.simulation",
-        "simulate": "spreadsim.runs.single", "load_config": "spreadsim.runs.jobspec"}
+        "simulate": "spreadsim.runs.single", "load_config": "spreadsim.runs.jobspec",
+        "sweep": "spreadsim.runs.sweep"}
 
 
 def __getattr__(name: str) -> Any:
@@ -42,4 +44,4 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["ConfigError", "DataError", "Post", "RunResult", "SimConfig", "Simulation", "load_config",
-           "simulate", "__version__"]
+           "simulate", "sweep", "__version__"]

@@ -6,9 +6,12 @@ Plain records with no behaviour, imported by the engine, the policies and the me
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,16 @@ class RunResult:
     # single copies removed (per_copy semantics, ``Simulation.remove_copy``): (time, post id,
     # the user whose share it was, cause)
     copy_removals: list[tuple[float, int, int, str]] = field(default_factory=list)
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """The run's tables as pandas DataFrames: ``posts``, ``series``, ``summary`` (one row),
+        ``exposures`` when the run was traced, and each policy table by its name."""
+        import pandas as pd
+
+        named = {"posts": self.posts, "series": self.series,
+                 **({"exposures": self.exposures} if self.exposures else {}), **self.tables}
+        return {"summary": pd.DataFrame([self.summary]),
+                **{k: pd.DataFrame({c: np.asarray(v) for c, v in t.items()}) for k, t in named.items()}}
 
 
 class Catalog:

@@ -15,9 +15,23 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from spreadsim.app.console import command_line, compile_note, graph_line, label_own_lines
 from spreadsim.app.messages import exception_line
-from spreadsim.app.sweepcheck import check_sweep, expected_jobs, sweep_hash
-from spreadsim.app.task import MAIN_PID_ENV, PREEXISTING, config_text, task_container
+from spreadsim.app.sweepcheck import (
+    check_default_sweep,
+    check_sweep,
+    expected_jobs,
+    sweep_hash,
+    swept_keys,
+)
+from spreadsim.app.task import (
+    MAIN_PID_ENV,
+    PREEXISTING,
+    config_text,
+    experiment_name,
+    print_answer,
+    task_container,
+)
 from spreadsim.errors import ConfigError, DataError
 from spreadsim.outputs.aggregate import find_job_dirs
 from spreadsim.outputs.io import atomic_write_bytes
@@ -30,14 +44,13 @@ from spreadsim.outputs.layout import (
     remove_aggregates,
     remove_if_only_hydra,
 )
-from spreadsim.outputs.sweep_outputs import write_sweep_outputs
-from spreadsim.outputs.tables import format_summary
+from spreadsim.outputs.sweep_outputs import write_outputs
 from spreadsim.runs.job import remove_job_files
 from spreadsim.runs.jobspec import InvalidConfig, SweepFailed, check_job_config
 from spreadsim.runs.sweeplock import acquire_sweep_lock
 
 __all__ = ["LOG_FAILURES", "AggregateCallback", "cleanup_failed_sweep", "output_dir",
-           "quiet_log_errors"]
+           "quiet_log_errors", "is_multirun"]
 
 log = logging.getLogger(__name__)
 
@@ -83,18 +96,27 @@ class AggregateCallback(Callback):
         if Path(_ACTIVE["run_dir"]).exists():  # (a folder the user made is kept on failure)
             PREEXISTING.add(str(Path(_ACTIVE["run_dir"]).absolute()))
         try:
-            check_job_config(task_container(config))
+            plain = task_container(config)
+            check_job_config(plain)
+            _ACTIVE["graph"] = graph_line(plain)  # (the run uses this very graph)
         except (ConfigError, DataError) as e:
             raise InvalidConfig(str(e)) from None
+        _start_lines(f"{_ACTIVE['graph']}; outputs -> {_ACTIVE['run_dir']}")
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         quiet_log_errors()
         os.environ[MAIN_PID_ENV] = str(os.getpid())  # workers end when this process is gone
         _ACTIVE["sweep_dir"] = str(config.hydra.sweep.dir)
         _ACTIVE["job_name"] = str(config.hydra.job.name)
+        label_own_lines()
         tic = time.perf_counter()
         try:
+            check_default_sweep(config)
             check_sweep(config)
+            swept_graph = any(k.lstrip("+~").split(".")[0].split("/")[0] in ("graph", "platforms")
+                              for k in swept_keys(config))
+            _ACTIVE["graph"] = ("graph: swept (see the summary)" if swept_graph
+                                else graph_line(task_container(config)))
         except (ConfigError, DataError) as e:
             raise InvalidConfig(str(e)) from None
         n = expected_jobs(config)
@@ -112,10 +134,11 @@ class AggregateCallback(Callback):
         except (OSError, DataError) as e:  # (Hydra would turn an Exception into a warning)
             raise SweepFailed(f"cannot write the sweep folder {sweep_dir}: "
                               f"{exception_line(e)}") from None
-        log.info("sweep: %s jobs x %s seeds -> %s", "?" if n is None else n,
-                 config.get("seeds"), sweep_dir)
+        _start_lines(f"{_ACTIVE['graph']}; {'?' if n is None else n} jobs x "
+                     f"{config.get('seeds')} seeds; outputs -> {sweep_dir}")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        label_own_lines()  # (the basic launcher's jobs configured their own logging)
         sweep_dir = Path(str(config.hydra.sweep.dir))
         try:
             self._aggregate(config, sweep_dir)
@@ -129,28 +152,41 @@ class AggregateCallback(Callback):
             _ACTIVE.pop("sweep_dir", None)
             for f in sorted(sweep_dir.glob("*/calibration.json")):
                 sys.stdout.write(f"{f.parent.name}: {json.loads(f.read_text())['line']}\n")
+                sys.stdout.write(f"report: {(f.parent / REPORT_FILE).resolve()}\n")
             sys.stdout.flush()
             return
         expected = expected_jobs(config)
         dirs = find_job_dirs(sweep_dir, expected)
         svg = bool((config.get("plots") or {}).get("svg", False))
-        summary, params = write_sweep_outputs(sweep_dir, dirs, svg=svg,
-                                              config_text=config_text(config))
+        outputs = write_outputs(sweep_dir, dirs, svg=svg, config_text=config_text(config),
+                                experiment=experiment_name(config), command=command_line(),
+                                graph=_ACTIVE.get("graph"))
         _ACTIVE.pop("sweep_dir", None)
         if expected is not None and len(dirs) == expected:  # complete: the traces are not needed
             shutil.rmtree(sweep_dir / CACHE_DIR, ignore_errors=True)
         start = _ACTIVE.pop("start", None)
         took = f" in {time.time() - start:.1f} s" if start is not None else ""
         log.info("sweep finished%s: %d jobs aggregated into %s", took, len(dirs), sweep_dir)
-        sys.stdout.write(format_summary(summary, params))
-        sys.stdout.write(f"report: {(sweep_dir / REPORT_FILE).resolve()}\n")
-        sys.stdout.write(f"results: {sweep_dir.resolve()}\n")
-        sys.stdout.flush()
+        print_answer(outputs, sweep_dir)
 
 
 def output_dir() -> str | None:
     """The current sweep's (or single run's) output folder, for messages."""
     return _ACTIVE.get("sweep_dir") or _ACTIVE.get("run_dir")
+
+
+def is_multirun() -> bool:
+    """Whether this process runs a sweep (its folder is :func:`output_dir`)."""
+    return "sweep_dir" in _ACTIVE or "run_dir" not in _ACTIVE
+
+
+def _start_lines(line: str) -> None:
+    """The line at start (the graph, where the outputs go) and, on a first run, the note that
+    the kernel compiles."""
+    log.info("%s", line)
+    note = compile_note()
+    if note is not None:
+        log.info("%s", note)
 
 
 def _make_dirs(path: Path) -> list[Path]:

@@ -24,7 +24,8 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from spreadsim.app.callback import LOG_FAILURES, cleanup_failed_sweep, output_dir
+from spreadsim.app.callback import LOG_FAILURES, cleanup_failed_sweep, is_multirun, output_dir
+from spreadsim.app.console import resume_line
 from spreadsim.app.messages import exception_line, group_override_message, hydra_error_message
 from spreadsim.app.task import hydra_job
 from spreadsim.errors import ConfigError, DataError, OutputError
@@ -34,6 +35,8 @@ EXIT_BAD_INPUT = 2
 #: the exit status of a run or sweep that failed for another reason (an output folder that cannot
 #: be written, a sweep folder held by another sweep, a failed aggregation, an unexpected error)
 EXIT_FAILED = 1
+#: the exit status of a command interrupted with Ctrl-C (SIGINT), as a shell gives it
+EXIT_INTERRUPTED = 130
 
 __all__ = ["console", "main", "hydra_error_message"]
 
@@ -97,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         from spreadsim.runs.validation import main as validate_main
 
         raise SystemExit(validate_main(args[1:]))
+    if args[:1] == ["dsa-delays"]:  # spreadsim dsa-delays FILES... [--platform ...]: removal delays from the DSA
+        from spreadsim.fit.dsa_cli import main as dsa_main  # Transparency Database, fitted
+
+        raise SystemExit(dsa_main(args[1:]))
     if args[:1] == ["app"]:  # spreadsim app [--port N] [--export FILE.html]: the what-if page
         from spreadsim.web.server import main as app_main
 
@@ -111,6 +118,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.stderr = _DropHydraJobErrorLines(real_stderr)
     try:
         _app()
+    except KeyboardInterrupt:
+        sys.stderr = real_stderr
+        _interrupted(args)
     except InvalidConfig as e:
         sys.stderr = real_stderr
         _fail(str(e))
@@ -159,6 +169,25 @@ def main(argv: Sequence[str] | None = None) -> None:
             os.environ.pop("HYDRA_FULL_ERROR", None)
     if LOG_FAILURES:  # the command succeeded, but its log file could not be written
         sys.stderr.write(f"spreadsim: warning: {LOG_FAILURES[0]}\n")
+
+
+def _interrupted(args: Sequence[str]) -> NoReturn:
+    """Ctrl-C: one line saying how to resume (or run again), exit status 130, no traceback.
+    The sweep folder keeps its finished jobs; the sweep lock is released."""
+    folder, multirun = output_dir(), is_multirun()
+    try:
+        cleanup_failed_sweep()
+    except Exception:  # noqa: BLE001 - the line below still says how to go on
+        pass
+    if folder is not None and not os.path.isabs(folder):
+        folder = os.path.abspath(folder)
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+    sys.stderr.write(f"spreadsim: {resume_line(args, folder, multirun)}\n")
+    sys.stderr.flush()
+    raise SystemExit(EXIT_INTERRUPTED)
 
 
 def _os_error(e: BaseException) -> OSError | None:

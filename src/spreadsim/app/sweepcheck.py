@@ -40,8 +40,8 @@ from spreadsim.outputs.io import canonical
 from spreadsim.runs.jobspec import PRESENTATION_KEYS, InvalidConfig, check_job_config
 from spreadsim.version import __version__
 
-__all__ = ["MAX_CHECKED_JOBS", "check_sweep", "expected_jobs", "job_configs", "sweep_hash", "sweep_jobs",
-           "sweep_lists"]
+__all__ = ["MAX_CHECKED_JOBS", "check_default_sweep", "check_sweep", "expected_jobs", "job_configs",
+           "sweep_hash", "sweep_jobs", "sweep_lists", "swept_keys"]
 
 #: sweeps up to this many jobs have every job checked (a few ms a job once composed)
 MAX_CHECKED_JOBS = 500
@@ -255,3 +255,49 @@ def check_sweep(config: DictConfig) -> None:
         else:
             for s in itertools.chain.from_iterable(plan.value_lists):
                 _check(cfg, [plan.parsed[s]])
+
+
+def swept_keys(config: DictConfig) -> list[str]:
+    """The keys the sweep gives more than one value."""
+    return [k for k, v in sweep_lists(config).items() if len(v) > 1]
+
+
+def _example(v: object) -> str:
+    if isinstance(v, int):
+        return f"{v},{2 * v},{4 * v}" if v else "0,1,2"
+    return f"{v:g},{2 * v:g},{4 * v:g}" if isinstance(v, float) and v else "0,1,2"
+
+
+def check_default_sweep(config: DictConfig) -> None:
+    """Refuse, in one line that says what to do, an experiment's sweep over a key of the policy
+    that the command line's policy does not have (``spreadsim policy=notice_and_takedown``: the
+    default experiment sweeps ``policy.latency_h``).
+
+    Raises
+    ------
+    InvalidConfig
+        Naming the experiment, the swept key, the policy, and a command that runs.
+    """
+    params = config.hydra.sweeper.get("params") or {}
+    policy = config.get("policy")
+    if not params or not isinstance(policy, DictConfig):
+        return  # (a stack of policies or none: the job's own check names a bad key)
+    given = {o.key_or_group for o in _parser().parse_overrides(
+        [str(o) for o in config.hydra.overrides.task])}
+    choices = config.hydra.runtime.get("choices") or {}
+    experiment = str(choices.get("experiment"))
+    name = str(policy.get("name"))
+    for key in map(str, params):
+        sub = key.removeprefix("policy.")
+        if sub == key or "." in sub or sub in policy or key in given:
+            continue
+        which = (f"experiment {experiment}" if "experiment" in given
+                 else f"the default experiment ({experiment})")
+        numbers = [str(k) for k, v in policy.items()
+                   if isinstance(v, int | float) and not isinstance(v, bool)]
+        hint = (f" or sweep one of its keys: spreadsim policy={name} experiment=single "
+                f"hydra.mode=MULTIRUN policy.{numbers[0]}={_example(policy[numbers[0]])} (its numeric keys: "
+                f"{', '.join(numbers)})" if numbers else "")
+        raise InvalidConfig(f"{which} sweeps {key}, which the {name} policy does not have; "
+                            f"choose experiment=single for one run of it,{hint}")
+

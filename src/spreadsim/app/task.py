@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
 import sys
@@ -17,17 +18,20 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
+from spreadsim.app.console import command_line, graph_line, mark_compiled
 from spreadsim.app.messages import first_line
 from spreadsim.errors import ConfigError, DataError, OutputError
-from spreadsim.outputs.layout import CACHE_DIR, remove_if_only_hydra
+from spreadsim.outputs.answer import calibration_answer
+from spreadsim.outputs.layout import CACHE_DIR, CALIBRATION_FILE, REPORT_FILE, remove_if_only_hydra
 from spreadsim.outputs.report import config_yaml
-from spreadsim.outputs.sweep_outputs import write_sweep_outputs
+from spreadsim.outputs.sweep_outputs import Outputs, write_outputs
 from spreadsim.outputs.tables import format_summary
 from spreadsim.runs.calibration import run_calibration
 from spreadsim.runs.job import remove_job_files, run_job
 from spreadsim.runs.jobspec import JobError
 
-__all__ = ["config_text", "hydra_job", "override_params", "task_container"]
+__all__ = ["config_text", "experiment_name", "hydra_job", "override_params", "print_answer",
+           "task_container"]
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +104,28 @@ def config_text(config: DictConfig) -> str:
     return "\n".join(head) + ("\n" if head else "") + body
 
 
+def experiment_name(config: DictConfig | None = None) -> str | None:
+    """The experiment Hydra composed (``latency_sweep``, ``coc_2017``...), if any."""
+    try:
+        choices = (config.hydra.runtime.choices if config is not None and "hydra" in config
+                   else HydraConfig.get().runtime.choices)
+        name = choices.get("experiment")
+    except Exception:  # noqa: BLE001 - outside a Hydra run: no experiment
+        return None
+    return None if name is None else str(name)
+
+
+def print_answer(outputs: Outputs, folder: Path) -> None:
+    """What a finished run or sweep prints: the summary table, the answer block, where the
+    report and the results are."""
+    sys.stdout.write(format_summary(outputs.summary, outputs.params))
+    sys.stdout.write(outputs.answer.text())
+    sys.stdout.write(f"report: {outputs.report.resolve()}\n")
+    sys.stdout.write(f"results: {folder.resolve()}\n")
+    sys.stdout.flush()
+    mark_compiled()
+
+
 def _is_param(override: Any) -> bool:
     key = override.key_or_group
     return not (override.is_delete() or key.startswith("hydra") or key == "experiment"
@@ -164,10 +190,13 @@ def hydra_job(cfg: DictConfig) -> None:
         plain = task_container(cfg)
         svg = bool((plain.get("plots") or {}).get("svg", False))
         if plain.get("calibration") is not None:
-            cal = run_calibration(plain, out, svg=svg, config_text=config_text(cfg))
-            sys.stdout.write(cal.line() + "\n")
-            sys.stdout.write(f"results: {out}\n")
+            run_calibration(plain, out, svg=svg, config_text=config_text(cfg))
+            said = calibration_answer(json.loads((out / CALIBRATION_FILE).read_text()))
+            sys.stdout.write(said.text())
+            sys.stdout.write(f"report: {(out / REPORT_FILE).resolve()}\n")
+            sys.stdout.write(f"results: {out.resolve()}\n")
             sys.stdout.flush()
+            mark_compiled()
             return
         params = override_params(overrides, cfg)
         job_num = int(hc.job.num) if multirun else 0
@@ -181,9 +210,9 @@ def hydra_job(cfg: DictConfig) -> None:
         raise JobError(str(e)) from None
     if not multirun:
         try:
-            summary, params_ = write_sweep_outputs(out, [out], svg=svg,
-                                                   config_text=config_text(cfg),
-                                                   title=f"spreadsim run: {out}")
+            outputs = write_outputs(out, [out], svg=svg, config_text=config_text(cfg),
+                                    experiment=experiment_name(), command=command_line(),
+                                    graph=graph_line(plain))
         except Exception as e:
             try:  # a run that failed leaves none of its results behind
                 remove_job_files(out)
@@ -194,6 +223,4 @@ def hydra_job(cfg: DictConfig) -> None:
                 raise
             raise OutputError(f"run {out}: aggregation failed: {type(e).__name__}: "
                               f"{first_line(str(e))}") from None
-        sys.stdout.write(format_summary(summary, params_))
-        sys.stdout.write(f"results: {out}\n")
-        sys.stdout.flush()
+        print_answer(outputs, out)

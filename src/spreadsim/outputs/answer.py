@@ -295,8 +295,12 @@ def notice_answer(summary: Mapping[str, np.ndarray],
                 text += f" vs {_pct(rt)}"
         label = labels[i] if i < len(labels) and len(reviewed) > 1 else ""
         sentences.append((f"{label}: " if label else "") + text + ".")
-    question = ("Does the modelled notice queue reproduce the monitoring round: the share of "
-                "notices reviewed within 24 h and the share that led to removal?")
+    if any(math.isfinite(r[3]) for r in reviewed):
+        question = ("Does the modelled notice queue reproduce the monitoring round: the share of "
+                    "notices reviewed within 24 h and the share that led to removal?")
+    else:
+        question = ("What share of notices does the queue review within 24 h, and what share "
+                    "leads to removal?")
     return Answer("notice", question, sentences[0], tuple(sentences[1:]))
 
 

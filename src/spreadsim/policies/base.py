@@ -24,10 +24,11 @@ triggers at upload), after which its exposures leave the event queue again. Rand
 from the policy's own named stream (``self.key``), so adding a policy never shifts the spread's
 draws.
 
-Add a policy: declare its parameters as a section in :mod:`spreadsim.schema.policies` (and in
-``POLICY_PARAMS``), subclass :class:`Policy` with its ``name`` and ``params_class`` (the instance
-then reads the checked section as ``self.params``), register it in :data:`POLICIES` and add
-``"policy/<name>.yaml"`` to :func:`spreadsim.schema.catalog.generated_sections`.
+Add a policy (docs/design.md, How to add a policy): declare its parameters as a section in
+:mod:`spreadsim.schema.policies` (and in ``POLICY_PARAMS``; ``python -m spreadsim.schema.yaml``
+then writes ``conf/policy/<name>.yaml``), subclass :class:`Policy` with its ``name`` and
+``params_class`` (the instance then reads the checked section as ``self.params``), register it in
+``spreadsim.policies.POLICIES``, and test it.
 """
 
 from __future__ import annotations

@@ -90,11 +90,11 @@ class Calibration:
             return (f"no {self.lever} keeps {self.stat} reach per post <= {self.target:g} "
                     f"({self.seeds} seeds, {self.path} path)")
         if not self.supported:
-            return (f"{self.lever} keeping {self.stat} reach per post <= {self.target:g}: not "
-                    f"supported by the data: the target lies inside the 95% interval of every "
-                    f"evaluated {self.lever} that meets it on average ({self.seeds} paired seeds; "
-                    f"{self.path} path); evaluated {self.lever}: {self.stat} reach per post "
-                    f"[95% CI]: {self.points()}")
+            return (f"not supported by the data: the target ({self.stat} reach per post <= "
+                    f"{self.target:g}) lies inside the 95% interval of every evaluated {self.lever} "
+                    f"that meets it on average, so no {self.lever} is shown to keep reach under it "
+                    f"({self.seeds} paired seeds; {self.path} path); evaluated {self.lever}: "
+                    f"{self.stat} reach per post [95% CI]: {self.points()}")
         word = "largest" if "latency" in self.lever else "smallest"
         return (f"{word} {self.lever} keeping {self.stat} reach per post <= {self.target:g}: "
                 f"{self.value:.4g} (95% CI {self.ci_low:.4g} to {self.ci_high:.4g}; {self.seeds} "

@@ -34,7 +34,7 @@ from spreadsim.version import __version__
 _API = {"SimConfig": "spreadsim.schema.config", "Post": "spreadsim.engine.records",
         "RunResult": "spreadsim.engine.records", "Simulation": "spreadsim.engine.simulation",
         "simulate": "spreadsim.runs.single", "load_config": "spreadsim.runs.jobspec",
-        "sweep": "spreadsim.runs.sweep"}
+        "sweep": "spreadsim.runs.sweep", "fit_cascades": "spreadsim.fit.cascades"}
 
 
 def __getattr__(name: str) -> Any:
@@ -44,4 +44,4 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["ConfigError", "DataError", "Post", "RunResult", "SimConfig", "Simulation", "load_config",
-           "simulate", "sweep", "__version__"]
+           "simulate", "sweep", "fit_cascades", "__version__"]

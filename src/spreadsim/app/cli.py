@@ -100,8 +100,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         from spreadsim.runs.validation import main as validate_main
 
         raise SystemExit(validate_main(args[1:]))
-    if args[:1] == ["dsa-delays"]:  # spreadsim dsa-delays FILES... [--platform ...]: removal delays from the DSA
-        from spreadsim.fit.dsa_cli import main as dsa_main  # Transparency Database, fitted
+    if args[:1] == ["fit"]:  # spreadsim fit FILE ...: observed cascades -> a spread config
+        from spreadsim.fit.cli import main as fit_main
+
+        raise SystemExit(fit_main(args[1:]))
+    if args[:1] == ["dsa-delays"]:  # spreadsim dsa-delays FILES...: removal delays of DSA statements of reasons
+        from spreadsim.fit.dsa_cli import main as dsa_main
 
         raise SystemExit(dsa_main(args[1:]))
     if args[:1] == ["app"]:  # spreadsim app [--port N] [--export FILE.html]: the what-if page

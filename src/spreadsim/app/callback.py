@@ -92,6 +92,7 @@ class AggregateCallback(Callback):
         quiet_log_errors()  # (Hydra has configured the job's logging by now)
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        label_own_lines()  # (Hydra's own logging is in place until the job's starts)
         _ACTIVE["run_dir"] = str(config.hydra.run.dir)
         if Path(_ACTIVE["run_dir"]).exists():  # (a folder the user made is kept on failure)
             PREEXISTING.add(str(Path(_ACTIVE["run_dir"]).absolute()))

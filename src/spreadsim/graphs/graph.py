@@ -150,11 +150,11 @@ class Graph:
 
     def describe(self) -> str:
         """One line for a reader: users, arcs, what loading dropped and the isolated users
-        (``polblogs.txt: 1,224 users, 19,022 arcs (directed); dropped 3 self-loops and 65
+        (``polblogs.txt: 1,224 users, 19,022 arcs (directed); dropped 3 self-loops, 65
         duplicate arcs; 0 isolated users``)."""
-        kind = "directed" if self.directed else "undirected, both arcs of each edge"
+        kind = "directed" if self.directed else "undirected"
         return (f"{self.name}: {self.n:,} users, {self.num_arcs:,} arcs ({kind}); dropped "
-                f"{self.dropped_self_loops:,} self-loops and {self.dropped_duplicates:,} duplicate "
+                f"{self.dropped_self_loops:,} self-loops, {self.dropped_duplicates:,} duplicate "
                 f"{'arcs' if self.directed else 'edges'}; {self.isolated_users:,} isolated users")
 
     def __repr__(self) -> str:

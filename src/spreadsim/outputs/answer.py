@@ -85,13 +85,15 @@ def fmt_number(x: Any) -> str:
     if math.isinf(f):
         return "inf" if f > 0 else "-inf"
     a = abs(f)
+    if f == int(f) and a < 1e15:
+        return f"{int(f):,}"
     if a >= 100:
         return f"{f:,.0f}"
     if a >= 10:
         return f"{f:.1f}"
     if a >= 1:
         return f"{f:.2f}"
-    return "0" if a == 0 else f"{f:.2g}"
+    return f"{f:.2g}"
 
 
 def _pct(x: float) -> str:
@@ -340,7 +342,7 @@ def platforms_answer(results: Mapping[str, np.ndarray], config: Mapping[str, Any
         parts.append(f"{name} {fmt_number(r[0])} users ({_ci(r[1], r[2])})")
         crossing.append(f"onto {name}: {fmt_number(c[0])} illegal cross-posts per run "
                         f"({_ci(c[1], c[2])}), {fmt_number(blocked)} blocked by hash matching, "
-                        f"the rest reaching {fmt_number(reach)} users")
+                        f"the others reaching {fmt_number(reach)} users in all")
     table = {k: np.array(v, dtype=object if k == "platform" else np.float64)
              for k, v in rows.items()}
     question = ("How far does illegal content reach on each platform, and how much do users "

@@ -29,7 +29,7 @@ __all__ = ["versions", "config_yaml", "render_report", "write_report", "SECTIONS
 
 SECTIONS = ("answer", "summary", "plots", "config", "seeds", "path", "versions")
 #: the output glossary (every column of every table): the documentation page, by its name in the repository
-GLOSSARY = "docs/glossary.md"
+GLOSSARY = "docs/reference/glossary.md"
 _PACKAGES = ("spreadsim", "numpy", "networkx", "simpy", "hydra-core", "numba", "scipy", "pyarrow",
              "matplotlib")
 
@@ -128,15 +128,19 @@ def _cell(v: Any) -> tuple[str, bool]:
 
 
 def _table(columns: Mapping[str, np.ndarray], *, swept: Sequence[str] = (),
-           units: Mapping[str, str] | None = None) -> str:
+           units: Mapping[str, str] | None = None,
+           meanings: Mapping[str, str] | None = None) -> str:
     """An HTML table in a horizontally scrolling box (it never widens the page); the ``swept``
-    columns marked as swept and a unit under each header that ``units`` gives one."""
+    columns marked as swept, a unit under each header that ``units`` gives one and its meaning
+    as the header's tooltip."""
     names = list(columns)
     n = len(next(iter(columns.values()))) if names else 0
-    units = units or {}
+    units, meanings = units or {}, meanings or {}
     head = []
     for c in names:
-        cls = ' class="swept" title="swept"' if c in swept else ""
+        cls = ' class="swept"' if c in swept else ""
+        if meanings.get(c):
+            cls += f' title="{html.escape(meanings[c])}"'
         label = html.escape(c) + (" (swept)" if c in swept else "")
         unit = f'<span class="unit">{html.escape(units[c])}</span>' if units.get(c) else ""
         head.append(f"<th{cls}>{label}{unit}</th>")
@@ -174,6 +178,7 @@ def render_report(*, title: str, config_text: str, summary: Mapping[str, np.ndar
                   meta: Mapping[str, str] | None = None,
                   tables: Sequence[tuple[str, Mapping[str, np.ndarray]]] = (),
                   swept: Sequence[str] = (), units: Mapping[str, str] | None = None,
+                  meanings: Mapping[str, str] | None = None,
                   glossary: str | None = GLOSSARY) -> str:
     """The report as an HTML string.
 
@@ -215,7 +220,9 @@ def render_report(*, title: str, config_text: str, summary: Mapping[str, np.ndar
     swept : sequence of str
         The summary's swept columns (marked as swept).
     units : mapping of str to str, optional
-        A unit per summary column, shown under its header.
+        A unit per summary column, shown under its header (:mod:`spreadsim.outputs.glossary`).
+    meanings : mapping of str to str, optional
+        A sentence per summary column, the header's tooltip.
     glossary : str, optional
         The output glossary's address (relative), linked above the summary.
 
@@ -253,7 +260,7 @@ def render_report(*, title: str, config_text: str, summary: Mapping[str, np.ndar
         parts.append(f'<p>One row per sweep point; every column is explained in the output glossary, <a href="'
                      f'{html.escape(glossary)}">{html.escape(glossary)}</a> in spreadsim\'s '
                      "documentation.</p>")
-    parts.append(_table(summary, swept=swept, units=units))
+    parts.append(_table(summary, swept=swept, units=units, meanings=meanings))
     parts.append("</section>")
     parts.append('<section id="plots"><h2>Plots</h2>')
     parts.extend(_figure(Path(p)) for p in plots)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from spreadsim.errors import DataError, OutputError
+from spreadsim.outputs import glossary
 from spreadsim.outputs import plots as P
 from spreadsim.outputs.aggregate import aggregate
 from spreadsim.outputs.answer import Answer, answer, describe_point
@@ -35,7 +36,7 @@ from spreadsim.outputs.layout import (
     remove_aggregates,
 )
 from spreadsim.outputs.report import config_yaml, write_report
-from spreadsim.outputs.tables import category_table, summarize_results
+from spreadsim.outputs.tables import category_table, summarize_results, swept_params
 from spreadsim.version import __version__
 
 __all__ = ["Outputs", "write_outputs", "write_sweep_outputs", "mean_reach_over_time",
@@ -160,11 +161,6 @@ def graph_of_config(config: Mapping[str, Any]) -> str:
     return one(config.get("graph"))
 
 
-def _swept(summary: Mapping[str, np.ndarray], params: list[str]) -> list[str]:
-    """The parameters that take more than one value (those the sweep varies)."""
-    return [p for p in params if p in summary and len({repr(v) for v in summary[p].tolist()}) > 1]
-
-
 def _write_sweep_outputs(out: Path, dirs: list[Path], *, svg: bool, config_text: str | None,
                          title: str | None, meta: Mapping[str, str | None]) -> Outputs:
     results, params = aggregate(dirs)
@@ -178,7 +174,7 @@ def _write_sweep_outputs(out: Path, dirs: list[Path], *, svg: bool, config_text:
     write_table(cats, out / CATEGORIES)
     job = json.loads((dirs[0] / JOB_FILE).read_text())
     config = job.get("config") or {}
-    swept = _swept(summary, params)
+    swept = swept_params(summary, params)
     labels = (P.point_labels(summary, swept) if swept
               else [describe_point(config)] * len(summary["job"]))
     files = P.plot_reach_vs_latency(summary, out / PLOT_FILE, params=params, svg=svg, labels=labels)
@@ -213,5 +209,8 @@ def _write_sweep_outputs(out: Path, dirs: list[Path], *, svg: bool, config_text:
                           seeds=sorted(set(results["seed"].tolist())), paths=paths,
                           answer=said.sentence, experiment=meta.get("experiment"),
                           question=said.question, details=said.details, meta=info,
-                          tables=tables, swept=swept)
+                          tables=tables, swept=swept,
+                          units={c: glossary.unit(SUMMARY, c, params) for c in summary
+                                 if c not in params},  # (a parameter's unit is its key's)
+                          meanings={c: glossary.meaning(SUMMARY, c, params) for c in summary})
     return Outputs(summary, params, said, report)

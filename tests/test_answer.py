@@ -1,0 +1,138 @@
+"""Every experiment states its answer (spreadsim.outputs.answer), and the plots of a sweep and of a
+single run draw without a warning, on a symmetric-log latency axis with 'never' in its place."""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+
+import matplotlib
+import numpy as np
+import pytest
+
+from spreadsim.outputs.answer import (
+    calibration_answer,
+    describe_point,
+    fmt_latency,
+    fmt_number,
+    latency_answer,
+)
+from spreadsim.outputs.io import read_table
+from spreadsim.outputs.plots import LatencyAxis
+from spreadsim.outputs.stats import mean_ci
+from spreadsim.outputs.sweep_outputs import write_outputs
+from spreadsim.runs.job import run_job
+
+LATENCIES = [0.0, 1.0, 6.0, 24.0, math.inf]
+
+
+def _cfg(latency: float) -> dict:
+    return {"graph": {"kind": "barabasi_albert", "n": 800, "m": 3, "seed": 7},
+            "scenario": {"illegal_posts": 6, "legal_posts": 2, "uploaders": 4, "horizon_h": 200},
+            "policy": {"name": "fixed_latency", "latency_h": latency},
+            "seed": 0, "seeds": 4, "baseline": True}
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    """A real latency sweep (5 points x 4 paired seeds) and a single run's folder, each
+    aggregated with every warning recorded."""
+    tmp = tmp_path_factory.mktemp("answer")
+    dirs = []
+    for j, lat in enumerate(LATENCIES):
+        run_job(_cfg(lat), tmp / str(j), params={"policy.latency_h": lat}, job_num=j,
+                cache_dir=tmp / ".cache")
+        dirs.append(tmp / str(j))
+    single = tmp_path_factory.mktemp("single")
+    run_job(_cfg(6.0), single)
+    caught = {}
+    outputs = {}
+    for name, out, folders in (("sweep", tmp, dirs), ("single", single, [single])):
+        with warnings.catch_warnings(record=True) as w, \
+                matplotlib.rc_context({"svg.fonttype": "none"}):  # (titles as text in the SVG)
+            warnings.simplefilter("always")
+            outputs[name] = write_outputs(out, folders, svg=True, experiment="latency_sweep",
+                                          command="spreadsim seeds=4", graph="test graph")
+        caught[name] = [f"{x.category.__name__}: {x.message}" for x in w]
+    return {"dir": tmp, "single_dir": single, "outputs": outputs, "warnings": caught}
+
+
+def test_plotting_a_sweep_or_a_single_run_emits_no_warning(sweep):
+    assert sweep["warnings"] == {"sweep": [], "single": []}
+
+
+def test_latency_sweep_answer_is_the_longest_latency_preventing_half(sweep):
+    o = sweep["outputs"]["sweep"]
+    summary = read_table(sweep["dir"] / "summary")
+    results = read_table(sweep["dir"] / "results")
+    lat = summary["policy.latency_h"]
+    # the rule, computed here from the tables: the longest finite latency > 0 whose share of
+    # reach prevented is at least one half
+    ok = [i for i in range(len(lat)) if 0 < lat[i] < math.inf and summary["prevented_share"][i] >= 0.5]
+    i = max(ok, key=lambda k: lat[k])
+    m, lo, hi = mean_ci(results["reach_mean"][results["job"] == summary["job"][i]])
+    assert o.answer.kind == "latency"
+    never = summary["reach_mean"][np.isinf(lat)][0]
+    want = (f"Reach per illegal post: {fmt_number(m)} users (95% CI {fmt_number(lo)} to "
+            f"{fmt_number(hi)}) at {fmt_latency(lat[i])} vs {fmt_number(never)} if never removed; "
+            f"a {fmt_latency(lat[i])} deadline prevents ")
+    assert o.answer.sentence.startswith(want), o.answer.sentence
+    share = f"{100 * summary['prevented_share'][i]:.1f}%"
+    assert share in o.answer.sentence and "95% CI" in o.answer.sentence.split("prevents")[1]
+    text = o.answer.text()
+    assert text.startswith("question: How much reach per illegal post") and "\nanswer:   " in text
+
+
+def test_single_run_answer_and_plot_say_what_the_point_is(sweep):
+    o = sweep["outputs"]["single"]
+    assert o.answer.kind == "points"
+    assert describe_point(_cfg(6.0)) == "fixed_latency (latency_h=6)"
+    assert "with fixed_latency (latency_h=6)" in o.answer.sentence
+    assert re.search(r"\d+(\.\d+)?% of the reach \(95% CI [\d.]+% to [\d.]+%\) prevented",
+                     o.answer.sentence), o.answer.sentence
+    svg = (sweep["single_dir"] / "reach_vs_latency.svg").read_text()
+    assert "one run point" in svg and "fixed_latency (latency_h=6)" in svg
+    assert "sweep point" not in svg and "job 0" not in svg
+
+
+def test_latency_axis_is_symlog_with_never_at_its_own_tick():
+    import matplotlib.pyplot as plt
+
+    lat = np.array([0, 0.25, 1, 6, 24, 168, math.inf])
+    axis = LatencyAxis(lat)
+    fig, ax = plt.subplots()
+    try:
+        xs = axis.map(lat)
+        ax.plot(xs, np.arange(len(xs)))
+        axis.decorate(ax, xs, "policy.latency_h")
+        assert ax.get_xscale() == "symlog"
+        labels = [t.get_text() for t in ax.get_xticklabels()]
+        assert labels == ["0", "0.25", "1", "6", "24", "168", "never"]
+        ticks = ax.get_xticks()
+        assert ticks[0] == 0 and ticks[-1] == pytest.approx(1680)  # one decade beyond 168 h
+        # on screen each decade is as wide as the next: the axis is logarithmic above 0.25 h
+        px = ax.transData.transform(np.c_[[1, 10, 100], [0, 0, 0]])[:, 0]
+        assert px[2] - px[1] == pytest.approx(px[1] - px[0], rel=1e-6)
+        assert "symmetric log" in ax.get_xlabel()
+    finally:
+        plt.close(fig)
+
+
+def test_calibration_answer_reads_the_record():
+    record = {"lever": "policy.latency_h", "target": 50.0, "stat": "mean",
+              "line": "largest policy.latency_h keeping mean reach per post <= 50: 7.042 "
+                      "(95% CI 4.158 to 720; 3 paired seeds; deadline path)"}
+    a = calibration_answer(record)
+    assert a.question == ("What is the largest policy.latency_h that keeps mean reach per illegal "
+                          "post at or below 50 users?")
+    assert a.sentence.startswith("Largest policy.latency_h keeping") and a.sentence.endswith(".")
+
+
+def test_answer_leaves_out_a_column_the_summary_lacks():
+    summary = {"job": np.array([0, 1]), "policy.latency_h": np.array([6.0, math.inf]),
+               "reach_mean": np.array([40.0, 500.0]), "reach_ci_low": np.array([30.0, 400.0]),
+               "reach_ci_high": np.array([50.0, 600.0])}
+    a = latency_answer(summary, "policy.latency_h", ["policy.latency_h"])
+    assert a.sentence == ("Reach per illegal post: 40 users (95% CI 30 to 50) at 6 h vs 500 if "
+                          "never removed.")

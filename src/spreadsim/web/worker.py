@@ -1,0 +1,64 @@
+"""One worker thread that runs the page's computations, newest request of each tab first.
+
+Every computation runs in the same thread (the engine's work arrays, the pinned graph and the
+trace cache are used from one thread only), one at a time. Each request names its tab and a
+sequence number that grows with every change the tab makes; a request still waiting when a newer
+one of its tab arrives is dropped without running (its caller gets :data:`SUPERSEDED`), and the
+page ignores any answer older than its latest request. A computation that has started runs to
+its end (the engine cannot be interrupted), so a tab waits at most for one stale computation.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+__all__ = ["SUPERSEDED", "Worker"]
+
+#: what a dropped request returns
+SUPERSEDED = object()
+#: tabs remembered at most (the oldest are forgotten: a forgotten tab's next request just runs)
+MAX_TABS = 1000
+
+
+class Worker:
+    """Runs functions in one thread, dropping a tab's requests that a newer one superseded."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spreadsim-app")
+        self._latest: OrderedDict[str, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _is_latest(self, tab: str | None, seq: int) -> bool:
+        with self._lock:
+            return tab is None or self._latest.get(tab, seq) <= seq
+
+    def submit(self, tab: str | None, seq: int, fn: Callable[..., Any], *args: Any,
+               **kwargs: Any) -> Future[Any]:
+        """Run ``fn(*args, **kwargs)`` in the worker thread, unless a request of ``tab`` with a
+        higher ``seq`` comes before it starts (the future then holds :data:`SUPERSEDED`).
+        ``tab=None``: never superseded."""
+        with self._lock:
+            if tab is not None:
+                if self._latest.get(tab, seq) > seq:  # an older request arriving late
+                    done: Future[Any] = Future()
+                    done.set_result(SUPERSEDED)
+                    return done
+                self._latest[tab] = seq
+                self._latest.move_to_end(tab)
+                while len(self._latest) > MAX_TABS:
+                    self._latest.popitem(last=False)
+
+        def run() -> Any:
+            if not self._is_latest(tab, seq):
+                return SUPERSEDED
+            return fn(*args, **kwargs)
+
+        return self._pool.submit(run)
+
+    def close(self) -> None:
+        """Stop taking work; queued work is dropped, the running computation ends."""
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -31,6 +31,16 @@ def test_mean_ci_is_the_t_interval(values):
     assert lo <= lo90 <= hi90 <= hi
 
 
+def test_mean_ci_is_cut_to_the_bounds_of_the_mean():
+    values = [0.0, 0.0, 0.0, 9.0]  # skewed: the t interval reaches below 0
+    m, lo, hi = mean_ci(values)
+    assert lo < 0
+    assert mean_ci(values, bounds=(0.0, None)) == (m, 0.0, hi)
+    assert mean_ci([0.9, 1.0, 0.2], bounds=(0.0, 1.0))[2] == 1.0
+    x = [0.5, 0.6, 0.55, 0.52]
+    assert mean_ci(x, bounds=(0.0, 1.0)) == mean_ci(x)  # not binding
+
+
 def test_mean_ci_leaves_out_values_that_are_not_finite():
     assert mean_ci([1.0, math.nan, 3.0, math.inf]) == mean_ci([1.0, 3.0])
     m, lo, hi = mean_ci([2.0, math.nan])
@@ -89,7 +99,11 @@ def test_job_folders_become_one_table_per_point(tmp_path):
     for j in range(2):
         reach = results["reach_mean"][results["job"] == j]
         assert (summary["reach_mean"][j], summary["reach_ci_low"][j], summary["reach_ci_high"][j]) \
-            == mean_ci(reach)
+            == mean_ci(reach, bounds=(0.0, None))  # reach is never negative
+        assert summary["reach_ci_low"][j] == max(0.0, mean_ci(reach)[1])
+        prevented = results["reach_prevented_mean"][results["job"] == j]
+        assert (prevented >= 0).all()  # a deadline: so is the interval of its mean
+        assert summary["prevented_ci_low"][j] == max(0.0, mean_ci(prevented)[1])
     for j in range(2):  # the share prevented: a ratio of the seeds' totals, in [0, 1]
         sel = results["job"] == j
         want = 1 - results["reach_total"][sel].sum() / results["reach_baseline_total"][sel].sum()
@@ -214,7 +228,7 @@ def test_code_of_conduct_figures_and_the_rounds_figures_in_the_summary():
                   for k, v in coc_targets("coc_2017").items()}}
     summary = summarize_results(results, [])
     assert (summary["notice_reviewed_24h_share_mean"][0], summary["notice_reviewed_24h_share_ci_low"][0],
-            summary["notice_reviewed_24h_share_ci_high"][0]) == mean_ci(reviewed)
+            summary["notice_reviewed_24h_share_ci_high"][0]) == mean_ci(reviewed, bounds=(0.0, 1.0))
     assert summary["notice_removed_share_mean"][0] == mean_ci(removed)[0]
     assert summary["target_round"][0] == "2017-06" and summary["target_notice_removed_share"][0] == 0.59
     text = format_summary(summary, [])

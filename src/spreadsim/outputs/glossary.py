@@ -252,14 +252,15 @@ GLOSSARY: tuple[Column, ...] = (
            "Mean over seeds of each seed's mean reach per illegal post (categories: of the "
            "category's posts)."),
     Column("reach_ci_low", ("summary", "categories"), "users per post",
-           "Lower end of the 95% t-interval of reach_mean over seeds."),
+           "Lower end of the 95% t-interval of reach_mean over seeds (not below 0: reach is never negative)."),
     Column("reach_ci_high", ("summary", "categories"), "users per post",
            "Upper end of the 95% t-interval of reach_mean over seeds."),
     Column("prevented_mean", ("summary",), "users per post",
            "Mean over seeds of the paired difference reach_baseline_mean - reach_mean.",
            "baseline: true"),
     Column("prevented_ci_low", ("summary",), "users per post",
-           "Lower end of the 95% t-interval of prevented_mean over seeds.", "baseline: true"),
+           "Lower end of the 95% t-interval of prevented_mean over seeds (not below 0 when no seed's "
+           "prevented reach is, as under every deadline).", "baseline: true"),
     Column("prevented_ci_high", ("summary",), "users per post",
            "Upper end of the 95% t-interval of prevented_mean over seeds.", "baseline: true"),
     Column("prevented_share", ("summary", "categories"), "share",
@@ -282,8 +283,8 @@ GLOSSARY: tuple[Column, ...] = (
                          ("notice_removed_share", "of the share of notices that led to removal "
                                                   "(the Code of Conduct's figure)."))
       for end, what in (("_mean", "Mean over seeds"),
-                        ("_ci_low", "Lower end of the 95% t-interval over seeds"),
-                        ("_ci_high", "Upper end of the 95% t-interval over seeds"))),
+                        ("_ci_low", "Lower end of the 95% t-interval (cut to [0, 1]) over seeds"),
+                        ("_ci_high", "Upper end of the 95% t-interval (cut to [0, 1]) over seeds"))),
     Column("target_round", ("results", "summary"), "text",
            "The Code of Conduct monitoring round the experiment reproduces "
            "(data/code_of_conduct_rounds.csv).", "experiment=coc_2016 or coc_2017"),

@@ -3,7 +3,8 @@
 Every interval spreadsim reports comes from here:
 
 * :func:`mean_ci`: a mean over seeds (reach per post, reach prevented per post, a policy's share
-  per seed, an SLA calibration's curve) and its two-sided Student t interval;
+  per seed, an SLA calibration's curve) and its two-sided Student t interval, cut to the range
+  the mean is known to lie in (``bounds``: reach is never negative, a share lies in [0, 1]);
 * :func:`share_prevented_ci`: the share of reach prevented, ``1 - sum(reach) / sum(paired
   baseline reach)`` over the seeds (a ratio of means), with a delta-method interval for a paired
   ratio (on the logit scale when every seed's reach is at most its twin's, so that the interval
@@ -21,7 +22,8 @@ from scipy.special import stdtrit  # the t quantile; far lighter to import than 
 __all__ = ["mean_ci", "nanmean", "share_prevented_ci"]
 
 
-def mean_ci(values: Any, level: float = 0.95) -> tuple[float, float, float]:
+def mean_ci(values: Any, level: float = 0.95,
+            bounds: tuple[float | None, float | None] = (None, None)) -> tuple[float, float, float]:
     """Mean of the finite values and its two-sided t confidence interval.
 
     Parameters
@@ -30,6 +32,10 @@ def mean_ci(values: Any, level: float = 0.95) -> tuple[float, float, float]:
         One value per seed; NaN and infinite values are left out.
     level : float
         The confidence level.
+    bounds : (low, high), optional
+        The range the true mean is known to lie in (reach is never negative, a share lies in
+        [0, 1]): the interval is cut to it (None: no bound). Cutting an interval to the values
+        its parameter can take never removes the truth from it, so its coverage is kept.
 
     Returns
     -------
@@ -41,6 +47,8 @@ def mean_ci(values: Any, level: float = 0.95) -> tuple[float, float, float]:
     >>> m, lo, hi = mean_ci([1.0, 2.0, 3.0])
     >>> m, round(lo, 3), round(hi, 3)
     (2.0, -0.484, 4.484)
+    >>> mean_ci([1.0, 2.0, 3.0], bounds=(0.0, None))[1]
+    0.0
     """
     x = np.asarray(values, dtype=np.float64)
     x = x[np.isfinite(x)]
@@ -51,7 +59,12 @@ def mean_ci(values: Any, level: float = 0.95) -> tuple[float, float, float]:
     if n == 1:
         return m, math.nan, math.nan
     half = _t_quantile(n, level) * float(x.std(ddof=1)) / math.sqrt(n)
-    return m, m - half, m + half
+    lo, hi = m - half, m + half
+    if bounds[0] is not None:
+        lo = max(lo, bounds[0])
+    if bounds[1] is not None:
+        hi = min(hi, bounds[1])
+    return m, lo, hi
 
 
 def nanmean(values: Any) -> float:

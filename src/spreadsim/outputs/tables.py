@@ -1,8 +1,10 @@
 """A sweep's tables: one row per sweep point (:func:`summarize_results`), one row per point and
 content category (:func:`category_table`), and the summary as text (:func:`format_summary`).
 
-Means over paired seeds come with 95% t intervals (:func:`spreadsim.outputs.stats.mean_ci`); the
-share of reach prevented is a ratio of totals over the seeds with its own interval
+Means over paired seeds come with 95% t intervals (:func:`spreadsim.outputs.stats.mean_ci`), cut
+to the values the mean can take (reach per post is never negative, a share lies in [0, 1], reach
+prevented is not negative when no seed's is, as under every deadline); the share of reach
+prevented is a ratio of totals over the seeds with its own interval
 (:func:`spreadsim.outputs.stats.share_prevented_ci`).
 """
 
@@ -38,6 +40,10 @@ COC_EXPERIMENTS = {"coc_2016": "2016-12", "coc_2017": "2017-06"}
 TARGET_COLUMNS = {"target_round": "round",
                   "target_notice_reviewed_24h_share": "share_reviewed_within_24h",
                   "target_notice_removed_share": "share_removed"}
+
+#: what the true mean of reach per post and of a share can be: the t intervals are cut to it
+REACH_BOUNDS: tuple[float | None, float | None] = (0.0, None)
+SHARE_BOUNDS: tuple[float | None, float | None] = (0.0, 1.0)
 
 __all__ = ["SUMMARY_COLUMNS", "NOTICE_FIGURES", "COC_EXPERIMENTS", "TARGET_COLUMNS",
            "summarize_results", "category_table", "format_summary", "swept_params",
@@ -115,8 +121,11 @@ def summarize_results(results: Mapping[str, np.ndarray], params: Sequence[str]) 
         def col(name: str, sel: np.ndarray = sel) -> np.ndarray:
             return np.asarray(results.get(name, nan)[sel], dtype=np.float64)
 
-        m, lo, hi = mean_ci(col("reach_mean"))
-        pm, plo, phi = mean_ci(col("reach_prevented_mean"))
+        m, lo, hi = mean_ci(col("reach_mean"), bounds=REACH_BOUNDS)
+        prevented = col("reach_prevented_mean")
+        # no seed with negative prevention (as under every deadline): the mean is not negative
+        pm, plo, phi = mean_ci(prevented, bounds=(0.0, None) if np.all(prevented[np.isfinite(
+            prevented)] >= 0) else (None, None))
         share, slo, shi = share_prevented_ci(col("reach_total"), col("reach_baseline_total"))
         row: dict[str, Any] = {k: plain(results[k][first]) for k in params}
         row.update({
@@ -131,7 +140,7 @@ def summarize_results(results: Mapping[str, np.ndarray], params: Sequence[str]) 
             else "-",
         })
         for src, stem in notice.items():
-            fm, flo, fhi = mean_ci(col(src))
+            fm, flo, fhi = mean_ci(col(src), bounds=SHARE_BOUNDS)
             row.update({f"{stem}_mean": fm, f"{stem}_ci_low": flo, f"{stem}_ci_high": fhi})
         row.update({c: plain(results[c][first]) for c in targets})
         rows.append(row)
@@ -179,7 +188,7 @@ def category_table(results: Mapping[str, np.ndarray], params: Sequence[str],
                     totals.append(float(reach.sum()))
                     base_totals.append(float(np.asarray(p["reach_baseline"][sel], dtype=np.float64)
                                              .sum()) if "reach_baseline" in p else math.nan)
-            m, lo, hi = mean_ci(per_seed)
+            m, lo, hi = mean_ci(per_seed, bounds=REACH_BOUNDS)
             share, slo, shi = share_prevented_ci(totals, base_totals)
             removed = ~np.isnan(np.asarray(p["removal_time_h"][in_cat], dtype=np.float64))
             delay = (p["removal_time_h"] - p["upload_time_h"])[in_cat][removed]

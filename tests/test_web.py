@@ -1,0 +1,356 @@
+"""The what-if page's server (spreadsim.web) through Starlette's TestClient, on a small world:
+controls generated from the schema, the page's numbers equal to the Python API's and the command
+line's, bad input answered with 4xx and the schema's one-line message (the server answers the
+next request), independent tabs, superseded requests dropped, and the static export."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+import spreadsim
+from spreadsim.errors import ConfigError
+from spreadsim.outputs.answer import fmt_number
+from spreadsim.runs.jobspec import check_job_config
+from spreadsim.schema.fields import describe
+from spreadsim.schema.policies import MAX_MODERATORS, FixedLatencyParams, TrustedFlaggers
+from spreadsim.web.compute import Evaluator, Limits
+from spreadsim.web.controls import LATENCY_GRID_H, control_key, default_settings, job_config
+from spreadsim.web.export import STATIC, parse_grid, write_export
+from spreadsim.web.server import MAX_BODY_BYTES, create_app, main
+from spreadsim.web.text import CONFIG_DIR, EXPERIMENT
+from spreadsim.web.worker import SUPERSEDED, Worker
+
+ROOT = Path(__file__).resolve().parents[1]
+#: a small world, so that every point is quick
+SMALL = {"graph.n": 600, "graph.m": 3, "scenario.illegal_posts": 8, "scenario.legal_posts": 4,
+         "scenario.uploaders": 3, "seeds": 4}
+
+
+@pytest.fixture(scope="module")
+def evaluator(tmp_path_factory):
+    ev = Evaluator(tmp_path_factory.mktemp("app"))
+    yield ev
+    ev.close()
+
+
+@pytest.fixture(scope="module")
+def client(evaluator):
+    app = create_app(initial=SMALL, evaluator=evaluator, warm_up=False)
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        yield c
+
+
+def post(client, settings, tab="t", seq=0):
+    return client.post("/api/evaluate", json={"tab": tab, "seq": seq, "settings": settings})
+
+
+def small(**over):
+    return {**default_settings(), **SMALL, **over}
+
+
+# ----------------------------------------------------------------------------- the command
+
+
+def test_spreadsim_app_starts_and_prints_its_address(tmp_path):
+    """``spreadsim app`` listens on 127.0.0.1 (a free port), prints where, and serves the page."""
+    proc = subprocess.Popen([sys.executable, "-m", "spreadsim.app.cli", "app", "--no-browser",
+                             "--set", "graph.n=300", "--set", "seeds=2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        line = proc.stdout.readline()
+        url = re.search(r"(http://127\.0\.0\.1:\d+/)", line).group(1)
+        got = httpx.get(url + "api/controls", timeout=30).json()
+        assert got["initial"]["graph.n"] == 300 and got["initial"]["seeds"] == 2
+        assert "/static/app.js" in httpx.get(url, timeout=30).text
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+# ----------------------------------------------------------------------------- controls
+
+
+def test_controls_come_from_the_schema(client):
+    c = client.get("/api/controls").json()
+    assert c["initial"]["graph.n"] == 600
+    fixed = {s["key"]: s for s in c["controls"]["deadline"]["policies"][0]["controls"]}
+    info = {i.name: i for i in describe(FixedLatencyParams)}
+    lat = fixed["fixed_latency.latency_h"]
+    assert (lat["kind"], lat["min"], lat["max"], lat["allow_inf"], lat["unit"]) == ("number", 0.0, None, True, "hours")
+    assert lat["help"] == info["latency_h"].help and lat["default"] == info["latency_h"].default
+    assert lat["allowed"] == info["latency_h"].check.text()
+    prob = fixed["fixed_latency.removal_prob"]
+    assert (prob["min"], prob["max"]) == (0.0, 1.0)
+    stack = {p["name"]: {s["key"]: s for s in p["controls"]} for p in c["controls"]["stack"]}
+    assert set(stack) == {"notice_and_takedown", "automated_detection", "reupload", "hash_matching"}
+    mods = stack["notice_and_takedown"]["notice_and_takedown.moderators"]
+    assert (mods["kind"], mods["min"], mods["max"]) == ("integer", 1, MAX_MODERATORS)
+    tf = stack["notice_and_takedown"]["notice_and_takedown.trusted_flaggers.fraction"]
+    assert tf["help"] == {i.name: i for i in describe(TrustedFlaggers)}["fraction"].help
+    assert stack["notice_and_takedown"]["notice_and_takedown.review_time"]["kind"] == "yaml"
+    assert {"automated_detection.recall", "automated_detection.precision"} <= set(stack["automated_detection"])
+    assert "hash_matching.recall" in stack["hash_matching"]
+    assert set(c["controls"]["graph"]["kinds"]) >= {"barabasi_albert", "edgelist", "sbm"}
+    assert [s["key"] for s in c["controls"]["graph"]["kinds"]["edgelist"]][0] == "graph.path"
+    cats = c["controls"]["scenario"]["categories"]
+    assert [x["name"] for x in cats] == ["terrorist_propaganda", "hate_speech", "ip_infringement"]
+    assert c["controls"]["grid"][-1] == "inf" and len(c["controls"]["grid"]) == len(LATENCY_GRID_H)
+    # the default settings are the default world: the command line's composed config
+    cfg, names = job_config(default_settings())
+    assert names == ["fixed_latency"] and check_job_config(cfg).sim == check_job_config({}).sim
+
+
+def test_page_and_assets_are_served_from_here(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "/static/app.js" in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    for name in ("app.js", "app.css"):
+        assert client.get(f"/static/{name}").status_code == 200
+    for f in STATIC.iterdir():  # no asset names another host (the SVG namespace is a name)
+        text = f.read_text().replace("http://www.w3.org/2000/svg", "")
+        assert not re.findall(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/", text), f.name
+    assert re.findall(r'fetch\("([^"]+)"', (STATIC / "app.js").read_text()) == ["/api/evaluate", "/api/controls"]
+    assert client.get("/", headers={"host": "evil.example"}).status_code == 400  # DNS rebinding
+
+
+# ----------------------------------------------------------------------------- the numbers
+
+
+def test_page_numbers_equal_the_python_api(client):
+    """The page's summary is the CLI's summary (spreadsim.sweep runs the command's jobs), and its
+    reach equals the engine's simulated runs seed by seed (the page reads the deadline path)."""
+    r = post(client, small(**{"fixed_latency.latency_h": 6})).json()
+    cfg, _ = job_config(small(**{"fixed_latency.latency_h": 6}))
+    api = spreadsim.sweep(cfg, plots=False).summary.iloc[0]
+    for col, value in r["summary"].items():
+        want = api[col]
+        if isinstance(want, float) and math.isnan(want):
+            assert value is None, col
+        else:
+            assert value == (want.item() if hasattr(want, "item") else want), col
+    runs = [spreadsim.simulate({k: cfg[k] for k in ("graph", "scenario", "policy")}, seed=s, baseline=True)
+            for s in range(SMALL["seeds"])]
+    m = sum(x.summary["reach_mean"] for x in runs) / len(runs)
+    assert r["summary"]["reach_mean"] == pytest.approx(m, rel=1e-12, abs=0)
+    # the curve (read off the traces) at 6 h is the point itself; the marker sits there
+    i = r["curve"]["x"].index(6.0)
+    assert r["curve"]["reach"][i] == [r["summary"][k] for k in ("reach_mean", "reach_ci_low", "reach_ci_high")]
+    assert r["curve"]["prevented"][i] == [r["summary"]["prevented_share"], r["summary"]["prevented_share_ci_low"],
+                                          r["summary"]["prevented_share_ci_high"]]
+    assert r["marker"]["x"] == 6.0 and r["marker"]["how"] == "lever"
+    assert r["path"] == "deadline" and r["queue"] is None
+    assert fmt_number(m) in r["sentence"] and "prevented" in r["sentence"]  # (as the CLI says it)
+    # every illegal post of every seed is removed at 6 h, in the (4 h, 6 h] bin
+    ttr = r["ttr"]
+    assert ttr["posts"] == 8 * 4 and ttr["share"][ttr["ends"].index(6.0)] == pytest.approx(1.0) and ttr["never"] == 0
+
+
+def test_a_queue_is_simulated_and_shows_its_figures(client):
+    s = small(deadline="none", **{"notice_and_takedown.on": True, "notice_and_takedown.moderators": 2})
+    r = post(client, s).json()
+    assert r["path"] == "simulated" and r["curve"]["reference"] is True
+    q = r["queue"]
+    assert set(q) == {"notice_reviewed_24h_share", "notice_removed_share", "removed_share"}
+    assert q["removed_share"][0] == r["summary"]["removed_share_mean"]
+    assert q["notice_reviewed_24h_share"] == [r["summary"][f"notice_reviewed_24h_share_{k}"]
+                                              for k in ("mean", "ci_low", "ci_high")]
+    assert r["marker"]["how"] == "median time to removal"
+    assert "notices" in r["sentence"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX shell paths")
+def test_the_command_line_reproduces_the_page_tables(client, tmp_path):
+    """The page's experiment file, run by the page's command, writes the page's summary.csv and
+    results.csv, byte for byte (a stack: a half-life deadline and a notice queue)."""
+    s = small(deadline="latency_distribution", **{"latency_distribution.half_life_h": 3,
+                                                   "notice_and_takedown.on": True,
+                                                   "notice_and_takedown.moderators": 3,
+                                                   "scenario.categories.hate_speech.weight": 2})
+    r = post(client, s).json()
+    exp = tmp_path / CONFIG_DIR / "experiment"
+    exp.mkdir(parents=True)
+    (exp / f"{EXPERIMENT}.yaml").write_text(r["yaml"])
+    cmd = r["command"].split() + [f"hydra.run.dir={tmp_path / 'run'}"]
+    assert cmd[0] == "spreadsim"
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    done = subprocess.run([sys.executable, "-m", "spreadsim.app.cli", *cmd[1:]],  # (the spreadsim command)
+                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "run" / "summary.csv").read_text() == r["csv"]["summary"]
+    assert (tmp_path / "run" / "results.csv").read_text() == r["csv"]["results"]
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def _schema_message(settings):
+    """The message the schema gives for the page's settings (without the server)."""
+    with pytest.raises(ConfigError) as e:
+        check_job_config(job_config(settings)[0])
+    return str(e.value)
+
+
+BAD_SETTINGS = [
+    ({"fixed_latency.latency_h": -1}, "fixed_latency.latency_h"),
+    ({"fixed_latency.removal_prob": 1.5}, "fixed_latency.removal_prob"),
+    ({"graph.n": "many"}, "graph.n"),
+    ({"seeds": True}, "seeds"),
+    ({"notice_and_takedown.on": True, "notice_and_takedown.moderators": 0}, "notice_and_takedown.moderators"),
+    ({"notice_and_takedown.on": True, "notice_and_takedown.review_time": "{dist: lognormal, median_h: -2}"},
+     "notice_and_takedown.review_time"),
+    ({"scenario.uploaders": 1000}, "scenario.uploaders"),
+    ({"scenario.categories.hate_speech.share_prob": 2}, "scenario.categories.hate_speech.share_prob"),
+]
+
+
+@pytest.mark.parametrize(("bad", "control"), BAD_SETTINGS)
+def test_a_bad_setting_gets_the_schemas_message_beside_its_control(client, bad, control):
+    r = post(client, small(**bad))
+    assert r.status_code == 400
+    body = r.json()
+    assert body["error"] == _schema_message(small(**bad)) and "\n" not in body["error"]
+    assert body["control"] == control
+    assert post(client, small()).status_code == 200  # the server answers the next request
+
+
+BAD_REQUESTS = [
+    (b"{not json", "application/json", 400, "not JSON"),
+    (b"[1, 2]", "application/json", 400, "JSON object"),
+    (b'{"settings": [1, 2]}', "application/json", 400, "settings"),
+    (b'{"settings": {"nosuch": 1}}', "application/json", 400, "unknown setting"),
+    (b'{"settings": {"graph.n": {"a": 1}}}', "application/json", 400, "plain value"),
+    (b'{"settings": {"deadline": "sometimes"}}', "application/json", 400, "deadline"),
+    (b'{"settings": {"graph.kind": "hypercube"}}', "application/json", 400, "graph.kind"),
+    (b'{"settings": {"graph.kind": "watts_strogatz", "graph.m": 3}}', "application/json", 400, "graph.m"),
+    (b'{"settings": {"graph.kind": "edgelist", "graph.path": "/no/such/file.txt"}}', "application/json", 400,
+     "file not found"),
+    (b'{"settings": {"fixed_latency.latency_h": NaN}}', "application/json", 400, "latency_h = nan"),
+    (b'{"settings": {"seeds": 1e999}}', "application/json", 400, "seeds = inf"),
+    (b'{"tab": 5, "settings": {}}', "application/json", 400, "tab"),
+    (b'{"seq": -1, "settings": {}}', "application/json", 400, "seq"),
+    (b'{"settings": {}}', "text/plain", 415, "application/json"),
+    (b"[" * 100_000 + b"]" * 100_000, "application/json", 400, "not JSON"),
+    (b" " * (MAX_BODY_BYTES + 1), "application/json", 413, "larger"),
+]
+
+
+@pytest.mark.parametrize(("body", "kind", "status", "words"), BAD_REQUESTS)
+def test_malformed_requests_get_4xx_and_the_server_carries_on(client, body, kind, status, words):
+    r = client.post("/api/evaluate", content=body, headers={"content-type": kind})
+    assert r.status_code == status and words in r.json()["error"]
+    assert client.get("/api/controls").status_code == 200
+    assert post(client, small()).status_code == 200
+
+
+def world(**graph):
+    """The small settings with another graph (the default kind's fields left out)."""
+    return {**{k: v for k, v in small().items() if not k.startswith("graph.")}, **graph}
+
+
+@pytest.mark.parametrize(("huge", "field"), [
+    (world(**{"graph.kind": "barabasi_albert", "graph.n": 10**9}), "graph.n"),
+    (world(**{"graph.kind": "barabasi_albert", "graph.n": 300_000}), "graph.n"),
+    (small(seeds=10**6), "seeds"),
+    (small(**{"scenario.illegal_posts": 10**7}), "scenario.illegal_posts"),
+    (world(**{"graph.kind": "erdos_renyi", "graph.n": 100_000, "graph.mean_degree": 90_000}), "graph.mean_degree"),
+])
+def test_worlds_too_large_for_the_page_are_refused_in_one_line(client, huge, field):
+    r = post(client, huge)
+    assert r.status_code == 400
+    body = r.json()
+    assert body["field"] == field and "\n" not in body["error"]
+    assert "too large for the interactive page" in body["error"] or "memory" in body["error"]
+    assert post(client, small()).status_code == 200
+
+
+def test_error_fields_map_to_their_controls():
+    names = ["fixed_latency", "notice_and_takedown"]
+    assert control_key("policy[1].moderators", names) == "notice_and_takedown.moderators"
+    assert control_key("policy[1].review_time.median_h", names) == "notice_and_takedown.review_time"
+    assert control_key("policy[1].trusted_flaggers.fraction", names) == "notice_and_takedown.trusted_flaggers.fraction"
+    assert control_key("graph.n", names) == "graph.n"
+    assert control_key("nosuch", names) is None
+
+
+# ----------------------------------------------------------------------------- tabs and supersession
+
+
+def test_two_tabs_have_independent_states(client):
+    a1 = post(client, small(**{"fixed_latency.latency_h": 1}), tab="a", seq=1).json()
+    b1 = post(client, small(**{"fixed_latency.latency_h": 48}), tab="b", seq=1).json()
+    a2 = post(client, small(**{"fixed_latency.latency_h": 1}), tab="a", seq=2).json()
+    assert a1["summary"] == a2["summary"] and a1["summary"]["reach_mean"] < b1["summary"]["reach_mean"]
+    # a tab's answer to an older change, arriving after a newer one, is dropped
+    late = post(client, small(), tab="a", seq=1)
+    assert late.status_code == 409 and late.json()["superseded"] is True
+
+
+def test_the_worker_drops_requests_a_newer_one_superseded():
+    w = Worker()
+    gate, started, ran = threading.Event(), threading.Event(), []
+
+    def job(name):
+        if name == "first":
+            started.set()
+            gate.wait(10)
+        ran.append(name)
+        return name
+
+    first = w.submit("tab", 1, job, "first")
+    assert started.wait(10)
+    second = w.submit("tab", 2, job, "second")  # queued behind the first
+    other = w.submit("other", 1, job, "other")  # another tab: not superseded
+    third = w.submit("tab", 3, job, "third")
+    gate.set()
+    assert [f.result(10) for f in (first, second, other, third)] == ["first", SUPERSEDED, "other", "third"]
+    assert ran == ["first", "other", "third"]
+    assert w.submit("tab", 2, job, "late").result(10) is SUPERSEDED
+    w.close()
+
+
+# ----------------------------------------------------------------------------- the static export
+
+
+def test_the_static_export_is_self_contained_and_holds_the_grid(evaluator, tmp_path):
+    out = tmp_path / "whatif.html"
+    grid = parse_grid(["fixed_latency.latency_h=1,6,inf", "fixed_latency.removal_prob=0.5,1"])
+    assert write_export(out, evaluator, SMALL, grid) == 6
+    html = out.read_text()
+    assert "<script src=" not in html and '<link rel="stylesheet"' not in html
+    assert "default-src 'none'" in html
+    data = json.loads(re.search(r'<script id="spreadsim-export" type="application/json">(.*?)</script>', html,
+                                re.S).group(1).replace("<\\/", "</"))
+    assert [g["key"] for g in data["grid"]] == ["fixed_latency.latency_h", "fixed_latency.removal_prob"]
+    assert len(data["points"]) == 6
+    # the point (6 h, 0.5) is the 3rd (the last lever varies fastest) and is the server's answer
+    live = evaluator.evaluate(small(**{"fixed_latency.latency_h": 6, "fixed_latency.removal_prob": 0.5}))
+    assert data["points"][2]["summary"] == live["summary"]
+    assert data["points"][2]["csv"] == live["csv"]
+
+
+def test_grid_and_settings_errors_end_the_command_in_one_line(tmp_path, capsys):
+    assert main(["--export", str(tmp_path / "x.html"), "--grid", "nosuch=1,2"]) == 2
+    assert main(["--export", str(tmp_path / "x.html"), "--set", "graph.n=-1"]) == 2
+    assert main(["--export", str(tmp_path / "x.html"), "--grid", "fixed_latency.latency_h=1,-2",
+                 "--set", "graph.n=300", "--set", "seeds=2"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["spreadsim: error: --grid = 'nosuch': unknown setting of the page (see GET /api/controls)",
+                   "spreadsim: error: graph.n = -1: must be an integer >= 2",
+                   "spreadsim: error: policy[0].latency_h = -2: must be a number >= 0 (hours) or 'inf' (never)"]
+    assert not (tmp_path / "x.html").exists()
+    with pytest.raises(ConfigError):
+        parse_grid(["a=1", "b=2", "c=3", "d=4"])
+    assert Limits().users >= 10_000  # the default world is interactive

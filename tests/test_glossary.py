@@ -54,7 +54,8 @@ def _check_folder(out: Path) -> dict[str, list[str]]:
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, list[str]]]:
     tmp = tmp_path_factory.mktemp("glossary")
-    _cli(*SMALL, "policy.latency_h=1,inf", f"hydra.sweep.dir={tmp / 'sweep'}", cwd=tmp)
+    _cli(*SMALL, "policy.latency_h=1,inf", "hydra/launcher=basic", f"hydra.sweep.dir={tmp / 'sweep'}",
+         cwd=tmp)
     _cli("experiment=coc_2017", *SMALL, f"hydra.run.dir={tmp / 'coc'}", cwd=tmp)
     return {"sweep": _check_folder(tmp / "sweep"), "coc": _check_folder(tmp / "coc")}
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.linalg import solve_banded
 from scipy.optimize import brentq, minimize, minimize_scalar
-from scipy.special import ndtr, ndtri
+from scipy.special import log_ndtr, ndtr, ndtri
 
 DAY_H = 24.0
 #: the chi-square(1) 0.95 quantile: a profile-likelihood interval is where 2 (l_max - l) <= this
@@ -116,19 +116,21 @@ def exponential_probs(days: np.ndarray, half_life_h: float) -> np.ndarray:
     return np.where(d == 0, p0, np.exp(np.minimum(log_pos, 0.0)))
 
 
-def _lognormal_tail(t: np.ndarray, mu: float, sigma: float) -> np.ndarray:
-    """int_t^inf S(s) ds for a lognormal (S = 1 below 0)."""
-    m = math.exp(mu + sigma * sigma / 2)
+def _lognormal_head(t: np.ndarray, mu: float, sigma: float) -> np.ndarray:
+    """int_0^t S(s) ds = E[min(X, t)] for a lognormal (t for t <= 0, as S = 1 below 0), with the
+    partial mean in logs so that it neither overflows nor cancels for a large sigma."""
     pos = t > 0
     z = (np.log(np.where(pos, t, 1.0)) - mu) / sigma
-    return np.where(pos, m * ndtr(sigma - z) - t * ndtr(-z), m - t)
+    head = t * ndtr(-z) + np.exp(mu + sigma * sigma / 2 + log_ndtr(z - sigma))
+    return np.where(pos, head, t)
 
 
 def lognormal_probs(days: np.ndarray, mu: float, sigma: float) -> np.ndarray:
-    """P(D = d) for a lognormal delay (log-scale ``mu``, ``sigma``)."""
+    """P(D = d) for a lognormal delay (log-scale ``mu``, ``sigma``): the formula above, written
+    with ``H(t) = int_0^t S`` as ``(2 H(24d) - H(24(d-1)) - H(24(d+1))) / 24``."""
     b = DAY_H * np.asarray(days, dtype=np.float64)
-    p = (_lognormal_tail(b - DAY_H, mu, sigma) - 2.0 * _lognormal_tail(b, mu, sigma)
-         + _lognormal_tail(b + DAY_H, mu, sigma)) / DAY_H
+    p = (2.0 * _lognormal_head(b, mu, sigma) - _lognormal_head(b - DAY_H, mu, sigma)
+         - _lognormal_head(b + DAY_H, mu, sigma)) / DAY_H
     return np.clip(p, _TINY, 1.0)
 
 

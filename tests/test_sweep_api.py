@@ -27,14 +27,14 @@ from spreadsim.runs.sweep import SweepResult
 #: a small world (the command's defaults for everything else: the default policy fixed_latency)
 WORLD = {"graph": {"kind": "barabasi_albert", "n": 300, "m": 2, "seed": 1},
          "scenario": {"illegal_posts": 4, "uploaders": 2, "horizon_h": 48}, "seeds": 2}
-#: the grid: latency (with never) x the number of illegal posts; the last key varies fastest
-OVER = {"policy.latency_h": [1, 6, "never"], "scenario.illegal_posts": [3, 4]}
+#: the grid: a config group's options x latency (with never); the last key varies fastest
+OVER = {"spread": ["default", "exponential"], "policy.latency_h": [1, 6, "never"]}
 
 
 @pytest.fixture(scope="module")
 def cli_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``spreadsim --config-dir <d> experiment=small policy.latency_h=1,6,never
-    scenario.illegal_posts=3,4`` with WORLD as the experiment: the swept keys are its only
+    """``spreadsim --config-dir <d> experiment=small spread=default,exponential
+    policy.latency_h=1,6,never`` with WORLD as the experiment: the swept keys are its only
     overrides, as ``over`` is the Python sweep's only parameters."""
     tmp = tmp_path_factory.mktemp("cli")
     (tmp / "conf" / "experiment").mkdir(parents=True)
@@ -88,17 +88,19 @@ def test_sweep_returns_the_commands_tables(cli_sweep, api_sweep, table):
 
 def test_the_grid_is_the_basic_sweepers(api_sweep):
     s = api_sweep.summary
-    assert api_sweep.params == ("policy.latency_h", "scenario.illegal_posts")
+    assert api_sweep.params == ("spread", "policy.latency_h")
     assert s["job"].tolist() == list(range(6))
-    assert s["policy.latency_h"].tolist() == [1.0, 1.0, 6.0, 6.0, math.inf, math.inf]
-    assert s["scenario.illegal_posts"].tolist() == [3, 4] * 3
+    assert s["spread"].tolist() == ["default"] * 3 + ["exponential"] * 3
+    assert s["policy.latency_h"].tolist() == [1.0, 6.0, math.inf] * 2
     assert s["n_seeds"].tolist() == [2] * 6
     assert (api_sweep.results["seed"].to_numpy().reshape(6, 2) == [0, 1]).all()
+    # the options are the command's: another feed delay, another reach before a removal at 1 h
+    assert s["reach_mean"][0] != s["reach_mean"][3]
     # a deadline: every share prevented and its interval inside [0, 1]; never prevents nothing
     lo, share, hi = (s[c].to_numpy() for c in ("prevented_share_ci_low", "prevented_share",
                                                "prevented_share_ci_high"))
     assert ((0 <= lo) & (lo <= share) & (share <= hi) & (hi <= 1)).all()
-    assert share[-2:].tolist() == [0.0, 0.0]
+    assert share[2] == 0.0 and share[-1] == 0.0
 
 
 def test_out_dir_gets_the_commands_folder_and_resumes(tmp_path, caplog):
@@ -142,6 +144,10 @@ def test_bad_input_fails_before_any_job(tmp_path):
         spreadsim.sweep({**WORLD, "calibration": {"target": 5, "lever": "policy.latency_h"}})
     with pytest.raises(ConfigError, match=r"^config"):
         spreadsim.sweep(42)
+    with pytest.raises(ConfigError, match=r"^config = 'a JobSpec'"):
+        spreadsim.sweep(spreadsim.load_config(WORLD))
+    with pytest.raises(ConfigError, match=r"^policy = 'nosuch': unknown policy option; options: .*none"):
+        spreadsim.sweep(WORLD, over={"policy": ["none", "nosuch"]})
 
 
 def test_run_result_frames():

@@ -35,6 +35,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +50,7 @@ from spreadsim.outputs.report import config_yaml
 from spreadsim.outputs.sweep_outputs import write_sweep_outputs
 from spreadsim.outputs.tables import category_table, summarize_results
 from spreadsim.runs.job import run_job
-from spreadsim.runs.jobspec import check_job_config, load_config, set_dotted
+from spreadsim.runs.jobspec import JobSpec, check_job_config, load_config, set_dotted
 from spreadsim.runs.sweeplock import acquire_sweep_lock
 from spreadsim.schema.config import DEFAULT_GRAPH, DEFAULT_POLICY
 
@@ -58,7 +59,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("spreadsim.sweep")
 
-__all__ = ["SweepResult", "sweep", "sweep_points"]
+#: the config groups an ``over`` key may name by option (``{"policy": ["none", "fixed_latency"]}``)
+CONFIG_GROUPS = ("graph", "spread", "policy", "scenario")
+
+__all__ = ["CONFIG_GROUPS", "SweepResult", "group_option", "sweep", "sweep_points"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,9 @@ def _read_config(config: Any) -> dict[str, Any]:
         return {}
     if isinstance(config, Mapping):
         return copy.deepcopy(dict(config))
+    if isinstance(config, JobSpec):
+        raise ConfigError("config", "a JobSpec", "pass the mapping, YAML text or file it was loaded "
+                          "from: a JobSpec holds the checked world, not the config its jobs record")
     if not isinstance(config, str | os.PathLike):
         raise ConfigError("config", type(config).__name__,
                           "must be a mapping, YAML text or a YAML file (as load_config reads it)")
@@ -103,6 +110,23 @@ def _read_config(config: Any) -> dict[str, Any]:
         text = Path(config).read_text()
     data = yaml.safe_load(text)
     return {} if data is None else dict(data)
+
+
+def group_option(group: str, value: Any) -> Any:
+    """A config group's option by name, as ``spreadsim policy=none`` selects it: the section in
+    ``conf/<group>/<name>.yaml`` (shipped as ``spreadsim.conf``); a mapping (or null) as it is.
+
+    >>> group_option("policy", "none")
+    {'name': 'none'}
+    """
+    if not isinstance(value, str):
+        return value
+    root = resources.files("spreadsim.conf") / group
+    options = sorted(f.name[: -len(".yaml")] for f in root.iterdir() if f.name.endswith(".yaml"))
+    if value not in options:
+        raise ConfigError(group, value, f"unknown {group} option; options: {', '.join(options)} "
+                          "(or a mapping)")
+    return yaml.safe_load((root / f"{value}.yaml").read_text())
 
 
 def sweep_points(over: Mapping[str, Any] | None) -> list[dict[str, Any]]:
@@ -145,8 +169,10 @@ def sweep(config: Any = None, over: Mapping[str, Any] | None = None, *, seeds: i
         such as ``spreadsim ... --cfg job`` prints. None: every default.
     over : mapping of str to list, optional
         Dotted config key -> the values to sweep (``{"policy.latency_h": [0, 1, 6, "never"]}``;
-        ``never`` and ``inf`` are the same number). Several keys: every combination, the last key
-        varying fastest. A key with one value is recorded as a parameter column, as a command-line
+        ``never`` and ``inf`` are the same number); a config group (``graph``, ``spread``,
+        ``policy``, ``scenario``) takes option names as on the command line (``{"policy": ["none",
+        "fixed_latency"]}``) or mappings. Several keys: every combination, the last key varying
+        fastest. A key with one value is recorded as a parameter column, as a command-line
         override is. None: one point, the config as it is.
     seeds : int, optional
         Paired seeds per point (the config's ``seeds`` if None; the default 20).
@@ -188,8 +214,9 @@ def sweep(config: Any = None, over: Mapping[str, Any] | None = None, *, seeds: i
     jobs = []
     for params in points:  # every point is checked before any job runs
         cfg = copy.deepcopy(base)
-        for key, value in params.items():
-            set_dotted(cfg, key, value)
+        # as Hydra composes: a config group's option first (it replaces the section), then values
+        for key, value in sorted(params.items(), key=lambda kv: kv[0] not in CONFIG_GROUPS):
+            set_dotted(cfg, key, group_option(key, value) if key in CONFIG_GROUPS else value)
         check_job_config(cfg)
         jobs.append((cfg, params))
     if out_dir is None:

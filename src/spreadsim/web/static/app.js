@@ -63,13 +63,14 @@
   // the message for a value out of the schema's range, before anything is sent
   function localCheck(spec, raw) {
     if (spec.kind !== "number" && spec.kind !== "integer") return null;
-    if (raw === "inf") return spec.allow_inf ? null : `${spec.key} = inf: must be ${spec.allowed}`;
-    if (raw === null) return spec.nullable ? null : `${spec.key} is required: must be ${spec.allowed}`;
+    const rule = "must be " + (/^integer/.test(spec.allowed) ? "an " : "") + spec.allowed;  // (the schema's words)
+    if (raw === "inf") return spec.allow_inf ? null : `${spec.key} = inf: ${rule}`;
+    if (raw === null) return spec.nullable ? null : `${spec.key} is required: ${rule}`;
     const x = Number(raw);
     const bad = !Number.isFinite(x) || (spec.kind === "integer" && !Number.isInteger(x))
       || (spec.min !== null && spec.min !== undefined && (x < spec.min || (spec.lo_open && x === spec.min)))
       || (spec.max !== null && spec.max !== undefined && (x > spec.max || (spec.hi_open && x === spec.max)));
-    return bad ? `${spec.key} = ${raw}: must be ${spec.allowed}` : null;
+    return bad ? `${spec.key} = ${raw}: ${rule}` : null;
   }
   function showError(key, message) {
     const box = document.querySelector(`.control[data-key="${CSS.escape(key)}"]`);

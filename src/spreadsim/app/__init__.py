@@ -8,7 +8,9 @@ runs); nothing imports it. Modules:
 * :mod:`spreadsim.app.callback`: the Hydra callback (checks before any job, aggregation at the end);
 * :mod:`spreadsim.app.sweepcheck`: every job of a sweep composed and checked before any starts;
 * :mod:`spreadsim.app.launchers`: the launcher's and sweeper's own settings;
-* :mod:`spreadsim.app.messages`: one-line messages for Hydra's and OmegaConf's errors.
+* :mod:`spreadsim.app.messages`: one-line messages for Hydra's and OmegaConf's errors;
+* :mod:`spreadsim.app.console`: the line at start, the first run's compile note, spreadsim's log
+  format in a sweep's main process, the line that resumes an interrupted sweep.
 
 Only public interfaces of Hydra, OmegaConf and joblib are used. The jobs run under Hydra's own
 launchers, launched by spreadsim's small sweeper (``hydra_plugins.spreadsim_sweeper``: the basic

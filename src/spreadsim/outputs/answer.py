@@ -114,7 +114,7 @@ def _ci(lo: float, hi: float, fmt: Any = fmt_number) -> str:
     return f"95% CI {fmt(lo)} to {fmt(hi)}"
 
 
-def _f(table: Mapping[str, np.ndarray], name: str, i: int) -> float:
+def _f(table: Mapping[str, np.ndarray], name: str, i: int | np.integer[Any]) -> float:
     """``table[name][i]`` as a float (NaN if the column is absent or not a number)."""
     if name not in table:
         return math.nan
@@ -195,14 +195,14 @@ def latency_answer(summary: Mapping[str, np.ndarray], x: str,
                 "never removing it?")
     sentences = []
     for name, sel in _groups(summary, x, params):
-        rows = np.flatnonzero(sel)
+        rows = [int(i) for i in np.flatnonzero(sel)]
         lat = np.array([_f(summary, x, i) for i in rows])
-        finite = rows[np.isfinite(lat) & (lat > 0)]
+        finite = [i for i, v in zip(rows, lat, strict=True) if math.isfinite(v) and v > 0]
         share = _share_columns(summary)
         ok = [i for i in finite if share is not None and _f(summary, share[0], i) >= 0.5]
         if ok:
             pick = max(ok, key=lambda i: _f(summary, x, i))
-        elif finite.size:
+        elif finite:
             pick = min(finite, key=lambda i: _f(summary, x, i))
         else:
             pick = rows[0]

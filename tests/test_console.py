@@ -91,7 +91,7 @@ def test_default_sweep_with_another_policy_says_what_to_do(tmp_path):
 def test_ctrl_c_prints_how_to_resume_and_exits_130(tmp_path):
     """SIGINT to the command's whole process group, as a terminal's Ctrl-C sends it, once the
     first job has finished: one line on stderr, exit status 130, no traceback, the finished job
-    kept; the line's command resumes the sweep (it runs the missing jobs only)."""
+    kept."""
     sweep = tmp_path / "sweep"
     args = ["policy.latency_h=0,1,6,24,168,inf", "seeds=30", "deadline_path=off",
             "scenario.illegal_posts=20", "hydra.launcher.n_jobs=1", f"hydra.sweep.dir={sweep}"]

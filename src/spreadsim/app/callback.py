@@ -102,7 +102,7 @@ class AggregateCallback(Callback):
             _ACTIVE["graph"] = graph_line(plain)  # (the run uses this very graph)
         except (ConfigError, DataError) as e:
             raise InvalidConfig(str(e)) from None
-        _start_lines(f"{_ACTIVE['graph']}; outputs -> {_ACTIVE['run_dir']}")
+        _start_lines(f"{_graph_heading(plain)}{_ACTIVE['graph']}; outputs -> {_ACTIVE['run_dir']}")
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         quiet_log_errors()
@@ -116,8 +116,8 @@ class AggregateCallback(Callback):
             check_sweep(config)
             swept_graph = any(k.lstrip("+~").split(".")[0].split("/")[0] in ("graph", "platforms")
                               for k in swept_keys(config))
-            _ACTIVE["graph"] = ("graph: swept (see the summary)" if swept_graph
-                                else graph_line(task_container(config)))
+            plain = task_container(config)
+            _ACTIVE["graph"] = "swept (see the summary)" if swept_graph else graph_line(plain)
         except (ConfigError, DataError) as e:
             raise InvalidConfig(str(e)) from None
         n = expected_jobs(config)
@@ -135,7 +135,7 @@ class AggregateCallback(Callback):
         except (OSError, DataError) as e:  # (Hydra would turn an Exception into a warning)
             raise SweepFailed(f"cannot write the sweep folder {sweep_dir}: "
                               f"{exception_line(e)}") from None
-        _start_lines(f"{_ACTIVE['graph']}; {'?' if n is None else n} jobs x "
+        _start_lines(f"{_graph_heading(plain)}{_ACTIVE['graph']}; {'?' if n is None else n} jobs x "
                      f"{config.get('seeds')} seeds; outputs -> {sweep_dir}")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
@@ -179,6 +179,10 @@ def output_dir() -> str | None:
 def is_multirun() -> bool:
     """Whether this process runs a sweep (its folder is :func:`output_dir`)."""
     return "sweep_dir" in _ACTIVE or "run_dir" not in _ACTIVE
+
+
+def _graph_heading(plain: dict[str, Any]) -> str:
+    return "graphs: " if plain.get("platforms") else "graph "
 
 
 def _start_lines(line: str) -> None:

@@ -61,7 +61,8 @@ def _describe(g: Mapping[str, Any], seed: int, build: bool) -> str:
 
 
 def graph_line(cfg: Mapping[str, Any], *, build: bool = True) -> str:
-    """The graph (or each platform's graph) of a checked job config in one line:
+    """The graph (or each platform's graph, ``<platform>: ...; ...``) of a checked job config in
+    one line, without a heading:
     :meth:`~spreadsim.graphs.Graph.describe` (users, arcs, self-loops and duplicates dropped,
     isolated users).
 
@@ -72,9 +73,9 @@ def graph_line(cfg: Mapping[str, Any], *, build: bool = True) -> str:
     """
     seed = int(cfg.get("seed") or 0)
     if cfg.get("platforms"):
-        return "graphs: " + "; ".join(f"{p.get('name')}: {_describe(p.get('graph') or {}, seed, build)}"
-                                      for p in cfg["platforms"])
-    return "graph " + _describe(cfg.get("graph") or {}, seed, build)
+        return "; ".join(f"{p.get('name')}: {_describe(p.get('graph') or {}, seed, build)}"
+                         for p in cfg["platforms"])
+    return _describe(cfg.get("graph") or {}, seed, build)
 
 
 # ------------------------------------------------------------------------------ compiling

@@ -252,7 +252,7 @@ def _notice_figure(summary: Mapping[str, np.ndarray], results: Mapping[str, np.n
         if results is None or col is None:
             return []
         sel = results["job"] == summary["job"][i]
-        out.append((*mean_ci(np.asarray(results[col][sel], dtype=np.float64)), t))
+        out.append((*mean_ci(np.asarray(results[col][sel], dtype=np.float64), bounds=(0, 1)), t))
     return out
 
 
@@ -333,8 +333,8 @@ def platforms_answer(results: Mapping[str, np.ndarray], config: Mapping[str, Any
         posts = col(f"{name}.posts")
         with np.errstate(divide="ignore", invalid="ignore"):
             per_post = np.where(posts > 0, col(f"{name}.reach_total") / posts, np.nan)
-        r = mean_ci(per_post)
-        c = mean_ci(col(f"{name}.cross_posts_in"))
+        r = mean_ci(per_post, bounds=(0, None))  # (counts of users and posts: never below 0)
+        c = mean_ci(col(f"{name}.cross_posts_in"), bounds=(0, None))
         blocked = mean_ci(col(f"{name}.cross_posts_blocked"))[0]
         reach = mean_ci(col(f"{name}.cross_posts_reach"))[0]
         for k, v in zip(PLATFORM_COLUMNS, (name, *r, *c, blocked, reach), strict=True):
@@ -366,7 +366,10 @@ def calibration_answer(record: Mapping[str, Any]) -> Answer:
 
 def describe_point(config: Mapping[str, Any]) -> str:
     """What a run point is, for a label: its policies and their latency-like values
-    (``fixed_latency (latency_h=6)``), or ``unmoderated``."""
+    (``fixed_latency (latency_h=6)``), ``unmoderated``, or its platforms (``platforms big,
+    small``)."""
+    if config.get("platforms"):
+        return "platforms " + ", ".join(str(p.get("name")) for p in config["platforms"])
     policy = config.get("policy")
     stack = policy if isinstance(policy, list) else [policy] if isinstance(policy, Mapping) else []
     parts = []

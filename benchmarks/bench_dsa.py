@@ -1,7 +1,7 @@
 """Memory of ``spreadsim dsa-delays`` on a large DSA Transparency Database dump.
 
 Writes a CSV in the database's full dump schema (the columns of its daily "full" files, rows of
-about 1 kB like the real ones) of ``--gb`` GB (default 1.5) into a temporary folder, runs
+about 1 kB like the real ones) of ``--gb`` GB (2^30 bytes; default 1.5) into a temporary folder, runs
 ``spreadsim dsa-delays`` on it in a subprocess and reports the child's peak resident set size
 (``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``) and its wall time; the file is deleted after.
 The bound the command must stay within is 1 GB (``--limit-gb``). ``statements`` is also the
@@ -96,16 +96,16 @@ def write_csv(path: Path, target_bytes: int, *, seed: int = 0, chunk: int = 50_0
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--gb", type=float, default=1.5, help="size of the generated CSV (GB, 1e9 bytes)")
+    ap.add_argument("--gb", type=float, default=1.5, help="size of the generated CSV (GB, 2^30 bytes)")
     ap.add_argument("--limit-gb", type=float, default=1.0, help="peak RSS allowed (GB, 2^30 bytes)")
     ap.add_argument("--tmp", default=None, help="folder for the temporary files (default: the system's)")
     a = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(dir=a.tmp, prefix="bench_dsa_") as d:
         csv = Path(d) / "sor-global-2025-03-01-full.csv"
         t0 = time.perf_counter()
-        rows = write_csv(csv, int(a.gb * 1e9))
+        rows = write_csv(csv, int(a.gb * 2**30))
         size, gen_s = csv.stat().st_size, time.perf_counter() - t0
-        print(f"generated {csv.name}: {size / 1e9:.2f} GB, {rows} rows in {gen_s:.0f} s", flush=True)
+        print(f"generated {csv.name}: {size / 2**30:.2f} GB, {rows} rows in {gen_s:.0f} s", flush=True)
         t0 = time.perf_counter()
         r = subprocess.run([sys.executable, "-m", "spreadsim.app.cli", "dsa-delays", str(csv),
                             "--platform", "TikTok", "--out", str(Path(d) / "out")],

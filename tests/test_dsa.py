@@ -385,3 +385,26 @@ def test_memory_bound_on_a_generated_dump(tmp_path):
                        capture_output=True, text=True, timeout=1800)
     assert r.returncode == 0, r.stdout + r.stderr
     assert '"within_limit": true' in r.stdout
+
+
+def test_output_failure_is_one_line_and_exit_1(dumps, tmp_path, capsys):
+    blocked = tmp_path / "a_file"
+    blocked.write_text("")
+    assert dsa_cli.main([str(dumps["csv"]), "--platform", "YouTube", "--bootstrap", "5", "--out", str(blocked)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("spreadsim: error: cannot write") and len(err.splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("delays_h", [[5.0], [80.0, 80.0, 81.0], [1.0, 9000.0]])
+def test_a_tiny_group_is_fitted_without_failing(tmp_path, delays_h):
+    """One row, one reported delay, or a delay of a year next to a short one: the fits stay
+    finite with intervals around them, and a policy is written."""
+    rng = np.random.default_rng(4)
+    cols = bench.statements(rng, len(delays_h), delays_h=np.array(delays_h))
+    pacsv.write_csv(_table(cols), tmp_path / "tiny.csv")
+    r = dsa.dsa_delays(tmp_path / "tiny.csv", out=tmp_path / "out", n_boot=10)
+    (fit,) = r.fits.values()
+    for m in delays.MODELS:
+        e = fit[m].median_h
+        assert math.isfinite(e.value) and e.lo <= e.value <= e.hi
+    assert len(list((tmp_path / "out" / "policy").glob("*.yaml"))) == 1

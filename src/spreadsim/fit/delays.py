@@ -53,8 +53,9 @@ _TINY = 1e-300
 _H_BOUNDS = (1e-3, 1e7)  # hours: half-lives and medians searched within
 _SIGMA_BOUNDS = (0.01, 20.0)
 
-__all__ = ["DAY_H", "MODELS", "Estimate", "Fit", "day_interval_h", "exponential_probs",
-           "lognormal_probs", "fit_exponential", "fit_lognormal", "fit_empirical", "fit_all"]
+__all__ = ["DAY_H", "MODELS", "N_QUANTILES", "Estimate", "Fit", "day_interval_h", "exponential_probs",
+           "lognormal_probs", "fit_exponential", "fit_lognormal", "fit_empirical", "fit_all", "choose",
+           "quantile_table", "policy_yaml", "plot_fits", "summary_lines", "fits_table"]
 
 
 @dataclass(frozen=True)
@@ -88,13 +89,6 @@ class Fit:
     @property
     def aic(self) -> float:
         return 2.0 * self.n_params - 2.0 * self.loglik
-
-    def cdf_gap(self, days: np.ndarray, rows: np.ndarray) -> float:
-        """Largest gap between the observed and the predicted share of delays <= d days."""
-        full = np.arange(int(days.max()) + 1)
-        obs = np.zeros(full.size)
-        np.add.at(obs, days, rows)
-        return float(np.max(np.abs(np.cumsum(obs) / rows.sum() - np.cumsum(self.day_probs(full)))))
 
 
 def day_interval_h(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -142,22 +136,24 @@ def _profile_interval(prof: Callable[[float], float], t_hat: float, nll_min: flo
                       bounds: tuple[float, float], step: float) -> tuple[float, float]:
     """Where the profile negative log-likelihood ``prof`` rises CHI2_95 / 2 above its minimum,
     on each side of ``t_hat`` (a side that never rises within ``bounds`` ends at the bound)."""
+    floor = min(nll_min, prof(t_hat))  # the profile's own value where the joint fit stopped
 
     def g(t: float) -> float:
-        return prof(t) - nll_min - CHI2_95 / 2
+        return prof(t) - floor - CHI2_95 / 2
 
     out = []
     for sign, bound in ((-1.0, bounds[0]), (1.0, bounds[1])):
-        inner, outer = t_hat, t_hat
+        inner, g_inner, dt = t_hat, g(t_hat), step
         while True:
-            outer = min(max(inner + sign * step, bounds[0]), bounds[1])
-            if g(outer) > 0:
-                out.append(brentq(g, min(inner, outer), max(inner, outer), xtol=1e-10))
+            outer = min(max(inner + sign * dt, bounds[0]), bounds[1])
+            g_outer = g(outer)
+            if g_outer > 0:
+                out.append(brentq(g, min(inner, outer), max(inner, outer), xtol=1e-10) if g_inner < 0 else inner)
                 break
             if outer == bound:
                 out.append(bound)
                 break
-            inner, step = outer, step * 2
+            inner, g_inner, dt = outer, g_outer, dt * 2
     return out[0], out[1]
 
 
@@ -203,15 +199,20 @@ def fit_lognormal(days: np.ndarray, rows: np.ndarray) -> Fit:
     mu_hat, s_hat = float(res.x[0]), float(res.x[1])
     best = float(res.fun)
 
+    def lowest(f: Callable[[float], float], near: float, bounds: tuple[float, float]) -> float:
+        """min of f over bounds, searched near the joint fit too (a narrow optimum is missed by a
+        bounded search over a wide interval)."""
+        return min(float(minimize_scalar(f, bounds=b, method="bounded", options={"xatol": 1e-8}).fun)
+                   for b in (bounds, (max(bounds[0], near - 0.5), min(bounds[1], near + 0.5))))
+
     def over_s(f: Callable[[float], float]) -> float:
-        return float(minimize_scalar(f, bounds=s_b, method="bounded", options={"xatol": 1e-8}).fun)
+        return lowest(f, s_hat, s_b)
 
     def prof_mu(mu: float) -> float:
         return over_s(lambda s: nll(mu, s))
 
     def prof_s(s: float) -> float:
-        return float(minimize_scalar(lambda mu: nll(mu, s), bounds=(mu_hat - 30, mu_hat + 30),
-                                     method="bounded", options={"xatol": 1e-8}).fun)
+        return lowest(lambda mu: nll(mu, s), mu_hat, (mu_hat - 30, mu_hat + 30))
 
     def prof_q(x: float) -> float:  # x = logit of the share within 24 h
         z = ndtri(1.0 / (1.0 + math.exp(-x)))

@@ -99,8 +99,8 @@ FILTERS = {
 }
 
 __all__ = ["dsa_delays", "scan", "Scan", "DsaResult", "FILTERS", "CATEGORIES", "RENAMED_CATEGORIES",
-           "REFUSALS", "EARLIEST_CONTENT", "EARLIEST_DECISION", "delay_table", "refusal_table",
-           "check_filters", "policy_name", "slug"]
+           "REFUSALS", "EARLIEST_CONTENT", "EARLIEST_DECISION", "delay_table", "refusal_table", "groups",
+           "expand", "check_filters", "policy_name", "slug"]
 
 
 def _values(value: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -459,7 +459,7 @@ def dsa_delays(files: Iterable[str | Path] | str | Path, *, earliest: Mapping[st
     if s.skipped:
         lines += ["", f"zip members skipped (not data): {', '.join(s.skipped)}"]
     if out is not None:
-        lines += ["", f"run a policy: spreadsim experiment=single hydra.searchpath=[file://{Path(out).resolve()}] "
+        lines += ["", f"run a policy: spreadsim experiment=single 'hydra.searchpath=[file://{Path(out).resolve()}]' "
                   "policy=<name>"]
     summary = "\n".join(lines) + "\n"
     written = _write(Path(out), s, fits, chosen, grouped, summary, described) if out is not None else []

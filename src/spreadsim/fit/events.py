@@ -69,8 +69,8 @@ class Cascades:
 
 def _codes(col: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     """Dense codes in order of first appearance, and the distinct values."""
-    uniq = pc.unique(col)
-    return pc.index_in(col, value_set=uniq).to_numpy(zero_copy_only=False), uniq
+    enc = pc.dictionary_encode(col.combine_chunks())
+    return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), enc.dictionary
 
 
 def _depth(parent: np.ndarray) -> np.ndarray | None:

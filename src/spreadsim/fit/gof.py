@@ -32,7 +32,7 @@ from spreadsim.fit.synthetic import grow
 
 #: simulated cascades per observed cascade for the size distribution, and their cap
 SIZE_REPLICATES, SIZE_MAX_CASCADES = 20, 20_000
-GRID_POINTS = 400  # the delay CDFs are compared on this many log-spaced points
+GRID_POINTS = 200  # the delay CDFs are compared on this many log-spaced points
 
 
 @dataclass(frozen=True)
@@ -78,14 +78,18 @@ def goodness(fam: Family, data: Cascades, x: np.ndarray, logw: np.ndarray | None
     lo = max(float(pos.min()) if pos.shape[0] else 1e-3, 1e-4)
     hi = max(float(data.horizon.max()), lo * 10)
     grid = np.geomspace(lo, hi, GRID_POINTS)
-    fitted = np.empty(grid.shape[0])
     if data.links == "tree":
-        total = float(np.sum(m * fam.cdf(xk, window)[0]))
-        for i, g in enumerate(grid):
-            fitted[i] = float(np.sum(m * fam.cdf(xk, np.minimum(g, window))[0])) / total
+        # sum_i m_i F(min(g, tau_i)): shares with tau_i <= g give m_i F(tau_i), the others m_i F(g)
+        order = np.argsort(window)
+        tau, mw = window[order], m[order]
+        below = np.concatenate(([0.0], np.cumsum(mw * fam.cdf(xk, tau)[0])))
+        above = np.concatenate((np.cumsum(mw[::-1])[::-1], [0.0]))
+        cut = np.searchsorted(tau, grid, side="right")
+        fitted = (below[cut] + above[cut] * fam.cdf(xk, grid)[0]) / below[-1]
     else:
         hz = data.horizon[data.cascade]
         total = float(np.sum(m * fam.cdf(xk, np.maximum(hz - data.times, 0.0))[0]))
+        fitted = np.empty(grid.shape[0])
         for i, g in enumerate(grid):
             fitted[i] = float(np.sum(m * fam.cdf(xk, np.maximum(np.minimum(g, hz) - data.times, 0.0))[0])) / total
     empirical = _ecdf(obs, grid)

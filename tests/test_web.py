@@ -59,6 +59,11 @@ def small(**over):
     return {**default_settings(), **SMALL, **over}
 
 
+def world(**graph):
+    """The small settings with another graph (the default kind's fields left out)."""
+    return {**{k: v for k, v in small().items() if not k.startswith("graph.")}, **graph}
+
+
 # ----------------------------------------------------------------------------- the command
 
 
@@ -171,6 +176,15 @@ def test_a_queue_is_simulated_and_shows_its_figures(client):
     assert "notices" in r["sentence"]
 
 
+def test_an_edge_list_from_disk(client):
+    path = ROOT / "data" / "karate_club.txt"
+    r = post(client, world(**{"graph.kind": "edgelist", "graph.path": str(path)}))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["summary"]["n_seeds"] == SMALL["seeds"] and body["path"] == "deadline"
+    assert "override /graph: edgelist" in body["yaml"] and str(path) in body["yaml"]
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX shell paths")
 def test_the_command_line_reproduces_the_page_tables(client, tmp_path):
     """The page's experiment file, run by the page's command, writes the page's summary.csv and
@@ -253,11 +267,6 @@ def test_malformed_requests_get_4xx_and_the_server_carries_on(client, body, kind
     assert r.status_code == status and words in r.json()["error"]
     assert client.get("/api/controls").status_code == 200
     assert post(client, small()).status_code == 200
-
-
-def world(**graph):
-    """The small settings with another graph (the default kind's fields left out)."""
-    return {**{k: v for k, v in small().items() if not k.startswith("graph.")}, **graph}
 
 
 @pytest.mark.parametrize(("huge", "field"), [

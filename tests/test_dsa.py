@@ -291,6 +291,10 @@ def test_dsa_delays_writes_tables_policy_plot_and_summary(dumps, tmp_path):
     chosen = r.chosen[("TikTok", "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH")]
     assert chosen == min(delays.MODELS, key=lambda m: fit[m].aic)
     assert policy["name"] == "latency_distribution" and policy["dist"] == chosen
+    # the fixture's 3000 good rows have exponential delays of half-life 30 h: recovered within
+    # 4 SE (from the expected information of 3000 day-censored delays, about 0.55 h)
+    se = _fisher_se(lambda d, th: delays.exponential_probs(d, th[0]), np.array([HALF_LIFE]), N_GOOD)[0]
+    assert abs(fit["exponential"].params["half_life_h"].value - HALF_LIFE) < 4 * se
     from spreadsim.schema.policies import parse_policy
 
     parse_policy(policy, "policy")  # the schema accepts it

@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -362,4 +363,16 @@ def test_grid_and_settings_errors_end_the_command_in_one_line(tmp_path, capsys):
     assert not (tmp_path / "x.html").exists()
     with pytest.raises(ConfigError):
         parse_grid(["a=1", "b=2", "c=3", "d=4"])
+    for bad in (["--port", "abc"], ["--port", "70000"], ["--nosuch"]):
+        with pytest.raises(SystemExit) as e:
+            main(bad)
+        assert e.value.code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 3 and all(x.startswith("spreadsim: error: app: ") for x in lines)
+    with socket.socket() as taken:  # a port in use: one line, status 1
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        assert main(["--no-browser", "--port", str(taken.getsockname()[1])]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("spreadsim: error: cannot listen on 127.0.0.1:")
     assert Limits().users >= 10_000  # the default world is interactive

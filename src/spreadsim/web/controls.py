@@ -91,7 +91,8 @@ def control_for_field(key: str, info: FieldInfo) -> dict[str, Any]:
     if isinstance(inner, PerCategory) and isinstance(info.default, int | float):
         inner = inner.inner  # one number for every category (a mapping: in the YAML)
     spec: dict[str, Any] = {"key": key, "label": key.rsplit(".", 1)[-1].replace("_", " "),
-                            "help": info.help, "allowed": check.text(), "default": _plain(info.default),
+                            "help": info.help, "allowed": check.text(),
+                            "default": None if info.required else _plain(info.default),
                             "nullable": nullable}
     if isinstance(inner, Number):
         spec.update(kind="number", min=inner.lo, max=inner.hi, lo_open=inner.lo_open,

@@ -26,7 +26,7 @@ import sys
 import threading
 import webbrowser
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import uvicorn
 import yaml
@@ -200,12 +200,30 @@ def parse_settings(pairs: Sequence[str]) -> dict[str, Any]:
     return out
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's one-line errors (``spreadsim: error: ...``, exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"spreadsim: error: app: {message} (spreadsim app --help)\n")
+        raise SystemExit(2)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0 to 65535; 0: a free one)")
+    return port
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="spreadsim app",
         description="The what-if page: moderation levers in the browser, served on this machine. "
                     "With --export, a self-contained HTML file with a precomputed grid instead.")
-    p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    p.add_argument("--port", type=_port, default=0, help="port (default: a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

@@ -157,6 +157,7 @@ def test_page_numbers_equal_the_python_api(client):
     assert r["curve"]["prevented"][i] == [r["summary"]["prevented_share"], r["summary"]["prevented_share_ci_low"],
                                           r["summary"]["prevented_share_ci_high"]]
     assert r["marker"]["x"] == 6.0 and r["marker"]["how"] == "lever"
+    assert r["curve"]["baseline"] == pytest.approx(r["summary"]["reach_baseline_mean"], rel=1e-12)
     assert r["path"] == "deadline" and r["queue"] is None
     assert fmt_number(m) in r["sentence"] and "prevented" in r["sentence"]  # (as the CLI says it)
     # every illegal post of every seed is removed at 6 h, in the (4 h, 6 h] bin

@@ -246,7 +246,8 @@ class Evaluator:
         """Reach and the share of reach prevented against removal latency (or half-life), with
         95% intervals over seeds: one point per stop of the latency grid, read off each seed's
         traced unmoderated run (:meth:`DeadlineTrace.result`, exact) and summarized by
-        :func:`summarize_results`.
+        :func:`summarize_results`; ``baseline`` is the unmoderated runs' mean reach per illegal
+        post (the dashed line).
 
         With a pre-decided policy first in the stack and nothing else, the curve moves its
         lever; otherwise it is the reference: that policy alone (or every post removed at a
@@ -293,7 +294,7 @@ class Evaluator:
                 add_baseline(r, b)
                 rows.append({"job": j, "seed": s, **r.summary, "path": "deadline"})
         summary = summarize_results(rows_to_columns(rows), [])
-        return {"x": grid,
+        return {"x": grid, "baseline": nanmean([b.summary["reach_mean"] for b in bases]),
                 "reach": [list(v) for v in zip(summary["reach_mean"].tolist(), summary["reach_ci_low"].tolist(),
                                                summary["reach_ci_high"].tolist(), strict=True)],
                 "prevented": [list(v) for v in zip(summary["prevented_share"].tolist(),
@@ -316,7 +317,6 @@ class Evaluator:
         cfg, names, sim = self.check(settings)
         current = self.point(cfg)
         curve = self.curve(cfg, names, sim)
-        curve["baseline"] = current.row()["reach_baseline_mean"]
         row = current.row()
         lever = curve["lever"]
         if names and names[0] in LEVERS:

@@ -34,6 +34,7 @@ Models (:func:`fit_all`):
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -382,7 +383,7 @@ def policy_yaml(fits: dict[str, Fit], chosen: str, empirical_csv: str, header: l
         f"# Chosen: {chosen}. Another one: replace dist and its keys with",
         f"#   dist: exponential, half_life_h: {hl.value:.6g}",
         f"#   dist: lognormal, median_h: {med.value:.6g}, sigma: {sig.value:.6g}",
-        f"#   dist: empirical, path: {empirical_csv}, column: delay_h",
+        f"#   dist: empirical, path: {json.dumps(empirical_csv)}, column: delay_h",
         "# Statements of reasons record decisions that were taken: the share of content never removed",
         "# is not in the data (removal_prob 1: every targeted post is removed, after these delays).",
         "name: latency_distribution", f"dist: {chosen}"]
@@ -391,7 +392,7 @@ def policy_yaml(fits: dict[str, Fit], chosen: str, empirical_csv: str, header: l
     elif chosen == "lognormal":
         lines += [f"median_h: {med.value:.6g}", f"sigma: {sig.value:.6g}"]
     else:
-        lines += [f"path: {empirical_csv}", "column: delay_h"]
+        lines += [f"path: {json.dumps(empirical_csv)}", "column: delay_h"]  # a JSON string is YAML
     return "\n".join(lines + ["removal_prob: 1.0", "applies_to: illegal"]) + "\n"
 
 

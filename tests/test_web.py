@@ -178,13 +178,21 @@ def test_a_queue_is_simulated_and_shows_its_figures(client):
     assert "notices" in r["sentence"]
 
 
-def test_an_edge_list_from_disk(client):
-    path = ROOT / "data" / "karate_club.txt"
-    r = post(client, world(**{"graph.kind": "edgelist", "graph.path": str(path)}))
+def test_an_edge_list_from_disk(client, tmp_path):
+    path = tmp_path / "karate.txt"
+    path.write_text((ROOT / "data" / "karate_club.txt").read_text())
+    settings = world(**{"graph.kind": "edgelist", "graph.path": str(path)})
+    r = post(client, settings)
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["summary"]["n_seeds"] == SMALL["seeds"] and body["path"] == "deadline"
     assert "override /graph: edgelist" in body["yaml"] and str(path) in body["yaml"]
+    # an edited file is another world (not a cached one): a star from user 1 to everyone
+    with path.open("a") as f:
+        f.writelines(f"1 {v}\n" for v in range(2, 35))
+    again = post(client, settings).json()
+    assert again["curve"]["baseline"] != body["curve"]["baseline"]
+    assert again["summary"] == post(client, settings).json()["summary"]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX shell paths")

@@ -14,8 +14,10 @@ without sharing any tab's state.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -97,6 +99,20 @@ class Point:
     def row(self) -> dict[str, Any]:
         """The summary's one row."""
         return {k: plain(v[0]) for k, v in self.summary.items()}
+
+
+def _file_stamp(cfg: Mapping[str, Any]) -> str | None:
+    """An edge-list world's file identity (device, inode, size, modification time) as a short
+    hash; None for a generated graph."""
+    graph = cfg.get("graph") or {}
+    if graph.get("kind") != "edgelist":
+        return None
+    try:
+        st = os.stat(graph["path"])
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+    text = json.dumps([str(graph["path"]), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _ttr(posts: Mapping[str, np.ndarray]) -> dict[str, Any]:
@@ -198,17 +214,23 @@ class Evaluator:
 
     # ------------------------------------------------------------------------------ points
 
+    def _trace_dir(self, cfg: Mapping[str, Any]) -> Path:
+        """The trace cache's folder: one per state of an edge-list file (an edited file is a new
+        world), else one for every generated world."""
+        stamp = _file_stamp(cfg)
+        return self.traces if stamp is None else self.traces / "files" / stamp
+
     def point(self, cfg: Mapping[str, Any]) -> Point:
         """One job of ``cfg`` run by :func:`run_job` into a scratch folder (removed after), its
         tables summarized as the command line does; memoized by the whole config."""
-        key = json.dumps(canonical(cfg), sort_keys=True)
+        key = json.dumps([canonical(cfg), _file_stamp(cfg)], sort_keys=True)
         hit = self._memo.get(key)
         if hit is not None:
             self._memo.move_to_end(key)
             return hit
         tmp = Path(tempfile.mkdtemp(prefix="job-", dir=self.root))
         try:
-            run_job(cfg, tmp, cache_dir=self.traces, skip_done=False)
+            run_job(cfg, tmp, cache_dir=self._trace_dir(cfg), skip_done=False)
             results, params = aggregate([tmp])
             summary = summarize_results(results, params)
             posts = read_table(tmp / POSTS)
@@ -260,7 +282,7 @@ class Evaluator:
         lo_open = lever == "half_life_h"  # (the schema's range: a half-life is > 0 and finite)
         grid = [x for x in LATENCY_GRID_H if not (lo_open and (x == 0 or math.isinf(x)))
                 and (math.isinf(x) or x <= sim.scenario.horizon_h)]
-        key = json.dumps(canonical({"world": {k: cfg.get(k) for k in WORLD_KEYS},
+        key = json.dumps(canonical({"world": {k: cfg.get(k) for k in WORLD_KEYS}, "file": _file_stamp(cfg),
                                     "seed": cfg["seed"], "seeds": cfg["seeds"],
                                     "ref": {k: v for k, v in ref.items() if k != lever}}),
                          sort_keys=True)
@@ -280,7 +302,7 @@ class Evaluator:
         def graph_for(seed: int) -> Graph | None:  # (as run_job builds it: pinned graphs once)
             return pinned_graph(sim.graph, graph_seed(sim.graph, seed)) if pinned else None
 
-        cache = TraceCache(self.traces, cfg, sim, graph_for)
+        cache = TraceCache(self._trace_dir(cfg), cfg, sim, graph_for)
         unmoderated = dataclasses.replace(sim, policies=())
         seeds = range(int(cfg["seed"]), int(cfg["seed"]) + int(cfg["seeds"]))
         traces = [cache.get(s) for s in seeds]

@@ -21,7 +21,15 @@ from spreadsim.errors import ConfigError
 from spreadsim.fit.events import Cascades, read_events
 from spreadsim.fit.gof import Fit, goodness
 from spreadsim.fit.kernels import FAMILIES, KERNELS, Family
-from spreadsim.fit.likelihood import MAX_PAIRS, Pairs, hawkes_pairs, negloglik, tree_pairs
+from spreadsim.fit.likelihood import (
+    MAX_PAIRS,
+    Pairs,
+    best_log_n,
+    hawkes_pairs,
+    negloglik,
+    negloglik_profiled,
+    tree_pairs,
+)
 from spreadsim.fit.profile import Optimum, minimise, profile_interval, standard_errors
 from spreadsim.fit.report import plot, summary
 from spreadsim.fit.spreadconfig import sections
@@ -105,40 +113,48 @@ def _pairs(data: Cascades, logw: np.ndarray | None, max_pairs: int) -> Pairs:
 
 
 def _starts(fam: Family, pairs: Pairs, with_marks: bool) -> list[np.ndarray]:
+    """Starting points of the kernel's log parameters (and beta)."""
     pos = pairs.delay[pairs.delay > 0]
     scale = float(np.median(pos)) if pos.shape[0] else 1.0
     if pairs.starts.shape[0] != pairs.src.shape[0]:  # Hawkes: the delays from the original are longer
         scale /= 2.0
-    out = []
-    for xk in fam.starts(scale):
-        s = float(np.sum(fam.cdf(xk, pairs.window)[0]))
-        ln = math.log(max(pairs.n_reshares, 1) / max(s, 1e-12))
-        for beta in ((0.0, 1.0) if with_marks else ()):
-            out.append(np.concatenate(([ln], xk, [beta])))
-        if not with_marks:
-            out.append(np.concatenate(([ln], xk)))
-    return out
+    betas = (0.0, 1.0) if with_marks else (None,)
+    return [np.concatenate((xk, [] if b is None else [b])) for xk in fam.starts(scale) for b in betas]
 
 
 def fit_kernel(fam: Family, pairs: Pairs, *, intervals: bool = True, level: float = LEVEL
                ) -> tuple[Optimum, dict[str, float], dict[str, tuple[float, float]]]:
-    """The maximum-likelihood fit of one kernel and its profile-likelihood intervals."""
+    """The maximum-likelihood fit of one kernel and its profile-likelihood intervals.
+
+    ``n`` is profiled out in closed form (:func:`~spreadsim.fit.likelihood.best_log_n`) while
+    the kernel is optimised and while the kernel's parameters are profiled; the interval of ``n``
+    profiles the kernel's parameters out numerically.
+    """
     with_marks = pairs.logw is not None
     names = ["n", *fam.params] + (["beta"] if with_marks else [])
 
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
         return negloglik(fam, pairs, x)
 
-    opt = minimise(fun, _starts(fam, pairs, with_marks))
-    if not math.isfinite(opt.value):
-        return opt, {}, {}
+    def reduced(y: np.ndarray) -> tuple[float, np.ndarray]:
+        return negloglik_profiled(fam, pairs, y)
+
+    red = minimise(reduced, _starts(fam, pairs, with_marks))
+    if not math.isfinite(red.value):
+        return red, {}, {}
+    x = np.concatenate(([best_log_n(fam, pairs, red.x)], red.x))
+    opt = minimise(fun, [x])  # polish jointly (a no-op at the optimum)
+    if not opt.value <= red.value:
+        opt = Optimum(x, red.value, red.converged)
+    red = Optimum(opt.x[1:], opt.value, opt.converged)
     params = {k: (float(v) if k == "beta" else math.exp(float(v))) for k, v in zip(names, opt.x, strict=True)}
     ivs: dict[str, tuple[float, float]] = {}
     if intervals:
         se = standard_errors(fun, opt.x)
         for i, k in enumerate(names):
             step = float(se[i]) if math.isfinite(se[i]) and se[i] > 0 else 0.1
-            lo, hi = profile_interval(fun, opt, i, level, scale=step)
+            lo, hi = (profile_interval(fun, opt, 0, level, scale=step) if i == 0
+                      else profile_interval(reduced, red, i - 1, level, scale=step))
             ivs[k] = (lo, hi) if k == "beta" else (math.exp(lo), math.exp(hi))
     return opt, params, ivs
 

@@ -144,6 +144,23 @@ def negloglik(fam: Family, pairs: Pairs, x: np.ndarray) -> tuple[float, np.ndarr
     return value, grad
 
 
+def best_log_n(fam: Family, pairs: Pairs, y: np.ndarray) -> float:
+    """``log n`` maximising the likelihood at the other working parameters ``y``: ``n = N / S``
+    with ``S = sum_i m_i F(T - t_i)`` (``d log L / d n = N / n - S``)."""
+    k = len(fam.params)
+    cdf, _ = fam.cdf(y[:k], pairs.window)
+    mk = marks(pairs.logw, float(y[k])) if pairs.logw is not None else None
+    s = float(np.sum(np.exp(mk[0]) * cdf)) if mk is not None else float(np.sum(cdf))
+    return math.log(max(pairs.n_reshares, 1e-300) / max(s, 1e-300))
+
+
+def negloglik_profiled(fam: Family, pairs: Pairs, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """``-log L`` with ``n`` at its best value for ``y`` (the kernel's log parameters[, beta]),
+    and its gradient in ``y`` (by the envelope theorem, the partial derivatives at that ``n``)."""
+    v, g = negloglik(fam, pairs, np.concatenate(([best_log_n(fam, pairs, y)], y)))
+    return v, g[1:]
+
+
 def compensator_at_events(fam: Family, pairs: Pairs, x: np.ndarray) -> np.ndarray:
     """``Lambda(t_j)`` for every reshare ``j`` (``pairs`` must hold every earlier share of the
     cascade, :func:`hawkes_pairs`): ``n sum_{i before j} m_i F(t_j - t_i)``."""
@@ -155,5 +172,5 @@ def compensator_at_events(fam: Family, pairs: Pairs, x: np.ndarray) -> np.ndarra
     return math.exp(float(x[0])) * np.add.reduceat(cdf, pairs.starts) if cdf.shape[0] else cdf
 
 
-__all__ = ["MAX_PAIRS", "Pairs", "compensator_at_events", "hawkes_pairs", "marks", "negloglik",
-           "tree_pairs"]
+__all__ = ["MAX_PAIRS", "Pairs", "best_log_n", "compensator_at_events", "hawkes_pairs", "marks",
+           "negloglik", "negloglik_profiled", "tree_pairs"]

@@ -27,7 +27,7 @@ from spreadsim.errors import DataError
 from spreadsim.fit.kernels import Family
 
 #: candidate pairs (source, target) the Hawkes likelihood may hold in memory
-MAX_PAIRS = 20_000_000
+MAX_PAIRS = 10_000_000
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ such as ``policy.latency_h``; ``config.<key>`` when the key is also a column nam
 
 Tables (:data:`TABLES`): a job folder holds ``runs``, ``posts`` and ``series``; a sweep folder
 (and a single run's folder) holds ``results``, ``summary`` and ``categories``; an SLA calibration
-writes the ``calibration`` table and ``calibration.json``.
+writes the ``calibration`` table and ``calibration.json``; a job with ``export`` set writes
+``shares``, ``exposures`` (``export: exposures``) and ``cascades``.
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ TABLES = {
     "categories": "a sweep's table: one row per sweep point and content category",
     "calibration": "an SLA calibration's evaluated curve: one row per lever value tried",
     "calibration.json": "an SLA calibration's answer (a JSON object; its fields)",
+    "shares": "an export's table: one row per share, uploads included (job folder with export set)",
+    "exposures": "an export's table: one row per exposure, repeats included (export: exposures)",
+    "cascades": "an export's table: one row per cascade (post per seed), its size and depth",
 }
 
 #: the placeholders of entry names and the text each stands for (a regular expression)
@@ -77,6 +81,8 @@ PLACEHOLDERS = {
 _JOB = ("runs", "results")  # a runs column is a results column too
 _SWEEP = ("results", "summary", "categories")
 _NT = "a notice_and_takedown policy in the stack"
+_EXPORT = ("shares", "exposures", "cascades")  # the tables of export: shares | exposures
+_EX = "export: shares or exposures"
 
 
 def _nt(key: str, unit: str, text: str) -> Column:
@@ -98,7 +104,7 @@ GLOSSARY: tuple[Column, ...] = (
            "The value of one command-line override of the job (a dotted config key such as "
            "policy.latency_h, named config.<key> when the key is also a column name); inf means never."),
     Column("job", _SWEEP, "index", "The job (sweep point) number, as the job folder's name."),
-    Column("seed", ("runs", "posts", "series", "results"), "seed",
+    Column("seed", ("runs", "posts", "series", "results", *_EXPORT), "seed",
            "The run seed; the same seeds run at every sweep point, so differences are the policy's."),
     Column("path", _JOB + ("summary",), "text",
            "How the runs were computed: deadline (read off one traced unmoderated run per seed, "
@@ -324,6 +330,48 @@ GLOSSARY: tuple[Column, ...] = (
     Column("seeds", ("calibration.json",), "seeds", "The paired seeds used at every lever value."),
     Column("feasible", ("calibration.json",), "boolean", "Whether some lever value meets the target."),
     Column("line", ("calibration.json",), "text", "The answer in one line, as printed."),
+    # ---------------------------------------------------------------- exported cascades
+    Column("post", _EXPORT, "index", "The post's index in the run (post_id of the posts table).", _EX),
+    Column("content", ("shares",), "index", "The post's content id (content_id of the posts table).", _EX),
+    Column("copy", ("shares",), "count", "0 for an original upload, k for the k-th re-upload of the content.",
+           _EX),
+    Column("category", ("shares", "cascades"), "text",
+           "The post's content category (legal for background posts).", _EX),
+    Column("cascade", ("shares", "cascades"), "text",
+           "The cascade's id, <seed>:<post> (the fit's cascade column).", _EX),
+    Column("event", ("shares",), "user",
+           "The share's id within its cascade: its sharer's user id (a user shares a post at most once).",
+           _EX),
+    Column("parent", ("shares",), "user",
+           "The event (sharer) of the share this one reshared; empty for the upload.", _EX),
+    Column("user", ("shares", "exposures"), "user",
+           "shares: the sharer (the uploader for the upload); exposures: the user exposed.", _EX),
+    Column("time", ("shares", "exposures"), "hours",
+           "When the share or exposure happened, hours since the start of the run.", _EX),
+    Column("observed_until", ("shares", "cascades"), "hours",
+           "The cascade's observation end: the post's removal time if it was removed, else the "
+           "horizon (no share of the post can happen after it).", _EX),
+    Column("removal_time", ("shares", "exposures"), "hours",
+           "shares: the post's removal time; exposures: when the copy seen went, the earlier of the "
+           "post's and that copy's removal (empty: not removed before the horizon).", _EX),
+    Column("source", ("exposures",), "user",
+           "The sharer whose share (copy) the user saw: the event of that share in the shares table.",
+           "export: exposures"),
+    Column("first", ("exposures",), "boolean", "Whether this was the user's first exposure to the post.",
+           "export: exposures"),
+    Column("reshared", ("exposures",), "boolean",
+           "Whether the user reshared the post at this exposure (a row of the shares table).",
+           "export: exposures"),
+    Column("before_removal", ("exposures",), "boolean",
+           "Whether the exposure came before removal_time by the engine's tie rule; always true, "
+           "since an exposure due at or after a removal never happens.", "export: exposures"),
+    Column("reshares", ("cascades",), "shares", "Shares of the cascade, the upload not counted.", _EX),
+    Column("depth", ("cascades",), "generations",
+           "The longest chain of reshares below the upload (0: nobody reshared).", _EX),
+    Column("breadth", ("cascades",), "shares", "The most shares at one depth below the upload.", _EX),
+    Column("upload_time", ("cascades",), "hours", "The upload time, hours since the start of the run.", _EX),
+    Column("last_share_time", ("cascades",), "hours", "The time of the cascade's latest share.", _EX),
+    Column("removed", ("cascades",), "boolean", "Whether the post was removed before the horizon.", _EX),
     Column("version", ("calibration.json",), "text", "The spreadsim version that computed it."),
 )
 

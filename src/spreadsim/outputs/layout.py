@@ -3,11 +3,11 @@ folder that holds nothing but Hydra's own files and spreadsim's bookkeeping.
 
 A job folder holds :data:`JOB_FILE` (its overrides, swept values and resolved config), the
 :data:`JOB_TABLES` (``runs``: one row per seed; ``posts``: per post per seed; ``series``: reach
-over time per seed), each as Parquet + CSV, and the :data:`DONE` marker, written last. A sweep
-folder holds its job folders, :data:`SWEEP_FILE` (when the sweep started, how many jobs),
-the :data:`SWEEP_TABLES`, the plots, :data:`REPORT_FILE` and, while it runs, the trace cache
-:data:`CACHE_DIR`. The job runner (:mod:`spreadsim.runs.job`) writes these names and the
-aggregation (:mod:`spreadsim.outputs.aggregate`) reads them, from this one place.
+over time per seed), each as Parquet + CSV, with ``export`` set the :data:`EXPORT_TABLES`, and
+the :data:`DONE` marker, written last. A sweep folder holds its job folders, :data:`SWEEP_FILE`
+(when the sweep started, how many jobs), the :data:`SWEEP_TABLES`, the plots, :data:`REPORT_FILE`
+and, while it runs, the trace cache :data:`CACHE_DIR`. The job runner (:mod:`spreadsim.runs.job`)
+writes these names and the aggregation (:mod:`spreadsim.outputs.aggregate`) reads them, from this one place.
 """
 
 from __future__ import annotations
@@ -43,11 +43,16 @@ LOCK_FILE = ".sweep.lock"
 CALIBRATION_TABLE = "calibration"
 CALIBRATION_FILE = "calibration.json"
 CALIBRATION_PLOT = "calibration.png"
+#: a job's exported cascades (``export: shares`` or ``exposures``; :mod:`spreadsim.runs.cascades`):
+#: every share and every exposure (Parquet, streamed), and per cascade its size and depth
+#: (Parquet + CSV)
+SHARES, EXPOSURES, CASCADES = EXPORT_TABLES = ("shares", "exposures", "cascades")
 
 __all__ = ["DONE", "JOB_FILE", "JOB_TABLES", "RUNS", "POSTS", "SERIES", "SWEEP_TABLES", "RESULTS",
            "SUMMARY", "CATEGORIES", "SWEEP_FILE", "CACHE_DIR", "PLOT_FILE",
            "REPORT_FILE", "CALIBRATION_TABLE", "CALIBRATION_FILE", "CALIBRATION_PLOT",
-           "PLOTS", "LOCK_FILE", "BOOKKEEPING", "aggregate_files", "holds_results", "remove_aggregates",
+           "PLOTS", "LOCK_FILE", "SHARES", "EXPOSURES", "CASCADES", "EXPORT_TABLES", "BOOKKEEPING",
+           "aggregate_files", "holds_results", "remove_aggregates",
            "remove_if_only_hydra"]
 
 

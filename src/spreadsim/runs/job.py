@@ -26,18 +26,22 @@ import numpy as np
 
 from spreadsim.engine.metrics import add_baseline
 from spreadsim.engine.records import RunResult
+from spreadsim.errors import ConfigError
 from spreadsim.graphs import Graph, build_graph, graph_seed
 from spreadsim.outputs.columns import concat, rows_to_columns
 from spreadsim.outputs.io import atomic_write_bytes, write_table
 from spreadsim.outputs.io import canonical as _canonical
 from spreadsim.outputs.layout import DONE, JOB_FILE, JOB_TABLES, POSTS, RUNS, SERIES
+from spreadsim.runs.cascades import CascadeExport, export_files
 from spreadsim.runs.deadline import DeadlineTrace, deadline_path_reason
-from spreadsim.runs.jobspec import JobSpec, check_job_config, config_hash
+from spreadsim.runs.jobspec import RUN_KEYS, JobSpec, check_job_config, config_hash
 from spreadsim.runs.platforms import simulate_platforms
 from spreadsim.runs.progress import SeedTicker, heartbeat, sweep_progress
 from spreadsim.runs.single import simulate
 from spreadsim.runs.tracecache import TraceCache
 from spreadsim.schema.config import SimConfig
+from spreadsim.schema.fields import parse
+from spreadsim.schema.model import RunSettings
 from spreadsim.schema.values import swept_value
 from spreadsim.version import __version__
 
@@ -96,7 +100,7 @@ def pinned_graph(cfg: Mapping[str, Any], seed: int) -> Graph:
 def _job_files(out: Path) -> list[Path]:
     """A job's own files, the done marker first."""
     return [out / DONE, out / JOB_FILE,
-            *(out / f"{t}.{ext}" for t in JOB_TABLES for ext in ("parquet", "csv"))]
+            *(out / f"{t}.{ext}" for t in JOB_TABLES for ext in ("parquet", "csv")), *export_files(out)]
 
 
 def remove_job_files(out: str | os.PathLike[str]) -> None:
@@ -110,10 +114,9 @@ def done_marker(out: Path, digest: str) -> bytes:
     """The done marker's content (JSON): the job's config hash, and the size and SHA-256 of each
     table file the job wrote, so that resume can tell a damaged table from a finished one."""
     files = {}
-    for t in JOB_TABLES:
-        for ext in ("parquet", "csv"):
-            f = out / f"{t}.{ext}"
-            files[f.name] = {"size": f.stat().st_size, "sha256": _sha256(f)}
+    tables = [out / f"{t}.{ext}" for t in JOB_TABLES for ext in ("parquet", "csv")]
+    for f in tables + [f for f in export_files(out) if f.exists()]:  # (export: the cascades too)
+        files[f.name] = {"size": f.stat().st_size, "sha256": _sha256(f)}
     return (json.dumps({"config_hash": digest, "files": files}, indent=1) + "\n").encode()
 
 
@@ -169,7 +172,9 @@ def run_job(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *,
     (:class:`~spreadsim.runs.deadline.DeadlineTrace`, shared with the sweep's other jobs through
     ``cache_dir``) gives the exact result and is itself the paired baseline. Otherwise every seed
     is simulated (with its unmoderated twin if ``baseline``). The ``runs`` table's ``path`` column
-    says which (``deadline`` or ``simulated``).
+    says which (``deadline`` or ``simulated``). With ``export`` set (``shares`` or ``exposures``)
+    every seed is simulated, traced, and its cascades go into the job folder
+    (:class:`~spreadsim.runs.cascades.CascadeExport`: one file for all seeds).
 
     Parameters
     ----------
@@ -221,16 +226,23 @@ def run_job(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *,
             return None
         return pinned_graph(spec.sim.graph, graph_seed(spec.sim.graph, seed))
 
+    export = parse(RunSettings, {k: cfg[k] for k in RUN_KEYS if k in cfg}, "").export
     if spec.multi is not None:
+        if export != "none":
+            raise ConfigError("export", export, "must be none for a multi-platform run (each "
+                              "platform's cascades cannot be exported yet)")
         return _run_multi_job(spec, cfg, out, digest, params, overrides, job_num, sweep_dir, tic)
     assert spec.sim is not None
     why = (deadline_path_reason(spec.sim) if spec.deadline_path == "auto"
            else "deadline_path is off")
+    if export != "none":  # each seed's tree comes from its own traced run
+        why = f"export is {export}"
     path = "deadline" if why is None else "simulated"
     log.info("job %d: %d seeds, %s path%s", job_num, len(spec.seeds), path,
              "" if why is None else f" ({why})")
     done: dict[int, RunResult] = {}
     ticker = SeedTicker(job_num, len(spec.seeds))
+    ex: CascadeExport | None = None
     if path == "deadline":
         cache = TraceCache(cache_dir, cfg, spec.sim, graph_for)
         unmoderated = dataclasses.replace(spec.sim, policies=())
@@ -250,12 +262,19 @@ def run_job(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *,
         log.info("job %d: traces: %d computed, %d loaded from the sweep cache", job_num,
                  cache.computed, cache.loaded)
     else:
-        for k, s in enumerate(spec.seeds):
-            with heartbeat(f"job {job_num}: seed {s} ({k + 1}/{len(spec.seeds)})"):
-                done[s] = simulate(spec.sim, s, graph=graph_for(s), baseline=spec.baseline)
-            ticker.tick(len(done))
+        ex = None if export == "none" else CascadeExport(out, exposures=export == "exposures")
+        try:
+            for k, s in enumerate(spec.seeds):
+                with heartbeat(f"job {job_num}: seed {s} ({k + 1}/{len(spec.seeds)})"):
+                    done[s] = simulate(spec.sim, s, graph=graph_for(s), baseline=spec.baseline,
+                                       export=ex)
+                ticker.tick(len(done))
+        except BaseException:
+            if ex is not None:
+                ex.abort()
+            raise
     return _write_job(spec, cfg, out, digest, params, overrides, job_num, sweep_dir, tic, path,
-                      done)
+                      done, ex)
 
 
 def _run_multi_job(spec: JobSpec, cfg: Mapping[str, Any], out: Path, digest: str,
@@ -281,8 +300,9 @@ def _run_multi_job(spec: JobSpec, cfg: Mapping[str, Any], out: Path, digest: str
 def _write_job(spec: JobSpec, cfg: Mapping[str, Any], out: Path, digest: str,
                params: Mapping[str, Any] | None, overrides: Sequence[str], job_num: int,
                sweep_dir: str | os.PathLike[str] | None, tic: float, path: str,
-               done: Mapping[int, RunResult]) -> bool:
-    """Write one job's tables (runs, posts, series), its ``job.json`` and its done marker."""
+               done: Mapping[int, RunResult], export: CascadeExport | None = None) -> bool:
+    """Write one job's tables (runs, posts, series), its ``job.json``, its exported cascades
+    (``export``: finished here, after the stale files went) and its done marker."""
     runs: list[dict[str, Any]] = []
     posts: list[dict[str, np.ndarray]] = []
     series: list[dict[str, np.ndarray]] = []
@@ -311,8 +331,12 @@ def _write_job(spec: JobSpec, cfg: Mapping[str, Any], out: Path, digest: str,
         write_table(rows_to_columns(runs), out / RUNS)
         write_table(concat(posts), out / POSTS)
         write_table(concat(series), out / SERIES)
+        if export is not None:
+            export.close()
         atomic_write_bytes(out / DONE, done_marker(out, digest))
     except BaseException:
+        if export is not None:
+            export.abort()
         try:  # a failed job leaves none of its files behind
             remove_job_files(out)
         except OSError:

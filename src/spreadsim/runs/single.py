@@ -6,6 +6,7 @@ with the paired unmoderated twin when asked (:func:`simulate`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +15,7 @@ from spreadsim.engine.records import RunResult
 from spreadsim.engine.simulation import Simulation
 from spreadsim.graphs import Graph
 from spreadsim.policies import make_policies
+from spreadsim.runs.cascades import CascadeExport
 from spreadsim.schema.config import SimConfig
 
 
@@ -25,7 +27,9 @@ def new_simulation(config: SimConfig, seed: int, **options: Any) -> Simulation:
 
 
 def simulate(config: SimConfig | Mapping[str, Any], seed: int = 0, *, graph: Graph | None = None,
-             baseline: bool = False, trace: bool = False) -> RunResult:
+             baseline: bool = False, trace: bool = False,
+             export: str | os.PathLike[str] | CascadeExport | None = None,
+             export_exposures: bool = False) -> RunResult:
     """Run one simulation.
 
     Parameters
@@ -40,6 +44,14 @@ def simulate(config: SimConfig | Mapping[str, Any], seed: int = 0, *, graph: Gra
         Also run the unmoderated twin with the same seed and report reach prevented.
     trace : bool
         Keep every exposure in ``result.exposures``.
+    export : path-like or CascadeExport, optional
+        Write the run's cascades (every share, in the input format of ``spreadsim fit``) into
+        this folder (:func:`spreadsim.runs.cascades.export_cascades`: ``shares.parquet``,
+        ``cascades.parquet``/``.csv``), or append them to an open
+        :class:`~spreadsim.runs.cascades.CascadeExport`. The run is traced for it (same results:
+        tracing changes no draw), ``result.exposures`` stays empty unless ``trace``.
+    export_exposures : bool
+        With a folder ``export``: also write every exposure (``exposures.parquet``).
 
     Returns
     -------
@@ -55,8 +67,16 @@ def simulate(config: SimConfig | Mapping[str, Any], seed: int = 0, *, graph: Gra
     True
     """
     cfg = config if isinstance(config, SimConfig) else SimConfig.from_dict(config)
-    sim = new_simulation(cfg, seed, graph=graph, trace=trace)
+    sim = new_simulation(cfg, seed, graph=graph, trace=trace or export is not None)
     result = sim.run()
+    if export is not None:
+        if isinstance(export, CascadeExport):
+            export.add(sim)
+        else:
+            with CascadeExport(export, export_exposures) as ex:
+                ex.add(sim)
+        if not trace:
+            result.exposures = {}  # the trace was the export's (the log's copy, freed)
     if baseline:
         base = Simulation(cfg, seed, graph=sim.graph, policies=[], trace=False).run()
         add_baseline(result, base)

@@ -147,6 +147,10 @@ class Plots:
     svg: bool = param(False, "also write every plot as SVG (PNG always)", Boolean())
 
 
+#: what a job may export per seed (``export``; spreadsim.runs.cascades)
+EXPORT_KINDS = ("none", "shares", "exposures")
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """The settings of a job of runs, beside the world: which seeds, and what else to compute."""
@@ -161,6 +165,10 @@ class RunSettings:
         "unmoderated run once and read every point's exact result off it; off: simulate every point",
         Choice(("auto", "off"), "deadline path"))
     plots: Plots = param({"svg": False}, "plot options", Section(Plots))
+    export: str = param(
+        "none", "write each seed's transmission tree into the job folder (traced runs, simulated): "
+        "none; shares: every share (shares.parquet, the input format of spreadsim fit); exposures: "
+        "also every exposure (exposures.parquet)", Choice(EXPORT_KINDS, "export"))
     overwrite: bool = param(
         False, "replace the results of another config in hydra.sweep.dir (a sweep refuses to "
         "mix two configs in one folder)", Boolean())
@@ -227,6 +235,6 @@ class CalibrationSettings:
 
 
 __all__ = ["ALL_CATEGORIES", "CATEGORIES", "LEGAL", "SpreadConfig", "ScenarioConfig",
-           "RunSettings", "Plots", "Kernel", "Decay", "Category", "check_seed", "SEED_MAX",
+           "RunSettings", "EXPORT_KINDS", "Plots", "Kernel", "Decay", "Category", "check_seed", "SEED_MAX",
            "MAX_SEEDS", "MAX_POSTS", "MAX_SERIES_POINTS", "CalibrationSettings", "CALIBRATION_STATS",
            "LATENCY_MAX_H", "COUNT_RANGE", "CALIBRATION_TOL"]

@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -68,22 +69,31 @@ def world(**graph):
 # ----------------------------------------------------------------------------- the command
 
 
-def test_spreadsim_app_starts_and_prints_its_address(tmp_path):
-    """``spreadsim app`` listens on 127.0.0.1 (a free port), prints where, and serves the page."""
+@pytest.mark.parametrize(("stop", "status", "said"), [
+    (signal.SIGINT, 130, "spreadsim app: stopped\n"),
+    pytest.param(signal.SIGTERM, 143, "", marks=pytest.mark.slow),  # (another 8 s: the same path)
+])
+def test_spreadsim_app_starts_and_prints_its_address(tmp_path, stop, status, said):
+    """``spreadsim app`` listens on 127.0.0.1 (a free port), prints where, serves the page, and
+    ends on Ctrl-C (one line, status 130) or SIGTERM leaving no folder behind."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "spreadsim.app.cli", "app", "--no-browser",
                              "--set", "graph.n=300", "--set", "seeds=2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            env={**os.environ, "TMPDIR": str(scratch)})
     try:
         line = proc.stdout.readline()
         url = re.search(r"(http://127\.0\.0\.1:\d+/)", line).group(1)
         got = httpx.get(url + "api/controls", timeout=30).json()
         assert got["initial"]["graph.n"] == 300 and got["initial"]["seeds"] == 2
         assert "/static/app.js" in httpx.get(url, timeout=30).text
+        assert list(scratch.iterdir())  # the app's folder (traces, scratch jobs)
     finally:
-        proc.terminate()
-        proc.wait(30)
-        proc.stdout.close()
-        proc.stderr.close()
+        proc.send_signal(stop)
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == status and err == said and out == ""
+    assert not list(scratch.iterdir())
 
 
 # ----------------------------------------------------------------------------- controls

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 import socket
 import sys
 import threading
@@ -292,7 +293,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"spreadsim app: the what-if page is at {url} (Ctrl-C to stop)", flush=True)
         if not args.no_browser:
             threading.Timer(0.5, webbrowser.open, [url]).start()
-        make_server(app).run(sockets=[sock])
+        if threading.current_thread() is threading.main_thread():
+            # uvicorn stops on SIGTERM, then raises it again: end with SystemExit, so that the
+            # app's folder is removed, instead of the default action's immediate end
+            signal.signal(signal.SIGTERM, _terminated)
+        try:
+            make_server(app).run(sockets=[sock])
+        except KeyboardInterrupt:  # Ctrl-C: uvicorn has stopped, then raised it again
+            sys.stderr.write("spreadsim app: stopped\n")
+            return 130
         return 0
     finally:
         ev.close()
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)

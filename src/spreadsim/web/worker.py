@@ -60,5 +60,6 @@ class Worker:
         return self._pool.submit(run)
 
     def close(self) -> None:
-        """Stop taking work; queued work is dropped, the running computation ends."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop taking work: queued work is dropped, and the running computation (if any) is
+        waited for, so that nothing runs after this returns (its folders may go)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)

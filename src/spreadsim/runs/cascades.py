@@ -72,6 +72,12 @@ def _before(time: np.ndarray, removal: np.ndarray) -> np.ndarray:  # pragma: no 
     return out
 
 
+def _check_traced(sim: Simulation) -> None:
+    if not sim.trace:
+        raise ConfigError("trace", sim.trace, "must be true to export a run's cascades "
+                          "(Simulation(..., trace=True), or simulate(..., export=...))")
+
+
 def _nullable(values: np.ndarray, null: np.ndarray) -> pa.Array:
     return pa.array(values, mask=null) if null.any() else pa.array(values)
 
@@ -134,9 +140,7 @@ class CascadeExport:
         ConfigError
             The run was not traced (its log holds first exposures only, not the tree).
         """
-        if not sim.trace:
-            raise ConfigError("trace", sim.trace, "must be true to export a run's cascades "
-                              "(Simulation(..., trace=True), or simulate(..., export=...))")
+        _check_traced(sim)
         posts = sim.posts
         counters = sim.post_counters()
         horizon = float(sim.config.scenario.horizon_h)
@@ -287,6 +291,7 @@ def export_cascades(sim: Simulation, folder: str | os.PathLike[str], exposures: 
     >>> [p.name for p in export_cascades(sim, tempfile.mkdtemp())]
     ['shares.parquet', 'cascades.parquet', 'cascades.csv']
     """
+    _check_traced(sim)  # (before the folder is made)
     with CascadeExport(folder, exposures) as ex:
         ex.add(sim)
     return [f for f in export_files(folder) if f.exists()]

@@ -102,7 +102,7 @@ def plot_cascade(shares: str | os.PathLike[str] | pa.Table | Mapping[str, Any],
     linked = np.flatnonzero(pidx >= 0)
     segs = np.stack([np.stack([time[pidx[linked]], rows[pidx[linked]]], axis=1),
                      np.stack([time[linked], rows[linked]], axis=1)], axis=1)
-    ax.add_collection(LineCollection(segs, colors="0.6", linewidths=0.7, zorder=1))
+    ax.add_collection(LineCollection(list(segs), colors="0.6", linewidths=0.7, zorder=1))
     dots = ax.scatter(time, rows, c=depth, cmap="viridis", s=max(4.0, 60.0 / np.sqrt(sel.shape[0])),
                       zorder=2)
     if depth.max() > 0:

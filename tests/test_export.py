@@ -261,3 +261,20 @@ def test_peak_memory_of_a_large_export(tmp_path):
     assert m["peak_after_mb"] - m["peak_before_mb"] < 0.25 * m["log_mb"]
     assert pq.ParquetFile(tmp_path / "exposures.parquet").metadata.num_rows == m["exposures"]
     assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss > 0
+
+
+def test_per_copy_removal_times(tmp_path):
+    """Under per_copy removal with a fixed latency L every copy goes L after it was shared: an
+    exposure's removal_time is its source share's time + L (empty past the horizon), and it came
+    before it."""
+    cfg = {**WORLD, "spread": {"removal": "per_copy"}, "policy": {"name": "fixed_latency", "latency_h": 5.0}}
+    spreadsim.simulate(cfg, seed=3, export=tmp_path, export_exposures=True)
+    shares = pq.read_table(tmp_path / "shares.parquet").to_pandas()
+    expo = pq.read_table(tmp_path / "exposures.parquet").to_pandas()
+    legal = set(shares["post"][shares["category"] == "legal"])
+    expo = expo[~expo["post"].isin(legal)]  # (applies_to: illegal)
+    when = dict(zip(zip(shares["post"], shares["event"], strict=True), shares["time"], strict=True))
+    clock = np.array([when[(q, s)] + 5.0 for q, s in zip(expo["post"], expo["source"], strict=True)])
+    want = np.where(clock < 72.0, clock, np.nan)
+    np.testing.assert_array_equal(expo["removal_time"].to_numpy(dtype=float), want)
+    assert expo["before_removal"].all() and len(expo) > 100

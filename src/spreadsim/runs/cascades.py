@@ -152,7 +152,7 @@ class CascadeExport:
             "copy": np.array([p.copy for p in posts], dtype=np.int64),
             "category": pa.array([p.category for p in posts], type=pa.string()),
             "observed_until": np.minimum(post_removal, horizon),
-            "removal_time": post_removal, "removed": removed,
+            "removal_time": post_removal, "removed": removed, "horizon": horizon,
         }
         uploader = np.array([p.uploader for p in posts], dtype=np.int64)
         ids = np.arange(len(posts), dtype=np.int64)
@@ -217,6 +217,7 @@ class CascadeExport:
             pos = np.minimum(np.searchsorted(copy_keys, k), copy_keys.shape[0] - 1)
             hit = (copy_keys[pos] == k) & (source >= 0)
             rem = np.where(hit, np.minimum(rem, copy_times[pos]), rem)
+        rem = np.where(rem < per_post["horizon"], rem, np.inf)  # a clock past the horizon never rings
         cols = [pa.array(np.full(b - a, seed, dtype=np.int64)), pa.array(post),
                 pa.array(np.asarray(log.user[a:b])), _nullable(source, source < 0), pa.array(time),
                 pa.array((flags & FIRST) != 0), pa.array((flags & RESHARED) != 0),

@@ -86,4 +86,4 @@ def test_report_states_command_date_version_and_graph(report):
     for piece in ("spreadsim seeds=3 graph.n=800", f"spreadsim {__version__}", " UTC",
                   "barabasi_albert: 800 users", "Question:"):
         assert piece in head, piece
-    assert 'href="docs/reference/glossary.md"' in text
+    assert "<code>docs/reference/glossary.md</code>" in text

@@ -8,6 +8,7 @@ import copy
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -414,9 +415,15 @@ def test_sweeper_params_and_command_line_make_the_jobs(hydra_compose):
 
 def _files(d: Path) -> dict[str, bytes]:
     """Every file under ``d`` but the logs and the sweep's own settings (the sweeper, the launcher's
-    workers, timings), with ``d``'s name taken out."""
+    workers, timings), with ``d``'s name taken out; the report without its line of command and
+    date (the two commands differ in their launcher settings, and in the minute they ran)."""
     skip = {"multirun.yaml", "hydra.yaml", ".sweep.json"}
-    return {str(f.relative_to(d)): f.read_bytes().replace(str(d).encode(), b"SWEEP")
+
+    def content(f: Path) -> bytes:
+        data = f.read_bytes().replace(str(d).encode(), b"SWEEP")
+        return re.sub(rb'<p class="meta">.*?</p>', b"", data) if f.name == "report.html" else data
+
+    return {str(f.relative_to(d)): content(f)
             for f in sorted(d.rglob("*")) if f.is_file() and f.suffix != ".log" and f.name not in skip}
 
 

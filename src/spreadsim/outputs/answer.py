@@ -193,7 +193,7 @@ def latency_answer(summary: Mapping[str, np.ndarray], x: str,
     what = "takedown half-life" if half_life else "removal latency"
     question = (f"How much reach per illegal post does each {what} ({x}) allow, against "
                 "never removing it?")
-    sentences = []
+    sentences, fallback = [], False
     for name, sel in _groups(summary, x, params):
         rows = [int(i) for i in np.flatnonzero(sel)]
         lat = np.array([_f(summary, x, i) for i in rows])
@@ -203,7 +203,7 @@ def latency_answer(summary: Mapping[str, np.ndarray], x: str,
         if ok:
             pick = max(ok, key=lambda i: _f(summary, x, i))
         elif finite:
-            pick = min(finite, key=lambda i: _f(summary, x, i))
+            pick, fallback = min(finite, key=lambda i: _f(summary, x, i)), True
         else:
             pick = rows[0]
         never = [i for i in rows if math.isinf(_f(summary, x, i))]
@@ -219,8 +219,9 @@ def latency_answer(summary: Mapping[str, np.ndarray], x: str,
             lever = "half-life" if half_life else "deadline"
             text += (f"; a {fmt_latency(_f(summary, x, pick))} {lever} prevents {prevented}")
         sentences.append((f"{name}: " if name else "") + text + ".")
-    rule = (f"(the longest {what} that still prevents at least half the reach; every point is in "
-            "the summary table)")
+    rule = (f"(the longest {what} that still prevents at least half the reach"
+            + (f", or the shortest {what} above 0 h where none does" if fallback else "")
+            + "; every point is in the summary table)")
     return Answer("latency", question, sentences[0], (*sentences[1:], rule))
 
 

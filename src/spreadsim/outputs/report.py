@@ -185,7 +185,7 @@ def render_report(*, title: str, config_text: str, summary: Mapping[str, np.ndar
     It opens with the answer: the experiment's name, then the one-sentence answer as the first
     heading (the page's title is both), the question, further figures, and one line with the
     command, the date, the version and the graph (``meta``). The summary table follows (swept
-    columns marked, units under the headers, a link to the output glossary), then the plots, the
+    columns marked, units under the headers, the output glossary named), then the plots, the
     configuration, the seeds, the path and the versions.
 
     Parameters
@@ -224,7 +224,8 @@ def render_report(*, title: str, config_text: str, summary: Mapping[str, np.ndar
     meanings : mapping of str to str, optional
         A sentence per summary column, the header's tooltip.
     glossary : str, optional
-        The output glossary's address (relative), linked above the summary.
+        The output glossary's page in the documentation, named above the summary (not linked:
+        the report refers to nothing outside itself).
 
     Returns
     -------
@@ -257,9 +258,9 @@ def render_report(*, title: str, config_text: str, summary: Mapping[str, np.ndar
         parts.append(f"<section><h2>{html.escape(heading)}</h2>{_table(table)}</section>")
     parts.append('<section id="summary"><h2>Summary</h2>')
     if glossary:
-        parts.append(f'<p>One row per sweep point; every column is explained in the output glossary, <a href="'
-                     f'{html.escape(glossary)}">{html.escape(glossary)}</a> in spreadsim\'s '
-                     "documentation.</p>")
+        parts.append("<p>One row per sweep point; every column is explained in the output "
+                     f"glossary, <code>{html.escape(glossary)}</code> in spreadsim's documentation "
+                     "(the report links nothing outside itself).</p>")
     parts.append(_table(summary, swept=swept, units=units, meanings=meanings))
     parts.append("</section>")
     parts.append('<section id="plots"><h2>Plots</h2>')

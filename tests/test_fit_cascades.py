@@ -87,6 +87,9 @@ def test_marks_recovered():
     assert np.all(np.abs(z) < Z_MAX), z
     fit = spreadsim.fit_cascades(tab, kernels=["exponential"], intervals=False)
     assert fit.marks and "beta" in fit.best.params
+    same = tab.set_column(tab.column_names.index("followers"), "followers", pa.array([7] * tab.num_rows))
+    fit = spreadsim.fit_cascades(same, kernels=["exponential"], intervals=False)
+    assert not fit.marks and "same follower count" in fit.summary()
 
 
 def test_censoring_is_accounted_for():
@@ -256,11 +259,13 @@ def test_cli_fit_writes_a_config_that_runs(tmp_path):
                             seed=5, links="root")
     pacsv.write_csv(tab, tmp_path / "shares.csv")
     out = tmp_path / "fitted"
-    r = _run("fit", "shares.csv", "--graph", "random_k_out", "--graph-set", "n=2000", "--out", str(out),
-             "--name", "t", "--kernels", "exponential,powerlaw", cwd=tmp_path)
+    (tmp_path / "g.yaml").write_text("kind: random_k_out\nn: 2000\nk: 3\n")
+    r = _run("fit", "shares.csv", "--graph", "g.yaml", "--out", str(out), "--name", "t",
+             "--kernels", "exponential,powerlaw", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "self-exciting process" in r.stdout and "n = " in r.stdout and " [" in r.stdout
     assert "chosen kernel: powerlaw" in r.stdout
+    assert "for graph random_k_out (n = 2000)" in r.stdout
     for rel in ("spread/fitted_t.yaml", "scenario/fitted_t.yaml", "graph/fitted_t.yaml", "fitted_t.png",
                 "fitted_t.txt"):
         assert (out / rel).stat().st_size > 0
@@ -268,6 +273,16 @@ def test_cli_fit_writes_a_config_that_runs(tmp_path):
                "experiment=single", "seeds=2", "graph.n=500", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "reach/post" in run.stdout
+
+
+def test_graph_option():
+    """--graph takes a kind (its defaults filled in) and --graph-set changes keys, checked."""
+    from spreadsim.fit.cli import _graph, parser
+
+    g = _graph(parser().parse_args(["x.csv", "--graph", "random_k_out", "--graph-set", "n=500"]))
+    assert g["kind"] == "random_k_out" and g["n"] == 500 and g["k"] == 3
+    with pytest.raises(ConfigError, match="graph.n"):
+        _graph(parser().parse_args(["x.csv", "--graph", "random_k_out", "--graph-set", "n=-1"]))
 
 
 def test_cli_bad_input(tmp_path, capsys, monkeypatch):

@@ -73,6 +73,7 @@ class CascadeFit:
     failed: dict[str, str]
     marks: bool
     level: float
+    notes: tuple[str, ...] = ()
 
     @property
     def chosen(self) -> str:
@@ -201,6 +202,10 @@ def fit_cascades(source: Any, observed_until: Any = None, kernels: Sequence[str]
     use_marks = data.followers is not None if marks is None else bool(marks)
     if use_marks and data.followers is None:
         raise ConfigError("marks", True, f"needs a followers column ({data.source} has none)")
+    notes: list[str] = []
+    if use_marks and marks is None and data.followers is not None and np.ptp(data.followers) == 0:
+        use_marks = False  # every share has the same followers: beta could not be estimated
+        notes.append("every share has the same follower count: fitted without marks")
     logw = np.log1p(data.followers) if use_marks and data.followers is not None else None
     pairs = _pairs(data, logw, max_pairs)
     fits: dict[str, KernelFit] = {}
@@ -219,7 +224,7 @@ def fit_cascades(source: Any, observed_until: Any = None, kernels: Sequence[str]
     if not fits:
         raise ConfigError("kernels", list(kernels), "none could be fitted: " +
                           "; ".join(f"{k}: {v}" for k, v in failed.items()))
-    return CascadeFit(data, fits, failed, use_marks, level)
+    return CascadeFit(data, fits, failed, use_marks, level, tuple(notes))
 
 
 __all__ = ["LEVEL", "CascadeFit", "KernelFit", "fit_cascades", "fit_kernel"]

@@ -45,7 +45,7 @@ def summary(fit: Any) -> str:
                                "conditioned on its original post (no parent links), ")
              + "right-censored at each cascade's observation end"
              + ("; marks: (1 + followers)^beta" if fit.marks else "")]
-    lines += [f"note: {n}" for n in d.notes]
+    lines += [f"note: {n}" for n in (*d.notes, *fit.notes)]
     pct = f"{100 * fit.level:g}%"
     lines.append(f"kernels (parameters with {pct} profile-likelihood intervals; AIC, lower is better):")
     best = min(f.aic for f in fit.fits.values())

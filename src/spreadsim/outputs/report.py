@@ -258,9 +258,9 @@ def render_report(*, title: str, config_text: str, summary: Mapping[str, np.ndar
         parts.append(f"<section><h2>{html.escape(heading)}</h2>{_table(table)}</section>")
     parts.append('<section id="summary"><h2>Summary</h2>')
     if glossary:
-        parts.append("<p>One row per sweep point; every column is explained in the output "
-                     f"glossary, <code>{html.escape(glossary)}</code> in spreadsim's documentation "
-                     "(the report links nothing outside itself).</p>")
+        parts.append("<p>Every column is explained in the output glossary, "
+                     f"<code>{html.escape(glossary)}</code> in spreadsim's documentation (the "
+                     "report links nothing outside itself).</p>")
     parts.append(_table(summary, swept=swept, units=units, meanings=meanings))
     parts.append("</section>")
     parts.append('<section id="plots"><h2>Plots</h2>')

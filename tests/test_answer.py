@@ -36,8 +36,8 @@ def _cfg(latency: float) -> dict:
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
-    """A real latency sweep (5 points x 4 paired seeds) and a single run's folder, each
-    aggregated with every warning recorded."""
+    """A real latency sweep (5 points x 4 paired seeds), a single run's folder and a sweep over
+    the number of uploaders, each aggregated with every warning recorded."""
     tmp = tmp_path_factory.mktemp("answer")
     dirs = []
     for j, lat in enumerate(LATENCIES):
@@ -46,9 +46,15 @@ def sweep(tmp_path_factory):
         dirs.append(tmp / str(j))
     single = tmp_path_factory.mktemp("single")
     run_job(_cfg(6.0), single)
+    other = tmp_path_factory.mktemp("other")  # a sweep over something else than a latency
+    for j, uploaders in enumerate([2, 4]):
+        cfg = _cfg(6.0)
+        cfg["scenario"]["uploaders"] = uploaders
+        run_job(cfg, other / str(j), params={"scenario.uploaders": uploaders}, job_num=j)
     caught = {}
     outputs = {}
-    for name, out, folders in (("sweep", tmp, dirs), ("single", single, [single])):
+    for name, out, folders in (("sweep", tmp, dirs), ("single", single, [single]),
+                               ("other", other, [other / "0", other / "1"])):
         with warnings.catch_warnings(record=True) as w, \
                 matplotlib.rc_context({"svg.fonttype": "none"}):  # (titles as text in the SVG)
             warnings.simplefilter("always")
@@ -59,7 +65,10 @@ def sweep(tmp_path_factory):
 
 
 def test_plotting_a_sweep_or_a_single_run_emits_no_warning(sweep):
-    assert sweep["warnings"] == {"sweep": [], "single": []}
+    assert sweep["warnings"] == {"sweep": [], "single": [], "other": []}
+    o = sweep["outputs"]["other"]
+    assert o.answer.kind == "points" and o.answer.sentence.endswith("prevented.")
+    assert "with uploaders=2" in o.answer.sentence and "with uploaders=4" in o.answer.details[0]
 
 
 def test_latency_sweep_answer_is_the_longest_latency_preventing_half(sweep):

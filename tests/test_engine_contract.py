@@ -37,7 +37,7 @@ def test_no_kernel_state_addressed_by_index():
             for i, line in enumerate(p.read_text().splitlines(), 1) if "_meta[" in line]
     assert hits == []
     assert {"heap_size", "next_seq", "log_len", "n_seen", "n_inert", "n_touched", "ev_time",
-            "horizon", "stop_mask", "reach_live"} <= set(K.STATE.names)
+            "horizon", "stop_mask", "track", "trigger_live"} <= set(K.STATE.names)
 
 
 def test_kernel_functions_take_the_work_tuple_and_few_arguments():
@@ -176,3 +176,48 @@ def test_policy_stream_keys_have_one_home():
                if re.search(r"policy:\{", p.read_text())]
     assert spelled == ["engine/simulation.py"]
     assert math.isfinite(sim.run().summary["reach_mean"])
+
+
+# ------------------------------------------------------------------------------ the share routine's modes
+
+class _Watch(FixedLatency):
+    """fixed_latency that also wants exposure hooks (and counts them)."""
+
+    wants = frozenset({"exposure"})
+    seen = 0
+
+    def on_exposure(self, post, user, source):
+        self.seen += 1
+        assert self.sim.views(post) >= self.sim.reach(post) >= 1  # counts are live
+
+
+def _mode(sim):
+    st = sim._state
+    if not st.track:
+        return "every event"
+    if st.trigger_live:
+        return "triggers"
+    return "inert, final" if st.final else "inert"
+
+
+@pytest.mark.parametrize(("case", "mode"), [
+    ("fixed_latency", "inert, final"), ("none", "inert, final"), ("notice", "inert"),
+    ("detection", "triggers"), ("watch", "every event")])
+def test_the_four_modes_give_the_tables_of_the_every_event_mode(monkeypatch, case, mode):
+    """The share routine has four modes (docs/design.md); a policy with exposure hooks runs every
+    exposure as an event (its counts are live). Each mode's tables equal those of the same run
+    with every exposure as an event (a trace)."""
+    if case == "watch":
+        monkeypatch.setitem(POLICIES, "fixed_latency", _Watch)
+    cfg = world(CASES["fixed_latency" if case == "watch" else case])
+    for seed in range(2):
+        sim = new_simulation(cfg, seed)
+        assert _mode(sim) == mode
+        r = sim.run()
+        exact = new_simulation(cfg, seed, trace=True)
+        assert _mode(exact) == "every event"
+        want = exact.run()
+        want.exposures = {}
+        assert_same_run(r, want)
+        if case == "watch":
+            assert sim.policies[0].seen == r.summary["reach_total"] + r.summary["legal_reach_total"]

@@ -209,9 +209,9 @@ class PolicyApi:
             self._freeze_reach(post)
 
     def _freeze_reach(self, post: Post) -> None:
-        """With reach counted live only for posts with a pending trigger (``reach_live == 1``),
+        """With reach counted live only for posts with a pending trigger (``state.trigger_live``),
         ``post`` has none left: its reach stays exact only until the kernel advances."""
-        if self._state.reach_live == 1:
+        if self._state.trigger_live:
             self._reach_frozen[post.id] = self._advances
 
     def throttle(self, post: Post, factor: float, *, field: str = "throttle.factor") -> None:

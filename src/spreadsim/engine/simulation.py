@@ -139,33 +139,29 @@ class Simulation(PolicyApi, RunLog, Workspace):
         if unknown:
             raise ValueError(f"policies want unknown hooks {sorted(unknown)}; known: {list(_HOOK_BITS)}")
         self._stop_mask = sum(bit for name, bit in _HOOK_BITS.items() if name in wants)
-        # exposures that can trigger nothing skip the event queue and are counted at the end,
-        # unless something needs every exposure as it happens (trace, exposure or reach hooks,
-        # or a policy that reads reach/views during the run)
-        # live views: every exposure counted as it happens (trace, or a policy reading views);
-        # live reach: every first exposure processed in time order (exposure or reach hooks),
-        # while repeat exposures may still skip the queue
-        # (and when a policy removes single copies: see Policy.removes_copies)
+        # The kernel's mode (docs/design.md, The share routine's modes), from the most exact:
+        # every exposure through the event queue, views and reach live (a trace, exposure hooks,
+        # a policy reading counts, or single copies removed: see Policy.removes_copies); or
+        # exposures that can trigger nothing skip the queue (inert, counted at the end) but the
+        # first exposures of posts with a pending reach trigger run in time order (threshold
+        # hooks); or every such exposure skips it, views counted as they are scheduled when every
+        # policy fixes removal times at upload (final), else buffered until the end
         self.exact_copies = self.per_copy and any(p.removes_copies for p in self.policies)
-        self.live_views = (trace or self.exact_copies
+        self.live_views = (trace or self.exact_copies or "exposure" in wants
                            or any(p.needs_live_counts for p in self.policies))
-        self.live_reach = self.live_views or bool(wants & {"exposure", "threshold"})
+        self.live_reach = self.live_views or "threshold" in wants
         self.live_counts = self.live_reach
         st = self._state
         st.stop_mask = self._stop_mask
-        st.inert_on = 0 if self.live_reach else 1
-        # reach live without live views: for every post with exposure hooks, else only for posts
-        # with a pending reach trigger (their reach is counted in time order until the last one)
-        st.reach_live = (2 if "exposure" in wants else 1) if self.live_reach and not self.live_views else 0
+        st.track = 0 if self.live_views else 1
+        st.trigger_live = int(self.live_reach and not self.live_views)
         self._finished = False
         self._advances = 0  # kernel advances so far (reach() of a post whose reach stopped being
         self._reach_frozen: dict[int, int] = {}  # live is exact only until the next advance)
-        # when every policy fixes removal times at upload, inert exposures are counted as they
-        # are scheduled instead of being buffered until the end
         st.final = int(all(p.pre_decided for p in self.policies))
         # record_views (for the deadline path): keep the time of every exposure, cheaply: the
         # event-queue ones in the log, the inert ones in their buffer (settled first exposures
-        # are logged too, flagged 4: their view is in the buffer)
+        # are logged too, flagged SETTLED: their view is in the buffer)
         self.record_views = record_views and not self.live_counts
         if self.record_views:
             st.final = 0
@@ -173,8 +169,7 @@ class Simulation(PolicyApi, RunLog, Workspace):
         # with earliest times tracked and nothing that needs the log's rows (a trace, recorded
         # views), first exposures through the event queue are not logged: settling counts them
         # from the tracked earliest times, where their times are
-        tracked = st.inert_on != 0 or st.reach_live != 0
-        st.unlogged = int(tracked and not (self.trace or self.record_views))
+        st.unlogged = int(st.track != 0 and not (self.trace or self.record_views))
         for i, p in enumerate(self.policies):
             p.label = policy_label(i, p.name)  # (as the policy's summary keys and tables)
             p.bind(self, policy_stream_key(self.seed, i, p.name, stream_prefix))

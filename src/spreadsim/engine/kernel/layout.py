@@ -34,9 +34,10 @@ STATE = np.dtype([
     ("max_events", "i8"),   # the budget of scheduled exposures (GROW past it; the engine raises)
     ("stop_mask", "i8"),    # advance() stops after a first exposure whose EV_ bits meet this
     ("log_every", "i8"),    # 1: log every exposure processed as an event, not only first ones
-    ("inert_on", "i8"),     # 1: exposures that can trigger nothing skip the heap (inert)
-    ("reach_live", "i8"),   # first exposures in time order without live views: 0 no, 1 for
-                            # posts with a pending reach trigger, 2 for every post
+    ("track", "i8"),        # 1: earliest exposures tracked in ``first``; exposures that can
+                            # trigger nothing skip the heap (inert); 0: every exposure is an event
+    ("trigger_live", "i8"), # 1: the first exposures of posts with a pending reach trigger are
+                            # events all the same (their reach is counted in time order)
     ("final", "i8"),        # 1: removal times are final at upload: inert views counted at once
     ("unlogged", "i8"),     # 1: first exposures not logged (settle_inert counts them from ``first``)
     ("dense", "i8"),        # 1: ``seen`` is a bitset (else an open-addressing hash set)

@@ -71,7 +71,7 @@ def advance(w: Work, until: float) -> int:  # pragma: no cover
     n_users = indptr.shape[0] - 1
     dense = s.dense != 0
     mapped = s.mapped != 0
-    trigger_live = s.reach_live == 1  # reach live only for posts with a pending trigger
+    trigger_live = s.trigger_live != 0  # reach live only for posts with a pending trigger
     unlogged = s.unlogged != 0  # first exposures are settled from ``first``, not logged
     log_every = s.log_every != 0
     max_degree, max_events, stop_mask = s.max_degree, s.max_events, s.stop_mask

@@ -70,8 +70,7 @@ def _share(w: Work, hf: np.ndarray, hi: np.ndarray, q: int, u: int, t: float) ->
     """User ``u`` shares post ``q`` at time ``t``: schedule an exposure of every follower
     (``hf``, ``hi``: flat views of ``w.hf``, ``w.hi``, as :func:`_push` takes them).
 
-    With inert exposures on (``state.inert_on``) or live reach without live views
-    (``state.reach_live``: 2 for every post, 1 for posts with a pending reach trigger), the
+    With ``state.track`` (all modes but the one where every exposure is an event), the
     earliest exposure scheduled so far is tracked per (post, user) in ``w.first`` (indexed by
     key, or through the open-addressing map ``w.first_keys`` when there are too many keys
     (``state.mapped``); ``first[0]`` the times, ``first[1]``, if present, the deadlines of their
@@ -79,7 +78,8 @@ def _share(w: Work, hf: np.ndarray, hi: np.ndarray, q: int, u: int, t: float) ->
     in Dijkstra's algorithm. Only an exposure earlier than it can be the user's first, so every
     other exposure is a view and nothing more: it skips the heap (as does a repeat of a user
     already processed, which is necessarily later). An earlier exposure goes to the heap when it
-    may trigger something: always while the post's reach is live (first exposures are live),
+    may trigger something: always while the post's reach is live (``state.trigger_live`` and a
+    pending reach trigger: first exposures are live),
     otherwise when the user would reshare at this age (the coin is below ``share_prob * decay(age)``, an
     upper bound since throttles only lower it: ``Simulation.throttle`` rejects a factor above 1)
     or files a notice. Reshare probability falls with
@@ -106,9 +106,9 @@ def _share(w: Work, hf: np.ndarray, hi: np.ndarray, q: int, u: int, t: float) ->
     t0 = pf[q, PF_T0]
     dk, da, db = pi[q, PI_DECAY_KIND], pf[q, PF_DECAY_A], pf[q, PF_DECAY_B]
     # track earliest exposures (skip the heap when nothing can happen) unless every exposure is
-    # live; first exposures are live when reach is counted live for this post
-    track = s.inert_on != 0 or s.reach_live != 0
-    reach_live = s.reach_live == 2 or (s.reach_live == 1 and pi[q, PI_REACH_TRIGGER] > 0)
+    # an event; first exposures are live while a reach trigger of this post is pending
+    track = s.track != 0
+    reach_live = s.trigger_live != 0 and pi[q, PI_REACH_TRIGGER] > 0
     mapped = s.mapped != 0
     final = s.final != 0
     track_deadline = first.shape[0] > 1

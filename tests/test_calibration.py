@@ -123,3 +123,26 @@ def test_a_target_inside_every_interval_is_not_supported_by_the_data(tmp_path):
 def test_a_supported_answer_has_both_ends():
     cal = calibrate_latency(_cfg(), seeds=range(6), target=10.0, max_latency_h=100.0)
     assert cal.supported and "not supported" not in cal.line()
+
+
+def test_a_calibration_report_opens_with_its_answer_like_a_sweep_report(tmp_path):
+    """The report of an SLA calibration says what a sweep's says: the experiment, the answer as
+    its first heading, the question, the command, the version and the graph; the curve's
+    interval never goes below zero reach."""
+    import json
+    import re
+
+    from spreadsim.runs.calibration import run_calibration
+
+    cfg = {**_cfg(), "seeds": 4, "calibration": {"target": 10.0, "lever": "policy.latency_h", "max": 100.0}}
+    run_calibration(cfg, tmp_path, meta={"experiment": "sla_calibration", "command": "spreadsim x=1",
+                                         "graph": "ba test graph"})
+    html = (tmp_path / "report.html").read_text()
+    answer = json.loads((tmp_path / "calibration.json").read_text())
+    first = re.search(r"<h1[^>]*>(.*?)</h1>", html, re.S)
+    assert first and "policy.latency_h keeping mean reach per post" in first.group(1)
+    assert answer["supported"] and f"{answer['value']:.4g}" in first.group(1)
+    for text in ("sla_calibration", "What is the largest policy.latency_h", "spreadsim x=1",
+                 "ba test graph", "spreadsim 0."):
+        assert text in html, text
+    assert min(p["ci_low"] for p in answer["points"]) >= 0.0

@@ -190,7 +190,9 @@ def hydra_job(cfg: DictConfig) -> None:
         plain = task_container(cfg)
         svg = bool((plain.get("plots") or {}).get("svg", False))
         if plain.get("calibration") is not None:
-            run_calibration(plain, out, svg=svg, config_text=config_text(cfg))
+            run_calibration(plain, out, svg=svg, config_text=config_text(cfg),
+                            meta={"experiment": experiment_name(), "command": command_line(),
+                                  "graph": graph_line(plain)})
             said = calibration_answer(json.loads((out / CALIBRATION_FILE).read_text()))
             sys.stdout.write(said.text())
             sys.stdout.write(f"report: {(out / REPORT_FILE).resolve()}\n")

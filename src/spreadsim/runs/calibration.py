@@ -33,6 +33,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ import numpy as np
 
 from spreadsim.errors import ConfigError
 from spreadsim.graphs import Graph, build_graph, graph_seed
+from spreadsim.outputs import glossary
+from spreadsim.outputs.answer import calibration_answer
 from spreadsim.outputs.io import atomic_write_bytes, canonical, write_table
 from spreadsim.outputs.layout import CALIBRATION_FILE, CALIBRATION_PLOT, CALIBRATION_TABLE, REPORT_FILE
 from spreadsim.outputs.plots import plot_calibration
@@ -152,7 +155,7 @@ class _Evaluator:
                 r = simulate(cfg, s, graph=self._graph(cfg, s))
                 reach = r.posts["reach"][r.posts["category"] != LEGAL]
             vals.append(_stat(np.asarray(reach, dtype=np.float64), self.stat))
-        self.points[x] = mean_ci(vals)  # over >= 2 seeds (checked): mean and its 95% t-interval
+        self.points[x] = mean_ci(vals, bounds=(0.0, None))  # over >= 2 seeds (checked); reach is never negative
         return self.points[x]
 
     def curve(self) -> dict[str, list[float]]:
@@ -248,7 +251,8 @@ def calibrate_count(config: Mapping[str, Any], seeds: Sequence[int], target: flo
 
 
 def run_calibration(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *, svg: bool = False,
-                    config_text: str | None = None) -> Calibration:
+                    config_text: str | None = None,
+                    meta: Mapping[str, str | None] | None = None) -> Calibration:
     """Run the SLA calibration of a job config (its ``calibration`` block) and write its outputs.
 
     A latency lever (its name ends in ``_h``, or its value is a float) is calibrated with
@@ -270,6 +274,9 @@ def run_calibration(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *, 
         Also write the plot as SVG.
     config_text : str, optional
         The configuration for the report (``cfg`` as YAML if omitted).
+    meta : mapping, optional
+        ``experiment``, ``command`` and ``graph`` for the report's opening lines (as a sweep's
+        report has them); missing ones are left out.
 
     Returns
     -------
@@ -322,10 +329,18 @@ def run_calibration(cfg: Mapping[str, Any], out_dir: str | os.PathLike[str], *, 
                              path=out / CALIBRATION_PLOT, svg=svg)
     shown = [f for f in files if f.suffix == (".svg" if svg else ".png")]
     path = "deadline" if res.path.startswith("deadline") else "simulated"
+    meta = dict(meta or {})
+    said = calibration_answer(answer)
+    info = {"command": meta.get("command"), "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "version": f"spreadsim {__version__}", "graph": meta.get("graph")}
     write_report(out / REPORT_FILE, title=f"spreadsim SLA calibration: {out}",
                  config_text=config_text or config_yaml(cfg), summary=table, plots=shown,
                  seeds=spec.seeds, paths={path: len(spec.seeds) * len(curve["lever"])},
-                 answer=res.line())
+                 answer=said.sentence, experiment=meta.get("experiment"), question=said.question,
+                 meta=info, swept=[settings.lever],
+                 units={c: glossary.unit(CALIBRATION_TABLE, c, [settings.lever]) for c in table
+                        if c != settings.lever},
+                 meanings={c: glossary.meaning(CALIBRATION_TABLE, c, [settings.lever]) for c in table})
     return res
 
 

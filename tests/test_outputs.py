@@ -247,3 +247,21 @@ def test_a_code_of_conduct_experiments_jobs_carry_the_rounds_figures(tmp_path):
     assert summary["target_notice_removed_share"].tolist() == [0.28]
     other, _ = aggregate([tmp_path / "other"])
     assert not any(k.startswith("target_") for k in other)
+
+
+def test_a_multi_platform_summary_has_each_platforms_reach_and_the_console_shows_it():
+    rng = np.random.default_rng(4)
+    n = 5
+    results = {"job": np.zeros(n, dtype=np.int64), "seed": np.arange(n),
+               "path": np.array(["simulated"] * n, dtype=object),
+               "reach_mean": rng.uniform(5, 9, n), "reach_total": rng.uniform(50, 90, n),
+               "big.reach_mean": rng.uniform(6, 12, n), "small.reach_mean": rng.uniform(0, 3, n)}
+    summary = summarize_results(results, [])
+    for name in ("big", "small"):
+        m, lo, hi = mean_ci(results[f"{name}.reach_mean"], bounds=(0.0, None))
+        assert summary[f"{name}.reach_mean"][0] == m
+        assert (summary[f"{name}.reach_ci_low"][0], summary[f"{name}.reach_ci_high"][0]) == (lo, hi)
+    text = format_summary(summary, [])
+    header, row = text.splitlines()[:2]
+    assert "big: reach/post" in header and "small: reach/post" in header
+    assert f"{summary['big.reach_mean'][0]:.2f}" in row

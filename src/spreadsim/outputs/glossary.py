@@ -222,7 +222,10 @@ GLOSSARY: tuple[Column, ...] = (
     _plat("cross_posts_in", "posts", "Posts cross-posted to this platform from another."),
     _plat("cross_posts_blocked", "uploads", "Cross-posts blocked on arrival (hash matching)."),
     _plat("cross_posts_reach", "users", "Reach of illegal cross-posts on the platform they arrived on."),
-    _plat("<platform>.<column>", "as the column", "The runs column <column> of one platform."),
+    Column("<platform>.<column>", (*_JOB, "summary"), "as the column",
+           "The column <column> of one platform: a runs column in runs and results; in summary, "
+           "the platform's reach per illegal post (reach_mean) and its 95% interval.",
+           "a multi-platform run (platforms:)"),
     Column("platform", ("posts", "series"), "text", "The platform of the row.",
            "a multi-platform run (platforms:)"),
     # ---------------------------------------------------------------- posts
@@ -405,7 +408,8 @@ def lookup(table: str, column: str, params: Iterable[str] = ()) -> Column | None
         if table in c.tables and rx.match(column):
             return c
     head, dot, rest = column.partition(".")
-    if dot and table in _JOB and head and lookup("runs", rest) is not None:
+    if dot and head and ((table in _JOB and lookup("runs", rest) is not None)
+                         or (table == "summary" and lookup("summary", rest) is not None)):
         return next(c for c in GLOSSARY if c.name == "<platform>.<column>")
     return None
 

@@ -47,7 +47,7 @@ SHARE_BOUNDS: tuple[float | None, float | None] = (0.0, 1.0)
 
 __all__ = ["SUMMARY_COLUMNS", "NOTICE_FIGURES", "COC_EXPERIMENTS", "TARGET_COLUMNS",
            "summarize_results", "category_table", "format_summary", "swept_params",
-           "coc_targets"]
+           "coc_targets", "platform_names"]
 
 _NOTICE_KEY = re.compile(r"^(policy\d+)_notice_and_takedown_(\w+)$")
 
@@ -106,13 +106,15 @@ def summarize_results(results: Mapping[str, np.ndarray], params: Sequence[str]) 
         seeds with 95% CIs: ``notice_reviewed_24h_share_mean`` (share of notices reviewed within
         24 h) and ``notice_removed_share_mean`` (share of notices whose post was removed), each
         with ``_ci_low``/``_ci_high``; for an experiment that reproduces a monitoring round, the
-        round's figures (:data:`TARGET_COLUMNS`).
+        round's figures (:data:`TARGET_COLUMNS`). For several platforms, each platform's reach
+        per illegal post with its interval: ``<platform>.reach_mean``, ``_ci_low``, ``_ci_high``.
     """
     jobs = results["job"]
     order = list(dict.fromkeys(jobs.tolist()))
     nan = np.full(len(jobs), np.nan)
     notice = _notice_columns(results)
     targets = [c for c in TARGET_COLUMNS if c in results]
+    platforms = platform_names(results)
     rows = []
     for j in order:
         sel = jobs == j
@@ -142,9 +144,18 @@ def summarize_results(results: Mapping[str, np.ndarray], params: Sequence[str]) 
         for src, stem in notice.items():
             fm, flo, fhi = mean_ci(col(src), bounds=SHARE_BOUNDS)
             row.update({f"{stem}_mean": fm, f"{stem}_ci_low": flo, f"{stem}_ci_high": fhi})
+        for name in platforms:
+            m, lo, hi = mean_ci(col(f"{name}.reach_mean"), bounds=REACH_BOUNDS)
+            row.update({f"{name}.reach_mean": m, f"{name}.reach_ci_low": lo, f"{name}.reach_ci_high": hi})
         row.update({c: plain(results[c][first]) for c in targets})
         rows.append(row)
     return rows_to_columns(rows)
+
+
+def platform_names(table: Mapping[str, np.ndarray]) -> list[str]:
+    """The platforms of a multi-platform run's results or summary table (their
+    ``<platform>.reach_mean`` columns), in the table's order; empty for one platform."""
+    return [c[: -len(".reach_mean")] for c in table if c.endswith(".reach_mean")]
 
 
 def category_table(results: Mapping[str, np.ndarray], params: Sequence[str],
@@ -274,8 +285,11 @@ def format_summary(summary: Mapping[str, np.ndarray], params: Sequence[str]) -> 
     order = sorted(range(n), key=lambda i: tuple(_sort_key(summary[p][i]) for p in shown))
     notice = [c[: -len("_mean")] for c in summary if c.endswith("_mean")
               and c[: -len("_mean")].endswith(tuple(NOTICE_FIGURES.values()))]
+    platforms = platform_names(summary)
     header = [*shown, "n_seeds", "reach/post", "95% CI", "prevented/post", "prevented share",
               "95% CI"]
+    for name in platforms:
+        header += [f"{name}: reach/post", "95% CI"]
     for stem in notice:
         header += [stem.replace("notice_reviewed_24h_share", "reviewed <= 24 h")
                    .replace("notice_removed_share", "notices removed"), "95% CI"]
@@ -288,6 +302,9 @@ def format_summary(summary: Mapping[str, np.ndarray], params: Sequence[str]) -> 
                   _fmt(summary["prevented_mean"][i]), _pct(summary["prevented_share"][i]),
                   _interval(summary["prevented_share_ci_low"][i],
                             summary["prevented_share_ci_high"][i], _pct)]
+        for name in platforms:
+            cells += [_fmt(summary[f"{name}.reach_mean"][i]),
+                      _interval(summary[f"{name}.reach_ci_low"][i], summary[f"{name}.reach_ci_high"][i])]
         for stem in notice:
             cells += [_pct(summary[f"{stem}_mean"][i]),
                       _interval(summary[f"{stem}_ci_low"][i], summary[f"{stem}_ci_high"][i], _pct)]

@@ -163,6 +163,10 @@ def test_load_config_errors_are_one_line(tmp_path):
     with pytest.raises(ConfigError, match=r"^seeds = 0: must be an integer >= 1"):
         spreadsim.load_config("seeds: 0")  # one line of YAML is YAML, not a file name
     assert spreadsim.load_config("{seeds: 2, policy: null}").seeds == (0, 1)
+    with pytest.raises(ConfigError, match=r"^config = .*: must be a mapping of config keys$"):
+        spreadsim.load_config("- seeds\n- 2\n")
+    with pytest.raises(ConfigError, match=r"^config = .*: must be a mapping of config keys$"):
+        spreadsim.sweep("- seeds\n- 2\n", over={"seeds": [1]})
 
 
 @pytest.mark.parametrize("path", sorted(p.relative_to(CONF).as_posix() for g in ("spread", "scenario")

@@ -42,7 +42,7 @@ PRESENTATION_KEYS = ("plots", "overwrite")
 
 __all__ = ["RUN_KEYS", "TOP_KEYS", "MULTI_KEYS", "SIM_KEYS", "PRESENTATION_KEYS", "JobSpec", "JobError",
            "InvalidConfig", "SweepFailed", "check_job_config", "check_calibration", "calibration_kind", "config_hash",
-           "set_dotted", "load_config"]
+           "set_dotted", "read_config", "load_config"]
 
 
 class JobError(ValueError):
@@ -232,21 +232,18 @@ def set_dotted(d: Any, key: str, value: Any) -> None:
             d = d[p]
 
 
-def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> JobSpec:
-    """A whole job config, checked: what ``spreadsim ... --cfg job`` prints, as a YAML file (a path,
-    or a string naming an existing file or ending in ``.yaml``/``.yml``), YAML text or a mapping.
-
-    The result runs through the Python API: ``spreadsim.simulate(spec.sim, seed=spec.seeds[0],
-    baseline=spec.baseline)`` is the job's first run, :func:`spreadsim.runs.job.run_job` the whole
-    job.
+def read_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> dict[str, Any]:
+    """A job config as plain containers, unchecked: a YAML file (a path, or a string naming an
+    existing file or ending in ``.yaml``/``.yml``), YAML text, or a mapping (copied).
 
     Raises
     ------
     ConfigError
-        A file that cannot be read or is not YAML (field ``config``), or the first bad field.
+        A file that cannot be read, text that is not YAML, or YAML that is not a mapping (field
+        ``config``).
     """
     if isinstance(source, Mapping):
-        return check_job_config(source)
+        return copy.deepcopy(dict(source))
     text = str(source)
     # a path object, or a string naming a file or a .yaml file: a file; any other string: YAML
     if isinstance(source, os.PathLike) or ("\n" not in text and (
@@ -260,4 +257,25 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> JobSpec:
         cfg = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise ConfigError("config", text[:60], f"is not YAML ({str(e).splitlines()[0]})") from None
-    return check_job_config({} if cfg is None else cfg)
+    if cfg is None:
+        return {}
+    if not isinstance(cfg, Mapping):
+        raise ConfigError("config", text[:60], "must be a mapping of config keys")
+    return dict(cfg)
+
+
+def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> JobSpec:
+    """A whole job config, checked: what ``spreadsim ... --cfg job`` prints, as a YAML file (a path,
+    or a string naming an existing file or ending in ``.yaml``/``.yml``), YAML text or a mapping
+    (read by :func:`read_config`).
+
+    The result runs through the Python API: ``spreadsim.simulate(spec.sim, seed=spec.seeds[0],
+    baseline=spec.baseline)`` is the job's first run, :func:`spreadsim.runs.job.run_job` the whole
+    job.
+
+    Raises
+    ------
+    ConfigError
+        A file that cannot be read or is not YAML (field ``config``), or the first bad field.
+    """
+    return check_job_config(read_config(source))

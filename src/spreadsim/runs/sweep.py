@@ -50,7 +50,7 @@ from spreadsim.outputs.report import config_yaml
 from spreadsim.outputs.sweep_outputs import write_sweep_outputs
 from spreadsim.outputs.tables import category_table, summarize_results
 from spreadsim.runs.job import run_job
-from spreadsim.runs.jobspec import JobSpec, check_job_config, load_config, set_dotted
+from spreadsim.runs.jobspec import JobSpec, check_job_config, read_config, set_dotted
 from spreadsim.runs.sweeplock import acquire_sweep_lock
 from spreadsim.schema.config import DEFAULT_GRAPH, DEFAULT_POLICY
 
@@ -92,24 +92,17 @@ class SweepResult:
 
 
 def _read_config(config: Any) -> dict[str, Any]:
-    """The job config as plain containers: a mapping as it is, YAML text or a YAML file read as
-    :func:`~spreadsim.runs.jobspec.load_config` reads it (which checks it first)."""
+    """The job config as plain containers: a mapping (copied), YAML text or a YAML file, read by
+    :func:`~spreadsim.runs.jobspec.read_config`."""
     if config is None:
         return {}
-    if isinstance(config, Mapping):
-        return copy.deepcopy(dict(config))
     if isinstance(config, JobSpec):
         raise ConfigError("config", "a JobSpec", "pass the mapping, YAML text or file it was loaded "
                           "from: a JobSpec holds the checked world, not the config its jobs record")
-    if not isinstance(config, str | os.PathLike):
+    if not isinstance(config, str | os.PathLike | Mapping):
         raise ConfigError("config", type(config).__name__,
                           "must be a mapping, YAML text or a YAML file (as load_config reads it)")
-    load_config(config)  # the one-line errors of a file that cannot be read or is not YAML
-    text = str(config)
-    if isinstance(config, os.PathLike) or ("\n" not in text and Path(text).is_file()):
-        text = Path(config).read_text()
-    data = yaml.safe_load(text)
-    return {} if data is None else dict(data)
+    return read_config(config)
 
 
 def group_option(group: str, value: Any) -> Any:

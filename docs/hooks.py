@@ -84,7 +84,7 @@ def config_reference() -> str:
         CATEGORIES,
         CalibrationSettings,
         RunSettings,
-        _CategoryFields,  # the fields of one scenario category
+        CategoryFields,  # the fields of one scenario category
     )
     from spreadsim.schema.platforms import CrossPosting, HashSharing, PlatformSection
     from spreadsim.schema.values import DECAY, DURATION, KERNEL
@@ -96,7 +96,7 @@ def config_reference() -> str:
               _section("Spread", sections["spread/default.yaml"], "spread", "File: `conf/spread/default.yaml`."),
               _section("Scenario", sections["scenario/default.yaml"], "scenario",
                        "File: `conf/scenario/default.yaml`."),
-              _section("A content category", _CategoryFields, "scenario.categories.<category>",
+              _section("A content category", CategoryFields, "scenario.categories.<category>",
                        "Categories: " + ", ".join(f"`{c}`" for c in CATEGORIES) + "."),
               "### Composite values\n",
               _table(["value", "allowed"], [["feed-delay kernel (`spread.kernel`)", KERNEL.text()],

@@ -74,14 +74,14 @@ def categories(path: str, value: Any) -> tuple[Category, ...]:
     for name, c in mapping(path, value).items():
         f = f"{path}.{name}"
         Choice(CATEGORIES, "category")(f, name)
-        cats.append(parse(_CategoryFields, c, f).category(name))
+        cats.append(parse(CategoryFields, c, f).category(name))
     if sum(c.weight for c in cats) <= 0:
         raise ConfigError(path, {c.name: c.weight for c in cats}, "the weights must add up to more than 0")
     return tuple(cats)
 
 
 @dataclass(frozen=True)
-class _CategoryFields:
+class CategoryFields:
     """The parameters of one category in ``scenario.categories``."""
 
     weight: float = param(1.0, "relative share of the illegal uploads", Number(lo=0.0))
@@ -235,6 +235,6 @@ class CalibrationSettings:
 
 
 __all__ = ["ALL_CATEGORIES", "CATEGORIES", "LEGAL", "SpreadConfig", "ScenarioConfig",
-           "RunSettings", "EXPORT_KINDS", "Plots", "Kernel", "Decay", "Category", "check_seed", "SEED_MAX",
+           "RunSettings", "EXPORT_KINDS", "Plots", "Kernel", "Decay", "Category", "CategoryFields", "check_seed", "SEED_MAX",
            "MAX_SEEDS", "MAX_POSTS", "MAX_SERIES_POINTS", "CalibrationSettings", "CALIBRATION_STATS",
            "LATENCY_MAX_H", "COUNT_RANGE", "CALIBRATION_TOL"]

@@ -35,7 +35,7 @@ from spreadsim.schema.fields import (
     describe,
 )
 from spreadsim.schema.graphs import GRAPH_KINDS, FilePath
-from spreadsim.schema.model import CATEGORIES, RunSettings, ScenarioConfig, _CategoryFields
+from spreadsim.schema.model import CATEGORIES, RunSettings, ScenarioConfig, CategoryFields
 from spreadsim.schema.policies import POLICY_PARAMS, PerCategory
 from spreadsim.schema.yaml import scalar
 
@@ -142,7 +142,7 @@ def controls() -> dict[str, Any]:
                     if i.name not in ("kind", "name")] for kind, cls in GRAPH_KINDS.items()}
     kind_help = {kind: " ".join((cls.__doc__ or "").split()) for kind, cls in GRAPH_KINDS.items()}
     scen = {i.name: i for i in describe(ScenarioConfig)}
-    cat_fields = describe(_CategoryFields)
+    cat_fields = describe(CategoryFields)
     cat_defaults = scen["categories"].default
     categories = [{"name": c, "controls": [
         {**control_for_field(f"scenario.categories.{c}.{i.name}", i),

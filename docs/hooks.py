@@ -83,8 +83,8 @@ def config_reference() -> str:
     from spreadsim.schema.model import (
         CATEGORIES,
         CalibrationSettings,
-        RunSettings,
         CategoryFields,  # the fields of one scenario category
+        RunSettings,
     )
     from spreadsim.schema.platforms import CrossPosting, HashSharing, PlatformSection
     from spreadsim.schema.values import DECAY, DURATION, KERNEL

@@ -235,6 +235,7 @@ class CalibrationSettings:
 
 
 __all__ = ["ALL_CATEGORIES", "CATEGORIES", "LEGAL", "SpreadConfig", "ScenarioConfig",
-           "RunSettings", "EXPORT_KINDS", "Plots", "Kernel", "Decay", "Category", "CategoryFields", "check_seed", "SEED_MAX",
+           "RunSettings", "EXPORT_KINDS", "Plots", "Kernel", "Decay", "Category", "CategoryFields",
+           "check_seed", "SEED_MAX",
            "MAX_SEEDS", "MAX_POSTS", "MAX_SERIES_POINTS", "CalibrationSettings", "CALIBRATION_STATS",
            "LATENCY_MAX_H", "COUNT_RANGE", "CALIBRATION_TOL"]

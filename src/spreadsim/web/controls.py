@@ -35,7 +35,7 @@ from spreadsim.schema.fields import (
     describe,
 )
 from spreadsim.schema.graphs import GRAPH_KINDS, FilePath
-from spreadsim.schema.model import CATEGORIES, RunSettings, ScenarioConfig, CategoryFields
+from spreadsim.schema.model import CATEGORIES, CategoryFields, RunSettings, ScenarioConfig
 from spreadsim.schema.policies import POLICY_PARAMS, PerCategory
 from spreadsim.schema.yaml import scalar
 

@@ -16,6 +16,7 @@ The layers, each a subpackage that imports only the ones listed before it:
 * :mod:`spreadsim.engine`: the simulation (SimPy + the compiled spread kernel) and its records;
 * :mod:`spreadsim.policies`: removal policies and the review queue;
 * :mod:`spreadsim.runs`: one run, a sweep job, the deadline path, platforms, calibration;
+* :mod:`spreadsim.fit`: fitting the model to data (observed cascades, DSA removal delays);
 * :mod:`spreadsim.app`: the command line and everything that imports Hydra, OmegaConf or joblib.
 
 The engine (and with it numba) is imported on first use, so ``import spreadsim`` and the command
@@ -34,7 +35,8 @@ from spreadsim.version import __version__
 _API = {"SimConfig": "spreadsim.schema.config", "Post": "spreadsim.engine.records",
         "RunResult": "spreadsim.engine.records", "Simulation": "spreadsim.engine.simulation",
         "simulate": "spreadsim.runs.single", "load_config": "spreadsim.runs.jobspec",
-        "sweep": "spreadsim.runs.sweep", "fit_cascades": "spreadsim.fit.cascades"}
+        "sweep": "spreadsim.runs.sweep", "fit_cascades": "spreadsim.fit.cascades",
+        "dsa_delays": "spreadsim.fit.dsa"}
 
 
 def __getattr__(name: str) -> Any:
@@ -44,4 +46,4 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["ConfigError", "DataError", "Post", "RunResult", "SimConfig", "Simulation", "load_config",
-           "simulate", "sweep", "fit_cascades", "__version__"]
+           "simulate", "sweep", "fit_cascades", "dsa_delays", "__version__"]

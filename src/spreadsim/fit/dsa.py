@@ -425,6 +425,12 @@ def dsa_delays(files: Iterable[str | Path] | str | Path, *, earliest: Mapping[st
         Folder to write the tables, the policy configs (``policy/``), the plots and ``summary.txt``.
     n_boot, seed : int
         Bootstrap resamples of the empirical fit and the seed of their generator.
+
+    Returns
+    -------
+    DsaResult
+        The scan (rows read, used and refused by reason), the fits per (platform, category), the
+        model each policy config uses, the text summary and the files written.
     """
     if dist not in ("auto", *delays.MODELS):
         raise ConfigError("--dist", dist, f"allowed: auto, {', '.join(delays.MODELS)}")

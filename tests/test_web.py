@@ -16,7 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from starlette.testclient import TestClient
 
@@ -85,9 +85,9 @@ def test_spreadsim_app_starts_and_prints_its_address(tmp_path, stop, status, sai
     try:
         line = proc.stdout.readline()
         url = re.search(r"(http://127\.0\.0\.1:\d+/)", line).group(1)
-        got = httpx.get(url + "api/controls", timeout=30).json()
+        got = httpx2.get(url + "api/controls", timeout=30).json()
         assert got["initial"]["graph.n"] == 300 and got["initial"]["seeds"] == 2
-        assert "/static/app.js" in httpx.get(url, timeout=30).text
+        assert "/static/app.js" in httpx2.get(url, timeout=30).text
         assert list(scratch.iterdir())  # the app's folder (traces, scratch jobs)
     finally:
         proc.send_signal(stop)

@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from spreadsim.web.compute import Evaluator
@@ -65,7 +65,7 @@ class Server:
         self.ev.close()
 
     def api(self, settings: dict) -> dict:
-        r = httpx.post(self.url + "api/evaluate", json={"settings": settings}, timeout=600)
+        r = httpx2.post(self.url + "api/evaluate", json={"settings": settings}, timeout=600)
         r.raise_for_status()
         return r.json()
 

@@ -129,8 +129,9 @@ def coc_rounds(sweep: Path, out: Path) -> list[str]:
         ax.set_ylim(0, 1)
         ax.set_title(title, fontsize=9)
         ax.legend(fontsize=7, loc="upper left")
-    fig.suptitle("Code of Conduct rounds: review speed x removal probability (10 seeds, 95% CI)",
-                 fontsize=9)
+    n_seeds = int((res["job"] == res["job"][0]).sum())
+    fig.suptitle(f"Code of Conduct rounds: review speed x removal probability ({n_seeds} seeds, "
+                 "95% CI)", fontsize=9)
     _save(fig, out / "coc_rounds.png")
     lines = []
     for i, lab in enumerate(labels):

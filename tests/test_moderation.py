@@ -455,21 +455,6 @@ def test_experiment_runs_full(name):
         assert s["policy0_notice_and_takedown_notices"] > 0
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name, removed, within_24h", [("coc_2016", 0.28, 0.40),
-                                                      ("coc_2017", 0.59, 0.51)])
-def test_code_of_conduct_calibration(name, removed, within_24h):
-    # data/code_of_conduct_rounds.csv; 10 seeds; within 3 SE of the seed means
-    # (the SE of the 24 h share over 10 seeds is ~0.04)
-    cfg = compose_experiment(name)
-    rows = np.array([[s["policy0_notice_and_takedown_notice_removed_share"],
-                      s["policy0_notice_and_takedown_notice_reviewed_24h_share"]]
-                     for s in (simulate(cfg, seed=k).summary for k in range(10))])
-    mean, se = rows.mean(axis=0), rows.std(axis=0, ddof=1) / math.sqrt(len(rows))
-    for m, e, target in zip(mean, se, (removed, within_24h), strict=True):
-        assert abs(m - target) < 3 * e, (m, e, target)
-
-
 def test_absurd_moderator_count_rejected():
     from spreadsim import ConfigError
     from spreadsim.policies import make_policy

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from spreadsim.errors import ConfigError, DataError
-from spreadsim.fit import delays, dsa, dsa_cli
+from spreadsim.fit import delays, dsa, dsa_cli, profile
 from spreadsim.outputs.io import read_table
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_dsa.py"
@@ -458,3 +458,29 @@ def test_interval_coverage():
     for name, h in hits.items():
         lo, hi = _coverage_band(len(h))
         assert lo <= np.mean(h) <= hi, (name, np.mean(h), len(h))
+
+
+@pytest.mark.parametrize("gradient", [True, False])
+def test_profile_intervals_of_a_gaussian_likelihood(gradient):
+    """The shared profile-likelihood code (spreadsim.fit.profile), with the gradient (the cascade
+    fits) and gradient-free (the delay fits): on a correlated Gaussian negative log-likelihood the
+    profile interval of each parameter is exactly its estimate +- 1.96 marginal SD; a parameter
+    whose profile never rises enough ends at its bound."""
+    cov = np.array([[1.0, 0.6], [0.6, 0.5]])
+    prec = np.linalg.inv(cov)
+    centre = np.array([0.3, -0.2])
+
+    def value(x: np.ndarray) -> float:
+        d = x - centre
+        return float(0.5 * d @ prec @ d)
+
+    fun = ((lambda x: (value(x), prec @ (x - centre))) if gradient else profile.value_only(value))
+    opt = profile.minimise(fun, [np.array([2.0, 1.0])], gradient=gradient)
+    assert opt.x == pytest.approx(centre, abs=1e-5)
+    z = math.sqrt(3.841458820694124)
+    for k in range(2):
+        lo, hi = profile.profile_interval(fun, opt, k, gradient=gradient, xtol=1e-9)
+        sd = math.sqrt(cov[k, k])
+        assert (lo, hi) == pytest.approx((centre[k] - z * sd, centre[k] + z * sd), abs=1e-5)
+    lo, hi = profile.profile_interval(fun, opt, 0, gradient=gradient, bounds=[(-1.0, 1.0), (-5.0, 5.0)])
+    assert (lo, hi) == (-1.0, 1.0)

@@ -41,12 +41,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.linalg import solve_banded
-from scipy.optimize import brentq, minimize, minimize_scalar
 from scipy.special import log_ndtr, ndtr, ndtri
 
+from spreadsim.fit.profile import Optimum, minimise, profile_interval, value_only
+
 DAY_H = 24.0
-#: the chi-square(1) 0.95 quantile: a profile-likelihood interval is where 2 (l_max - l) <= this
-CHI2_95 = 3.841458820694124
+#: the level of the profile-likelihood intervals, and the tolerance of their ends (log hours, log
+#: sigma, logit of the share within 24 h)
+_LEVEL, _XTOL = 0.95, 1e-8
 #: the models fitted, in the order reported
 MODELS = ("exponential", "lognormal", "empirical")
 _LN2 = math.log(2.0)
@@ -133,109 +135,75 @@ def _nll(probs: np.ndarray, rows: np.ndarray) -> float:
     return -float(np.dot(rows, np.log(np.maximum(probs, _TINY))))
 
 
-def _profile_interval(prof: Callable[[float], float], t_hat: float, nll_min: float,
-                      bounds: tuple[float, float], step: float) -> tuple[float, float]:
-    """Where the profile negative log-likelihood ``prof`` rises CHI2_95 / 2 above its minimum,
-    on each side of ``t_hat`` (a side that never rises within ``bounds`` ends at the bound)."""
-    floor = min(nll_min, prof(t_hat))  # the profile's own value where the joint fit stopped
-
-    def g(t: float) -> float:
-        return prof(t) - floor - CHI2_95 / 2
-
-    out = []
-    for sign, bound in ((-1.0, bounds[0]), (1.0, bounds[1])):
-        inner, g_inner, dt = t_hat, g(t_hat), step
-        while True:
-            outer = min(max(inner + sign * dt, bounds[0]), bounds[1])
-            g_outer = g(outer)
-            if g_outer > 0:
-                out.append(brentq(g, min(inner, outer), max(inner, outer), xtol=1e-10) if g_inner < 0 else inner)
-                break
-            if outer == bound:
-                out.append(bound)
-                break
-            inner, g_inner, dt = outer, g_outer, dt * 2
-    return out[0], out[1]
+def _intervals(fun: Callable[[np.ndarray], float], opt: Optimum, bounds: list[tuple[float, float]],
+               scale: float) -> list[tuple[float, float]]:
+    """Every parameter's profile-likelihood 95% interval (:func:`spreadsim.fit.profile.profile_interval`,
+    gradient-free: the day-censored likelihood's gradient is of no use to a gradient method; a
+    side that never rises within ``bounds`` ends at the bound)."""
+    return [profile_interval(value_only(fun), opt, k, _LEVEL, scale, gradient=False, bounds=bounds,
+                             xtol=_XTOL) for k in range(opt.x.shape[0])]
 
 
 def fit_exponential(days: np.ndarray, rows: np.ndarray) -> Fit:
     """Maximum-likelihood exponential delay; the half-life's interval by profile likelihood."""
     start = max(DAY_H * float(np.dot(days, rows) / rows.sum()), 1.0) * _LN2
-    lo_b, hi_b = (math.log(b) for b in _H_BOUNDS)
+    bounds = [(math.log(_H_BOUNDS[0]), math.log(_H_BOUNDS[1]))]
 
-    def nll(logh: float) -> float:
-        return _nll(exponential_probs(days, math.exp(logh)), rows)
+    def nll(th: np.ndarray) -> float:
+        return _nll(exponential_probs(days, math.exp(th[0])), rows)
 
-    res = minimize_scalar(nll, bounds=(max(lo_b, math.log(start) - 10), min(hi_b, math.log(start) + 10)),
-                          method="bounded", options={"xatol": 1e-9})
-    t_hat = float(res.x)
-    lo, hi = _profile_interval(nll, t_hat, float(res.fun), (lo_b, hi_b), 0.05)
-    h = Estimate(math.exp(t_hat), math.exp(lo), math.exp(hi))
+    opt = minimise(value_only(nll), [np.array([math.log(start)])], gradient=False, bounds=bounds)
+    ((lo, hi),) = _intervals(nll, opt, bounds, 0.05)
+    h = Estimate(math.exp(float(opt.x[0])), math.exp(lo), math.exp(hi))
 
     def within(hl: float) -> float:
         return -math.expm1(-DAY_H * _LN2 / hl)
 
-    return Fit("exponential", {"half_life_h": h}, -float(res.fun), 1, h,
+    return Fit("exponential", {"half_life_h": h}, -opt.value, 1, h,
                Estimate(within(h.value), within(h.hi), within(h.lo)),
                cdf=lambda t: -np.expm1(-_LN2 * np.asarray(t, dtype=float) / h.value),
                day_probs=lambda d: exponential_probs(d, h.value),
                quantile=lambda p: -np.log1p(-np.asarray(p, dtype=float)) * h.value / _LN2)
 
 
+def _expit(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
 def fit_lognormal(days: np.ndarray, rows: np.ndarray) -> Fit:
     """Maximum-likelihood lognormal delay; profile-likelihood intervals for the median, sigma and
-    the share within 24 h."""
+    the share within 24 h (the last as a parameter: the logit of the share, with log sigma)."""
     mid = np.log(DAY_H * days + DAY_H / 2)
     w = rows / rows.sum()
     mu0 = float(np.dot(w, mid))
     s0 = math.log(max(math.sqrt(float(np.dot(w, (mid - mu0) ** 2))), 0.3))
-    mu_b = (math.log(_H_BOUNDS[0]), math.log(_H_BOUNDS[1]))
     s_b = (math.log(_SIGMA_BOUNDS[0]), math.log(_SIGMA_BOUNDS[1]))
+    bounds = [(math.log(_H_BOUNDS[0]), math.log(_H_BOUNDS[1])), s_b]
 
-    def nll(mu: float, s: float) -> float:
-        return _nll(lognormal_probs(days, mu, math.exp(s)), rows)
+    def nll(th: np.ndarray) -> float:  # th = (mu, log sigma)
+        return _nll(lognormal_probs(days, float(th[0]), math.exp(th[1])), rows)
 
-    res = minimize(lambda th: nll(th[0], th[1]), np.array([mu0, s0]), method="Nelder-Mead",
-                   bounds=[mu_b, s_b], options={"xatol": 1e-9, "fatol": 1e-11, "maxiter": 4000})
-    mu_hat, s_hat = float(res.x[0]), float(res.x[1])
-    best = float(res.fun)
+    def nll_q(th: np.ndarray) -> float:  # th = (logit of the share within 24 h, log sigma)
+        z = ndtri(_expit(float(th[0])))
+        return nll(np.array([math.log(DAY_H) - math.exp(th[1]) * z, th[1]]))
 
-    def lowest(f: Callable[[float], float], near: float, bounds: tuple[float, float]) -> float:
-        """min of f over bounds, searched near the joint fit too (a narrow optimum is missed by a
-        bounded search over a wide interval)."""
-        return min(float(minimize_scalar(f, bounds=b, method="bounded", options={"xatol": 1e-8}).fun)
-                   for b in (bounds, (max(bounds[0], near - 0.5), min(bounds[1], near + 0.5))))
-
-    def over_s(f: Callable[[float], float]) -> float:
-        return lowest(f, s_hat, s_b)
-
-    def prof_mu(mu: float) -> float:
-        return over_s(lambda s: nll(mu, s))
-
-    def prof_s(s: float) -> float:
-        return lowest(lambda mu: nll(mu, s), mu_hat, (mu_hat - 30, mu_hat + 30))
-
-    def prof_q(x: float) -> float:  # x = logit of the share within 24 h
-        z = ndtri(1.0 / (1.0 + math.exp(-x)))
-        return over_s(lambda s: nll(math.log(DAY_H) - math.exp(s) * z, s))
-
+    opt = minimise(value_only(nll), [np.array([mu0, s0])], gradient=False, bounds=bounds)
+    mu_hat, s_hat = float(opt.x[0]), float(opt.x[1])
+    (mlo, mhi), (slo, shi) = _intervals(nll, opt, bounds, 0.05)
     sigma = math.exp(s_hat)
     q_hat = float(ndtr((math.log(DAY_H) - mu_hat) / sigma))
     x_hat = math.log(max(q_hat, 1e-12) / max(1 - q_hat, 1e-12))
-    mlo, mhi = _profile_interval(prof_mu, mu_hat, best, mu_b, 0.05)
-    slo, shi = _profile_interval(prof_s, s_hat, best, s_b, 0.05)
-    xlo, xhi = _profile_interval(prof_q, x_hat, best, (-40.0, 40.0), 0.1)
+    opt_q = Optimum(np.array([x_hat, s_hat]), opt.value, opt.converged)
+    xlo, xhi = profile_interval(value_only(nll_q), opt_q, 0, _LEVEL, 0.1, gradient=False,
+                                bounds=[(-40.0, 40.0), s_b], xtol=_XTOL)
     med = Estimate(math.exp(mu_hat), math.exp(mlo), math.exp(mhi))
-
-    def expit(x: float) -> float:
-        return 1.0 / (1.0 + math.exp(-x))
 
     def cdf(t: np.ndarray) -> np.ndarray:
         t = np.asarray(t, dtype=float)
         return np.where(t > 0, ndtr((np.log(np.maximum(t, 1e-300)) - mu_hat) / sigma), 0.0)
 
     return Fit("lognormal", {"median_h": med, "sigma": Estimate(sigma, math.exp(slo), math.exp(shi))},
-               -best, 2, med, Estimate(q_hat, expit(xlo), expit(xhi)), cdf=cdf,
+               -opt.value, 2, med, Estimate(q_hat, _expit(xlo), _expit(xhi)), cdf=cdf,
                day_probs=lambda d: lognormal_probs(d, mu_hat, sigma),
                quantile=lambda p: np.exp(mu_hat + sigma * ndtri(np.asarray(p, dtype=float))))
 

@@ -5,6 +5,10 @@ The report holds, in one file that opens in a browser without a network: the con
 versions of spreadsim and of the libraries the numbers depend on, the seeds, and which path
 computed the results (the exact deadline path or simulation). No script, style sheet, font or
 image is loaded from anywhere else.
+
+:func:`render_page` is the general page (the answer first, then tables, figures and text, then the
+versions) that the sweep's report (:func:`render_report`) and the fitting commands' reports
+(``spreadsim fit``, ``spreadsim dsa-delays``) are made of.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ import yaml
 
 from spreadsim.outputs.io import atomic_write_bytes, canonical
 
-__all__ = ["versions", "config_yaml", "render_report", "write_report", "SECTIONS", "GLOSSARY"]
+__all__ = ["versions", "config_yaml", "render_page", "write_page", "html_section", "html_table", "html_figure",
+           "render_report", "write_report", "SECTIONS", "GLOSSARY"]
 
 SECTIONS = ("answer", "summary", "plots", "config", "seeds", "path", "versions")
 #: the output glossary (every column of every table): the documentation page, by its name in the repository
@@ -170,6 +175,103 @@ def _figure(path: Path) -> str:
     return f'<figure id="plot-{html.escape(path.stem)}">{body}<figcaption>{caption}</figcaption></figure>'
 
 
+def html_table(columns: Mapping[str, np.ndarray], *, swept: Sequence[str] = (),
+               units: Mapping[str, str] | None = None, meanings: Mapping[str, str] | None = None) -> str:
+    """A table (columns of equal length) as HTML in a horizontally scrolling box: the ``swept``
+    columns marked, a unit under each header that ``units`` gives one, a meaning as its tooltip."""
+    return _table(columns, swept=swept, units=units, meanings=meanings)
+
+
+def html_figure(path: str | os.PathLike[str]) -> str:
+    """A figure for a page: a PNG embedded as a base64 ``data:`` URI, or an SVG inlined."""
+    return _figure(Path(path))
+
+
+def html_section(heading: str, content: str, *, id: str | None = None) -> str:
+    """A section of a page: a heading and its HTML ``content``."""
+    ident = f' id="{html.escape(id)}"' if id else ""
+    return f"<section{ident}><h2>{html.escape(heading)}</h2>{content}</section>"
+
+
+def render_page(*, heading: str, body: Sequence[str] = (), title: str | None = None,
+                label: str | None = None, question: str | None = None, details: Sequence[str] = (),
+                meta: Mapping[str, str] | Sequence[tuple[str, str]] = (),
+                versions_: Mapping[str, str] | None = None) -> str:
+    """A self-contained HTML page that opens with the answer.
+
+    The header holds ``label`` (small capitals), ``heading`` (the answer, the first heading),
+    the question, further figures (``details``, one line each) and one line of ``meta`` (the
+    command, the date, the version, ...); the ``body`` blocks follow in order, then the versions.
+    Nothing is loaded from outside the page.
+
+    Parameters
+    ----------
+    heading : str
+        The answer in one sentence.
+    body : sequence of str
+        HTML blocks (:func:`html_section` of :func:`html_table`, :func:`html_figure`, ...).
+    title : str, optional
+        The page's title (default: ``heading``).
+    label : str, optional
+        What the page is (``Experiment latency_sweep``), above the heading.
+    question : str, optional
+        The question answered.
+    details : sequence of str
+        Further figures of the answer.
+    meta : mapping or sequence of (str, str)
+        ``command`` (shown as code), ``date``, ``version``, ...: shown in this order, empty
+        values left out.
+    versions_ : mapping, optional
+        Package versions; :func:`versions` if omitted.
+
+    Returns
+    -------
+    str
+    """
+    v = dict(versions_ or versions())
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             f"<title>{html.escape(title or heading)}</title><style>{_CSS}</style></head><body>",
+             '<header id="answer">']
+    if label:
+        parts.append(f'<p class="experiment">{html.escape(label)}</p>')
+    parts.append(f"<h1>{html.escape(heading)}</h1>")
+    if question:
+        parts.append(f'<p class="question"><strong>Question:</strong> {html.escape(question)}</p>')
+    if details:
+        parts.append('<ul class="details">' + "".join(f"<li>{html.escape(d)}</li>" for d in details)
+                     + "</ul>")
+    info = [(k, str(val)) for k, val in (meta.items() if isinstance(meta, Mapping) else meta) if val]
+    if info:
+        cells = [f"{html.escape(k)}: <code>{html.escape(val)}</code>" if k == "command"
+                 else f"{html.escape(k)}: {html.escape(val)}" for k, val in info]
+        parts.append('<p class="meta">' + " &middot; ".join(cells) + "</p>")
+    parts.append("</header>")
+    parts.extend(body)
+    ver_rows = {"package": np.array(list(v), dtype=object), "version": np.array(list(v.values()), dtype=object)}
+    parts.append(html_section("Versions", _table(ver_rows), id="versions"))
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def write_page(path: str | os.PathLike[str], **kwargs: Any) -> Path:
+    """Write :func:`render_page` output to ``path`` atomically.
+
+    Parameters
+    ----------
+    path : path-like
+        The HTML file.
+    **kwargs
+        As for :func:`render_page`.
+
+    Returns
+    -------
+    Path
+    """
+    atomic_write_bytes(path, render_page(**kwargs).encode("utf-8"))
+    return Path(path)
+
+
 def render_report(*, title: str, config_text: str, summary: Mapping[str, np.ndarray],
                   plots: Sequence[str | os.PathLike[str]], seeds: Sequence[int],
                   paths: Mapping[str, int], answer: str | None = None,
@@ -231,31 +333,11 @@ def render_report(*, title: str, config_text: str, summary: Mapping[str, np.ndar
     -------
     str
     """
-    v = dict(versions_ or versions())
     exp = experiment or ""
-    full_title = f"{exp}: {answer}" if exp and answer else answer or title
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             f"<title>{html.escape(full_title)}</title><style>{_CSS}</style></head><body>",
-             '<header id="answer">']
-    if exp:
-        parts.append(f'<p class="experiment">Experiment {html.escape(exp)}</p>')
-    parts.append(f"<h1>{html.escape(answer or title)}</h1>")
-    if question:
-        parts.append(f'<p class="question"><strong>Question:</strong> {html.escape(question)}</p>')
-    if details:
-        parts.append('<ul class="details">' + "".join(f"<li>{html.escape(d)}</li>" for d in details)
-                     + "</ul>")
     info = [(k, str(val)) for k, val in (meta or {}).items() if val]
     if answer and title:
         info.append(("output", title))
-    if info:
-        cells = [f"{html.escape(k)}: <code>{html.escape(val)}</code>" if k == "command"
-                 else f"{html.escape(k)}: {html.escape(val)}" for k, val in info]
-        parts.append('<p class="meta">' + " &middot; ".join(cells) + "</p>")
-    parts.append("</header>")
-    for heading, table in tables:
-        parts.append(f"<section><h2>{html.escape(heading)}</h2>{_table(table)}</section>")
+    parts = [f"<section><h2>{html.escape(heading)}</h2>{_table(table)}</section>" for heading, table in tables]
     parts.append('<section id="summary"><h2>Summary</h2>')
     if glossary:
         parts.append("<p>Every column is explained in the output glossary, "
@@ -280,10 +362,10 @@ def render_report(*, title: str, config_text: str, summary: Mapping[str, np.ndar
                  "unmoderated run per seed (pure deadline policies, cascade semantics); simulated: "
                  "every run simulated with its policies.</p>")
     parts.append(_table(path_rows) + "</section>")
-    ver_rows = {"package": np.array(list(v), dtype=object), "version": np.array(list(v.values()), dtype=object)}
-    parts.append('<section id="versions"><h2>Versions</h2>' + _table(ver_rows) + "</section>")
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
+    return render_page(heading=answer or title, body=parts,
+                       title=f"{exp}: {answer}" if exp and answer else answer or title,
+                       label=f"Experiment {exp}" if exp else None, question=question, details=details,
+                       meta=info, versions_=versions_)
 
 
 def write_report(path: str | os.PathLike[str], **kwargs: Any) -> Path:

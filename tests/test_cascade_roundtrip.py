@@ -35,7 +35,8 @@ from spreadsim.graphs import Graph, build_graph
 CONF = Path(__file__).resolve().parents[1] / "conf"
 KERNELS = {k: yaml.safe_load((CONF / "spread" / f"{k}.yaml").read_text())["kernel"]
            for k in ("exponential", "lognormal", "powerlaw")}
-GRAPH = {"kind": "random_k_out", "n": 100_000, "k": 14, "seed": 7}
+GRAPH_SEED = 7
+GRAPH: dict[str, Any] = {"kind": "random_k_out", "n": 100_000, "k": 14, "seed": GRAPH_SEED}
 SHARE_PROB = 0.05  # n = 0.05 * 14 = 0.7; Binomial(14, 0.05) offspring: variance 0.95 n
 Z_MAX = 4.0        # recovery tolerance in standard errors (false alarm ~1 in 16,000 per parameter)
 Z95 = 1.959963984540054
@@ -44,7 +45,7 @@ LINKS = {"tree": "tree", "no parents": "hawkes"}
 
 @pytest.fixture(scope="module")
 def graph() -> Graph:
-    return build_graph(GRAPH, GRAPH["seed"])
+    return build_graph(GRAPH, GRAPH_SEED)
 
 
 def config(kernel: dict[str, Any], posts: int = 400, policy: dict[str, Any] | None = None

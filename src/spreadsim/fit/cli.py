@@ -2,21 +2,25 @@
 
 Prints the summary (every kernel's parameters with 95% intervals, AIC, the chosen kernel, the
 goodness of fit) and writes, into ``--out`` (default: the current folder),
-``fitted_<name>.txt`` (the summary), ``fitted_<name>.png`` (the figure) and the config groups
+``fitted_<name>.txt`` (the summary), ``fitted_<name>.png`` (the figure), ``report.html`` (a
+self-contained report that opens with the answer and embeds the figure) and the config groups
 ``spread/fitted_<name>.yaml``, ``scenario/fitted_<name>.yaml`` (the share probability for the
 graph) and ``graph/fitted_<name>.yaml``, which run as::
 
     spreadsim hydra.searchpath=[file://<out>] graph=fitted_<name> spread=fitted_<name> scenario=fitted_<name>
 
-Bad input: one line ``spreadsim: error: ...`` on stderr, exit status 2, nothing written.
+Bad input: one line ``spreadsim: error: ...`` on stderr, exit status 2, nothing written. A file
+that cannot be written: exit status 1, and none of the set is left (:func:`spreadsim.fit.files.publish`).
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -24,11 +28,14 @@ import yaml
 
 from spreadsim.errors import ConfigError, DataError, OutputError
 from spreadsim.fit.cascades import LEVEL, fit_cascades
+from spreadsim.fit.files import publish
 from spreadsim.fit.kernels import KERNELS
 from spreadsim.fit.reader import LINK_MODES
-from spreadsim.fit.report import png_bytes
-from spreadsim.fit.spreadconfig import config_files, graph_section, sections, write_files
+from spreadsim.fit.report import png_bytes, report_page
+from spreadsim.fit.spreadconfig import config_files, graph_section, sections
+from spreadsim.outputs.layout import REPORT_FILE
 from spreadsim.schema.model import CATEGORIES
+from spreadsim.version import __version__
 
 EXIT_BAD_INPUT, EXIT_FAILED = 2, 1
 
@@ -112,18 +119,33 @@ def run(argv: Sequence[str]) -> int:
                f"passes a share to on graph {g.name}\n(n = {g.n} users; docs/fitting.md). No attention "
                "decay: n is the mean over all shares.")
     files: dict[str, str | bytes] = dict(config_files(name, secs, graph, comment))
-    text = fit.summary() + (f"spread config (kernel {kernel}) for graph {g.name} (n = {g.n}): share_prob "
-                            f"= {p:.6g} = n / {e:.6g}\n")
-    files[f"fitted_{name}.txt"] = text
-    files[f"fitted_{name}.png"] = png_bytes(fit)
-    out = Path(args.out)
-    written = write_files(out, files)
-    sys.stdout.write(text)
-    for path in written:
-        sys.stdout.write(f"wrote {path}\n")
+    config_line = (f"spread config (kernel {kernel}) for graph {g.name} (n = {g.n}): share_prob "
+                   f"= {p:.6g} = n / {e:.6g}")
+    text = fit.summary() + config_line + "\n"
     stem = f"fitted_{name}"
+    files[f"{stem}.txt"] = text
+    files[f"{stem}.png"] = png_bytes(fit)
+    out = Path(args.out)
+    meta = {"command": shlex.join(["spreadsim", "fit", *argv]),
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "version": f"spreadsim {__version__}", "output": str(out.resolve())}
+
+    def write(folder: Path) -> list[str]:
+        for rel, content in files.items():
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            (folder / rel).write_bytes(content.encode() if isinstance(content, str) else content)
+        page = report_page(fit, figure=folder / f"{stem}.png", meta=meta, config_line=config_line,
+                           files=list(files), text=text)
+        (folder / REPORT_FILE).write_text(page, encoding="utf-8")
+        return [*files, REPORT_FILE]
+
+    written = publish(out, write)
+    sys.stdout.write(text)
+    for path in written[:-1]:
+        sys.stdout.write(f"wrote {path}\n")
     sys.stdout.write(f"run it: spreadsim 'hydra.searchpath=[file://{out.resolve()}]' graph={stem} "
                      f"spread={stem} scenario={stem}\n")
+    sys.stdout.write(f"report: {written[-1].resolve()}\n")
     return 0
 
 

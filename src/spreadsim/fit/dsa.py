@@ -3,23 +3,23 @@
 Statements of reasons carry a ``content_date`` (content posted) and an ``application_date``
 (decision applied), both at day precision. :func:`dsa_delays` reads the daily dumps (a zip of
 ``*.csv.zip`` parts as downloaded, CSV, gzipped CSV, Parquet, folders of them, many at once) in a
-stream (pyarrow's CSV stream reader over each zip member, ``ParquetFile.iter_batches``; only the
-columns needed, as text; one batch and the counts in memory), counts the reported delay in days
+stream (:mod:`spreadsim.fit.dsa_files`: pyarrow's CSV stream reader over each zip member,
+``ParquetFile.iter_batches``; only the columns needed, as text; one batch and the counts in
+memory), counts the reported delay in days
 per (platform, category, source) of the rows matching the filters and the refused rows by reason,
 fits each (platform, category) with interval censoring (:mod:`spreadsim.fit.delays`) and writes a
-``latency_distribution`` policy config. Names and values are the database's (its API
+``latency_distribution`` policy config, the plots, the text summary and a report
+(:mod:`spreadsim.fit.dsa_report`), all or none. Names and values are the database's (its API
 documentation and ``app/Models/Statement.php`` of github.com/digital-services-act/transparency-database);
 the categories renamed on 1 July 2025 are read as their new names (:data:`RENAMED_CATEGORIES`).
 """
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import re
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import ExitStack
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,13 +27,15 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
-from spreadsim.errors import ConfigError, DataError, OutputError
-from spreadsim.fit import delays
+from spreadsim.errors import ConfigError, DataError
+from spreadsim.fit import delays, dsa_report
 from spreadsim.fit.delays import Fit
-from spreadsim.outputs.io import atomic_write_bytes, write_table
+from spreadsim.fit.dsa_files import expand, file_batches
+from spreadsim.fit.files import publish
+from spreadsim.outputs.io import write_table
+from spreadsim.outputs.layout import REPORT_FILE
+from spreadsim.version import __version__
 
 # --------------------------------------------------------------------------- the database's schema
 
@@ -141,94 +143,6 @@ def check_filters(**given: str | Sequence[str] | None) -> dict[str, tuple[str, .
 def slug(text: str) -> str:
     """A file-name part: lower-case letters, digits and underscores."""
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "unknown"
-
-
-# --------------------------------------------------------------------------- streaming the files
-
-DATA_SUFFIXES = (".zip", ".csv", ".csv.gz", ".parquet")
-_BLOCK = 4 << 20  # bytes per CSV block read
-
-
-def _kind(name: str) -> str | None:
-    low = name.lower()
-    return next((s for s in DATA_SUFFIXES if low.endswith(s)), None)
-
-
-def expand(files: Iterable[str | Path]) -> list[Path]:
-    """The data files given (a folder gives its data files, sorted); a missing path or one of
-    another kind is a one-line :class:`ConfigError`."""
-    out: list[Path] = []
-    for f in files:
-        p = Path(f)
-        if p.is_dir():
-            out.extend(sorted(q for q in p.iterdir() if q.is_file() and _kind(q.name)))
-        elif not p.is_file():
-            raise ConfigError("files", str(f), "file not found")
-        elif _kind(p.name) is None:
-            raise ConfigError("files", str(f), f"not a dump file; allowed: {', '.join(DATA_SUFFIXES)}")
-        else:
-            out.append(p)
-    if not out:
-        raise ConfigError("files", [str(f) for f in files], "no dump files (.zip, .csv, .csv.gz, .parquet)")
-    return out
-
-
-def _csv_batches(stream: Any, columns: Sequence[str], where: str) -> Iterator[pa.RecordBatch]:
-    try:
-        reader = pacsv.open_csv(
-            stream, read_options=pacsv.ReadOptions(block_size=_BLOCK),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(include_columns=list(columns),
-                                                  column_types=dict.fromkeys(columns, pa.string())))
-    except pa.ArrowException as e:  # "Column 'x' in include_columns does not exist in CSV file"
-        missing = re.search(r"Column '([^']*)' in include_columns does not exist", str(e))
-        if missing is None:
-            raise
-        _check_columns(pa.schema([]), [missing.group(1)], where)
-    yield from reader
-
-
-def _parquet_batches(source: Any, columns: Sequence[str], where: str) -> Iterator[pa.RecordBatch]:
-    f = pq.ParquetFile(source)
-    _check_columns(f.schema_arrow, columns, where)
-    yield from f.iter_batches(batch_size=65536, columns=list(columns))
-
-
-def _check_columns(schema: pa.Schema, columns: Sequence[str], where: str) -> None:
-    missing = [c for c in columns if c not in schema.names or schema.field(c).type == pa.null()]
-    if missing:
-        raise DataError(f"{where}: no column {', '.join(missing)} (not a DSA Transparency Database dump?)")
-
-
-def _zip_batches(zf: zipfile.ZipFile, columns: Sequence[str], where: str,
-                 skipped: list[str]) -> Iterator[pa.RecordBatch]:
-    for info in sorted(zf.infolist(), key=lambda i: i.filename):
-        name, kind = f"{where}:{info.filename}", _kind(info.filename)
-        if info.is_dir():
-            continue
-        if kind is None:
-            skipped.append(name)
-            continue
-        with zf.open(info) as member:
-            if kind == ".zip":
-                with zipfile.ZipFile(member) as inner:
-                    yield from _zip_batches(inner, columns, name, skipped)
-            elif kind == ".parquet":
-                yield from _parquet_batches(member, columns, name)
-            else:
-                yield from _csv_batches(gzip.GzipFile(fileobj=member) if kind == ".csv.gz" else member, columns, name)
-
-
-def _file_batches(path: Path, columns: Sequence[str], skipped: list[str]) -> Iterator[pa.RecordBatch]:
-    kind = _kind(path.name)
-    with ExitStack() as stack:
-        if kind == ".parquet":
-            yield from _parquet_batches(str(path), columns, str(path))
-        elif kind == ".zip":
-            yield from _zip_batches(stack.enter_context(zipfile.ZipFile(path)), columns, str(path), skipped)
-        else:
-            f: Any = gzip.open(path, "rb") if kind == ".csv.gz" else open(path, "rb")
-            yield from _csv_batches(stack.enter_context(f), columns, str(path))
 
 
 # --------------------------------------------------------------------------- counting
@@ -339,7 +253,7 @@ def scan(files: Iterable[str | Path], filters: Mapping[str, tuple[str, ...]], *,
     out = Scan([str(p) for p in paths])
     for path in paths:
         try:
-            for batch in _file_batches(path, columns, out.skipped):
+            for batch in file_batches(path, columns, out.skipped):
                 _count_batch(batch, filters, floors, out)
         except (pa.ArrowException, zipfile.BadZipFile, OSError, EOFError) as e:
             raise DataError(f"{path}: cannot read: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
@@ -402,7 +316,8 @@ def policy_name(platform: str, category: str) -> str:
 
 def dsa_delays(files: Iterable[str | Path] | str | Path, *, earliest: Mapping[str, Any] | None = None,
                earliest_content: Any = EARLIEST_CONTENT, dist: str = "auto", out: str | Path | None = None,
-               n_boot: int = 200, seed: int = 0, **filters: str | Sequence[str] | None) -> DsaResult:
+               n_boot: int = 200, seed: int = 0, command: str | None = None,
+               **filters: str | Sequence[str] | None) -> DsaResult:
     """Removal delays of DSA statements of reasons, fitted with interval censoring.
 
     Parameters
@@ -422,9 +337,12 @@ def dsa_delays(files: Iterable[str | Path] | str | Path, *, earliest: Mapping[st
         The model each policy config uses: ``auto`` (lowest AIC), ``exponential``, ``lognormal``
         or ``empirical``.
     out : path, optional
-        Folder to write the tables, the policy configs (``policy/``), the plots and ``summary.txt``.
+        Folder to write the tables, the policy configs (``policy/``), the plots, ``summary.txt``
+        and ``report.html`` into, all or none (:func:`spreadsim.fit.files.publish`).
     n_boot, seed : int
         Bootstrap resamples of the empirical fit and the seed of their generator.
+    command : str, optional
+        The command line the report shows (``spreadsim dsa-delays ...``, given by the command).
 
     Returns
     -------
@@ -468,32 +386,46 @@ def dsa_delays(files: Iterable[str | Path] | str | Path, *, earliest: Mapping[st
         lines += ["", f"run a policy: spreadsim experiment=single 'hydra.searchpath=[file://{Path(out).resolve()}]' "
                   "policy=<name>"]
     summary = "\n".join(lines) + "\n"
-    written = _write(Path(out), s, fits, chosen, grouped, summary, described) if out is not None else []
+    meta = {"command": command or "spreadsim.dsa_delays(...)", "date": dt.datetime.now(dt.UTC).strftime(
+        "%Y-%m-%d %H:%M UTC"), "version": f"spreadsim {__version__}"}
+    written = _write(Path(out), s, fits, chosen, grouped, summary, described, by_group, meta) if out is not None else []
     return DsaResult(s, flt, fits, chosen, summary, written)
 
 
 def _write(out: Path, s: Scan, fits: Mapping[tuple[str, str], dict[str, Fit]],
-           chosen: Mapping[tuple[str, str], str],
-           grouped: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray]], summary: str,
-           described: str) -> list[Path]:
-    try:
-        (out / "policy").mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"cannot write {out}: {e.strerror or e}") from e
-    written = []
-    for name, table in (("delays", delay_table(s)), ("refused", refusal_table(s)),
-                        ("fits", delays.fits_table(fits, chosen))):
-        write_table(table, out / name)
-        written += [out / f"{name}.parquet", out / f"{name}.csv"]
-    for (p, c), f in fits.items():
-        name = policy_name(p, c)
-        csv, yaml, png = out / "policy" / f"{name}_delays.csv", out / "policy" / f"{name}.yaml", out / f"{name}.png"
-        atomic_write_bytes(csv, ("# quantiles of the empirical (day-bin) fit, hours\n"
-                                 + delays.quantile_table(f["empirical"])).encode())
-        head = [f"Removal delays of {p}, {c}, from the DSA Transparency Database (spreadsim dsa-delays):",
-                f"{int(grouped[(p, c)][1].sum())} statements of reasons; filters: {described}."]
-        atomic_write_bytes(yaml, delays.policy_yaml(f, chosen[(p, c)], str(csv.resolve()), head).encode())
-        atomic_write_bytes(png, delays.plot_fits(f, *grouped[(p, c)], f"{p} / {c}"))
-        written += [csv, yaml, png]
-    atomic_write_bytes(out / "summary.txt", summary.encode())
-    return [*written, out / "summary.txt"]
+           chosen: Mapping[tuple[str, str], str], grouped: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray]],
+           summary: str, described: str, by_group: Counter[tuple[str, str, str]], meta: dict[str, str]) -> list[Path]:
+    """Every output file into ``out``, all or none (:func:`spreadsim.fit.files.publish`)."""
+    names = {k: policy_name(*k) for k in fits}
+    tables = {"delays": delay_table(s), "refused": refusal_table(s), "fits": delays.fits_table(fits, chosen)}
+
+    def write(tmp: Path) -> list[str]:
+        rels = []
+        for name, table in tables.items():
+            write_table(table, tmp / name)
+            rels += [f"{name}.parquet", f"{name}.csv"]
+        (tmp / "policy").mkdir()
+        for (p, c), f in fits.items():
+            csv, yaml, png = (f"policy/{names[(p, c)]}_delays.csv", f"policy/{names[(p, c)]}.yaml",
+                              f"{names[(p, c)]}.png")
+            (tmp / csv).write_text("# quantiles of the empirical (day-bin) fit, hours\n"
+                                   + delays.quantile_table(f["empirical"]))
+            head = [f"Removal delays of {p}, {c}, from the DSA Transparency Database (spreadsim dsa-delays):",
+                    f"{int(grouped[(p, c)][1].sum())} statements of reasons; filters: {described}."]
+            (tmp / yaml).write_text(delays.policy_yaml(f, chosen[(p, c)], str((out / csv).resolve()), head))
+            (tmp / png).write_bytes(delays.plot_fits(f, *grouped[(p, c)], f"{p} / {c}"))
+            rels += [csv, yaml, png]
+        (tmp / "summary.txt").write_text(summary)
+        page = dsa_report.report_page(
+            fits=fits, chosen=chosen, used={k: by_group[(*k, "used")] for k in fits},
+            refused_by_group={k: {r: by_group[(*k, r)] for r in REFUSALS} for k in fits}, refused=s.refused(),
+            rows_read=s.rows_read, rows_matched=s.rows_matched, rows_used=s.rows_used, n_files=len(s.files),
+            filters=described, policies={k: f"policy/{n}.yaml" for k, n in names.items()},
+            figures=[tmp / f"{n}.png" for n in names.values()],
+            tables=[("Every model's fit (value and 95% interval)", tables["fits"]),
+                    ("Rows refused per (platform, category, source)", tables["refused"])],
+            text=summary, meta={**meta, "output": str(out.resolve())})
+        (tmp / REPORT_FILE).write_text(page, encoding="utf-8")
+        return [*rels, "summary.txt", REPORT_FILE]
+
+    return publish(out, write)

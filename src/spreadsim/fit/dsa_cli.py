@@ -5,13 +5,15 @@ reasons with interval censoring and writes, into ``--out`` (default ``dsa_delays
 table (``delays``), the refused rows by reason (``refused``), the fits (``fits``; Parquet + CSV),
 one ``policy/dsa_<platform>_<category>.yaml`` per (platform, category) that the
 ``latency_distribution`` policy runs (with the empirical fit's quantiles beside it), a PNG of the
-fitted against the observed CDFs and ``summary.txt`` (also printed). Bad input ends the command with
+fitted against the observed CDFs, ``summary.txt`` (also printed) and ``report.html`` (a
+self-contained report that opens with the answer), all or none. Bad input ends the command with
 one line ``spreadsim: error: ...`` and exit status 2; see :func:`spreadsim.fit.dsa.dsa_delays`.
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -74,16 +76,19 @@ def _earliest(pairs: Sequence[str]) -> dict[str, str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; return its exit status (0 done, 2 bad input, 1 output failure)."""
     try:
-        args = parser().parse_args(list(sys.argv[2:] if argv is None else argv))
+        argv = list(sys.argv[2:] if argv is None else argv)
+        args = parser().parse_args(argv)
         filters = {name: getattr(args, name) for name in dsa.FILTERS}
         result = dsa.dsa_delays(args.files, earliest=_earliest(args.earliest),
                                 earliest_content=args.earliest_content_date, dist=args.dist,
-                                out=args.out, n_boot=args.bootstrap, seed=args.seed, **filters)
+                                out=args.out, n_boot=args.bootstrap, seed=args.seed,
+                                command=shlex.join(["spreadsim", "dsa-delays", *argv]), **filters)
     except OutputError as e:
         return _fail(str(e), EXIT_FAILED)
     except (ConfigError, DataError, _UsageError) as e:
         return _fail(str(e), EXIT_BAD_INPUT)
     sys.stdout.write(result.summary)
+    sys.stdout.write(f"report: {result.written[-1].resolve()}\n")
     return 0
 
 

@@ -1,15 +1,20 @@
-"""The text summary and the figure of a cascade fit (:class:`spreadsim.fit.cascades.CascadeFit`).
+"""The text summary, the figure and the report of a cascade fit (:class:`spreadsim.fit.cascades.CascadeFit`).
 
 The figure (matplotlib, Agg; PNG without timestamps, so the same fit gives the same bytes) has
 four panels: the fitted against the empirical delay CDF, the cascade-size distribution observed
 and drawn from each fit, the time-rescaled residuals of the chosen kernel against Exp(1) (QQ),
-and the fitted kernels' densities.
+and the fitted kernels' densities. The report (:func:`report_page`, ``report.html`` of ``spreadsim
+fit``) is a self-contained page (:func:`spreadsim.outputs.report.render_page`) that opens with the
+answer: the chosen kernel and ``n`` with its interval, every kernel's parameters with intervals and
+AIC, the goodness of fit and the KS test; then the tables, the figure and the printed summary.
 """
 
 from __future__ import annotations
 
+import html
 import io
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +22,7 @@ import numpy as np
 
 from spreadsim.fit.kernels import FAMILIES
 from spreadsim.outputs.io import atomic_write_bytes
+from spreadsim.outputs.report import html_figure, html_section, html_table, render_page
 
 
 def _num(v: float) -> str:
@@ -154,4 +160,81 @@ def png_bytes(fit: Any) -> bytes:
         return p.read_bytes()
 
 
-__all__ = ["plot", "png_bytes", "summary"]
+def _params_line(name: str, f: Any, best_aic: float) -> str:
+    ps = ", ".join(f"{k} = {_num(v)}{_interval(f.intervals.get(k), k)}" for k, v in f.params.items())
+    return (f"{name}: {ps}; AIC {f.aic:.2f} (+{f.aic - best_aic:.2f})"
+            + ("" if f.converged else " (optimiser did not converge)"))
+
+
+def report_page(fit: Any, *, figure: str | Path, meta: Mapping[str, str], config_line: str,
+                files: Sequence[str], text: str) -> str:
+    """The report of ``fit`` as a self-contained HTML page.
+
+    Parameters
+    ----------
+    fit : CascadeFit
+        The fit.
+    figure : path
+        Its figure (PNG, embedded).
+    meta : mapping of str to str
+        ``command``, ``date``, ``version``, ``output`` (shown under the answer).
+    config_line : str
+        What the spread config written holds (kernel, graph, share probability).
+    files : sequence of str
+        The files written with the report (listed, not linked).
+    text : str
+        The summary as printed (shown at the end).
+    """
+    best, pct = fit.best, f"{100 * fit.level:g}%"
+    n_iv = best.intervals.get("n")
+    ranked = sorted(fit.fits.items(), key=lambda kv: kv[1].aic)
+    best_aic = ranked[0][1].aic
+    n_text = f"n = {_num(best.params['n'])}" + (
+        f", {pct} interval {_interval(n_iv, 'n').strip()[1:-1].replace(', ', ' to ')}" if n_iv else "")
+    heading = (f"Chosen kernel: {fit.chosen} (smallest AIC); branching factor {n_text} direct reshares "
+               "per share")
+    d = fit.data
+    details = [f"{d.n_cascades} cascades, {d.n_shares} shares ({int(d.sizes.sum())} reshares) from {d.source}; "
+               + ("parent links used" if d.links == "tree" else "no parent links: self-exciting likelihood")
+               + ", right-censored at each cascade's observation end" + ("; marks (1 + followers)^beta"
+                                                                          if fit.marks else "")]
+    details += [f"kernel {_params_line(k, f, best_aic)}" for k, f in ranked]
+    details += [f"not fitted: {k}: {why}" for k, why in fit.failed.items()]
+    g = best.gof
+    if g is not None:
+        mean_sim = float(g.sim_sizes.mean()) if g.sim_sizes.shape[0] else math.nan
+        details.append(f"goodness of fit ({fit.chosen}): delay CDF KS distance {g.delay_ks:.3f}; cascade "
+                       f"sizes mean {g.sizes.mean():.3g} observed, {mean_sim:.3g} drawn from the fit (KS "
+                       f"distance {g.size_ks:.3f}); KS test of the time-rescaled residuals against Exp(1): "
+                       f"D = {g.residual_ks:.3f}, p = {g.residual_p:.3g} ({g.residuals.shape[0]} increments)")
+    details.append(config_line)
+    rows: list[tuple[Any, ...]] = []
+    for k, f in ranked:
+        for name, v in f.params.items():
+            lo, hi = f.intervals.get(name, (math.nan, math.nan))
+            rows.append((k, k == fit.chosen, name, v, lo, hi, f.loglik, f.aic, f.aic - best_aic, f.converged))
+    cols = ("kernel", "chosen", "parameter", "estimate", "ci_low", "ci_high", "log_lik", "aic", "delta_aic",
+            "converged")
+    kernels = {c: np.array([r[i] for r in rows], dtype=object) for i, c in enumerate(cols)}
+    gof_rows = [(k, f.gof.delay_ks, f.gof.size_ks, float(f.gof.sizes.mean()),
+                 float(f.gof.sim_sizes.mean()) if f.gof.sim_sizes.shape[0] else math.nan,
+                 f.gof.residual_ks, f.gof.residual_p, f.gof.residuals.shape[0])
+                for k, f in ranked if f.gof is not None]
+    gcols = ("kernel", "delay_ks", "size_ks", "size_mean_observed", "size_mean_fit", "residual_ks",
+             "residual_p", "increments")
+    gof = {c: np.array([r[i] for r in gof_rows], dtype=object) for i, c in enumerate(gcols)}
+    body = [html_section(f"Kernels: parameters with {pct} profile-likelihood intervals, AIC", html_table(kernels),
+                         id="kernels"),
+            html_section("Goodness of fit (KS distances; KS test of the time-rescaled residuals)",
+                         html_table(gof), id="gof"),
+            html_section("Figure", html_figure(figure), id="plots"),
+            html_section("Files written (next to this report)",
+                         "<ul>" + "".join(f"<li><code>{html.escape(f)}</code></li>" for f in files) + "</ul>",
+                         id="files"),
+            html_section("Summary as printed", f"<pre>{html.escape(text)}</pre>", id="summary")]
+    return render_page(heading=heading, body=body, label="Cascade fit (spreadsim fit)",
+                       question="Which feed-delay kernel and branching factor n fit the observed cascades?",
+                       details=details, meta=meta)
+
+
+__all__ = ["plot", "png_bytes", "report_page", "summary"]

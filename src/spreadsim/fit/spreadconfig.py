@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from spreadsim.errors import ConfigError
 from spreadsim.graphs import Graph, build_graph, parse_graph
-from spreadsim.outputs.io import atomic_write_bytes
 from spreadsim.schema.config import DEFAULT_GRAPH
 from spreadsim.schema.fields import parse
 from spreadsim.schema.graphs import graph_mapping
@@ -113,21 +111,5 @@ def config_files(name: str, secs: Mapping[str, Any], graph: Mapping[str, Any] | 
     return files
 
 
-def write_files(out: str | Path, files: Mapping[str, str | bytes]) -> list[Path]:
-    """Write every file (atomically); if one fails, remove the ones written and re-raise."""
-    written: list[Path] = []
-    try:
-        for rel, text in files.items():
-            path = Path(out) / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(path, text.encode() if isinstance(text, str) else text)
-            written.append(path)
-    except BaseException:
-        for p in written:
-            p.unlink(missing_ok=True)
-        raise
-    return written
-
-
 __all__ = ["NAME", "config_files", "graph_section", "mean_offspring_degree", "sections",
-           "share_probability", "write_files"]
+           "share_probability"]

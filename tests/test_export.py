@@ -166,6 +166,14 @@ def test_refusals(tmp_path):
     assert not (tmp_path / "x").exists()  # nothing written
     with pytest.raises(ConfigError, match=r"^export = 'all': unknown export; allowed: none, shares, exposures$"):
         check_job_config({"export": "all"})
+    # refused by the check before any job, not when the job runs
+    with pytest.raises(ConfigError, match=r"^export = 'shares': must be none for a calibration"):
+        check_job_config({**WORLD, "seeds": 2, "export": "shares",
+                          "calibration": {"target": 5.0, "lever": "policy.half_life_h"}})
+    two = {"platforms": [{"name": "a", "graph": WORLD["graph"]}, {"name": "b", "graph": WORLD["graph"]}],
+           "baseline": False, "export": "shares"}
+    with pytest.raises(ConfigError, match=r"^export = 'shares': must be none for a multi-platform run"):
+        check_job_config(two)
 
 
 def test_job_export_and_resume(tmp_path):

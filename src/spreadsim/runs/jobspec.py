@@ -114,6 +114,9 @@ def check_job_config(cfg: Mapping[str, Any]) -> JobSpec:
         if run.baseline:
             raise ConfigError("baseline", run.baseline, "must be false for a multi-platform run "
                               "(there is no paired unmoderated twin yet)")
+        if run.export != "none":
+            raise ConfigError("export", run.export, "must be none for a multi-platform run (each "
+                              "platform's cascades cannot be exported yet)")
         multi = MultiConfig.from_dict({k: cfg[k] for k in MULTI_KEYS if cfg.get(k) is not None})
         return JobSpec(None, seeds, False, "off", multi)
     for k in ("cross_posting", "hash_sharing"):
@@ -131,6 +134,9 @@ def check_job_config(cfg: Mapping[str, Any]) -> JobSpec:
     calibration = None
     if cfg.get("calibration") is not None:
         calibration = check_calibration(cfg)
+        if run.export != "none":
+            raise ConfigError("export", run.export, "must be none for a calibration (it runs many "
+                              "configs and exports none of them; export from a single run instead)")
         if run.seeds < 2:
             raise ConfigError("seeds", run.seeds, "must be at least 2 for a calibration (for an interval)")
     return JobSpec(sim, seeds, run.baseline, run.deadline_path, None, calibration)

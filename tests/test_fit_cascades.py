@@ -331,3 +331,12 @@ def test_interval_coverage():
     for k, vs in hits.items():
         se = math.sqrt(0.95 * 0.05 / len(vs))
         assert abs(np.mean(vs) - 0.95) < Z_MAX * se, (k, np.mean(vs))
+
+
+def test_the_fit_reads_the_exported_columns():
+    """The export's shares table (outputs.cascade_tables) is the fit's input format: every column
+    the fit reads, but followers (not exported), is one of its columns."""
+    from spreadsim.fit.reader import COLUMNS
+    from spreadsim.outputs.cascade_tables import SHARE_COLUMNS
+
+    assert set(COLUMNS) - {"followers"} <= set(SHARE_COLUMNS)

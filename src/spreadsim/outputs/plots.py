@@ -3,7 +3,7 @@
 * :func:`plot_reach_vs_latency`: the headline figure, mean reach per illegal post against the
   removal latency with 95% confidence bands over the paired seeds (one line per value of any other
   swept parameter, e.g. per graph family);
-* :func:`plot_prevented_vs_latency`: reach prevented per post against the unmoderated twin;
+* :func:`plot_prevented_vs_latency`: the share of reach prevented against the unmoderated twins;
 * :func:`plot_time_to_removal`: distribution (ECDF) of the time from upload to removal per point;
 * :func:`plot_reach_over_time`: mean reach per post over time per point (from the series tables);
 * :func:`plot_reach_by_category`: reach per post per content category and point.
@@ -263,20 +263,22 @@ def plot_prevented_vs_latency(summary: Mapping[str, np.ndarray], path: str | os.
                               x: str | None = None, *, params: Sequence[str] | None = None,
                               svg: bool = False,
                               labels: Sequence[str] | None = None) -> list[Path]:
-    """Plot reach prevented per post (paired against the unmoderated twin), with 95% CI.
+    """Plot the share of reach prevented against the paired unmoderated twins, with its 95% CI.
 
-    Parameters are as for :func:`plot_reach_vs_latency`; the summary needs ``prevented_mean``,
-    ``prevented_ci_low`` and ``prevented_ci_high``.
+    The share is ``prevented_share``, ``1 - sum(reach) / sum(baseline reach)`` over the seeds
+    (:func:`~spreadsim.outputs.stats.share_prevented_ci`), the figure the answer quotes.
+    Parameters are as for :func:`plot_reach_vs_latency`; the summary needs ``prevented_share``,
+    ``prevented_share_ci_low`` and ``prevented_share_ci_high``.
 
     Returns
     -------
     list of Path
     """
-    return _curve_plot(summary, path, y_col="prevented_mean", lo_col="prevented_ci_low",
-                       hi_col="prevented_ci_high",
-                       ylabel="reach prevented per illegal post (users)",
-                       title="Reach prevented per illegal post vs removal latency",
-                       label="mean prevented per post",
+    return _curve_plot(summary, path, y_col="prevented_share", lo_col="prevented_share_ci_low",
+                       hi_col="prevented_share_ci_high",
+                       ylabel="share of reach prevented (1 = all)",
+                       title="Share of reach prevented vs removal latency",
+                       label="share prevented (paired seeds)",
                        x=x, params=params, svg=svg, baseline=False, labels=labels)
 
 

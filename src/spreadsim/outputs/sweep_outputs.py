@@ -178,7 +178,7 @@ def _write_sweep_outputs(out: Path, dirs: list[Path], *, svg: bool, config_text:
     labels = (P.point_labels(summary, swept) if swept
               else [describe_point(config)] * len(summary["job"]))
     files = P.plot_reach_vs_latency(summary, out / PLOT_FILE, params=params, svg=svg, labels=labels)
-    if "prevented_mean" in summary and np.isfinite(summary["prevented_mean"]).any():
+    if "prevented_share" in summary and np.isfinite(summary["prevented_share"]).any():
         files += P.plot_prevented_vs_latency(summary, out / "prevented_vs_latency.png",
                                              params=params, svg=svg, labels=labels)
     delays = []

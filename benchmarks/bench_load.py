@@ -7,7 +7,7 @@ measures the peak RSS of a fresh subprocess that only imports spreadsim and load
 
 Usage::
 
-    /work/venv/bin/python benchmarks/bench_load.py [--nodes 1000000] [--edges 10000000]
+    python benchmarks/bench_load.py [--nodes 1000000] [--edges 10000000]
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ Goal: load < 10 s and peak RSS < 1.5 GB (1536 MiB) for 1M nodes / 10M edges.
 
 Usage::
 
-    /work/venv/bin/python benchmarks/bench_memory.py                                   # quick: 100k / 1M
-    /work/venv/bin/python benchmarks/bench_memory.py --nodes 1000000 --edges 10000000  # full
+    python benchmarks/bench_memory.py                                   # quick: 100k / 1M
+    python benchmarks/bench_memory.py --nodes 1000000 --edges 10000000  # full
 """
 
 from __future__ import annotations

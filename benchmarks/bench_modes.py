@@ -10,7 +10,7 @@ SimPy loop, kernel, tables), median per mode. Worlds: a Barabasi-Albert graph (`
 
 Usage::
 
-    /work/venv/bin/python benchmarks/bench_modes.py [--n 100000 --seeds 5]
+    python benchmarks/bench_modes.py [--n 100000 --seeds 5]
 """
 
 from __future__ import annotations

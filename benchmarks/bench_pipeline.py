@@ -26,8 +26,8 @@ often the kernel stopped to hand an event to SimPy).
 
 Usage::
 
-    /work/venv/bin/python benchmarks/bench_pipeline.py                 # quick: n=20000, 3 runs
-    /work/venv/bin/python benchmarks/bench_pipeline.py --n 100000 --runs 5   # full (issue 3/5)
+    python benchmarks/bench_pipeline.py                 # quick: n=20000, 3 runs
+    python benchmarks/bench_pipeline.py --n 100000 --runs 5   # full (issue 3/5)
 """
 
 from __future__ import annotations

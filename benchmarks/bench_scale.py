@@ -20,8 +20,8 @@ timed in one invocation (peers of each other); load average printed.
 
 Usage::
 
-    /work/venv/bin/python benchmarks/bench_scale.py                        # quick: 10k, 100k
-    /work/venv/bin/python benchmarks/bench_scale.py --sizes 10000 100000 1000000 --runs 5
+    python benchmarks/bench_scale.py                        # quick: 10k, 100k
+    python benchmarks/bench_scale.py --sizes 10000 100000 1000000 --runs 5
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ turns this off).
 
 Usage::
 
-    /work/venv/bin/python benchmarks/bench_spread.py [--n 100000 --m 5 --T 0.23 --runs 7]
+    python benchmarks/bench_spread.py [--n 100000 --m 5 --T 0.23 --runs 7]
 """
 
 from __future__ import annotations

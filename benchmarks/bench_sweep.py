@@ -26,8 +26,8 @@ that moment, the ceiling of any launcher; the sweep's efficiency is also shown r
 
 Usage::
 
-    /work/venv/bin/python benchmarks/bench_sweep.py                                # quick: 4 x 4
-    /work/venv/bin/python benchmarks/bench_sweep.py --points 20 --seeds 100 --graph-n 30000 --repeat 5  # full
+    python benchmarks/bench_sweep.py                                # quick: 4 x 4
+    python benchmarks/bench_sweep.py --points 20 --seeds 100 --graph-n 30000 --repeat 5  # full
 
 The full size is the issue's own sweep, 20 points x 100 seeds (issue 5: "20 latencies x 100
 seeds"). With few jobs a round's efficiency depends on how the last ones pair up on the two

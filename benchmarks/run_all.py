@@ -1,8 +1,8 @@
 """Run every benchmark in sequence (each in its own process) and print one combined table.
 
-    /work/venv/bin/python benchmarks/run_all.py            # quick sizes (a few minutes)
-    /work/venv/bin/python benchmarks/run_all.py --full     # the sizes of the issues' goals
-    /work/venv/bin/python benchmarks/run_all.py --only pipeline scale --out DIR
+    python benchmarks/run_all.py            # quick sizes (a few minutes)
+    python benchmarks/run_all.py --full     # the sizes of the issues' goals
+    python benchmarks/run_all.py --only pipeline scale --out DIR
 
 Each script's own report is printed as it runs (and kept in ``--out``: ``<name>.txt`` and
 ``<name>.json``); with ``--reuse`` a script whose JSON is already in ``--out`` is not run again.

@@ -24,11 +24,12 @@ import pyarrow.csv as pacsv
 import pyarrow.dataset as pads
 
 from spreadsim.errors import DataError
+from spreadsim.outputs.cascade_tables import FIT_OPTIONAL, FIT_REQUIRED, USER
 
-REQUIRED = ("cascade", "time")
-OPTIONAL = ("event", "parent", "user", "followers", "observed_until")
+REQUIRED = FIT_REQUIRED  # the format's columns have one home, beside the export that writes it
+OPTIONAL = FIT_OPTIONAL
 COLUMNS = REQUIRED + OPTIONAL
-_READ = ("cascade", "time", "event", "parent", "followers", "observed_until")  # ``user`` is not used
+_READ = tuple(c for c in COLUMNS if c != USER)  # ``user`` is not used
 #: how parent links are used: auto (links if they are more than "every reshare -> the original"),
 #: tree (the links as given), hawkes (ignore them: the self-exciting likelihood)
 LINK_MODES = ("auto", "tree", "hawkes")

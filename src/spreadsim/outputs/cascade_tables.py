@@ -25,6 +25,13 @@ import pyarrow.parquet as pq
 
 from spreadsim.errors import DataError
 
+#: the columns of the input format of ``spreadsim fit`` (docs/fitting.md), which the ``shares``
+#: table is written in: required, then optional (the fit's reader takes them from here)
+CASCADE, EVENT, PARENT, USER, TIME, FOLLOWERS, OBSERVED_UNTIL = (
+    "cascade", "event", "parent", "user", "time", "followers", "observed_until")
+FIT_REQUIRED = (CASCADE, TIME)
+FIT_OPTIONAL = (EVENT, PARENT, USER, FOLLOWERS, OBSERVED_UNTIL)
+
 #: the columns of the ``shares`` table: name -> Arrow type (one row per share; the upload is the
 #: share without a parent)
 SHARE_SCHEMA = pa.schema([
@@ -33,12 +40,12 @@ SHARE_SCHEMA = pa.schema([
     ("content", pa.int64()),         # content id (re-uploads share it)
     ("copy", pa.int64()),            # 0: original upload, k: k-th re-upload
     ("category", pa.string()),       # content category (legal for background posts)
-    ("cascade", pa.string()),        # "<seed>:<post>"
-    ("event", pa.int64()),           # the share's id in its cascade: its sharer's user id
-    ("parent", pa.int64()),          # the event (sharer) of the share it reshared; null: upload
-    ("user", pa.int64()),            # the sharer
-    ("time", pa.float64()),          # hours since the start of the run
-    ("observed_until", pa.float64()),  # min(horizon, the post's removal time), hours
+    (CASCADE, pa.string()),          # "<seed>:<post>"
+    (EVENT, pa.int64()),             # the share's id in its cascade: its sharer's user id
+    (PARENT, pa.int64()),            # the event (sharer) of the share it reshared; null: upload
+    (USER, pa.int64()),              # the sharer
+    (TIME, pa.float64()),            # hours since the start of the run
+    (OBSERVED_UNTIL, pa.float64()),  # min(horizon, the post's removal time), hours
     ("removal_time", pa.float64()),  # the post's removal time (null: not removed)
 ])
 #: the columns of the ``exposures`` table (one row per exposure, repeats included)
@@ -59,7 +66,8 @@ EXPOSURE_COLUMNS = tuple(EXPOSURE_SCHEMA.names)
 CASCADE_COLUMNS = ("seed", "post", "cascade", "category", "reshares", "depth", "breadth",
                    "upload_time", "last_share_time", "observed_until", "removed")
 
-__all__ = ["SHARE_SCHEMA", "EXPOSURE_SCHEMA", "SHARE_COLUMNS", "EXPOSURE_COLUMNS", "CASCADE_COLUMNS",
+__all__ = ["CASCADE", "EVENT", "PARENT", "USER", "TIME", "FOLLOWERS", "OBSERVED_UNTIL", "FIT_REQUIRED",
+           "FIT_OPTIONAL", "SHARE_SCHEMA", "EXPOSURE_SCHEMA", "SHARE_COLUMNS", "EXPOSURE_COLUMNS", "CASCADE_COLUMNS",
            "read_shares", "cascade_table", "share_depths"]
 
 

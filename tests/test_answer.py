@@ -11,7 +11,9 @@ import matplotlib
 import numpy as np
 import pytest
 
+import spreadsim
 from spreadsim.outputs.answer import (
+    answer,
     calibration_answer,
     describe_point,
     fmt_latency,
@@ -144,5 +146,120 @@ def test_answer_leaves_out_a_column_the_summary_lacks():
                "reach_mean": np.array([40.0, 500.0]), "reach_ci_low": np.array([30.0, 400.0]),
                "reach_ci_high": np.array([50.0, 600.0])}
     a = latency_answer(summary, "policy.latency_h", ["policy.latency_h"])
+    # no share prevented column: compared with the never-removed point, and said so
     assert a.sentence == ("Reach per illegal post: 40 users (95% CI 30 to 50) at 6 h vs 500 if "
-                          "never removed.")
+                          "never removed; against the sweep's never-removed point (not paired "
+                          "unmoderated twins), a 6 h deadline cuts reach per post by 92.0%.")
+
+
+# ----------------------------------------------------------------------------- without baselines
+
+NO_BASELINE = {"baseline": False, "graph": {"kind": "barabasi_albert", "n": 2000, "m": 3, "seed": 1}}
+
+
+@pytest.fixture(scope="module")
+def unpaired():
+    """The reviewer's sweep without baseline runs: 0, 1, 6, 24 h and never, 5 paired seeds."""
+    s = spreadsim.sweep(NO_BASELINE, over={"policy.latency_h": [0, 1, 6, 24, "never"]}, seeds=5)
+    return {k: s.summary[k].to_numpy() for k in s.summary}, list(s.params)
+
+
+def test_without_baselines_the_latency_answer_compares_with_the_never_removed_point(unpaired):
+    summary, params = unpaired
+    assert np.isnan(summary["prevented_share"]).all()  # (no twin: no paired share)
+    a = answer(summary, params, {})
+    lat, reach = summary["policy.latency_h"], summary["reach_mean"]
+    never = reach[np.isinf(lat)][0]
+    cut = 1 - reach / never
+    # the rule, computed here: the longest finite latency > 0 that cuts reach per post by half
+    i = max((k for k in range(len(lat)) if 0 < lat[k] < math.inf and cut[k] >= 0.5),
+            key=lambda k: lat[k])
+    assert a.kind == "latency"
+    assert a.sentence.startswith(f"Reach per illegal post: {fmt_number(reach[i])} users "
+                                 f"(95% CI {fmt_number(summary['reach_ci_low'][i])} to "
+                                 f"{fmt_number(summary['reach_ci_high'][i])}) at "
+                                 f"{fmt_latency(lat[i])} vs {fmt_number(never)} if never removed"), \
+        a.sentence
+    assert "never-removed point (not paired unmoderated twins)" in a.sentence
+    assert f"cuts reach per post by {100 * cut[i]:.1f}%" in a.sentence
+    assert "prevents" not in a.sentence and "no baseline having been run" in a.details[-1]
+
+
+def test_without_baselines_or_a_never_point_the_answer_claims_no_prevention(unpaired):
+    summary, params = unpaired
+    keep = np.isfinite(summary["policy.latency_h"])
+    a = answer({k: v[keep] for k, v in summary.items()}, params, {})
+    assert "no baseline was run (baseline: false)" in a.sentence
+    assert not re.search(r"prevents|cuts|% of the reach", a.sentence), a.sentence
+
+
+def test_twins_that_reached_nobody_prevent_nothing_and_the_answer_says_so():
+    """A share of nothing is undefined: NaN in the summary, no claim in the answer."""
+    summary = {"job": np.array([0, 1]), "policy.latency_h": np.array([1.0, 6.0]),
+               "reach_mean": np.array([0.0, 0.0]), "reach_ci_low": np.array([0.0, 0.0]),
+               "reach_ci_high": np.array([0.0, 0.0]), "reach_baseline_mean": np.array([0.0, 0.0]),
+               "prevented_share": np.array([np.nan, np.nan]),
+               "prevented_share_ci_low": np.array([np.nan, np.nan]),
+               "prevented_share_ci_high": np.array([np.nan, np.nan])}
+    a = latency_answer(summary, "policy.latency_h", ["policy.latency_h"])
+    assert a.sentence.endswith("the unmoderated twins reached nobody, so there was no reach to "
+                               "prevent."), a.sentence
+
+
+# ----------------------------------------------------------------------------- one rule each
+
+
+def test_the_answer_and_the_plots_find_the_latency_and_group_rows_alike():
+    from spreadsim.outputs import answer as answer_module
+    from spreadsim.outputs import plots, tables
+
+    assert plots.latency_column is tables.latency_column and plots.point_groups is tables.point_groups
+    assert not hasattr(answer_module, "latency_param") and not hasattr(answer_module, "_groups")
+    # a half-life among the parameters wins over a latency that is not one of them
+    summary = {"job": np.arange(4), "other.latency_h": np.array([1.0, 2, 3, 4]),
+               "policy.half_life_h": np.array([1.0, 6.0, 1.0, 6.0]),
+               "graph.m": np.array([2.0, 2.0, 3.0, 3.0]),
+               "reach_mean": np.array([5.0, 9, 6, 10]), "reach_ci_low": np.array([4.0, 8, 5, 9]),
+               "reach_ci_high": np.array([6.0, 10, 7, 11])}
+    params = ["policy.half_life_h", "graph.m"]
+    assert tables.latency_column(summary, params) == "policy.half_life_h"
+    assert tables.latency_column(summary) == "other.latency_h"  # (every column: a latency first)
+    groups = tables.point_groups(summary, "policy.half_life_h", params)
+    assert [g for g, _ in groups] == ["m=2", "m=3"]  # (the plot's legend: values as %g)
+    a = answer(summary, params, {})
+    assert a.kind == "latency" and "half-life" in a.question
+    assert a.sentence.startswith("m=2: ") and a.details[0].startswith("m=3: ")
+
+
+# ----------------------------------------------------------------------------- several platforms
+
+PLATFORMS = {"platforms": [
+    {"name": "big", "graph": {"kind": "barabasi_albert", "n": 600, "m": 3, "seed": 3},
+     "policy": [{"name": "fixed_latency", "latency_h": 6.0}]},
+    {"name": "small", "graph": {"kind": "barabasi_albert", "n": 300, "m": 2, "seed": 4},
+     "policy": [{"name": "fixed_latency", "latency_h": 24.0}]}],
+    "cross_posting": {"overlap": 0.3, "prob": 0.3, "delay": {"dist": "exponential", "mean_h": 2.0}},
+    "scenario": {"illegal_posts": 6, "uploaders": 3, "horizon_h": 96}, "baseline": False}
+
+
+def test_the_platforms_answer_reads_the_summary_and_answers_every_point():
+    s = spreadsim.sweep(PLATFORMS, over={"cross_posting.prob": [0.1, 0.6]}, seeds=3)
+    summary = {k: s.summary[k].to_numpy() for k in s.summary}
+    results = {k: s.results[k].to_numpy() for k in s.results}
+    labels = ["prob=0.1", "prob=0.6"]
+    a = answer(summary, list(s.params), PLATFORMS, results=results, labels=labels)
+    assert a.kind == "platforms" and a.table is not None
+    for i, label in enumerate(labels):
+        said = a.sentence if i == 0 else a.details[0]
+        assert said.startswith(f"{label}: Reach per illegal post: big "), said
+        lo, hi = summary["big.reach_ci_low"][i], summary["big.reach_ci_high"][i]
+        assert (f"big {fmt_number(summary['big.reach_mean'][i])} users (95% CI {fmt_number(lo)} "
+                f"to {fmt_number(hi)}); small {fmt_number(summary['small.reach_mean'][i])} users"
+                in said), said
+        sel = (a.table["point"] == label)
+        assert a.table["platform"][sel].tolist() == ["big", "small"]
+        np.testing.assert_array_equal(a.table["reach_per_post_mean"][sel],
+                                      [summary["big.reach_mean"][i], summary["small.reach_mean"][i]])
+        cross = results["small.cross_posts_in"][results["job"] == summary["job"][i]]
+        assert a.table["cross_posts_in_mean"][sel][1] == mean_ci(cross)[0]
+    assert sum(d.startswith(f"{labels[1]}: Cross-posting onto ") for d in a.details) == 2

@@ -203,19 +203,27 @@ def test_code_of_conduct_figures_and_the_rounds_figures_in_the_summary():
     import csv
     from importlib import resources
 
-    from spreadsim.outputs.tables import COC_EXPERIMENTS, coc_targets
+    import yaml
+
+    from spreadsim.errors import ConfigError
+    from spreadsim.outputs.tables import coc_targets
 
     rows = {r["round"]: r for r in csv.DictReader(
         (resources.files("spreadsim.data") / "code_of_conduct_rounds.csv").read_text().splitlines())}
     conf = Path(__file__).resolve().parents[1] / "conf" / "experiment"
-    for name, round_ in COC_EXPERIMENTS.items():
-        # the experiment cites the round it reproduces (its header) and the data has it
-        assert f'row "{round_}"' in (conf / f"{name}.yaml").read_text()
-        t = coc_targets(name)
+    for name in ("coc_2016", "coc_2017"):
+        # the experiment sets the round it cites in its header (target_round), and the data has it
+        text = (conf / f"{name}.yaml").read_text()
+        round_ = yaml.safe_load(text)["target_round"]
+        assert f'row "{round_}"' in text
+        t = coc_targets(round_)
         assert t == {"target_round": round_,
                      "target_notice_reviewed_24h_share": float(rows[round_]["share_reviewed_within_24h"]),
                      "target_notice_removed_share": float(rows[round_]["share_removed"])}
-    assert coc_targets("latency_sweep") == {} and coc_targets(None) == {}
+    assert yaml.safe_load((conf / "study_coc_rounds.yaml").read_text())["target_round"] is None
+    assert coc_targets(None) == {}
+    with pytest.raises(ConfigError, match=r"^target_round = '2099-01': must be one of 2016-12, "):
+        coc_targets("2099-01")
     rng = np.random.default_rng(0)
     n = 6
     reviewed, removed = rng.uniform(0.3, 0.6, n), rng.uniform(0.4, 0.7, n)
@@ -225,7 +233,7 @@ def test_code_of_conduct_figures_and_the_rounds_figures_in_the_summary():
                "policy0_notice_and_takedown_notice_removed_share": removed,
                "path": np.array(["simulated"] * n, dtype=object),
                **{k: np.array([v] * n, dtype=object if k == "target_round" else np.float64)
-                  for k, v in coc_targets("coc_2017").items()}}
+                  for k, v in coc_targets("2017-06").items()}}
     summary = summarize_results(results, [])
     assert (summary["notice_reviewed_24h_share_mean"][0], summary["notice_reviewed_24h_share_ci_low"][0],
             summary["notice_reviewed_24h_share_ci_high"][0]) == mean_ci(reviewed, bounds=(0.0, 1.0))
@@ -236,10 +244,14 @@ def test_code_of_conduct_figures_and_the_rounds_figures_in_the_summary():
 
 
 def test_a_code_of_conduct_experiments_jobs_carry_the_rounds_figures(tmp_path):
-    """The experiment is read off the job's overrides (``experiment=coc_2016``, as the command
-    records them); any other experiment's tables have no target columns."""
-    run_job(_job(1.0), tmp_path / "coc", overrides=["experiment=coc_2016", "seeds=2"])
-    run_job(_job(1.0), tmp_path / "other", overrides=["experiment=single"])
+    """The round is the job config's ``target_round`` (``experiment=coc_2016`` sets it), not the
+    overrides the command recorded; it is presentation only: it does not change the job's hash,
+    and a bad round is refused before the job runs."""
+    from spreadsim.errors import ConfigError
+    from spreadsim.runs.jobspec import config_hash
+
+    run_job(_job(1.0, target_round="2016-12"), tmp_path / "coc", overrides=["seeds=2"])
+    run_job(_job(1.0), tmp_path / "other", overrides=["experiment=coc_2016"])
     results, params = aggregate([tmp_path / "coc"])
     assert results["target_round"].tolist() == ["2016-12"] * 2
     summary = summarize_results(results, params)
@@ -247,6 +259,10 @@ def test_a_code_of_conduct_experiments_jobs_carry_the_rounds_figures(tmp_path):
     assert summary["target_notice_removed_share"].tolist() == [0.28]
     other, _ = aggregate([tmp_path / "other"])
     assert not any(k.startswith("target_") for k in other)
+    assert config_hash(_job(1.0, target_round="2016-12")) == config_hash(_job(1.0))
+    with pytest.raises(ConfigError, match=r"^target_round = '2016'"):
+        run_job(_job(1.0, target_round="2016"), tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
 
 
 def test_a_multi_platform_summary_has_each_platforms_reach_and_the_console_shows_it():
@@ -265,3 +281,73 @@ def test_a_multi_platform_summary_has_each_platforms_reach_and_the_console_shows
     header, row = text.splitlines()[:2]
     assert "big: reach/post" in header and "small: reach/post" in header
     assert f"{summary['big.reach_mean'][0]:.2f}" in row
+
+
+def _prevented_results(path: list[str], prevented: list[float]) -> dict:
+    n = len(prevented)
+    return {"job": np.zeros(n, dtype=np.int64), "seed": np.arange(n),
+            "reach_mean": np.full(n, 10.0), "reach_prevented_mean": np.array(prevented),
+            "path": np.array(path, dtype=object)}
+
+
+def test_reach_prevented_is_cut_at_0_only_on_the_deadline_path():
+    """A bound must be known before the data: on the deadline path no seed can prevent less than
+    nothing, so the interval is cut at 0; elsewhere (simulated, or a point that mixed paths) it
+    is the plain t interval, even when every observed seed happens to be >= 0."""
+    prevented = [0.0, 0.1, 0.0, 2.0, 0.0]  # every seed >= 0, the t interval reaches below 0
+    plain = mean_ci(prevented)
+    assert plain[1] < 0
+    for path, want in ((["deadline"] * 5, (plain[0], 0.0, plain[2])),
+                       (["simulated"] * 5, plain),
+                       (["deadline"] * 4 + ["simulated"], plain)):
+        s = summarize_results(_prevented_results(path, prevented), [])
+        assert (s["prevented_mean"][0], s["prevented_ci_low"][0], s["prevented_ci_high"][0]) == want, path
+
+
+def test_the_share_prevented_of_a_twin_that_reached_nobody_is_undefined(tmp_path):
+    """reach_prevented_frac is NaN (not 0) when the twin reached nobody, as the summary's share
+    is, and the console and the answer show no share for it."""
+    import dataclasses
+
+    import spreadsim
+    from spreadsim.engine.metrics import add_baseline
+    from spreadsim.outputs.answer import answer
+
+    r = spreadsim.simulate({k: _job(1.0)[k] for k in ("graph", "scenario", "policy")}, seed=0)
+    silent = dataclasses.replace(r, summary={**r.summary, "reach_total": 0},
+                                 posts={**r.posts, "reach": np.zeros_like(r.posts["reach"])})
+    moderated = dataclasses.replace(r, summary=dict(r.summary), posts=dict(r.posts))
+    add_baseline(moderated, silent)
+    assert math.isnan(moderated.summary["reach_prevented_frac"])
+    add_baseline(moderated, r)  # (a twin that reached someone: a number)
+    assert moderated.summary["reach_prevented_frac"] == 0.0
+    n = 3
+    results = {"job": np.zeros(n, dtype=np.int64), "seed": np.arange(n),
+               "reach_mean": np.zeros(n), "reach_total": np.zeros(n),
+               "reach_baseline_total": np.zeros(n), "reach_baseline_mean": np.zeros(n),
+               "reach_prevented_mean": np.zeros(n), "reach_prevented_frac": np.full(n, np.nan),
+               "path": np.array(["deadline"] * n, dtype=object)}
+    s = summarize_results(results, [])
+    assert np.isnan([s["prevented_share"][0], s["prevented_share_ci_low"][0]]).all()
+    assert format_summary(s, []).splitlines()[1].split()[4:7] == ["0.00", "-", "-"]
+    said = answer(s, [], {"policy": {"name": "fixed_latency", "latency_h": 1.0}})
+    assert "prevented" not in said.sentence and "against 0 unmoderated" in said.sentence
+
+
+#: summary column names that other modules must take from outputs/tables.py's constants
+SHARED_COLUMNS = ("reach_ci_low", "reach_ci_high", "prevented_share", "prevented_share_ci_low",
+                  "prevented_share_ci_high", "reach_baseline_mean", "removed_share_mean",
+                  "notice_reviewed_24h_share", "notice_removed_share", "target_round",
+                  "reviewed_24h_share_mean", "target_reviewed_24h_share", "prevented_frac")
+
+
+@pytest.mark.parametrize("module", ["outputs/answer.py", "outputs/plots.py",
+                                    "outputs/sweep_outputs.py", "web/compute.py"])
+def test_summary_column_names_have_one_home(module):
+    """The summary's column names are spelled in outputs/tables.py only (no dead aliases
+    elsewhere); the other modules import its constants."""
+    text = (SRC / module).read_text()
+    spelled = [c for c in SHARED_COLUMNS if re.search(rf"[\"']{c}[\"']", text)]
+    assert spelled == [], f"{module} spells {spelled}"
+    assert not re.search(r"[\"']legal[\"']", text), f"{module} spells 'legal'"
+    assert not re.search(r"[\"'][a-z_]+\.png[\"']", text), f"{module} spells a plot's file name"

@@ -106,3 +106,25 @@ def test_the_interval_covers_the_true_share_at_95_percent(deadline):
         hits += lo <= truth <= hi
     se = math.sqrt(0.95 * 0.05 / DATASETS)
     assert abs(hits / DATASETS - 0.95) < 3 * se, (hits / DATASETS, se)
+
+
+@pytest.mark.parametrize(("mu", "sd"), [(0.5, 0.2), (0.8, 0.1)])
+def test_the_data_driven_branch_keeps_the_coverage(mu, sd):
+    """The branch is chosen by the data (logit when every seed's reach is within [0, its twin's]):
+    with per-seed prevented fractions p ~ Normal(mu, sd), a seed falls outside [0, 1] with
+    probability 0.012 (mu 0.5) or 0.023 (mu 0.8), so about 61% or 39% of the datasets of 40 seeds
+    take the logit branch and the others the plain one: the interval reported is that mixture.
+    The true share 1 - E[x] / E[y] is mu (p independent of y). 4000 datasets: the coverage's
+    standard error is 0.0034; it must be within 3 standard errors of 0.95, and both branches must
+    have been taken often (at least a quarter of the datasets each)."""
+    rng = np.random.default_rng(20261206)
+    hits = logit = 0
+    for _ in range(DATASETS):
+        y = rng.lognormal(6.0, 0.4, SEEDS)
+        x = y * (1 - rng.normal(mu, sd, SEEDS))
+        logit += bool(np.all((x >= 0) & (x <= y)))
+        _, lo, hi = share_prevented_ci(x, y)
+        hits += lo <= mu <= hi
+    se = math.sqrt(0.95 * 0.05 / DATASETS)
+    assert DATASETS / 4 < logit < 3 * DATASETS / 4, logit
+    assert abs(hits / DATASETS - 0.95) < 3 * se, (hits / DATASETS, se)

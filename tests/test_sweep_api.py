@@ -157,3 +157,39 @@ def test_run_result_frames():
     pd.testing.assert_frame_equal(f["posts"], pd.DataFrame(r.posts))
     pd.testing.assert_frame_equal(f["series"], pd.DataFrame(r.series))
     assert len(f["summary"]) == 1 and f["summary"]["reach_total"].iloc[0] == r.summary["reach_total"]
+
+
+#: a small version of experiment=coc_2017 (command-line overrides; the Python sweep's config)
+COC_SMALL = {"seeds": 2, "graph.n": 800, "graph.m": 3, "scenario.illegal_posts": 30,
+             "scenario.legal_posts": 10, "scenario.uploaders": 5, "scenario.horizon_h": 72}
+
+
+def test_the_code_of_conduct_round_comes_with_the_experiments_config(tmp_path):
+    """``spreadsim.sweep`` of the body of conf/experiment/coc_2017.yaml gets the round's target
+    columns (its ``target_round``), the same as ``spreadsim experiment=coc_2017``, and the same
+    Code of Conduct figures."""
+    from spreadsim.runs.jobspec import set_dotted
+    from spreadsim.runs.sweep import group_option
+
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    r = subprocess.run([sys.executable, "-m", "spreadsim.app.cli", "experiment=coc_2017",
+                        *(f"{k}={v}" for k, v in COC_SMALL.items()),
+                        f"hydra.run.dir={tmp_path / 'cli'}"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "in the 2017-06 monitoring round" in r.stdout, r.stdout
+    cli = pd.read_parquet(tmp_path / "cli" / "summary.parquet")
+    body = yaml.safe_load((Path(__file__).resolve().parents[1] / "conf" / "experiment" /
+                           "coc_2017.yaml").read_text())
+    cfg = {k: v for k, v in body.items() if k not in ("defaults", "hydra")}
+    cfg["spread"] = group_option("spread", "exponential")  # (its defaults: override /spread)
+    for key, value in COC_SMALL.items():
+        set_dotted(cfg, key, value)
+    api = spreadsim.sweep(cfg).summary
+    targets = ["target_round", "target_notice_reviewed_24h_share", "target_notice_removed_share"]
+    assert [c for c in api if c.startswith("target_")] == targets
+    assert api[targets].values.tolist() == [["2017-06", 0.51, 0.59]]
+    assert cli[targets].values.tolist() == api[targets].values.tolist()
+    figures = [c for c in api if c.startswith("notice_")] + ["reach_mean", "reach_ci_low"]
+    assert len(figures) == 8
+    pd.testing.assert_frame_equal(cli[figures], api[figures])

@@ -395,3 +395,33 @@ def test_grid_and_settings_errors_end_the_command_in_one_line(tmp_path, capsys):
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("spreadsim: error: cannot listen on 127.0.0.1:")
     assert Limits().users >= 10_000  # the default world is interactive
+
+
+def test_the_pages_median_time_to_removal_is_the_median_of_the_pooled_delays(evaluator, tmp_path):
+    """The marker of a simulated queue sits at the median of every seed's removal delays pooled
+    (the categories table's definition of time_to_removal_median_h), not at a mean of per-seed
+    medians."""
+    import numpy as np
+
+    from spreadsim.outputs.io import read_table
+    from spreadsim.outputs.layout import POSTS
+    from spreadsim.schema.model import LEGAL
+
+    s = small(deadline="none", **{"notice_and_takedown.on": True, "notice_and_takedown.moderators": 1,
+                                  "notice_and_takedown.notice_prob": 0.2, "scenario.illegal_posts": 30})
+    cfg, _, _ = evaluator.check(s)
+    point = evaluator.point(cfg)
+    spreadsim.sweep(cfg, out_dir=tmp_path / "cli", plots=False)
+    posts = read_table(tmp_path / "cli" / "0" / POSTS)
+    delay = posts["removal_time_h"] - posts["upload_time_h"]
+    removed = ~np.isnan(delay)
+    ill = removed & (posts["category"] != LEGAL)
+    assert ill.sum() > 2 * SMALL["seeds"]  # (enough removals for the two medians to differ)
+    per_seed = np.mean([np.median(delay[ill & (posts["seed"] == sd)]) for sd in set(posts["seed"])])
+    assert point.ttr_median_h == float(np.median(delay[ill])) != per_seed
+    r = evaluator.evaluate(s, downloads=False)
+    assert r["marker"]["how"] == "median time to removal" and r["marker"]["x"] == point.ttr_median_h
+    cats = read_table(tmp_path / "cli" / "categories")
+    for cat, median in zip(cats["category"], cats["time_to_removal_median_h"], strict=True):
+        sel = removed & (posts["category"] == cat)
+        assert median == float(np.median(delay[sel])) if sel.any() else math.isnan(median), cat

@@ -269,7 +269,8 @@ def add_baseline(result: RunResult, base: RunResult) -> None:
     s = result.summary
     s["reach_baseline_total"] = b
     s["reach_prevented_total"] = b - s["reach_total"]
-    s["reach_prevented_frac"] = (b - s["reach_total"]) / b if b > 0 else 0.0
+    # undefined (NaN) when the twin reached nobody: there was no reach to prevent
+    s["reach_prevented_frac"] = (b - s["reach_total"]) / b if b > 0 else math.nan
 
 
 def baseline_reach(posts: dict[str, np.ndarray], base: dict[str, np.ndarray]) -> np.ndarray:

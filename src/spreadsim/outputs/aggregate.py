@@ -58,8 +58,8 @@ def aggregate(job_dirs: Iterable[str | os.PathLike[str]]) -> tuple[Table, list[s
         The job's parameters as columns (named by their override key, e.g. ``policy.latency_h``;
         ``config.<key>`` if the key is also a result column, e.g. ``config.seed``; an hours value
         given as text, ``never``, is the number, ``inf``: :func:`~spreadsim.schema.values.swept_value`),
-        then ``job`` and every column of the ``runs`` tables; for an experiment that reproduces a
-        Code of Conduct monitoring round (``experiment=coc_2017`` among the job's overrides), the
+        then ``job`` and every column of the ``runs`` tables; for a job whose config sets a Code
+        of Conduct monitoring round (``target_round``, as ``experiment=coc_2017`` does), the
         round's figures (:data:`~spreadsim.outputs.tables.TARGET_COLUMNS`).
     params : list of str
         The parameter column names.
@@ -72,7 +72,7 @@ def aggregate(job_dirs: Iterable[str | os.PathLike[str]]) -> tuple[Table, list[s
         reserved = {"job", *runs, *SUMMARY_COLUMNS, *TARGET_COLUMNS}
         p = {(f"config.{k}" if k in reserved else k): _decode(k, v)
              for k, v in job["params"].items()}
-        targets = coc_targets(_experiment(job.get("overrides") or []))
+        targets = coc_targets((job.get("config") or {}).get("target_round"))
         params.extend(k for k in p if k not in params)
         n = len(runs["seed"])
         for i in range(n):
@@ -87,13 +87,3 @@ def _decode(key: str, v: Any) -> Any:
     if isinstance(v, str) and v in ("inf", "-inf", "nan"):
         return float(v)
     return swept_value(key, v)
-
-
-def _experiment(overrides: Iterable[str]) -> str | None:
-    """The experiment a job's command-line overrides chose (``experiment=coc_2017``), if any."""
-    name = None
-    for o in overrides:
-        key, sep, value = str(o).partition("=")
-        if sep and key.lstrip("+~") == "experiment":
-            name = value
-    return name

@@ -5,11 +5,12 @@ Hydra-free: each kind of experiment has one small function that reads the tables
 single run's folder) wrote and the experiment's config (plain containers):
 
 * :func:`latency_answer`: a sweep over a removal latency (or a takedown half-life): reach per
-  illegal post at the longest latency that still prevents at least half the reach, against never;
+  illegal post at the longest latency that still prevents at least half the reach, against never
+  (against the sweep's never-removed point when no baseline was run);
 * :func:`notice_answer`: a notice queue (the Code of Conduct scenarios): the share of notices
   reviewed within 24 h and the share that led to removal, beside the monitoring round's figures;
-* :func:`platforms_answer`: several platforms: reach per illegal post on each, and what
-  cross-posting carried onto each;
+* :func:`platforms_answer`: several platforms: reach per illegal post on each (the summary's
+  columns), and what cross-posting carried onto each, at every point;
 * :func:`calibration_answer`: an SLA calibration: the lever's value (``calibration.json``);
 * :func:`points_answer`: anything else (a single run, a sweep over another parameter): reach per
   illegal post at each point, with the share prevented against the unmoderated twin.
@@ -28,10 +29,24 @@ from typing import Any
 import numpy as np
 
 from spreadsim.outputs.columns import Table
-from spreadsim.outputs.stats import mean_ci
+from spreadsim.outputs.stats import mean_ci, nanmean
+from spreadsim.outputs.tables import (
+    NOTICE_REMOVED,
+    NOTICE_REVIEWED_24H,
+    PREVENTED_SHARE,
+    REACH,
+    REACH_BASELINE,
+    REACH_BOUNDS,
+    SHARE_BOUNDS,
+    TARGET_PREFIX,
+    TARGET_ROUND,
+    latency_column,
+    platform_names,
+    point_groups,
+)
 
 __all__ = ["Answer", "answer", "latency_answer", "notice_answer", "platforms_answer",
-           "calibration_answer", "points_answer", "describe_point", "latency_param",
+           "calibration_answer", "points_answer", "describe_point",
            "fmt_number", "fmt_latency", "PLATFORM_COLUMNS"]
 
 #: the per-platform table of a multi-platform run's answer (means over seeds per run, 95% CIs)
@@ -124,53 +139,20 @@ def _f(table: Mapping[str, np.ndarray], name: str, i: int | np.integer[Any]) -> 
         return math.nan
 
 
-def _share_columns(summary: Mapping[str, np.ndarray]) -> tuple[str, str, str] | None:
-    """The summary's share-of-reach-prevented columns (mean, low, high), whatever their name
-    (``prevented_share`` with ``_ci_low``/``_ci_high``; an older summary's ``prevented_frac``
-    without an interval)."""
-    for stem in ("prevented_share", "prevented_frac"):
-        for mean in (f"{stem}_mean", stem):
-            if mean in summary:
-                return mean, f"{stem}_ci_low", f"{stem}_ci_high"
-    return None
-
-
 def _prevented(summary: Mapping[str, np.ndarray], i: int) -> str:
-    """``prevents 76.1% of the reach (95% CI ...)`` at row ``i``, or '' without the columns."""
-    cols = _share_columns(summary)
-    if cols is None or not math.isfinite(_f(summary, cols[0], i)):
+    """``76.1% of the reach (95% CI ...)`` at row ``i``, or '' without a finite share."""
+    if not math.isfinite(_f(summary, PREVENTED_SHARE[0], i)):
         return ""
-    m, lo, hi = (_f(summary, c, i) for c in cols)
-    ci = f" ({_ci(lo, hi, _pct)})" if cols[1] in summary else ""
-    return f"{_pct(m)} of the reach{ci}"
+    m, lo, hi = (_f(summary, c, i) for c in PREVENTED_SHARE)
+    return f"{_pct(m)} of the reach ({_ci(lo, hi, _pct)})"
 
 
 def _reach(summary: Mapping[str, np.ndarray], i: int) -> str:
-    m, lo, hi = (_f(summary, c, i) for c in ("reach_mean", "reach_ci_low", "reach_ci_high"))
+    m, lo, hi = (_f(summary, c, i) for c in REACH)
     return f"{fmt_number(m)} users ({_ci(lo, hi)})"
 
 
 # ----------------------------------------------------------------------------- the kinds
-
-
-def latency_param(summary: Mapping[str, np.ndarray], params: Sequence[str]) -> str | None:
-    """The swept parameter that is a removal latency (``...latency_h``) or a takedown half-life
-    (``...half_life_h``) with numbers for values, if any."""
-    for suffix in ("latency_h", "half_life_h"):
-        for p in params:
-            if (p.split(".")[-1] == suffix and p in summary
-                    and np.asarray(summary[p]).dtype.kind in "fiu"):
-                return p
-    return None
-
-
-def _groups(summary: Mapping[str, np.ndarray], x: str,
-            params: Sequence[str]) -> list[tuple[str, np.ndarray]]:
-    """Rows grouped by the values of the other swept parameters that vary."""
-    n = len(summary["job"])
-    others = [p for p in params if p != x and p in summary and len(set(map(str, summary[p]))) > 1]
-    keys = [", ".join(f"{p.split('.')[-1]}={summary[p][i]}" for p in others) for i in range(n)]
-    return [(k, np.array([kk == k for kk in keys])) for k in dict.fromkeys(keys)]
 
 
 def latency_answer(summary: Mapping[str, np.ndarray], x: str,
@@ -178,6 +160,11 @@ def latency_answer(summary: Mapping[str, np.ndarray], x: str,
     """A latency sweep's answer: reach per illegal post at the longest latency that still
     prevents at least half the reach (the shortest positive one if none does), against never
     removing; one sentence per value of any other swept parameter.
+
+    The share prevented is the paired one (``prevented_share``, against each seed's unmoderated
+    twin). A point without it (``baseline: false``, or twins that reached nobody) is compared
+    with the sweep's never-removed point instead, ``1 - reach_mean / reach_mean(never)``, and
+    the answer says so; without that point either, it claims nothing about prevention.
 
     Parameters
     ----------
@@ -191,69 +178,97 @@ def latency_answer(summary: Mapping[str, np.ndarray], x: str,
     """
     half_life = x.endswith("half_life_h")
     what = "takedown half-life" if half_life else "removal latency"
+    lever = "half-life" if half_life else "deadline"
     question = (f"How much reach per illegal post does each {what} ({x}) allow, against "
                 "never removing it?")
-    sentences, fallback = [], False
-    for name, sel in _groups(summary, x, params):
+    sentences, rules = [], []
+    for name, sel in point_groups(summary, x, params):
         rows = [int(i) for i in np.flatnonzero(sel)]
-        lat = np.array([_f(summary, x, i) for i in rows])
-        finite = [i for i, v in zip(rows, lat, strict=True) if math.isfinite(v) and v > 0]
-        share = _share_columns(summary)
-        ok = [i for i in finite if share is not None and _f(summary, share[0], i) >= 0.5]
+        finite = [i for i in rows if 0 < _f(summary, x, i) < math.inf]
+        never = [i for i in rows if math.isinf(_f(summary, x, i))]
+        paired = any(math.isfinite(_f(summary, PREVENTED_SHARE[0], i)) for i in rows)
+        never_reach = _f(summary, REACH[0], never[0]) if never else math.nan
+
+        def share(i: int, paired: bool = paired, never_reach: float = never_reach) -> float:
+            if paired:
+                return _f(summary, PREVENTED_SHARE[0], i)
+            return 1.0 - _f(summary, REACH[0], i) / never_reach if never_reach > 0 else math.nan
+
+        judged = paired or never_reach > 0
+        ok = [i for i in finite if share(i) >= 0.5]
         if ok:
             pick = max(ok, key=lambda i: _f(summary, x, i))
         elif finite:
-            pick, fallback = min(finite, key=lambda i: _f(summary, x, i)), True
+            pick = min(finite, key=lambda i: _f(summary, x, i))
         else:
             pick = rows[0]
-        never = [i for i in rows if math.isinf(_f(summary, x, i))]
         at = fmt_latency(_f(summary, x, pick))
         at = f"a half-life of {at}" if half_life else f"at {at}" if at != "never" else "never"
         text = f"Reach per illegal post: {_reach(summary, pick)} {at}"
         if never and never[0] != pick:
-            text += f" vs {fmt_number(_f(summary, 'reach_mean', never[0]))} if never removed"
-        elif math.isfinite(_f(summary, "reach_baseline_mean", pick)):
-            text += f" vs {fmt_number(_f(summary, 'reach_baseline_mean', pick))} unmoderated"
-        prevented = _prevented(summary, pick)
-        if prevented:
-            lever = "half-life" if half_life else "deadline"
-            text += (f"; a {fmt_latency(_f(summary, x, pick))} {lever} prevents {prevented}")
+            text += f" vs {fmt_number(never_reach)} if never removed"
+        elif math.isfinite(_f(summary, REACH_BASELINE, pick)):
+            text += f" vs {fmt_number(_f(summary, REACH_BASELINE, pick))} unmoderated"
+        pick_at = fmt_latency(_f(summary, x, pick))
+        if paired:
+            prevented = _prevented(summary, pick)
+            if prevented:
+                text += f"; a {pick_at} {lever} prevents {prevented}"
+        elif judged and pick != never[0]:
+            text += (f"; against the sweep's never-removed point (not paired unmoderated twins), "
+                     f"a {pick_at} {lever} cuts reach per post by {_pct(share(pick))}")
+        elif not judged:
+            text += ("; the unmoderated twins reached nobody, so there was no reach to prevent"
+                     if any(math.isfinite(_f(summary, REACH_BASELINE, i)) for i in rows) else
+                     "; no baseline was run (baseline: false) and the sweep has no never-removed "
+                     "point with reach, so nothing is claimed about the reach prevented")
         sentences.append((f"{name}: " if name else "") + text + ".")
-    rule = (f"(the longest {what} that still prevents at least half the reach"
-            + (f", or the shortest {what} above 0 h where none does" if fallback else "")
-            + "; every point is in the summary table)")
-    return Answer("latency", question, sentences[0], (*sentences[1:], rule))
+        if judged:
+            against = ("prevents at least half the reach" if paired else
+                       "cuts reach per post by at least half against the never-removed point, "
+                       "no baseline having been run")
+            rule = f"the longest {what} that still {against}"
+            if not ok and finite:
+                rule += f", or the shortest {what} above 0 h where none does"
+        else:
+            rule = f"the shortest {what} above 0 h"
+        rules.append(rule)
+    rule_text = "(" + "; ".join(dict.fromkeys(rules)) + "; every point is in the summary table)"
+    return Answer("latency", question, sentences[0], (*sentences[1:], rule_text))
 
 
-def _column_like(table: Mapping[str, np.ndarray], endings: Sequence[str]) -> str | None:
-    for e in endings:
-        for k in table:
-            if k == e or k.endswith("_" + e):
-                return k
+def _column_like(table: Mapping[str, np.ndarray], stem: str) -> str | None:
+    """The column named ``stem`` or ``<prefix>_<stem>`` (a policy's label before a figure when
+    the stack has several notice queues: the first such column)."""
+    for k in table:
+        if (k == stem or k.endswith("_" + stem)) and not k.startswith(TARGET_PREFIX):
+            return k
     return None
 
 
 def _notice_figure(summary: Mapping[str, np.ndarray], results: Mapping[str, np.ndarray] | None,
-                   summary_names: Sequence[str], per_seed: str,
-                   target_names: Sequence[str]) -> list[tuple[float, float, float, float]]:
-    """Per summary row: (mean, low, high, target) of one notice figure, from the summary's own
-    columns where it has them, else from the per-seed results (the same t interval)."""
+                   stem: str) -> list[tuple[float, float, float, float]]:
+    """Per summary row: (mean, low, high, target) of one notice figure (a stem of
+    :data:`~spreadsim.outputs.tables.NOTICE_FIGURES`), from the summary's own columns where it
+    has them, else from the per-seed results (the same t interval); the target is the
+    monitoring round's figure (``target_<stem>``) where the summary has it."""
     n = len(summary["job"])
-    mean = _column_like(summary, summary_names)
-    target = _column_like(summary, target_names)
+    mean = _column_like(summary, f"{stem}_mean")
+    target = TARGET_PREFIX + stem if TARGET_PREFIX + stem in summary else None
     out = []
     for i in range(n):
         t = _f(summary, target, i) if target else math.nan
         if mean is not None:
-            stem = mean.removesuffix("_mean")
-            out.append((_f(summary, mean, i), _f(summary, f"{stem}_ci_low", i),
-                        _f(summary, f"{stem}_ci_high", i), t))
+            base = mean.removesuffix("_mean")
+            out.append((_f(summary, mean, i), _f(summary, f"{base}_ci_low", i),
+                        _f(summary, f"{base}_ci_high", i), t))
             continue
-        col = _column_like(results or {}, [per_seed])
+        col = _column_like(results or {}, stem)
         if results is None or col is None:
             return []
         sel = results["job"] == summary["job"][i]
-        out.append((*mean_ci(np.asarray(results[col][sel], dtype=np.float64), bounds=(0, 1)), t))
+        out.append((*mean_ci(np.asarray(results[col][sel], dtype=np.float64),
+                             bounds=SHARE_BOUNDS), t))
     return out
 
 
@@ -272,18 +287,11 @@ def notice_answer(summary: Mapping[str, np.ndarray],
     labels : sequence of str
         One label per summary row (for a sweep of several points).
     """
-    reviewed = _notice_figure(summary, results, ["notice_reviewed_24h_share_mean",
-                                                 "reviewed_24h_share_mean"],
-                              "notice_reviewed_24h_share",
-                              ["target_notice_reviewed_24h_share", "target_reviewed_24h_share"])
+    reviewed = _notice_figure(summary, results, NOTICE_REVIEWED_24H)
     if not reviewed:
         return None
-    removed_names = ["notice_removed_share_mean"]
-    if "removed_share_ci_low" in summary:  # (the plain removed_share_mean is posts removed)
-        removed_names.append("removed_share_mean")
-    removed = _notice_figure(summary, results, removed_names, "notice_removed_share",
-                             ["target_notice_removed_share", "target_removed_share"])
-    round_col = _column_like(summary, ["target_round", "round"])
+    removed = _notice_figure(summary, results, NOTICE_REMOVED)
+    round_col = TARGET_ROUND if TARGET_ROUND in summary else None
     sentences = []
     for i, (m, lo, hi, t) in enumerate(reviewed):
         where = f" in the {summary[round_col][i]} monitoring round" if round_col else \
@@ -307,50 +315,68 @@ def notice_answer(summary: Mapping[str, np.ndarray],
     return Answer("notice", question, sentences[0], tuple(sentences[1:]))
 
 
-def platforms_answer(results: Mapping[str, np.ndarray], config: Mapping[str, Any]) -> Answer:
-    """A multi-platform run's answer: reach per illegal post on each platform and what
-    cross-posting carried onto each (illegal cross-posts per run, how many hash matching
-    blocked on arrival, the reach of those that landed), means over seeds with 95% CIs.
+def platforms_answer(summary: Mapping[str, np.ndarray], results: Mapping[str, np.ndarray],
+                     config: Mapping[str, Any], *, labels: Sequence[str] = ()) -> Answer:
+    """A multi-platform run's answer: reach per illegal post on each platform (the summary's
+    ``<platform>.reach_mean`` with its 95% interval) and what cross-posting carried onto each
+    (illegal cross-posts per run, how many hash matching blocked on arrival, the reach of those
+    that landed: means over the seeds of the results), for every point of a sweep.
 
     Parameters
     ----------
+    summary : mapping of str to numpy.ndarray
+        The summary table (one row per point; :func:`~spreadsim.outputs.tables.platform_names`).
     results : mapping of str to numpy.ndarray
-        The per-seed results (columns ``<platform>.posts``, ``<platform>.reach_total``,
-        ``<platform>.cross_posts_in``, ...; :mod:`spreadsim.runs.platforms`), of the first point.
+        The per-seed results (columns ``<platform>.cross_posts_in``,
+        ``<platform>.cross_posts_blocked``, ``<platform>.cross_posts_reach``;
+        :mod:`spreadsim.runs.platforms`).
     config : mapping
-        The run's config (its ``platforms`` list names them).
+        The (first point's) config: its ``platforms`` list names them where the summary does
+        not.
+    labels : sequence of str
+        One label per summary row (for a sweep of several points).
+
+    Returns
+    -------
+    Answer
+        Its ``table`` (:data:`PLATFORM_COLUMNS`) has one row per point and platform, with a
+        ``point`` column when there are several points.
     """
-    names = [str(p.get("name")) for p in config.get("platforms") or []]
-    sel = results["job"] == results["job"][0]
-    rows: dict[str, list[Any]] = {c: [] for c in PLATFORM_COLUMNS}
-    parts, crossing = [], []
+    names = platform_names(summary) or [str(p.get("name")) for p in config.get("platforms") or []]
+    n = len(summary["job"])
+    several = n > 1
+    rows: dict[str, list[Any]] = {c: [] for c in (("point",) if several else ()) + PLATFORM_COLUMNS}
+    sentences, details = [], []
+    for i in range(n):
+        sel = results["job"] == summary["job"][i]
+        label = (labels[i] if i < len(labels) else f"job {summary['job'][i]}") if several else ""
 
-    def col(name: str) -> np.ndarray:
-        if name not in results:
-            return np.full(int(sel.sum()), np.nan)
-        return np.asarray(results[name][sel], dtype=np.float64)
+        def col(name: str, sel: np.ndarray = sel) -> np.ndarray:
+            if name not in results:
+                return np.full(int(sel.sum()), np.nan)
+            return np.asarray(results[name][sel], dtype=np.float64)
 
-    for name in names:
-        posts = col(f"{name}.posts")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            per_post = np.where(posts > 0, col(f"{name}.reach_total") / posts, np.nan)
-        r = mean_ci(per_post, bounds=(0, None))  # (counts of users and posts: never below 0)
-        c = mean_ci(col(f"{name}.cross_posts_in"), bounds=(0, None))
-        blocked = mean_ci(col(f"{name}.cross_posts_blocked"))[0]
-        reach = mean_ci(col(f"{name}.cross_posts_reach"))[0]
-        for k, v in zip(PLATFORM_COLUMNS, (name, *r, *c, blocked, reach), strict=True):
-            rows[k].append(v)
-        parts.append(f"{name} {fmt_number(r[0])} users ({_ci(r[1], r[2])})")
-        crossing.append(f"onto {name}: {fmt_number(c[0])} illegal cross-posts per run "
-                        f"({_ci(c[1], c[2])}), {fmt_number(blocked)} blocked by hash matching, "
-                        f"the others reaching {fmt_number(reach)} users in all")
-    table = {k: np.array(v, dtype=object if k == "platform" else np.float64)
+        parts, crossing = [], []
+        for name in names:
+            r = tuple(_f(summary, f"{name}.{c}", i) for c in REACH)
+            c = mean_ci(col(f"{name}.cross_posts_in"), bounds=REACH_BOUNDS)  # (counts: >= 0)
+            blocked = nanmean(col(f"{name}.cross_posts_blocked"))
+            reach = nanmean(col(f"{name}.cross_posts_reach"))
+            values = ((label,) if several else ()) + (name, *r, *c, blocked, reach)
+            for k, v in zip(rows, values, strict=True):
+                rows[k].append(v)
+            parts.append(f"{name} {fmt_number(r[0])} users ({_ci(r[1], r[2])})")
+            crossing.append(f"onto {name}: {fmt_number(c[0])} illegal cross-posts per run "
+                            f"({_ci(c[1], c[2])}), {fmt_number(blocked)} blocked by hash "
+                            f"matching, the others reaching {fmt_number(reach)} users in all")
+        head = f"{label}: " if label else ""
+        sentences.append(head + "Reach per illegal post: " + "; ".join(parts) + ".")
+        details += [head + "Cross-posting " + c + "." for c in crossing]
+    table = {k: np.array(v, dtype=object if k in ("point", "platform") else np.float64)
              for k, v in rows.items()}
     question = ("How far does illegal content reach on each platform, and how much do users "
                 "with accounts on several platforms carry across by cross-posting?")
-    sentence = "Reach per illegal post: " + "; ".join(parts) + "."
-    return Answer("platforms", question, sentence, tuple("Cross-posting " + c + "." for c in crossing),
-                  table)
+    return Answer("platforms", question, sentences[0], (*sentences[1:], *details), table)
 
 
 def calibration_answer(record: Mapping[str, Any]) -> Answer:
@@ -400,7 +426,7 @@ def points_answer(summary: Mapping[str, np.ndarray], labels: Sequence[str]) -> A
     lines = []
     for i, label in enumerate(labels):
         text = f"Reach per illegal post: {_reach(summary, i)} with {label}"
-        base = _f(summary, "reach_baseline_mean", i)
+        base = _f(summary, REACH_BASELINE, i)
         prevented = _prevented(summary, i)
         if math.isfinite(base):
             text += f", against {fmt_number(base)} unmoderated"
@@ -438,11 +464,11 @@ def answer(summary: Mapping[str, np.ndarray], params: Sequence[str], config: Map
     """
     labels = list(labels) or [describe_point(config)] * len(summary["job"])
     if config.get("platforms") and results is not None:
-        return platforms_answer(results, config)
+        return platforms_answer(summary, results, config, labels=labels)
     notice = notice_answer(summary, results, labels=labels)
     if notice is not None:
         return notice
-    x = latency_param(summary, params)
+    x = latency_column(summary, params)
     if x is not None and len(set(np.asarray(summary[x]).tolist())) > 1:
         return latency_answer(summary, x, params)
     return points_answer(summary, labels)

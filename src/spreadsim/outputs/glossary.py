@@ -146,7 +146,8 @@ GLOSSARY: tuple[Column, ...] = (
            "reach_baseline_total - reach_total: reach the moderation prevented in this seed.",
            "baseline: true"),
     Column("reach_prevented_frac", _JOB, "share",
-           "1 - reach_total / reach_baseline_total for this seed (0 if the twin reached nobody).",
+           "1 - reach_total / reach_baseline_total for this seed (empty if the twin reached nobody: "
+           "no reach to prevent).",
            "baseline: true"),
     Column("reach_baseline_mean", _JOB + ("summary",), "users per post",
            "reach_baseline_total / posts (runs); summary: its mean over seeds.", "baseline: true"),
@@ -268,8 +269,9 @@ GLOSSARY: tuple[Column, ...] = (
            "Mean over seeds of the paired difference reach_baseline_mean - reach_mean.",
            "baseline: true"),
     Column("prevented_ci_low", ("summary",), "users per post",
-           "Lower end of the 95% t-interval of prevented_mean over seeds (not below 0 when no seed's "
-           "prevented reach is, as under every deadline).", "baseline: true"),
+           "Lower end of the 95% t-interval of prevented_mean over seeds (not below 0 when every run "
+           "of the point was on the deadline path, where no seed can prevent less than nothing).",
+           "baseline: true"),
     Column("prevented_ci_high", ("summary",), "users per post",
            "Upper end of the 95% t-interval of prevented_mean over seeds.", "baseline: true"),
     Column("prevented_share", ("summary", "categories"), "share",
@@ -295,14 +297,15 @@ GLOSSARY: tuple[Column, ...] = (
                         ("_ci_low", "Lower end of the 95% t-interval (cut to [0, 1]) over seeds"),
                         ("_ci_high", "Upper end of the 95% t-interval (cut to [0, 1]) over seeds"))),
     Column("target_round", ("results", "summary"), "text",
-           "The Code of Conduct monitoring round the experiment reproduces "
-           "(data/code_of_conduct_rounds.csv).", "experiment=coc_2016 or coc_2017"),
+           "The Code of Conduct monitoring round the results are set beside: the config's "
+           "target_round (data/code_of_conduct_rounds.csv).",
+           "target_round set (experiment=coc_2016 or coc_2017)"),
     Column("target_notice_reviewed_24h_share", ("results", "summary"), "share",
            "The monitoring round's share of notifications reviewed within 24 h.",
-           "experiment=coc_2016 or coc_2017"),
+           "target_round set (experiment=coc_2016 or coc_2017)"),
     Column("target_notice_removed_share", ("results", "summary"), "share",
            "The monitoring round's share of notifications that led to removal.",
-           "experiment=coc_2016 or coc_2017"),
+           "target_round set (experiment=coc_2016 or coc_2017)"),
     Column("removed_share_mean", ("summary",), "share", "Mean over seeds of removed_share."),
     # ---------------------------------------------------------------- categories
     Column("posts_per_seed", ("categories",), "posts", "Posts of the category per seed (mean)."),

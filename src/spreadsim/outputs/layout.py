@@ -30,11 +30,13 @@ RESULTS, SUMMARY, CATEGORIES = SWEEP_TABLES = ("results", "summary", "categories
 SWEEP_FILE = ".sweep.json"
 #: the traces shared by a sweep's jobs (removed when the sweep completes)
 CACHE_DIR = ".cache"
-#: the main plot of a sweep
-PLOT_FILE = "reach_vs_latency.png"
-#: every plot of a sweep (PNG, and SVG with ``plots.svg``)
-PLOTS = ("reach_vs_latency", "prevented_vs_latency", "time_to_removal", "reach_over_time",
-         "reach_by_category")
+#: every plot of a sweep (PNG, and SVG with ``plots.svg``): reach and the share prevented
+#: against latency, time to removal, reach over time, reach by content category
+PLOTS = (REACH_PLOT, PREVENTED_PLOT, REMOVAL_PLOT, OVER_TIME_PLOT, CATEGORY_PLOT) = (
+    "reach_vs_latency", "prevented_vs_latency", "time_to_removal", "reach_over_time",
+    "reach_by_category")
+#: the main plot of a sweep (its PNG file)
+PLOT_FILE = f"{REACH_PLOT}.png"
 #: the self-contained HTML report
 REPORT_FILE = "report.html"
 #: the sweep lock: the live sweep's pid, host and start time (empty when no sweep holds it)
@@ -49,7 +51,8 @@ CALIBRATION_PLOT = "calibration.png"
 SHARES, EXPOSURES, CASCADES = EXPORT_TABLES = ("shares", "exposures", "cascades")
 
 __all__ = ["DONE", "JOB_FILE", "JOB_TABLES", "RUNS", "POSTS", "SERIES", "SWEEP_TABLES", "RESULTS",
-           "SUMMARY", "CATEGORIES", "SWEEP_FILE", "CACHE_DIR", "PLOT_FILE",
+           "SUMMARY", "CATEGORIES", "SWEEP_FILE", "CACHE_DIR", "PLOT_FILE", "REACH_PLOT",
+           "PREVENTED_PLOT", "REMOVAL_PLOT", "OVER_TIME_PLOT", "CATEGORY_PLOT",
            "REPORT_FILE", "CALIBRATION_TABLE", "CALIBRATION_FILE", "CALIBRATION_PLOT",
            "PLOTS", "LOCK_FILE", "SHARES", "EXPOSURES", "CASCADES", "EXPORT_TABLES", "BOOKKEEPING",
            "aggregate_files", "holds_results", "remove_aggregates",

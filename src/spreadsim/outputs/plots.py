@@ -23,30 +23,20 @@ from typing import Any
 
 import numpy as np
 
+from spreadsim.outputs.tables import (
+    PREVENTED_SHARE,
+    REACH,
+    REACH_BASELINE,
+    fmt_value,
+    latency_column,
+    point_groups,
+)
+
 log = logging.getLogger(__name__)
 
 __all__ = ["plot_reach_vs_latency", "plot_prevented_vs_latency", "plot_time_to_removal",
-           "plot_reach_over_time", "plot_reach_by_category", "plot_calibration", "latency_column",
+           "plot_reach_over_time", "plot_reach_by_category", "plot_calibration",
            "point_labels", "LatencyAxis"]
-
-
-def latency_column(summary: Mapping[str, np.ndarray]) -> str | None:
-    """The summary's removal-time column, if any: a numeric column named ``...latency_h`` (or,
-    failing that, ``...half_life_h``, the half-life of a latency distribution).
-
-    Parameters
-    ----------
-    summary : mapping of str to numpy.ndarray
-
-    Returns
-    -------
-    str or None
-    """
-    for suffix in ("latency_h", "half_life_h"):
-        for k, v in summary.items():
-            if k.split(".")[-1] == suffix and np.asarray(v).dtype.kind in "fiu":
-                return k
-    return None
 
 
 def _pyplot() -> Any:
@@ -86,35 +76,12 @@ def _save(fig: Any, path: str | os.PathLike[str], svg: bool, bottom: float = 0.1
 def point_labels(summary: Mapping[str, np.ndarray], params: Sequence[str]) -> list[str]:
     """A short label per sweep point: its parameter values (``job <n>`` without parameters)."""
     present = [p for p in params if p in summary]
-    varying = [p for p in present if len({_fmt_value(v) for v in summary[p]}) > 1] or present
+    varying = [p for p in present if len({fmt_value(v) for v in summary[p]}) > 1] or present
     labels = []
     for i in range(len(summary["job"])):
-        parts = [f"{p.split('.')[-1]}={_fmt_value(summary[p][i])}" for p in varying]
+        parts = [f"{p.split('.')[-1]}={fmt_value(summary[p][i])}" for p in varying]
         labels.append(", ".join(parts) if parts else f"job {summary['job'][i]}")
     return labels
-
-
-def _fmt_value(v: Any) -> str:
-    if isinstance(v, float | np.floating):
-        return "never" if math.isinf(v) else f"{float(v):g}"
-    return str(v)
-
-
-def _groups(summary: Mapping[str, np.ndarray], x: str | None,
-            params: Sequence[str] | None) -> list[tuple[str, np.ndarray]]:
-    """Rows grouped by the parameters other than ``x`` (one line per group)."""
-    n = len(summary["job"])
-    others = [p for p in (params or []) if p != x and p in summary
-              and len({_fmt_value(v) for v in summary[p]}) > 1]
-    if not others:
-        return [("", np.ones(n, dtype=bool))]
-    keys = [tuple(_fmt_value(summary[p][i]) for p in others) for i in range(n)]
-    out = []
-    for key in dict.fromkeys(keys):
-        sel = np.array([k == key for k in keys])
-        out.append((", ".join(f"{p.split('.')[-1]}={v}" for p, v in zip(others, key, strict=True)),
-                    sel))
-    return out
 
 
 class LatencyAxis:
@@ -173,7 +140,7 @@ def _curve_plot(summary: Mapping[str, np.ndarray], path: str | os.PathLike[str],
     lo = np.asarray(summary[lo_col], dtype=np.float64)
     hi = np.asarray(summary[hi_col], dtype=np.float64)
     err = np.vstack([np.nan_to_num(np.maximum(y - lo, 0)), np.nan_to_num(np.maximum(hi - y, 0))])
-    x = x or latency_column(summary)
+    x = x or latency_column(summary, params)
     if x is not None and len(set(np.asarray(summary[x]).tolist())) < 2:
         x = None  # one latency is a point, not a curve
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
@@ -193,7 +160,7 @@ def _curve_plot(summary: Mapping[str, np.ndarray], path: str | os.PathLike[str],
         lat = np.asarray(summary[x], dtype=np.float64)
         axis = LatencyAxis(lat)
         xs = axis.map(lat)
-        groups = _groups(summary, x, params)
+        groups = point_groups(summary, x, params)
         for g, (name, sel) in enumerate(groups):
             color = f"C{g % 10}"
             order = np.argsort(xs[sel], kind="stable")
@@ -204,8 +171,8 @@ def _curve_plot(summary: Mapping[str, np.ndarray], path: str | os.PathLike[str],
             ax.errorbar(gx, gy, yerr=err[:, sel][:, order], fmt="o", color=color, capsize=3,
                         label=label if len(groups) == 1 else name)
         axis.decorate(ax, xs, x)
-    base = np.asarray(summary.get("reach_baseline_mean", np.full(len(y), np.nan)), dtype=np.float64)
-    if baseline and np.isfinite(base).any() and (x is None or len(_groups(summary, x, params)) == 1):
+    base = np.asarray(summary.get(REACH_BASELINE, np.full(len(y), np.nan)), dtype=np.float64)
+    if baseline and np.isfinite(base).any() and (x is None or len(point_groups(summary, x, params)) == 1):
         ax.axhline(float(np.nanmean(base)), color="0.4", ls="--", lw=1,
                    label="unmoderated baseline")
     ax.set_ylabel(ylabel)
@@ -240,7 +207,8 @@ def plot_reach_vs_latency(summary: Mapping[str, np.ndarray], path: str | os.Path
     path : path-like
         The PNG file to write.
     x : str, optional
-        The latency column; found by name (``*latency_h``) if omitted.
+        The latency column; :func:`spreadsim.outputs.tables.latency_column` of ``params`` (the
+        rule the answer uses) if omitted.
     params : sequence of str, optional
         The swept parameter columns (for grouping and labels).
     svg : bool
@@ -253,8 +221,8 @@ def plot_reach_vs_latency(summary: Mapping[str, np.ndarray], path: str | os.Path
     list of Path
         The files written.
     """
-    return _curve_plot(summary, path, y_col="reach_mean", lo_col="reach_ci_low",
-                       hi_col="reach_ci_high", ylabel="reach per illegal post (users exposed)",
+    return _curve_plot(summary, path, y_col=REACH[0], lo_col=REACH[1],
+                       hi_col=REACH[2], ylabel="reach per illegal post (users exposed)",
                        title="Reach per illegal post vs removal latency", label="mean reach per post", x=x,
                        params=params, svg=svg, baseline=True, labels=labels)
 
@@ -274,8 +242,8 @@ def plot_prevented_vs_latency(summary: Mapping[str, np.ndarray], path: str | os.
     -------
     list of Path
     """
-    return _curve_plot(summary, path, y_col="prevented_share", lo_col="prevented_share_ci_low",
-                       hi_col="prevented_share_ci_high",
+    return _curve_plot(summary, path, y_col=PREVENTED_SHARE[0], lo_col=PREVENTED_SHARE[1],
+                       hi_col=PREVENTED_SHARE[2],
                        ylabel="share of reach prevented (1 = all)",
                        title="Share of reach prevented vs removal latency",
                        label="share prevented (paired seeds)",
@@ -390,10 +358,10 @@ def plot_reach_by_category(table: Mapping[str, np.ndarray], labels: Sequence[str
                 errs[1].append(0.0)
                 continue
             i = int(np.flatnonzero(sel)[0])
-            y = float(table["reach_mean"][i])
+            y = float(table[REACH[0]][i])
             ys.append(y)
-            errs[0].append(float(np.nan_to_num(max(0.0, y - table["reach_ci_low"][i]))))
-            errs[1].append(float(np.nan_to_num(max(0.0, table["reach_ci_high"][i] - y))))
+            errs[0].append(float(np.nan_to_num(max(0.0, y - table[REACH[1]][i]))))
+            errs[1].append(float(np.nan_to_num(max(0.0, table[REACH[2]][i] - y))))
         ax.bar(pos + (c - (len(cats) - 1) / 2) * width, ys, width, yerr=np.array(errs), capsize=2,
                label=cat.replace("_", " "), color=f"C{c % 10}")
     ax.set_xticks(pos, list(labels), rotation=30 if len(jobs) > 3 else 0,

@@ -96,6 +96,16 @@ def share_prevented_ci(reach: Any, baseline: Any, level: float = 0.95) -> tuple[
     zero-width interval); otherwise (re-uploads, say, can add reach) it is the plain delta-method
     interval, capped at 1 (reach is never negative).
 
+    The branch is chosen by the data, not by a bound known in advance, and that is valid here:
+    unlike cutting an interval to a range (:func:`mean_ci`'s ``bounds``, which must be known
+    beforehand), both branches are the delta method for the same ratio, one on the share's
+    scale and one on its logit's (mapped back), which agree to first order, so switching between
+    them moves the coverage only at second order. Where removal can only cut reach (a deadline), every sample
+    takes the logit branch; elsewhere a sample takes it only when every seed happens to fall in
+    [0, 1]. The coverage is measured in each regime (``tests/test_stats.py``: every sample on the
+    logit branch, every sample on the plain one, and a mixture where about 40-60% of the samples
+    take the logit branch), each within 3 standard errors of 95% over 4000 samples.
+
     Parameters
     ----------
     reach, baseline : array-like

@@ -25,9 +25,13 @@ from spreadsim.outputs.columns import Table
 from spreadsim.outputs.io import read_table, write_table
 from spreadsim.outputs.layout import (
     CATEGORIES,
+    CATEGORY_PLOT,
     JOB_FILE,
+    OVER_TIME_PLOT,
     PLOT_FILE,
     POSTS,
+    PREVENTED_PLOT,
+    REMOVAL_PLOT,
     REPORT_FILE,
     RESULTS,
     RUNS,
@@ -36,7 +40,14 @@ from spreadsim.outputs.layout import (
     remove_aggregates,
 )
 from spreadsim.outputs.report import config_yaml, write_report
-from spreadsim.outputs.tables import category_table, summarize_results, swept_params
+from spreadsim.outputs.tables import (
+    PATH,
+    PREVENTED_SHARE,
+    category_table,
+    removal_delays,
+    summarize_results,
+    swept_params,
+)
 from spreadsim.version import __version__
 
 __all__ = ["Outputs", "write_outputs", "write_sweep_outputs", "mean_reach_over_time",
@@ -178,24 +189,21 @@ def _write_sweep_outputs(out: Path, dirs: list[Path], *, svg: bool, config_text:
     labels = (P.point_labels(summary, swept) if swept
               else [describe_point(config)] * len(summary["job"]))
     files = P.plot_reach_vs_latency(summary, out / PLOT_FILE, params=params, svg=svg, labels=labels)
-    if "prevented_share" in summary and np.isfinite(summary["prevented_share"]).any():
-        files += P.plot_prevented_vs_latency(summary, out / "prevented_vs_latency.png",
+    share = PREVENTED_SHARE[0]
+    if share in summary and np.isfinite(summary[share]).any():
+        files += P.plot_prevented_vs_latency(summary, out / f"{PREVENTED_PLOT}.png",
                                              params=params, svg=svg, labels=labels)
-    delays = []
-    for label, p in zip(labels, posts, strict=True):
-        ill = p["category"] != "legal"
-        d = (p["removal_time_h"] - p["upload_time_h"])[ill]
-        delays.append((label, np.asarray(d[~np.isnan(d)], dtype=np.float64)))
-    files += P.plot_time_to_removal(delays, out / "time_to_removal.png", svg=svg)
+    delays = [(label, removal_delays(p)) for label, p in zip(labels, posts, strict=True)]
+    files += P.plot_time_to_removal(delays, out / f"{REMOVAL_PLOT}.png", svg=svg)
     curves = [(label, *mean_reach_over_time(sr, rn))
               for label, sr, rn in zip(labels, series, runs, strict=True)]
-    files += P.plot_reach_over_time(curves, out / "reach_over_time.png", svg=svg)
-    files += P.plot_reach_by_category(cats, labels, out / "reach_by_category.png", svg=svg)
+    files += P.plot_reach_over_time(curves, out / f"{OVER_TIME_PLOT}.png", svg=svg)
+    files += P.plot_reach_by_category(cats, labels, out / f"{CATEGORY_PLOT}.png", svg=svg)
     if config_text is None:
         config_text = config_yaml(config)
     paths: dict[str, int] = {}
-    if "path" in results:
-        for v in results["path"].tolist():
+    if PATH in results:
+        for v in results[PATH].tolist():
             paths[str(v)] = paths.get(str(v), 0) + 1
     said = answer(summary, swept, config, results=results, labels=labels)
     shown = [f for f in files if f.suffix == (".svg" if svg else ".png")]

@@ -2,70 +2,86 @@
 content category (:func:`category_table`), and the summary as text (:func:`format_summary`).
 
 Means over paired seeds come with 95% t intervals (:func:`spreadsim.outputs.stats.mean_ci`), cut
-to the values the mean can take (reach per post is never negative, a share lies in [0, 1], reach
-prevented is not negative when no seed's is, as under every deadline); the share of reach
+to the values the mean is known in advance to take (reach per post is never negative, a share
+lies in [0, 1], reach prevented is not negative on the deadline path); the share of reach
 prevented is a ratio of totals over the seeds with its own interval
 (:func:`spreadsim.outputs.stats.share_prevented_ci`).
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from typing import Any
 
 import numpy as np
 
+from spreadsim.errors import ConfigError
 from spreadsim.outputs.columns import Table, plain, rows_to_columns
 from spreadsim.outputs.stats import mean_ci, nanmean, share_prevented_ci
+from spreadsim.schema.model import COC_ROUNDS, LEGAL
 
+#: the summary's reach per illegal post: mean over seeds and its 95% interval
+REACH = ("reach_mean", "reach_ci_low", "reach_ci_high")
+#: the summary's share of reach prevented against the paired twins and its 95% interval
+PREVENTED_SHARE = ("prevented_share", "prevented_share_ci_low", "prevented_share_ci_high")
+#: the summary's reach prevented per post (paired differences) and its 95% interval
+PREVENTED = ("prevented_mean", "prevented_ci_low", "prevented_ci_high")
+#: the summary's mean reach per post of the unmoderated twins
+REACH_BASELINE = "reach_baseline_mean"
+#: the summary's mean share of the illegal posts removed
+REMOVED_SHARE = "removed_share_mean"
+#: the summary's column of how a point's runs were computed (``deadline``, ``simulated``)
+PATH = "path"
 #: the columns of the summary table besides the parameters and ``job`` (those of a policy's or a
 #: reference's figures, :data:`NOTICE_FIGURES` and :data:`TARGET_COLUMNS`, come when they apply)
-SUMMARY_COLUMNS = ("n_seeds", "reach_mean", "reach_ci_low", "reach_ci_high", "reach_baseline_mean",
-                   "prevented_mean", "prevented_ci_low", "prevented_ci_high",
-                   "prevented_share", "prevented_share_ci_low", "prevented_share_ci_high",
-                   "removed_share_mean", "path")
+SUMMARY_COLUMNS = ("n_seeds", *REACH, REACH_BASELINE, *PREVENTED, *PREVENTED_SHARE, REMOVED_SHARE,
+                   PATH)
+#: the Code of Conduct's figures (summary column stems): the share of notices reviewed within
+#: 24 h, the share of notices whose post was removed
+NOTICE_REVIEWED_24H, NOTICE_REMOVED = "notice_reviewed_24h_share", "notice_removed_share"
 #: the Code of Conduct's figures of a notice-and-takedown policy: the per-seed summary key of the
 #: policy (``policy<i>_notice_and_takedown_<key>``) -> the summary's column stem
 #: (``<stem>_mean``, ``<stem>_ci_low``, ``<stem>_ci_high``)
-NOTICE_FIGURES = {"notice_reviewed_24h_share": "notice_reviewed_24h_share",
-                  "notice_removed_share": "notice_removed_share"}
-#: the experiments that reproduce a Code of Conduct monitoring round: experiment -> the round
-#: (``round`` in ``data/code_of_conduct_rounds.csv``, as the experiment's header cites it)
-COC_EXPERIMENTS = {"coc_2016": "2016-12", "coc_2017": "2017-06"}
-#: the reference columns of such an experiment (results and summary): column -> the CSV's column
-TARGET_COLUMNS = {"target_round": "round",
-                  "target_notice_reviewed_24h_share": "share_reviewed_within_24h",
-                  "target_notice_removed_share": "share_removed"}
+NOTICE_FIGURES = {NOTICE_REVIEWED_24H: NOTICE_REVIEWED_24H, NOTICE_REMOVED: NOTICE_REMOVED}
+#: the reference columns of an experiment that reproduces a Code of Conduct monitoring round
+#: (``target_round`` in its config; results and summary): column -> the CSV's column
+TARGET_PREFIX = "target_"
+TARGET_ROUND = f"{TARGET_PREFIX}round"
+TARGET_COLUMNS = {TARGET_ROUND: "round",
+                  f"{TARGET_PREFIX}{NOTICE_REVIEWED_24H}": "share_reviewed_within_24h",
+                  f"{TARGET_PREFIX}{NOTICE_REMOVED}": "share_removed"}
 
 #: what the true mean of reach per post and of a share can be: the t intervals are cut to it
 REACH_BOUNDS: tuple[float | None, float | None] = (0.0, None)
 SHARE_BOUNDS: tuple[float | None, float | None] = (0.0, 1.0)
+#: the ``path`` of a job whose every run was read off its unmoderated trace (a pure deadline
+#: stack under cascade semantics): removal only ever cuts a cascade short there, so no seed's
+#: reach prevented can be negative, and the mean of reach prevented is known to be >= 0
+DEADLINE_PATH = "deadline"
 
-__all__ = ["SUMMARY_COLUMNS", "NOTICE_FIGURES", "COC_EXPERIMENTS", "TARGET_COLUMNS",
-           "summarize_results", "category_table", "format_summary", "swept_params",
-           "coc_targets", "platform_names"]
+__all__ = ["SUMMARY_COLUMNS", "REACH", "PREVENTED_SHARE", "PREVENTED", "REACH_BASELINE",
+           "REMOVED_SHARE", "PATH", "NOTICE_REVIEWED_24H", "NOTICE_REMOVED", "NOTICE_FIGURES",
+           "TARGET_COLUMNS", "TARGET_PREFIX", "TARGET_ROUND", "DEADLINE_PATH", "summarize_results", "category_table",
+           "format_summary", "swept_params", "coc_targets", "platform_names", "latency_column",
+           "point_groups", "fmt_value", "removal_delays", "median_time_to_removal"]
 
 _NOTICE_KEY = re.compile(r"^(policy\d+)_notice_and_takedown_(\w+)$")
 
 
-def coc_targets(experiment: str | None) -> dict[str, Any]:
-    """The reference figures of an experiment that reproduces a Code of Conduct monitoring round
-    (:data:`COC_EXPERIMENTS`), from the shipped ``spreadsim.data`` table: ``target_round``,
-    ``target_notice_reviewed_24h_share``, ``target_notice_removed_share``; empty for any other
-    experiment."""
-    round_ = COC_EXPERIMENTS.get(str(experiment))
+def coc_targets(round_: str | None) -> dict[str, Any]:
+    """The reference figures of a Code of Conduct monitoring round (a job config's
+    ``target_round``, a round of the shipped ``data/code_of_conduct_rounds.csv``):
+    ``target_round``, ``target_notice_reviewed_24h_share``, ``target_notice_removed_share``;
+    empty without a round (None)."""
     if round_ is None:
         return {}
-    text = (resources.files("spreadsim.data") / "code_of_conduct_rounds.csv").read_text()
-    for row in csv.DictReader(text.splitlines()):
-        if row["round"] == round_:
-            return {col: (row[src] if col == "target_round" else float(row[src]))
-                    for col, src in TARGET_COLUMNS.items()}
-    raise LookupError(f"code_of_conduct_rounds.csv has no round {round_}")  # (a test keeps them)
+    row = COC_ROUNDS.get(str(round_))
+    if row is None:
+        raise ConfigError("target_round", round_, "must be one of " + ", ".join(COC_ROUNDS))
+    return {col: (row[src] if col == TARGET_ROUND else float(row[src]))
+            for col, src in TARGET_COLUMNS.items()}
 
 
 def _notice_columns(results: Mapping[str, np.ndarray]) -> dict[str, str]:
@@ -124,23 +140,21 @@ def summarize_results(results: Mapping[str, np.ndarray], params: Sequence[str]) 
             return np.asarray(results.get(name, nan)[sel], dtype=np.float64)
 
         m, lo, hi = mean_ci(col("reach_mean"), bounds=REACH_BOUNDS)
-        prevented = col("reach_prevented_mean")
-        # no seed with negative prevention (as under every deadline): the mean is not negative
-        pm, plo, phi = mean_ci(prevented, bounds=(0.0, None) if np.all(prevented[np.isfinite(
-            prevented)] >= 0) else (None, None))
+        paths = (list(dict.fromkeys(results[PATH][sel].tolist())) if PATH in results else [])
+        # a bound known in advance, never read off the data: every run of the point on the
+        # deadline path (a pure deadline stack, cascade semantics), where removal only cuts
+        # cascades short, so that no seed, and no mean, can have negative reach prevented
+        pm, plo, phi = mean_ci(col("reach_prevented_mean"),
+                               bounds=REACH_BOUNDS if paths == [DEADLINE_PATH] else (None, None))
         share, slo, shi = share_prevented_ci(col("reach_total"), col("reach_baseline_total"))
         row: dict[str, Any] = {k: plain(results[k][first]) for k in params}
-        row.update({
-            "job": int(j), "n_seeds": int(sel.sum()),
-            "reach_mean": m, "reach_ci_low": lo, "reach_ci_high": hi,
-            "reach_baseline_mean": nanmean(col("reach_baseline_mean")),
-            "prevented_mean": pm, "prevented_ci_low": plo, "prevented_ci_high": phi,
-            "prevented_share": share, "prevented_share_ci_low": slo,
-            "prevented_share_ci_high": shi,
-            "removed_share_mean": nanmean(col("removed_share")),
-            "path": ",".join(dict.fromkeys(results["path"][sel].tolist())) if "path" in results
-            else "-",
-        })
+        row.update({"job": int(j), "n_seeds": int(sel.sum()),
+                    **dict(zip(REACH, (m, lo, hi), strict=True)),
+                    REACH_BASELINE: nanmean(col("reach_baseline_mean")),
+                    **dict(zip(PREVENTED, (pm, plo, phi), strict=True)),
+                    **dict(zip(PREVENTED_SHARE, (share, slo, shi), strict=True)),
+                    REMOVED_SHARE: nanmean(col("removed_share")),
+                    PATH: ",".join(map(str, paths)) if PATH in results else "-"})
         for src, stem in notice.items():
             fm, flo, fhi = mean_ci(col(src), bounds=SHARE_BOUNDS)
             row.update({f"{stem}_mean": fm, f"{stem}_ci_low": flo, f"{stem}_ci_high": fhi})
@@ -156,6 +170,65 @@ def platform_names(table: Mapping[str, np.ndarray]) -> list[str]:
     """The platforms of a multi-platform run's results or summary table (their
     ``<platform>.reach_mean`` columns), in the table's order; empty for one platform."""
     return [c[: -len(".reach_mean")] for c in table if c.endswith(".reach_mean")]
+
+
+def removal_delays(posts: Mapping[str, np.ndarray], select: np.ndarray | None = None) -> np.ndarray:
+    """The hours from upload to removal of the removed posts of a ``posts`` table (every seed's
+    rows pooled), of the rows ``select`` picks (the illegal posts if None).
+
+    Parameters
+    ----------
+    posts : mapping of str to numpy.ndarray
+        A job's ``posts`` table (``upload_time_h``, ``removal_time_h``: NaN if never removed).
+    select : numpy.ndarray of bool, optional
+        The rows to take (a content category's, say).
+    """
+    if select is None:
+        select = np.asarray(posts["category"]) != LEGAL
+    delay = (np.asarray(posts["removal_time_h"], dtype=np.float64)
+             - np.asarray(posts["upload_time_h"], dtype=np.float64))[select]
+    return delay[~np.isnan(delay)]
+
+
+def median_time_to_removal(delays: np.ndarray) -> float:
+    """The median of pooled removal delays (:func:`removal_delays` over every seed of a point),
+    NaN without one: ``time_to_removal_median_h`` of the categories table and the what-if page
+    (a run's own ``time_to_removal_median_h`` is the same median over its one seed)."""
+    return float(np.median(delays)) if np.size(delays) else math.nan
+
+
+def latency_column(summary: Mapping[str, np.ndarray],
+                   params: Sequence[str] | None = None) -> str | None:
+    """The column that is a removal latency: the first of ``params`` (every column of
+    ``summary`` if None) named ``...latency_h`` or, failing that, ``...half_life_h`` (a
+    takedown half-life), that the summary holds with numbers for values; None without one."""
+    names = list(summary) if params is None else list(params)
+    for suffix in ("latency_h", "half_life_h"):
+        for p in names:
+            if (p.split(".")[-1] == suffix and p in summary
+                    and np.asarray(summary[p]).dtype.kind in "fiu"):
+                return p
+    return None
+
+
+def fmt_value(v: Any) -> str:
+    """A parameter's value in a label: ``never`` for an infinite latency, floats as ``%g``."""
+    if isinstance(v, float | np.floating):
+        return "never" if math.isinf(v) else f"{float(v):g}"
+    return str(v)
+
+
+def point_groups(summary: Mapping[str, np.ndarray], x: str | None,
+                 params: Sequence[str] | None) -> list[tuple[str, np.ndarray]]:
+    """The summary's rows grouped by the values of the parameters other than ``x`` that vary
+    (one plotted line, one sentence of the answer each): ``(label, row mask)`` per group, the
+    label ``key=value, ...`` (:func:`fmt_value`); one group labelled ``''`` if none varies."""
+    n = len(summary["job"])
+    others = [p for p in (params or []) if p != x and p in summary
+              and len({fmt_value(v) for v in summary[p]}) > 1]
+    keys = [tuple(fmt_value(summary[p][i]) for p in others) for i in range(n)]
+    return [(", ".join(f"{p.split('.')[-1]}={v}" for p, v in zip(others, key, strict=True)),
+             np.array([k == key for k in keys], dtype=bool)) for key in dict.fromkeys(keys)]
 
 
 def category_table(results: Mapping[str, np.ndarray], params: Sequence[str],
@@ -202,7 +275,7 @@ def category_table(results: Mapping[str, np.ndarray], params: Sequence[str],
             m, lo, hi = mean_ci(per_seed, bounds=REACH_BOUNDS)
             share, slo, shi = share_prevented_ci(totals, base_totals)
             removed = ~np.isnan(np.asarray(p["removal_time_h"][in_cat], dtype=np.float64))
-            delay = (p["removal_time_h"] - p["upload_time_h"])[in_cat][removed]
+            delay = removal_delays(p, in_cat)
             row: dict[str, Any] = {k: plain(results[k][first]) for k in params}
             row.update({"job": int(j), "category": str(cat), "n_seeds": len(per_seed),
                         "posts_per_seed": int(in_cat.sum()) / max(1, len(seeds)),
@@ -210,8 +283,7 @@ def category_table(results: Mapping[str, np.ndarray], params: Sequence[str],
                         "prevented_share": share, "prevented_share_ci_low": slo,
                         "prevented_share_ci_high": shi,
                         "removed_share": float(removed.mean()) if removed.size else math.nan,
-                        "time_to_removal_median_h": float(np.median(delay)) if delay.size
-                        else math.nan})
+                        "time_to_removal_median_h": median_time_to_removal(delay)})
             rows.append(row)
     return rows_to_columns(rows)
 
@@ -312,8 +384,8 @@ def format_summary(summary: Mapping[str, np.ndarray], params: Sequence[str]) -> 
         rows.append(cells)
     widths = [max(len(c) for c in col) for col in zip(header, *rows, strict=True)]
     lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in [header, *rows]]
-    if n and "target_round" in summary:
-        lines.append(f"Code of Conduct monitoring round {summary['target_round'][0]}: reviewed "
-                     f"<= 24 h {_pct(summary['target_notice_reviewed_24h_share'][0])}, notices "
-                     f"removed {_pct(summary['target_notice_removed_share'][0])}")
+    if n and TARGET_ROUND in summary:
+        lines.append(f"Code of Conduct monitoring round {summary[TARGET_ROUND][0]}: reviewed "
+                     f"<= 24 h {_pct(summary[TARGET_PREFIX + NOTICE_REVIEWED_24H][0])}, notices "
+                     f"removed {_pct(summary[TARGET_PREFIX + NOTICE_REMOVED][0])}")
     return "\n".join(lines) + "\n"

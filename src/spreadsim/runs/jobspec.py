@@ -37,8 +37,8 @@ RUN_KEYS = tuple(info.name for info in describe(RunSettings))
 TOP_KEYS = ("graph", "spread", "scenario", "policy", *RUN_KEYS, "max_events", "calibration",
             "platforms", "cross_posting", "hash_sharing")
 # keys that change how results are shown or where they go, not what they are: left out of the
-# job hash (and of a sweep's)
-PRESENTATION_KEYS = ("plots", "overwrite")
+# job hash (and of a sweep's); target_round only sets reference figures beside the results
+PRESENTATION_KEYS = ("plots", "overwrite", "target_round")
 
 __all__ = ["RUN_KEYS", "TOP_KEYS", "MULTI_KEYS", "SIM_KEYS", "PRESENTATION_KEYS", "JobSpec", "JobError",
            "InvalidConfig", "SweepFailed", "check_job_config", "check_calibration", "calibration_kind", "config_hash",

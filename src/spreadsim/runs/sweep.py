@@ -7,7 +7,10 @@ varying fastest, as Hydra's basic sweeper orders the jobs of ``spreadsim a=1,2 b
 sweep point is one job of paired seeds run by :func:`spreadsim.runs.job.run_job` (the deadline
 path where it applies), and the tables are those of the command line
 (:func:`spreadsim.outputs.aggregate.aggregate`, :mod:`spreadsim.outputs.tables`): the same
-numbers, column for column (tested against the command's Parquet files).
+numbers, column for column (tested against the command's Parquet files). Whatever the tables
+take from the config they read from each job's config, never from command-line overrides: the
+body of ``conf/experiment/coc_2017.yaml`` (its ``target_round``) gives the monitoring round's
+``target_*`` columns here as ``spreadsim experiment=coc_2017`` does.
 
 Hydra-free: the jobs run one after another in this process. With ``out_dir`` the sweep writes
 the command's folder layout there (job folders ``0``, ``1``, ... and the tables, plots and

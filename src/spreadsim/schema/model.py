@@ -8,7 +8,9 @@ generated from these declarations. Times are in hours throughout.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 from spreadsim.errors import ConfigError
@@ -147,6 +149,15 @@ class Plots:
     svg: bool = param(False, "also write every plot as SVG (PNG always)", Boolean())
 
 
+def _read_coc_rounds() -> dict[str, dict[str, str]]:
+    text = (resources.files("spreadsim.data") / "code_of_conduct_rounds.csv").read_text()
+    return {row["round"]: row for row in csv.DictReader(text.splitlines())}
+
+
+#: the EU Code of Conduct monitoring rounds a run can be set beside (``target_round``): round ->
+#: its row of the shipped ``data/code_of_conduct_rounds.csv`` (the one reader of that table)
+COC_ROUNDS = _read_coc_rounds()
+
 #: what a job may export per seed (``export``; spreadsim.runs.cascades)
 EXPORT_KINDS = ("none", "shares", "exposures")
 
@@ -172,6 +183,10 @@ class RunSettings:
     overwrite: bool = param(
         False, "replace the results of another config in hydra.sweep.dir (a sweep refuses to "
         "mix two configs in one folder)", Boolean())
+    target_round: str | None = param(
+        None, "the EU Code of Conduct monitoring round the results are set beside (presentation "
+        "only: the tables get the round's figures as target_* columns and the answer compares "
+        "with them); null: none", Optional(Choice(tuple(COC_ROUNDS), "monitoring round")))
 
     def validate(self, path: str) -> None:
         if self.seed + self.seeds - 1 > SEED_MAX:
@@ -235,7 +250,7 @@ class CalibrationSettings:
 
 
 __all__ = ["ALL_CATEGORIES", "CATEGORIES", "LEGAL", "SpreadConfig", "ScenarioConfig",
-           "RunSettings", "EXPORT_KINDS", "Plots", "Kernel", "Decay", "Category", "CategoryFields",
+           "RunSettings", "COC_ROUNDS", "EXPORT_KINDS", "Plots", "Kernel", "Decay", "Category", "CategoryFields",
            "check_seed", "SEED_MAX",
            "MAX_SEEDS", "MAX_POSTS", "MAX_SERIES_POINTS", "CalibrationSettings", "CALIBRATION_STATS",
            "LATENCY_MAX_H", "COUNT_RANGE", "CALIBRATION_TOL"]

@@ -39,7 +39,17 @@ from spreadsim.outputs.columns import Table, plain, rows_to_columns
 from spreadsim.outputs.io import canonical, read_table, write_table
 from spreadsim.outputs.layout import POSTS, RESULTS, SUMMARY
 from spreadsim.outputs.stats import nanmean
-from spreadsim.outputs.tables import NOTICE_FIGURES, summarize_results
+from spreadsim.outputs.tables import (
+    DEADLINE_PATH,
+    NOTICE_FIGURES,
+    PATH,
+    PREVENTED_SHARE,
+    REACH,
+    REMOVED_SHARE,
+    median_time_to_removal,
+    removal_delays,
+    summarize_results,
+)
 from spreadsim.runs.job import pinned_graph, run_job
 from spreadsim.runs.jobspec import check_job_config
 from spreadsim.runs.tracecache import WORLD_KEYS, TraceCache
@@ -94,6 +104,8 @@ class Point:
     results: Table
     summary: Table
     ttr: dict[str, Any]
+    #: median time from upload to removal of the removed illegal posts of every seed pooled
+    #: (:func:`~spreadsim.outputs.tables.median_time_to_removal`, the categories table's)
     ttr_median_h: float
 
     def row(self) -> dict[str, Any]:
@@ -119,11 +131,8 @@ def _ttr(posts: Mapping[str, np.ndarray]) -> dict[str, Any]:
     """The time-to-removal histogram of the illegal posts of every seed: the share of the posts
     removed within each bin of :data:`TTR_EDGES_H` (``(previous end, end]``), and the share never
     removed."""
-    ill = np.asarray(posts["category"]) != LEGAL
-    delay = (np.asarray(posts["removal_time_h"], dtype=np.float64)
-             - np.asarray(posts["upload_time_h"], dtype=np.float64))[ill]
-    n = int(ill.sum())
-    removed = np.round(delay[~np.isnan(delay)], TTR_DECIMALS)
+    n = int((np.asarray(posts["category"]) != LEGAL).sum())
+    removed = np.round(removal_delays(posts), TTR_DECIMALS)
     counts = np.bincount(np.searchsorted(np.asarray(TTR_EDGES_H), removed, side="left"),
                          minlength=len(TTR_EDGES_H))
     return {"ends": list(TTR_EDGES_H), "share": (counts / max(n, 1)).tolist(),
@@ -138,7 +147,7 @@ def _queue(row: Mapping[str, Any]) -> dict[str, list[float]] | None:
            for stem in NOTICE_FIGURES.values() if f"{stem}_mean" in row}
     if not out:
         return None
-    out["removed_share"] = [row["removed_share_mean"], math.nan, math.nan]
+    out["removed_share"] = [row[REMOVED_SHARE], math.nan, math.nan]
     return out
 
 
@@ -236,7 +245,7 @@ class Evaluator:
             posts = read_table(tmp / POSTS)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        p = Point(results, summary, _ttr(posts), nanmean(results["time_to_removal_median_h"]))
+        p = Point(results, summary, _ttr(posts), median_time_to_removal(removal_delays(posts)))
         self._memo[key] = p
         while len(self._memo) > self._memo_size:
             self._memo.popitem(last=False)
@@ -314,14 +323,11 @@ class Evaluator:
                 assert t is not None
                 r = t.result(point)
                 add_baseline(r, b)
-                rows.append({"job": j, "seed": s, **r.summary, "path": "deadline"})
+                rows.append({"job": j, "seed": s, **r.summary, PATH: DEADLINE_PATH})
         summary = summarize_results(rows_to_columns(rows), [])
         return {"x": grid, "baseline": nanmean([b.summary["reach_mean"] for b in bases]),
-                "reach": [list(v) for v in zip(summary["reach_mean"].tolist(), summary["reach_ci_low"].tolist(),
-                                               summary["reach_ci_high"].tolist(), strict=True)],
-                "prevented": [list(v) for v in zip(summary["prevented_share"].tolist(),
-                                                   summary["prevented_share_ci_low"].tolist(),
-                                                   summary["prevented_share_ci_high"].tolist(),
+                "reach": [list(v) for v in zip(*(summary[c].tolist() for c in REACH), strict=True)],
+                "prevented": [list(v) for v in zip(*(summary[c].tolist() for c in PREVENTED_SHARE),
                                                    strict=True)]}
 
     # ------------------------------------------------------------------------------ the page
@@ -354,12 +360,11 @@ class Evaluator:
             "stack": stack_words(cfg, names),
             "curve": curve,
             "marker": {"x": float(x) if x is not None else math.nan, "how": how,
-                       "reach": [row["reach_mean"], row["reach_ci_low"], row["reach_ci_high"]],
-                       "prevented": [row["prevented_share"], row["prevented_share_ci_low"],
-                                     row["prevented_share_ci_high"]]},
+                       "reach": [row[c] for c in REACH],
+                       "prevented": [row[c] for c in PREVENTED_SHARE]},
             "queue": _queue(row), "ttr": current.ttr,
             "sentence": self.sentence(current, cfg, names),
-            "path": row.get("path"),
+            "path": row.get(PATH),
         }
         if downloads:
             out["command"] = command_line()

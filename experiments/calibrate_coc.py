@@ -31,11 +31,9 @@ from __future__ import annotations
 
 import argparse
 import copy
-import csv
 import sys
 import time
 from collections.abc import Callable, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -45,16 +43,17 @@ from omegaconf import OmegaConf
 
 from run_all import _csv, _mean_se
 from spreadsim import simulate
+from spreadsim.engine.simulation import policy_label
 from spreadsim.graphs import Graph, graph_seed
+from spreadsim.outputs.tables import NOTICE_FIGURES, coc_targets
 from spreadsim.runs.job import pinned_graph
 
 ROOT = Path(__file__).resolve().parent.parent
-PRE = "policy0_notice_and_takedown_"
-#: the scenarios and the round each reproduces (``round`` in data/code_of_conduct_rounds.csv)
-ROUNDS = {"coc_2016": "2016-12", "coc_2017": "2017-06"}
-#: the figures: summary key -> the round table's column
-FIGURES = {"notice_removed_share": "share_removed",
-           "notice_reviewed_24h_share": "share_reviewed_within_24h"}
+PRE = policy_label(0, "notice_and_takedown") + "_"  # the policy's summary keys (first in the stack)
+#: the calibrated scenarios (each names the round it reproduces: its config's target_round)
+SCENARIOS = ("coc_2016", "coc_2017")
+#: the figures: the summary keys the round's figures are compared with
+FIGURES = tuple(NOTICE_FIGURES)
 #: what else a measurement reports (mean over seeds)
 EXTRA = ("notices", "queue_reviewed", "notice_to_decision_median_h", "queue_utilisation")
 M_RANGE = (0.01, 2.0)  # hours
@@ -62,12 +61,9 @@ P_RANGE = (0.0, 1.0)
 
 
 def targets(round_: str) -> dict[str, float]:
-    """The round's figures, from the shipped reference data."""
-    text = (resources.files("spreadsim.data") / "code_of_conduct_rounds.csv").read_text()
-    for row in csv.DictReader(text.splitlines()):
-        if row["round"] == round_:
-            return {k: float(row[col]) for k, col in FIGURES.items()}
-    raise SystemExit(f"data/code_of_conduct_rounds.csv has no round {round_}")
+    """The round's figures, from the shipped reference data (read where the summary reads them)."""
+    ref = coc_targets(round_)
+    return {k: float(ref["target_" + k]) for k in FIGURES}
 
 
 def scenario(name: str) -> dict[str, Any]:
@@ -76,7 +72,7 @@ def scenario(name: str) -> dict[str, Any]:
         c = compose("config", overrides=[f"experiment={name}"])
     d = OmegaConf.to_container(c, resolve=True)
     assert isinstance(d, dict)
-    return {k: d[k] for k in ("graph", "spread", "scenario", "policy")}
+    return {k: d[k] for k in ("graph", "spread", "scenario", "policy", "target_round")}
 
 
 def levers(cfg: dict[str, Any]) -> tuple[float, float]:
@@ -165,7 +161,7 @@ def measure(ev: Evaluator, m: float, p: float, seeds: Sequence[int], target: dic
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("scenarios", nargs="*", help=f"default: {', '.join(ROUNDS)}")
+    ap.add_argument("scenarios", nargs="*", help=f"default: {', '.join(SCENARIOS)}")
     ap.add_argument("--fit-seeds", type=int, nargs=2, default=(0, 30), metavar=("FIRST", "N"))
     ap.add_argument("--test-seeds", type=int, nargs=2, default=(100, 30), metavar=("FIRST", "N"))
     ap.add_argument("--tol", type=float, default=1e-3)
@@ -173,10 +169,10 @@ def main() -> None:
                     help="no fit: measure the YAML's levers on both seed sets")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "coc_rounds")
     a = ap.parse_args()
-    names = a.scenarios or list(ROUNDS)
+    names = a.scenarios or list(SCENARIOS)
     for n in names:
-        if n not in ROUNDS:
-            ap.error(f"unknown scenario {n!r}; known: {', '.join(ROUNDS)}")
+        if n not in SCENARIOS:
+            ap.error(f"unknown scenario {n!r}; known: {', '.join(SCENARIOS)}")
     fit_seeds = list(range(a.fit_seeds[0], a.fit_seeds[0] + a.fit_seeds[1]))
     test_seeds = list(range(a.test_seeds[0], a.test_seeds[0] + a.test_seeds[1]))
     if set(fit_seeds) & set(test_seeds):
@@ -185,7 +181,8 @@ def main() -> None:
     for name in names:
         tic = time.perf_counter()
         cfg = scenario(name)
-        target = targets(ROUNDS[name])
+        round_ = cfg.pop("target_round")
+        target = targets(round_)
         g = pinned_graph(cfg["graph"], graph_seed(cfg["graph"], 0))  # pinned: one graph
         ev = Evaluator(name, cfg, g)
         yaml_m, yaml_p = levers(cfg)
@@ -194,7 +191,7 @@ def main() -> None:
         else:
             m, p = fit(ev, target, fit_seeds, a.tol)
             m, p = round(m, 3), round(p, 3)
-        row: dict[str, Any] = {"scenario": name, "round": ROUNDS[name],
+        row: dict[str, Any] = {"scenario": name, "round": round_,
                                **{f"target_{k}": v for k, v in target.items()},
                                "mean_h": m, "removal_prob": p}
         row.update(measure(ev, m, p, fit_seeds, target, "fit"))
@@ -202,7 +199,7 @@ def main() -> None:
         rows.append(row)
         trace += ev.trace
         took = time.perf_counter() - tic
-        print(f"{name} (round {ROUNDS[name]}): review_time.mean_h {m:g}, removal_prob.hate_speech "
+        print(f"{name} (round {round_}): review_time.mean_h {m:g}, removal_prob.hate_speech "
               f"{p:g}  ({len(ev.trace)} points, {took:.0f} s)")
         for tag in ("fit", "test"):
             print(f"  {tag} seeds {row[f'{tag}_seeds']}: " + "; ".join(

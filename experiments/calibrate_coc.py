@@ -41,10 +41,11 @@ import numpy as np
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from run_all import _csv, _mean_se
+from run_all import _csv
 from spreadsim import simulate
 from spreadsim.engine.simulation import policy_label
 from spreadsim.graphs import Graph, graph_seed
+from spreadsim.outputs.stats import mean_se
 from spreadsim.outputs.tables import NOTICE_FIGURES, coc_targets
 from spreadsim.runs.job import pinned_graph
 
@@ -151,11 +152,11 @@ def measure(ev: Evaluator, m: float, p: float, seeds: Sequence[int], target: dic
     r = ev.runs(m, p, seeds)
     row: dict[str, Any] = {f"{tag}_seeds": f"{seeds[0]}-{seeds[-1]}"}
     for k in FIGURES:
-        mean, se = _mean_se(r[k])
+        mean, se = mean_se(r[k])
         row.update({f"{tag}_{k}_mean": mean, f"{tag}_{k}_se": se,
                     f"{tag}_{k}_z": (mean - target[k]) / se})
     for k in EXTRA:
-        row[f"{tag}_{k}_mean"] = _mean_se(r[k])[0]
+        row[f"{tag}_{k}_mean"] = mean_se(r[k])[0]
     return row
 
 

@@ -15,7 +15,6 @@ Run from the repository root:
 from __future__ import annotations
 
 import argparse
-import math
 import shutil
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from spreadsim.outputs.io import read_table, write_table
+from spreadsim.outputs.stats import mean_se
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
@@ -53,14 +53,6 @@ def _csv(table: dict[str, np.ndarray], path: Path) -> None:
     path.with_name(path.name + ".parquet").unlink()
 
 
-def _mean_se(x: np.ndarray) -> tuple[float, float]:
-    x = np.asarray(x, dtype=np.float64)
-    x = x[np.isfinite(x)]
-    if x.size < 2:
-        return (float(x.mean()) if x.size else math.nan), math.nan
-    return float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
-
-
 def _per_job(res: dict[str, np.ndarray], params: list[str], cols: list[str]) -> dict[str, np.ndarray]:
     """One row per job: its parameters, then mean and standard error over seeds of ``cols``."""
     rows: dict[str, list] = {p: [] for p in params}
@@ -73,7 +65,7 @@ def _per_job(res: dict[str, np.ndarray], params: list[str], cols: list[str]) -> 
         for p in params:
             rows[p].append(res[p][i])
         for c in cols:
-            m, se = _mean_se(res[c][sel])
+            m, se = mean_se(res[c][sel])
             rows[f"{c}_mean"].append(m)
             rows[f"{c}_se"].append(se)
     return {k: np.array(v, dtype=object if k in params and isinstance(v[0], str) else None)
@@ -191,7 +183,7 @@ def powerlaw_harm(sweep: Path, out: Path) -> list[str]:
         reach_free = np.array([res["reach_total"][(lat == np.inf) & (res["seed"] == sd)][0]
                                for sd in res["seed"][sel]], dtype=np.float64)
         n_D = n * (1 - (c / (c + D)) ** gamma)
-        m, se = _mean_se(frac)
+        m, se = mean_se(frac)
         rows["D_h"].append(D)
         rows["n_D"].append(n_D)
         rows["theory"].append((n - n_D) / (1 - n_D))

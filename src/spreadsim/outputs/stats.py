@@ -9,6 +9,9 @@ Every interval spreadsim reports comes from here:
   baseline reach)`` over the seeds (a ratio of means), with a delta-method interval for a paired
   ratio (on the logit scale when every seed's reach is at most its twin's, so that the interval
   stays inside [0, 1]).
+
+Their standard errors, :func:`mean_se` and :func:`ratio_se`, are what the theory checks of
+``spreadsim validate`` and the studies in ``experiments/`` compare in standard errors.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 import numpy as np
 from scipy.special import stdtrit  # the t quantile; far lighter to import than scipy.stats
 
-__all__ = ["mean_ci", "nanmean", "share_prevented_ci"]
+__all__ = ["mean_ci", "mean_se", "nanmean", "ratio_se", "share_prevented_ci"]
 
 
 def mean_ci(values: Any, level: float = 0.95,
@@ -72,6 +75,27 @@ def nanmean(values: Any) -> float:
     x = np.asarray(values, dtype=np.float64)
     x = x[np.isfinite(x)]
     return float(x.mean()) if x.size else math.nan
+
+
+def mean_se(values: Any) -> tuple[float, float]:
+    """Mean of the finite values and its standard error ``sd / sqrt(n)`` (NaN standard error
+    with fewer than two values; NaN mean without one)."""
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if x.size < 2:
+        return (float(x.mean()) if x.size else math.nan), math.nan
+    return float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
+
+
+def ratio_se(x: Any, y: Any) -> tuple[float, float]:
+    """``sum(x) / sum(y)`` over paired samples and its delta-method standard error,
+    ``sd(x - R y) / (sqrt(n) mean(y))`` (the standard error :func:`share_prevented_ci` uses)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    r = float(x.sum() / y.sum())
+    if x.size < 2:
+        return r, math.nan
+    return r, float(np.std(x - r * y, ddof=1) / (math.sqrt(x.size) * y.mean()))
 
 
 def _t_quantile(n: int, level: float) -> float:
@@ -133,11 +157,10 @@ def share_prevented_ci(reach: Any, baseline: Any, level: float = 0.95) -> tuple[
     n = x.size
     if n == 0 or y.sum() <= 0:
         return math.nan, math.nan, math.nan
-    ratio = float(x.sum() / y.sum())
+    ratio, se = ratio_se(x, y)
     share = 1.0 - ratio
     if n == 1:
         return share, math.nan, math.nan
-    se = float(np.std(x - ratio * y, ddof=1) / (math.sqrt(n) * y.mean()))
     half = _t_quantile(n, level) * se
     if bool(np.all((x >= 0) & (x <= y))):  # every seed's share in [0, 1]
         if se == 0.0 or share <= 0.0 or share >= 1.0:

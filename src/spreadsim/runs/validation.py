@@ -22,6 +22,7 @@ import simpy
 from spreadsim.dists import Duration
 from spreadsim.engine.simulation import Simulation
 from spreadsim.graphs import Graph, build_graph
+from spreadsim.outputs.stats import mean_se, ratio_se
 from spreadsim.policies.review import ReviewQueue
 from spreadsim.rng import generator, stream_key
 from spreadsim.runs.deadline import deadline_sweep
@@ -73,21 +74,11 @@ def _sizes(cfg: SimConfig, graph: Graph, seed: int) -> np.ndarray:
     return simulate(cfg, seed, graph=graph).posts["shares"].astype(np.float64) + 1.0
 
 
-def _ratio(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """mean(x)/mean(y) with its delta-method standard error (paired samples)."""
-    r = x.mean() / y.mean()
-    return float(r), float(math.sqrt((x - r * y).var(ddof=1) / x.size) / y.mean())
-
-
-def _mean_se(x: np.ndarray) -> tuple[float, float]:
-    return float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
-
-
 def check_galton_watson(scale: int) -> Iterator[Check]:
     k, p = 6, 1 / 12
     g = build_graph({"kind": "random_k_out", "seed": None, "n": 200_000 * scale, "k": k}, seed=1)
     s = _sizes(_cfg(p, {"dist": "exponential", "rate_per_h": 1.0}, posts=2000 * scale), g, 1)
-    m, se = _mean_se(s)
+    m, se = mean_se(s)
     yield Check("Galton-Watson mean size 1/(1-R)", f"k-out k={k}, p={p:.3f}, R={k * p:.2f}",
                 1 / (1 - k * p), m, se)
 
@@ -125,11 +116,11 @@ def check_hawkes(scale: int) -> Iterator[Check]:
     g = build_graph({"kind": "random_k_out", "seed": None, "n": 200_000 * scale, "k": k}, seed=4)
     kern = {"dist": "exponential", "rate_per_h": theta}
     free = _sizes(_cfg(p, kern, posts=3000 * scale), g, 4)
-    m, se = _mean_se(free)
+    m, se = mean_se(free)
     yield Check("Hawkes mean size 1/(1-n)", f"exp kernel theta={theta:g}, n={n:g}", 1 / (1 - n), m, se)
     for t in (0.5, 2.0):
         cut = _sizes(_cfg(p, kern, {"name": "fixed_latency", "latency_h": t}, posts=3000 * scale), g, 4)
-        kept, se = _ratio(cut, free)
+        kept, se = ratio_se(cut, free)
         yield Check("Hawkes cascade removal: prevented n*exp(-(1-n)*theta*t)",
                     f"n={n:g}, theta={theta:g}, t={t:g}", n * math.exp(-(1 - n) * theta * t), 1 - kept, se)
 
@@ -146,7 +137,7 @@ def check_per_copy(scale: int) -> Iterator[Check]:
         for D in (0.5, 2.0):
             cut = _sizes(_cfg(p, kern, {"name": "fixed_latency", "latency_h": D}, "per_copy",
                               posts=3000 * scale), g, 5)
-            kept, se = _ratio(cut, free)
+            kept, se = ratio_se(cut, free)
             n_D = n * F(D)
             yield Check(f"per-copy {name}: prevented (n-n_D)/(1-n_D)", f"n={n:g}, D={D:g}",
                         (n - n_D) / (1 - n_D), 1 - kept, se)
@@ -187,7 +178,7 @@ def check_sir(scale: int) -> Iterator[Check]:
             fracs.extend((reach[big] / sim.graph.n).tolist())
             expect.extend([S] * int(big.sum()))
         x = np.asarray(fracs)
-        m, se = _mean_se(x) if x.size > 1 else (math.nan, math.nan)
+        m, se = mean_se(x) if x.size > 1 else (math.nan, math.nan)
         yield Check("SIR outbreak size S=1-G0(u), u=1-T+T*G1(u)",
                     f"config model Poisson(5), T={T}", float(np.mean(expect)), m, se)
     # below the threshold T_c = <k>/(<k^2>-<k>): mean outbreak 1 + T<k>/(1 - T(<k^2>-<k>)/<k>)
@@ -204,7 +195,7 @@ def check_sir(scale: int) -> Iterator[Check]:
         # the uploader is a uniformly random user: first generation ~ degree, then excess degree
         mean_size = 1 + T * k1 / (1 - T * (k2 - k1) / k1)
         sizes.extend((sim.run().posts["reach"] + 1.0).tolist())
-    m, se = _mean_se(np.asarray(sizes))
+    m, se = mean_se(np.asarray(sizes))
     yield Check("SIR below threshold: mean size 1+T<k>/(1-T/T_c)", f"T=0.1, T_c={Tc:.3f}",
                 mean_size, m, se)
 

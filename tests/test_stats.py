@@ -128,3 +128,16 @@ def test_the_data_driven_branch_keeps_the_coverage(mu, sd):
     se = math.sqrt(0.95 * 0.05 / DATASETS)
     assert DATASETS / 4 < logit < 3 * DATASETS / 4, logit
     assert abs(hits / DATASETS - 0.95) < 3 * se, (hits / DATASETS, se)
+
+
+def test_the_standard_errors_are_the_textbook_ones():
+    from spreadsim.outputs.stats import mean_se, ratio_se
+
+    x = np.array([1.0, 2.0, 4.0, np.nan])
+    m, se = mean_se(x)
+    assert m == pytest.approx(7 / 3) and se == pytest.approx(np.std([1, 2, 4], ddof=1) / np.sqrt(3))
+    assert np.isnan(mean_se([5.0])[1]) and np.isnan(mean_se([])[0])
+    a, b = np.array([2.0, 3.0, 5.0]), np.array([4.0, 5.0, 9.0])
+    r, rse = ratio_se(a, b)
+    assert r == pytest.approx(10 / 18)
+    assert rse == pytest.approx(np.std(a - r * b, ddof=1) / (np.sqrt(3) * b.mean()))

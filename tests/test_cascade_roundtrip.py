@@ -113,7 +113,7 @@ def test_removal_censoring_is_in_the_export(graph, tmp_path):
     spreadsim.simulate(config(KERNELS["exponential"], posts=600, policy=policy), seed=2, graph=graph,
                        export=tmp_path)
     table = pq.read_table(tmp_path / "shares.parquet")
-    removal = table.column("removal_time").to_numpy(zero_copy_only=False)
+    removal = table.column("removal_time_h").to_numpy(zero_copy_only=False)
     assert np.all(np.isfinite(removal))  # every post removed, observed until its removal
     np.testing.assert_array_equal(table.column("observed_until").to_numpy(), removal)
     n_true = truth("exponential", graph)["n"]

@@ -61,32 +61,32 @@ def test_the_tables_are_the_runs_tree(tmp_path):
     n_posts = len(posts["post_id"])
     assert len(shares) == n_posts + int(posts["shares"].sum())
     assert len(expo) == int(posts["views"].sum()) and len(expo) > len(shares) > n_posts + 20
-    np.testing.assert_array_equal(np.bincount(expo["post"][expo["first"]], minlength=n_posts), posts["reach"])
-    np.testing.assert_array_equal(np.bincount(shares["post"], minlength=n_posts) - 1, posts["shares"])
+    np.testing.assert_array_equal(np.bincount(expo["post_id"][expo["first"]], minlength=n_posts), posts["reach"])
+    np.testing.assert_array_equal(np.bincount(shares["post_id"], minlength=n_posts) - 1, posts["shares"])
     # uploads: one per post, without a parent, by the uploader at the upload time
-    up = shares[shares["parent"].isna()].sort_values("post")
-    np.testing.assert_array_equal(up["post"], posts["post_id"])
+    up = shares[shares["parent"].isna()].sort_values("post_id")
+    np.testing.assert_array_equal(up["post_id"], posts["post_id"])
     np.testing.assert_array_equal(up["user"], posts["uploader"])
     np.testing.assert_array_equal(up["time"], posts["upload_time_h"])
-    assert (shares["cascade"] == shares["seed"].astype(str) + ":" + shares["post"].astype(str)).all()
+    assert (shares["cascade"] == shares["seed"].astype(str) + ":" + shares["post_id"].astype(str)).all()
     assert (shares["event"] == shares["user"]).all()
     # parents and sources are shares of the same post, made before
-    key = dict(zip(zip(shares["post"], shares["event"], strict=True), shares["time"], strict=True))
+    key = dict(zip(zip(shares["post_id"], shares["event"], strict=True), shares["time"], strict=True))
     re = shares[shares["parent"].notna()]
-    assert all(key[(q, int(p))] <= t for q, p, t in zip(re["post"], re["parent"], re["time"], strict=True))
-    assert all(key[(q, s)] < t for q, s, t in zip(expo["post"], expo["source"], expo["time"], strict=True))
+    assert all(key[(q, int(p))] <= t for q, p, t in zip(re["post_id"], re["parent"], re["time"], strict=True))
+    assert all(key[(q, s)] < t for q, s, t in zip(expo["post_id"], expo["source"], expo["time"], strict=True))
     # the reshared exposures are exactly the reshares
     rs = expo[expo["reshared"]]
-    assert sorted(zip(rs["post"], rs["user"], rs["time"], strict=True)) == \
-        sorted(zip(re["post"], re["user"], re["time"], strict=True))
+    assert sorted(zip(rs["post_id"], rs["user"], rs["time"], strict=True)) == \
+        sorted(zip(re["post_id"], re["user"], re["time"], strict=True))
     # removal: observed until the removal or the horizon; every exposure before its copy's removal
     removal = np.where(np.isnan(posts["removal_time_h"].astype(float)), np.inf, posts["removal_time_h"])
     assert 0 < np.isfinite(removal).sum() < n_posts
-    np.testing.assert_array_equal(shares["observed_until"], np.minimum(removal, 72.0)[shares["post"]])
+    np.testing.assert_array_equal(shares["observed_until"], np.minimum(removal, 72.0)[shares["post_id"]])
     assert (shares["time"] <= shares["observed_until"]).all()
     assert expo["before_removal"].all()
-    rt = expo["removal_time"].to_numpy(dtype=float, na_value=np.inf)
-    assert (expo["time"] < rt).all() and (rt <= removal[expo["post"]]).all()
+    rt = expo["removal_time_h"].to_numpy(dtype=float, na_value=np.inf)
+    assert (expo["time"] < rt).all() and (rt <= removal[expo["post_id"]]).all()
     for name in ("shares", "exposures"):
         cols = list(pq.read_schema(tmp_path / f"{name}.parquet").names)
         assert undescribed(name, cols) == []
@@ -124,7 +124,7 @@ def test_a_known_tree(tmp_path):
     shares = pq.read_table(tmp_path / "shares.parquet").to_pydict()
     got = sorted(zip(shares["user"], shares["parent"], shares["time"], strict=True))
     assert got == [(0, None, 0.0), (1, 0, 1.0), (2, 0, 1.0), (3, 1, 2.0), (6, 2, 2.0)]
-    assert set(shares["observed_until"]) == {2.5} and set(shares["removal_time"]) == {2.5}
+    assert set(shares["observed_until"]) == {2.5} and set(shares["removal_time_h"]) == {2.5}
     assert sorted(_col(tmp_path / "exposures.parquet", "user")) == [1, 2, 3, 6]
     t = read_table(tmp_path / "cascades")
     assert tuple(t) == CASCADE_COLUMNS
@@ -132,7 +132,7 @@ def test_a_known_tree(tmp_path):
     assert t["removed"].tolist() == [True] and t["cascade"].tolist() == ["0:0"]
     # the table from a mapping of arrays, and a cycle refused
     table = {**shares, "parent": np.array([-1 if p is None else p for p in shares["parent"]]),
-             "removal_time": np.array(shares["removal_time"], dtype=float)}
+             "removal_time_h": np.array(shares["removal_time_h"], dtype=float)}
     assert cascade_table(table)["depth"].tolist() == [2]
     bad = {**table, "parent": np.array([1, 3, 0, 1, 2])}  # no upload: 0 <- 1 <- 3 <- 1
     with pytest.raises(DataError, match="upload|cycle"):
@@ -188,7 +188,7 @@ def test_job_export_and_resume(tmp_path):
     assert set(_col(out / "exposures.parquet", "seed")) == {2, 3}
     assert read_table(out / "runs")["path"].tolist() == ["simulated", "simulated"]
     posts = read_table(out / "posts")
-    assert len(_col(out / "shares.parquet", "post")) == len(posts["post_id"]) + int(posts["shares"].sum())
+    assert len(_col(out / "shares.parquet", "post_id")) == len(posts["post_id"]) + int(posts["shares"].sum())
     assert len(read_table(out / "cascades")["cascade"]) == len(posts["post_id"])
     marker = json.loads((out / "done").read_text())
     assert {"shares.parquet", "exposures.parquet", "cascades.parquet", "cascades.csv"} <= set(marker["files"])
@@ -279,10 +279,10 @@ def test_per_copy_removal_times(tmp_path):
     spreadsim.simulate(cfg, seed=3, export=tmp_path, export_exposures=True)
     shares = pq.read_table(tmp_path / "shares.parquet").to_pandas()
     expo = pq.read_table(tmp_path / "exposures.parquet").to_pandas()
-    legal = set(shares["post"][shares["category"] == "legal"])
-    expo = expo[~expo["post"].isin(legal)]  # (applies_to: illegal)
-    when = dict(zip(zip(shares["post"], shares["event"], strict=True), shares["time"], strict=True))
-    clock = np.array([when[(q, s)] + 5.0 for q, s in zip(expo["post"], expo["source"], strict=True)])
+    legal = set(shares["post_id"][shares["category"] == "legal"])
+    expo = expo[~expo["post_id"].isin(legal)]  # (applies_to: illegal)
+    when = dict(zip(zip(shares["post_id"], shares["event"], strict=True), shares["time"], strict=True))
+    clock = np.array([when[(q, s)] + 5.0 for q, s in zip(expo["post_id"], expo["source"], strict=True)])
     want = np.where(clock < 72.0, clock, np.nan)
-    np.testing.assert_array_equal(expo["removal_time"].to_numpy(dtype=float), want)
+    np.testing.assert_array_equal(expo["removal_time_h"].to_numpy(dtype=float), want)
     assert expo["before_removal"].all() and len(expo) > 100

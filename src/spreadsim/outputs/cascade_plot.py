@@ -24,8 +24,8 @@ from spreadsim.outputs.plots import _pyplot, _save
 
 __all__ = ["plot_cascade", "tree_rows"]
 
-_COLUMNS = ("seed", "post", "cascade", "category", "event", "parent", "time", "observed_until",
-            "removal_time")
+_COLUMNS = ("seed", "post_id", "cascade", "category", "event", "parent", "time", "observed_until",
+            "removal_time_h")
 
 
 def tree_rows(parent_index: np.ndarray, time: np.ndarray) -> np.ndarray:
@@ -92,7 +92,7 @@ def plot_cascade(shares: str | os.PathLike[str] | pa.Table | Mapping[str, Any],
     pos = np.searchsorted(event[order], parent)
     pidx = np.where(parent >= 0, order[np.minimum(pos, sel.shape[0] - 1)], -1)
     rows = tree_rows(pidx, time)
-    removal = float(t["removal_time"][sel][0])
+    removal = float(t["removal_time_h"][sel][0])
     until = float(t["observed_until"][sel][0])
 
     plt = _pyplot()

@@ -36,8 +36,8 @@ FIT_OPTIONAL = (EVENT, PARENT, USER, FOLLOWERS, OBSERVED_UNTIL)
 #: share without a parent)
 SHARE_SCHEMA = pa.schema([
     ("seed", pa.int64()),            # the run seed
-    ("post", pa.int64()),            # post id in the run
-    ("content", pa.int64()),         # content id (re-uploads share it)
+    ("post_id", pa.int64()),         # post id in the run (as in the posts table)
+    ("content_id", pa.int64()),      # content id (re-uploads share it)
     ("copy", pa.int64()),            # 0: original upload, k: k-th re-upload
     ("category", pa.string()),       # content category (legal for background posts)
     (CASCADE, pa.string()),          # "<seed>:<post>"
@@ -46,25 +46,25 @@ SHARE_SCHEMA = pa.schema([
     (USER, pa.int64()),              # the sharer
     (TIME, pa.float64()),            # hours since the start of the run
     (OBSERVED_UNTIL, pa.float64()),  # min(horizon, the post's removal time), hours
-    ("removal_time", pa.float64()),  # the post's removal time (null: not removed)
+    ("removal_time_h", pa.float64()),  # the post's removal time, hours (null: not removed)
 ])
 #: the columns of the ``exposures`` table (one row per exposure, repeats included)
 EXPOSURE_SCHEMA = pa.schema([
     ("seed", pa.int64()),
-    ("post", pa.int64()),
+    ("post_id", pa.int64()),
     ("user", pa.int64()),            # the user exposed
     ("source", pa.int64()),          # the sharer whose share (copy) they saw: the parent event
     ("time", pa.float64()),
     ("first", pa.bool_()),           # the user's first exposure to the post
     ("reshared", pa.bool_()),        # the user reshared the post at this exposure
-    ("removal_time", pa.float64()),  # when the copy seen went: min(post, copy removal); null: never
-    ("before_removal", pa.bool_()),  # time < removal_time (the engine's tie rule): always true
+    ("removal_time_h", pa.float64()),  # when the copy seen went: min(post, copy removal); null: never
+    ("before_removal", pa.bool_()),  # time < removal_time_h (the engine's tie rule): always true
 ])
 SHARE_COLUMNS = tuple(SHARE_SCHEMA.names)
 EXPOSURE_COLUMNS = tuple(EXPOSURE_SCHEMA.names)
 #: the columns of the per-cascade table (:func:`cascade_table`)
-CASCADE_COLUMNS = ("seed", "post", "cascade", "category", "reshares", "depth", "breadth",
-                   "upload_time", "last_share_time", "observed_until", "removed")
+CASCADE_COLUMNS = ("seed", "post_id", "cascade", "category", "reshares", "depth", "breadth",
+                   "upload_time_h", "last_share_time_h", "observed_until", "removed")
 
 __all__ = ["CASCADE", "EVENT", "PARENT", "USER", "TIME", "FOLLOWERS", "OBSERVED_UNTIL", "FIT_REQUIRED",
            "FIT_OPTIONAL", "SHARE_SCHEMA", "EXPOSURE_SCHEMA", "SHARE_COLUMNS", "EXPOSURE_COLUMNS", "CASCADE_COLUMNS",
@@ -159,9 +159,9 @@ def cascade_table(shares: str | os.PathLike[str] | pa.Table | Mapping[str, Any])
         ``upload_time``, ``last_share_time`` (hours), ``observed_until`` and ``removed``
         (whether the post was removed before the horizon).
     """
-    t = read_shares(shares, ("seed", "post", "category", "event", "parent", "time",
-                             "observed_until", "removal_time"))
-    seed, post = t["seed"].astype(np.int64), t["post"].astype(np.int64)
+    t = read_shares(shares, ("seed", "post_id", "category", "event", "parent", "time",
+                             "observed_until", "removal_time_h"))
+    seed, post = t["seed"].astype(np.int64), t["post_id"].astype(np.int64)
     pairs = np.stack([seed, post], axis=1)
     uniq, first, code = np.unique(pairs, axis=0, return_index=True, return_inverse=True)
     code = code.reshape(-1)
@@ -182,11 +182,11 @@ def cascade_table(shares: str | os.PathLike[str] | pa.Table | Mapping[str, Any])
     upload[code[root]] = time[root]
     last = np.full(k, -np.inf)
     np.maximum.at(last, code, time)
-    removal = t["removal_time"].astype(np.float64)
-    return {"seed": uniq[:, 0], "post": uniq[:, 1],
+    removal = t["removal_time_h"].astype(np.float64)
+    return {"seed": uniq[:, 0], "post_id": uniq[:, 1],
             "cascade": np.array([f"{s}:{q}" for s, q in uniq], dtype=object),
             "category": t["category"][first],
             "reshares": np.bincount(code, minlength=k) - 1, "depth": max_depth, "breadth": breadth,
-            "upload_time": upload, "last_share_time": last,
+            "upload_time_h": upload, "last_share_time_h": last,
             "observed_until": t["observed_until"].astype(np.float64)[first],
             "removed": ~np.isnan(removal[first])}

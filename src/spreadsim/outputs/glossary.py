@@ -337,8 +337,8 @@ GLOSSARY: tuple[Column, ...] = (
     Column("feasible", ("calibration.json",), "boolean", "Whether some lever value meets the target."),
     Column("line", ("calibration.json",), "text", "The answer in one line, as printed."),
     # ---------------------------------------------------------------- exported cascades
-    Column("post", _EXPORT, "index", "The post's index in the run (post_id of the posts table).", _EX),
-    Column("content", ("shares",), "index", "The post's content id (content_id of the posts table).", _EX),
+    Column("post_id", _EXPORT, "index", "The post's index in the run (as post_id of the posts table).", _EX),
+    Column("content_id", ("shares",), "index", "The post's content id (as content_id of the posts table).", _EX),
     Column("copy", ("shares",), "count", "0 for an original upload, k for the k-th re-upload of the content.",
            _EX),
     Column("category", ("shares", "cascades"), "text",
@@ -357,7 +357,7 @@ GLOSSARY: tuple[Column, ...] = (
     Column("observed_until", ("shares", "cascades"), "hours",
            "The cascade's observation end: the post's removal time if it was removed, else the "
            "horizon (no share of the post can happen after it).", _EX),
-    Column("removal_time", ("shares", "exposures"), "hours",
+    Column("removal_time_h", ("shares", "exposures"), "hours",
            "shares: the post's removal time; exposures: when the copy seen went, the earlier of the "
            "post's and that copy's removal (empty: not removed before the horizon).", _EX),
     Column("source", ("exposures",), "user",
@@ -369,14 +369,14 @@ GLOSSARY: tuple[Column, ...] = (
            "Whether the user reshared the post at this exposure (a row of the shares table).",
            "export: exposures"),
     Column("before_removal", ("exposures",), "boolean",
-           "Whether the exposure came before removal_time by the engine's tie rule; always true, "
+           "Whether the exposure came before removal_time_h by the engine's tie rule; always true, "
            "since an exposure due at or after a removal never happens.", "export: exposures"),
     Column("reshares", ("cascades",), "shares", "Shares of the cascade, the upload not counted.", _EX),
     Column("depth", ("cascades",), "generations",
            "The longest chain of reshares below the upload (0: nobody reshared).", _EX),
     Column("breadth", ("cascades",), "shares", "The most shares at one depth below the upload.", _EX),
-    Column("upload_time", ("cascades",), "hours", "The upload time, hours since the start of the run.", _EX),
-    Column("last_share_time", ("cascades",), "hours", "The time of the cascade's latest share.", _EX),
+    Column("upload_time_h", ("cascades",), "hours", "The upload time, hours since the start of the run.", _EX),
+    Column("last_share_time_h", ("cascades",), "hours", "The time of the cascade's latest share.", _EX),
     Column("removed", ("cascades",), "boolean", "Whether the post was removed before the horizon.", _EX),
     Column("version", ("calibration.json",), "text", "The spreadsim version that computed it."),
 )

@@ -143,7 +143,7 @@ def share_depths(cascade: np.ndarray, event: np.ndarray, parent: np.ndarray) -> 
 
 
 def cascade_table(shares: str | os.PathLike[str] | pa.Table | Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """Per cascade (``seed``, ``post``): its reshares, depth, breadth and times.
+    """Per cascade (``seed``, ``post_id``): its reshares, depth, breadth and times.
 
     Parameters
     ----------
@@ -156,7 +156,7 @@ def cascade_table(shares: str | os.PathLike[str] | pa.Table | Mapping[str, Any])
         :data:`CASCADE_COLUMNS`, one row per cascade in (seed, post) order: ``reshares`` (shares
         but the upload), ``depth`` (the longest chain of reshares below the upload; 0: nobody
         reshared), ``breadth`` (the most shares at one depth below the upload; 0: none),
-        ``upload_time``, ``last_share_time`` (hours), ``observed_until`` and ``removed``
+        ``upload_time_h``, ``last_share_time_h``, ``observed_until`` and ``removed``
         (whether the post was removed before the horizon).
     """
     t = read_shares(shares, ("seed", "post_id", "category", "event", "parent", "time",

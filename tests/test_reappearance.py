@@ -329,3 +329,21 @@ def test_baseline_twin_with_reuploads():
     assert r.posts["reach_baseline"].tolist() == [9, 0, 0]
     assert r.summary["reach_baseline_total"] == 9
     assert r.summary["reach_prevented_total"] == 9 - 6  # the copies' reach counts against it
+
+
+def test_the_baseline_per_post_is_the_twins_own_with_re_uploads():
+    """With re-uploads the moderated run has more posts than its unmoderated twin: the baseline
+    per post and the reach prevented per post divide by the twin's posts (the campaign's uploads),
+    so reach_baseline_mean is the twin's own mean, as the what-if page draws it."""
+    import spreadsim
+
+    cfg = {"graph": {"kind": "barabasi_albert", "n": 2000, "m": 3, "seed": 4},
+           "scenario": {"illegal_posts": 20, "legal_posts": 0, "uploaders": 5, "horizon_h": 96.0},
+           "policy": [{"name": "fixed_latency", "latency_h": 2.0},
+                      {"name": "reupload", "delay": 1.0, "max_reuploads": 2, **SAME}]}
+    r = spreadsim.simulate(cfg, seed=1, baseline=True)
+    twin = spreadsim.simulate({**cfg, "policy": None}, seed=1)
+    s, t = r.summary, twin.summary
+    assert s["posts"] > t["posts"]  # the re-uploads
+    assert s["reach_baseline_mean"] == t["reach_mean"]
+    assert s["reach_prevented_mean"] == pytest.approx((t["reach_total"] - s["reach_total"]) / t["posts"])

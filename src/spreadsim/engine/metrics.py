@@ -258,7 +258,10 @@ def add_baseline(result: RunResult, base: RunResult) -> None:
     Posts are matched by content id: ``reach_baseline`` of an original upload is its reach in the
     unmoderated run; a re-upload (copy > 0) does not exist there, so its baseline reach is 0.
     ``legal_reach_lost_total`` is the reach that legal posts removed by moderation (wrongful
-    removals) lost against the unmoderated run.
+    removals) lost against the unmoderated run. ``reach_baseline_mean`` is the twin's reach per
+    illegal post and ``reach_prevented_mean`` the reach prevented per illegal post of the twin
+    (the campaign's uploads): with re-uploads the moderated run has more posts than its twin, and
+    dividing the twin's reach by them would understate it.
     """
     result.posts["reach_baseline"] = baseline_reach(result.posts, base.posts)
     legal_removed = ((result.posts["category"] == LEGAL)
@@ -266,11 +269,16 @@ def add_baseline(result: RunResult, base: RunResult) -> None:
     lost = result.posts["reach_baseline"][legal_removed] - result.posts["reach"][legal_removed]
     result.summary["legal_reach_lost_total"] = int(lost.sum())
     b = base.summary["reach_total"]
+    n = base.summary["posts"]  # the twin's illegal posts: the campaign's uploads, no re-uploads
     s = result.summary
     s["reach_baseline_total"] = b
     s["reach_prevented_total"] = b - s["reach_total"]
     # undefined (NaN) when the twin reached nobody: there was no reach to prevent
     s["reach_prevented_frac"] = (b - s["reach_total"]) / b if b > 0 else math.nan
+    # per illegal post of the campaign (the twin's own mean; re-uploads of the moderated run are
+    # not posts of the twin, so both figures divide by the twin's posts)
+    s["reach_baseline_mean"] = base.summary["reach_mean"]
+    s["reach_prevented_mean"] = (b - s["reach_total"]) / n if n else math.nan
 
 
 def baseline_reach(posts: dict[str, np.ndarray], base: dict[str, np.ndarray]) -> np.ndarray:

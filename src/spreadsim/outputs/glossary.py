@@ -150,9 +150,11 @@ GLOSSARY: tuple[Column, ...] = (
            "no reach to prevent).",
            "baseline: true"),
     Column("reach_baseline_mean", _JOB + ("summary",), "users per post",
-           "reach_baseline_total / posts (runs); summary: its mean over seeds.", "baseline: true"),
+           "The unmoderated twin's reach per illegal post (runs); summary: its mean over seeds.",
+           "baseline: true"),
     Column("reach_prevented_mean", _JOB, "users per post",
-           "reach_baseline_mean - reach_mean: reach prevented per post in this seed.",
+           "Reach prevented per illegal post of the twin in this seed: (reach_baseline_total - "
+           "reach_total) / the twin's posts (equal to reach_baseline_mean - reach_mean without re-uploads).",
            "baseline: true"),
     # per-policy statistics (keys of each policy's summary(), prefixed policy<i>_<name>_)
     _nt("notices", "notices", "Notices filed by exposed users and trusted flaggers."),
@@ -266,7 +268,7 @@ GLOSSARY: tuple[Column, ...] = (
     Column("reach_ci_high", ("summary", "categories"), "users per post",
            "Upper end of the 95% t-interval of reach_mean over seeds."),
     Column("prevented_mean", ("summary",), "users per post",
-           "Mean over seeds of the paired difference reach_baseline_mean - reach_mean.",
+           "Mean over seeds of reach_prevented_mean (the paired reach prevented per illegal post).",
            "baseline: true"),
     Column("prevented_ci_low", ("summary",), "users per post",
            "Lower end of the 95% t-interval of prevented_mean over seeds (not below 0 when every run "

@@ -15,7 +15,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import math
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -304,12 +303,7 @@ def _write_job(spec: JobSpec, cfg: Mapping[str, Any], out: Path, digest: str,
     series: list[dict[str, np.ndarray]] = []
     for s in spec.seeds:
         r = done[s]
-        row = {"seed": s, **r.summary}
-        if spec.baseline:
-            p = r.summary["posts"]
-            row["reach_baseline_mean"] = r.summary["reach_baseline_total"] / p if p else math.nan
-            row["reach_prevented_mean"] = row["reach_baseline_mean"] - r.summary["reach_mean"]
-        row["path"] = path
+        row = {"seed": s, **r.summary, "path": path}
         runs.append(row)
         n_posts = len(next(iter(r.posts.values()))) if r.posts else 0
         posts.append({"seed": np.full(n_posts, s, dtype=np.int64), **r.posts})

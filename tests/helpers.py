@@ -39,3 +39,12 @@ def stderr_lines(err: str) -> list[str]:
     """Every line a command wrote to stderr, blank ones included (a fault test asserts their exact
     number: a traceback, a warning or a stray blank line counts, not only 'spreadsim: error:')."""
     return err.splitlines()
+
+
+def latency_job(latency: float, seeds: int) -> dict[str, Any]:
+    """A small job config of the fixed-latency policy (800 users), with paired baselines: the
+    world the answer and report tests sweep."""
+    return {"graph": {"kind": "barabasi_albert", "n": 800, "m": 3, "seed": 7},
+            "scenario": {"illegal_posts": 6, "legal_posts": 2, "uploaders": 4, "horizon_h": 200},
+            "policy": {"name": "fixed_latency", "latency_h": latency},
+            "seed": 0, "seeds": seeds, "baseline": True}

@@ -25,15 +25,13 @@ from spreadsim.outputs.plots import LatencyAxis
 from spreadsim.outputs.stats import mean_ci
 from spreadsim.outputs.sweep_outputs import write_outputs
 from spreadsim.runs.job import run_job
+from tests.helpers import latency_job
 
 LATENCIES = [0.0, 1.0, 6.0, 24.0, math.inf]
 
 
 def _cfg(latency: float) -> dict:
-    return {"graph": {"kind": "barabasi_albert", "n": 800, "m": 3, "seed": 7},
-            "scenario": {"illegal_posts": 6, "legal_posts": 2, "uploaders": 4, "horizon_h": 200},
-            "policy": {"name": "fixed_latency", "latency_h": latency},
-            "seed": 0, "seeds": 4, "baseline": True}
+    return latency_job(latency, seeds=4)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import pytest
 
 from spreadsim.outputs.sweep_outputs import write_outputs
 from spreadsim.runs.job import run_job
+from tests.helpers import latency_job
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -22,10 +23,7 @@ if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
 
 
 def _cfg(latency: float) -> dict:
-    return {"graph": {"kind": "barabasi_albert", "n": 800, "m": 3, "seed": 7},
-            "scenario": {"illegal_posts": 6, "legal_posts": 2, "uploaders": 4, "horizon_h": 200},
-            "policy": {"name": "fixed_latency", "latency_h": latency},
-            "seed": 0, "seeds": 3, "baseline": True}
+    return latency_job(latency, seeds=3)
 
 
 @pytest.fixture(scope="module")

@@ -66,11 +66,16 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
         cleanup_failed_sweep()
     except Exception as e:  # noqa: BLE001 - the clean-up must not hide the error itself
         message += f" (and the clean-up failed: {exception_line(e)})"
+    _exit(f"error: {message}", code)
+
+
+def _exit(line: str, code: int) -> NoReturn:
+    """Flush what was printed, write ``spreadsim: <line>`` to stderr and exit with ``code``."""
     try:
         sys.stdout.flush()
     except (OSError, ValueError):
         pass
-    sys.stderr.write(f"spreadsim: error: {message}\n")
+    sys.stderr.write(f"spreadsim: {line}\n")
     sys.stderr.flush()
     raise SystemExit(code)
 
@@ -185,13 +190,7 @@ def _interrupted(args: Sequence[str]) -> NoReturn:
         pass
     if folder is not None and not os.path.isabs(folder):
         folder = os.path.abspath(folder)
-    try:
-        sys.stdout.flush()
-    except (OSError, ValueError):
-        pass
-    sys.stderr.write(f"spreadsim: {resume_line(args, folder, multirun)}\n")
-    sys.stderr.flush()
-    raise SystemExit(EXIT_INTERRUPTED)
+    _exit(resume_line(args, folder, multirun), EXIT_INTERRUPTED)
 
 
 def _os_error(e: BaseException) -> OSError | None:

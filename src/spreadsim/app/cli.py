@@ -12,10 +12,8 @@ field, its value and what is allowed, and exit status 2; nothing is written. Set
 
 from __future__ import annotations
 
-import atexit
 import os
 import sys
-import threading
 from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
@@ -222,32 +220,28 @@ def _exit_code(code: Any) -> int:
 
 
 def console() -> None:
-    """The ``spreadsim`` console script: :func:`main`, then a quick exit.
+    """The ``spreadsim`` console script: :func:`main`, with its exit status.
 
-    Once the command has finished, Python's own shutdown is done in the order the interpreter
-    does it (threads joined, then every ``atexit`` handler: log files flushed and closed,
-    launcher workers stopped, temporary folders removed), standard streams are flushed, and the
-    process exits with :func:`os._exit`, skipping only the interpreter's tear-down of the
-    imported libraries' objects (numba, matplotlib, SciPy), which took 0.3-1 s after every
-    command. Exit statuses are those of :func:`main`; an unexpected exception leaves the normal
-    way, with its traceback.
+    Standard streams are flushed at the end; one that was closed by the reader (``spreadsim |
+    head``) ends the command with status 1 (if it had none) and no traceback, as Python's docs
+    advise for a broken pipe: the stream is pointed at ``os.devnull`` so that the interpreter's
+    own flush at exit has nothing left to fail on.
     """
     try:
         main()
         code = 0
     except SystemExit as e:
         code = _exit_code(e.code)
-    shutdown = getattr(threading, "_shutdown", None)
-    if shutdown is None:  # pragma: no cover - another Python: the normal exit
-        raise SystemExit(code)
-    shutdown()
-    atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):  # a closed pipe (e.g. `| head`): nothing left to say
+        except (OSError, ValueError):  # a closed pipe: nothing left to say
             code = code or 1
-    os._exit(code)
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+            except (OSError, ValueError):
+                pass
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

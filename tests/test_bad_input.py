@@ -314,6 +314,12 @@ POLICY_BAD: list[tuple[str, dict[str, Any], str, Any, str]] = [
      "policy.review_time.mean_h", 0.0, "> 0"),
     ("notice_and_takedown", {"review_time": {"dist": "lognormal", "median_h": 1.0, "sigma": -1.0}},
      "policy.review_time.sigma", -1.0, ">= 0"),
+    # bounded where sampling would overflow float64 (median * exp(sigma * z), mean * exp(sigma^2 / 2))
+    ("notice_and_takedown", {"review_time": {"dist": "lognormal", "median_h": 1.0, "sigma": 1000}},
+     "policy.review_time.sigma", 1000, "<= 20"),
+    ("notice_and_takedown", {"review_time": {"dist": "lognormal", "median_h": 1e308, "sigma": 1.0}},
+     "policy.review_time.median_h", 1e308, "<= 1e+09"),
+    ("reupload", {"delay": 1e300}, "policy.delay", 1e300, "<= 1e+09"),
     ("notice_and_takedown", {"review_time": {"dist": "gamma"}}, "policy.review_time.dist", "gamma",
      "allowed: fixed, exponential, lognormal"),
     ("notice_and_takedown", {"review_time": -2.0}, "policy.review_time", -2.0, ">= 0"),
@@ -622,6 +628,21 @@ def test_huge_values_rejected_by_validation(path: tuple[str, ...], value: Any) -
     with pytest.raises(ConfigError) as exc:
         simulate(cfg, seed=0)
     assert exc.value.field == ".".join(path)
+
+
+def test_a_review_time_that_would_overflow_is_refused_before_running() -> None:
+    """``{dist: lognormal, median_h: 1e308, sigma: 1000}`` once passed the schema and raised
+    OverflowError in the engine; the job check (the command line's) now refuses it in one line."""
+    from spreadsim.runs.jobspec import check_job_config
+
+    cfg = {**base(), "policy": {"name": "notice_and_takedown",
+                                "review_time": {"dist": "lognormal", "median_h": 1e308, "sigma": 1000}}}
+    with pytest.raises(ConfigError) as exc:
+        check_job_config(cfg)
+    check_config_error(exc.value, "policy.review_time.median_h", 1e308, "<= 1e+09")
+    cfg["policy"]["review_time"]["median_h"] = 1e9  # the largest median, with the largest sigma: runs
+    cfg["policy"]["review_time"]["sigma"] = 20
+    assert simulate(cfg, seed=0).summary["posts"] > 0
 
 
 STACKS = {

@@ -27,6 +27,14 @@ DELAY_PARAMS = {
 DECAY_PARAMS = {"none": (), "exponential": ("half_life_h",), "powerlaw": ("c_h", "alpha")}
 #: random durations of policy processes and their parameters
 DURATION_PARAMS = {"fixed": ("value_h",), "exponential": ("mean_h",), "lognormal": ("median_h", "sigma")}
+#: the largest sigma of a lognormal duration: a draw is median * exp(sigma * z) with |z| <= 8.3
+#: for a 53-bit uniform, and its mean median * exp(sigma**2 / 2); sigma 20 already spreads the
+#: middle 95% of the draws over 34 orders of magnitude, and keeps both far below float64's
+#: largest number (exp(200) ~ 1e87), where sigma 1000 overflowed the sampling
+MAX_SIGMA = 20.0
+#: the largest median (or mean, or fixed value) of a duration, hours: about 114,000 years,
+#: beyond any simulation horizon; with MAX_SIGMA every draw and mean stays finite
+MAX_DURATION_H = 1e9
 
 
 @dataclass(frozen=True)
@@ -78,13 +86,13 @@ def decay(path: str, value: Any) -> Decay:
 def duration(path: str, value: Any) -> Duration:
     """A random duration: hours as a number (fixed), or ``{dist: exponential, mean_h: 2}``, ..."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return Duration("fixed", number(path, value, lo=0.0, unit="hours"))
+        return Duration("fixed", number(path, value, lo=0.0, hi=MAX_DURATION_H, unit="hours"))
     m = mapping(path, value)
     dist = choice(f"{path}.dist", require(path, m, "dist"), DURATION_PARAMS, "duration distribution")
     names = DURATION_PARAMS[dist]
     check_keys(path, m, ("dist", *names))
-    vals = [number(f"{path}.{k}", require(path, m, k), lo=0.0,
-                   lo_open=k in ("mean_h", "median_h"), unit="" if k == "sigma" else "hours")
+    vals = [number(f"{path}.{k}", require(path, m, k), lo=0.0, lo_open=k in ("mean_h", "median_h"),
+                   hi=MAX_SIGMA if k == "sigma" else MAX_DURATION_H, unit="" if k == "sigma" else "hours")
             for k in names]
     return Duration(dist, *vals)
 
@@ -114,4 +122,6 @@ def _forms(params: dict[str, tuple[str, ...]], key: str) -> str:
 
 KERNEL = Custom(kernel, "a mapping: " + _forms(DELAY_PARAMS, "dist"))
 DECAY = Custom(decay, "a mapping: " + _forms(DECAY_PARAMS, "kind"))
-DURATION = Custom(duration, "hours (fixed), or a mapping: " + _forms(DURATION_PARAMS, "dist"))
+DURATION = Custom(duration, "hours (fixed), or a mapping: " + _forms(DURATION_PARAMS, "dist")
+                  + f"; hours at most {MAX_DURATION_H:g}, sigma at most {MAX_SIGMA:g} (larger ones "
+                  "overflow the sampling and mean nothing)")

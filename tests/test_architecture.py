@@ -139,6 +139,20 @@ def test_modules_are_small(module):
     assert lines <= MAX_LINES, f"{module} has {lines} lines (at most {MAX_LINES}: split it by concern)"
 
 
+#: the package's scripts (the what-if page's): the same size rule as its modules
+SCRIPTS = {str(p.relative_to(SRC)): p for p in sorted(SRC.rglob("*.js"))}
+
+
+def test_the_package_has_scripts_to_measure():
+    assert "web/static/app.js" in SCRIPTS
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_scripts_are_small(script):
+    lines = len(SCRIPTS[script].read_text().splitlines())
+    assert lines <= MAX_LINES, f"{script} has {lines} lines (at most {MAX_LINES}: split it by concern)"
+
+
 @pytest.mark.parametrize("package", sorted(m for m, p in MODULES.items() if p.name == "__init__.py"))
 def test_packages_say_what_they_own(package):
     doc = ast.get_docstring(ast.parse(MODULES[package].read_text()))

@@ -5,6 +5,9 @@ next request), independent tabs, superseded requests dropped, and the static exp
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
 import json
 import math
 import os
@@ -21,7 +24,7 @@ import pytest
 from starlette.testclient import TestClient
 
 import spreadsim
-from spreadsim.errors import ConfigError
+from spreadsim.errors import ConfigError, DataError
 from spreadsim.outputs.answer import fmt_number
 from spreadsim.runs.jobspec import check_job_config
 from spreadsim.schema.fields import describe
@@ -29,7 +32,7 @@ from spreadsim.schema.policies import MAX_MODERATORS, FixedLatencyParams, Truste
 from spreadsim.web.compute import Evaluator, Limits
 from spreadsim.web.controls import LATENCY_GRID_H, control_key, default_settings, job_config
 from spreadsim.web.export import STATIC, parse_grid, write_export
-from spreadsim.web.server import MAX_BODY_BYTES, create_app, main
+from spreadsim.web.server import MAX_BODY_BYTES, MAX_SEQ, TOKEN_HEADER, create_app, main
 from spreadsim.web.text import CONFIG_DIR, EXPERIMENT
 from spreadsim.web.worker import SUPERSEDED, Worker
 
@@ -40,8 +43,14 @@ SMALL = {"graph.n": 600, "graph.m": 3, "scenario.illegal_posts": 8, "scenario.le
 
 
 @pytest.fixture(scope="module")
-def evaluator(tmp_path_factory):
-    ev = Evaluator(tmp_path_factory.mktemp("app"))
+def data_dir(tmp_path_factory):
+    """The page's data folder (--data-dir): the only place it reads edge lists from."""
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="module")
+def evaluator(tmp_path_factory, data_dir):
+    ev = Evaluator(tmp_path_factory.mktemp("app"), data_dir=data_dir)
     yield ev
     ev.close()
 
@@ -49,7 +58,7 @@ def evaluator(tmp_path_factory):
 @pytest.fixture(scope="module")
 def client(evaluator):
     app = create_app(initial=SMALL, evaluator=evaluator, warm_up=False)
-    with TestClient(app, base_url="http://127.0.0.1") as c:
+    with TestClient(app, base_url="http://127.0.0.1", headers={TOKEN_HEADER: app.state.token}) as c:
         yield c
 
 
@@ -84,8 +93,9 @@ def test_spreadsim_app_starts_and_prints_its_address(tmp_path, stop, status, sai
                             env={**os.environ, "TMPDIR": str(scratch)})
     try:
         line = proc.stdout.readline()
-        url = re.search(r"(http://127\.0\.0\.1:\d+/)", line).group(1)
-        got = httpx2.get(url + "api/controls", timeout=30).json()
+        url, token = re.search(r"(http://127\.0\.0\.1:\d+/)\?token=([A-Za-z0-9_-]{20,})", line).groups()
+        assert httpx2.get(url + "api/controls", timeout=30).status_code == 403  # no token, no API
+        got = httpx2.get(url + "api/controls", timeout=30, headers={TOKEN_HEADER: token}).json()
         assert got["initial"]["graph.n"] == 300 and got["initial"]["seeds"] == 2
         assert "/static/app.js" in httpx2.get(url, timeout=30).text
         assert list(scratch.iterdir())  # the app's folder (traces, scratch jobs)
@@ -159,6 +169,12 @@ def test_page_numbers_equal_the_python_api(client):
             assert value == (want.item() if hasattr(want, "item") else want), col
     runs = [spreadsim.simulate({k: cfg[k] for k in ("graph", "scenario", "policy")}, seed=s, baseline=True)
             for s in range(SMALL["seeds"])]
+    # seed by seed: the page's results table (its results.csv) holds each seed's simulated run
+    table = list(csv.DictReader(io.StringIO(r["csv"]["results"])))
+    assert [int(row["seed"]) for row in table] == list(range(SMALL["seeds"]))
+    for row, run in zip(table, runs, strict=True):
+        for col in ("reach_mean", "reach_baseline_mean", "reach_prevented_mean", "removed_share"):
+            assert float(row[col]) == pytest.approx(run.summary[col], rel=1e-12, abs=1e-12), (row["seed"], col)
     m = sum(x.summary["reach_mean"] for x in runs) / len(runs)
     assert r["summary"]["reach_mean"] == pytest.approx(m, rel=1e-12, abs=0)
     # the curve (read off the traces) at 6 h is the point itself; the marker sits there
@@ -188,8 +204,8 @@ def test_a_queue_is_simulated_and_shows_its_figures(client):
     assert "notices" in r["sentence"]
 
 
-def test_an_edge_list_from_disk(client, tmp_path):
-    path = tmp_path / "karate.txt"
+def test_an_edge_list_from_disk(client, data_dir):
+    path = data_dir / "karate.txt"
     path.write_text((ROOT / "data" / "karate_club.txt").read_text())
     settings = world(**{"graph.kind": "edgelist", "graph.path": str(path)})
     r = post(client, settings)
@@ -269,12 +285,15 @@ BAD_REQUESTS = [
     (b'{"settings": {"deadline": "sometimes"}}', "application/json", 400, "deadline"),
     (b'{"settings": {"graph.kind": "hypercube"}}', "application/json", 400, "graph.kind"),
     (b'{"settings": {"graph.kind": "watts_strogatz", "graph.m": 3}}', "application/json", 400, "graph.m"),
-    (b'{"settings": {"graph.kind": "edgelist", "graph.path": "/no/such/file.txt"}}', "application/json", 400,
+    (b'{"settings": {"graph.kind": "edgelist", "graph.path": "no/such/file.txt"}}', "application/json", 400,
      "file not found"),
+    (b'{"settings": {"graph.kind": "edgelist", "graph.path": "/no/such/file.txt"}}', "application/json", 400,
+     "data folder"),
     (b'{"settings": {"fixed_latency.latency_h": NaN}}', "application/json", 400, "latency_h = nan"),
     (b'{"settings": {"seeds": 1e999}}', "application/json", 400, "seeds = inf"),
     (b'{"tab": 5, "settings": {}}', "application/json", 400, "tab"),
     (b'{"seq": -1, "settings": {}}', "application/json", 400, "seq"),
+    (b'{"seq": 1000000000000000000000000000000, "settings": {}}', "application/json", 400, "seq"),
     (b'{"settings": {}}', "text/plain", 415, "application/json"),
     (b"[" * 100_000 + b"]" * 100_000, "application/json", 400, "not JSON"),
     (b" " * (MAX_BODY_BYTES + 1), "application/json", 413, "larger"),
@@ -322,9 +341,9 @@ def test_two_tabs_have_independent_states(client):
     b1 = post(client, small(**{"fixed_latency.latency_h": 48}), tab="b", seq=1).json()
     a2 = post(client, small(**{"fixed_latency.latency_h": 1}), tab="a", seq=2).json()
     assert a1["summary"] == a2["summary"] and a1["summary"]["reach_mean"] < b1["summary"]["reach_mean"]
-    # a tab's answer to an older change, arriving after a newer one, is dropped
-    late = post(client, small(), tab="a", seq=1)
-    assert late.status_code == 409 and late.json()["superseded"] is True
+    # an older change arriving after the newer one has finished simply runs (the page ignores its
+    # answer): a tab is remembered only while it has a request in flight
+    assert post(client, small(), tab="a", seq=1).status_code == 200
 
 
 def test_the_worker_drops_requests_a_newer_one_superseded():
@@ -346,7 +365,8 @@ def test_the_worker_drops_requests_a_newer_one_superseded():
     gate.set()
     assert [f.result(10) for f in (first, second, other, third)] == ["first", SUPERSEDED, "other", "third"]
     assert ran == ["first", "other", "third"]
-    assert w.submit("tab", 2, job, "late").result(10) is SUPERSEDED
+    # nothing in flight: the tab is forgotten, and a lower number runs
+    assert w.submit("tab", 2, job, "late").result(10) == "late"
     w.close()
 
 
@@ -425,3 +445,137 @@ def test_the_pages_median_time_to_removal_is_the_median_of_the_pooled_delays(eva
     for cat, median in zip(cats["category"], cats["time_to_removal_median_h"], strict=True):
         sel = removed & (posts["category"] == cat)
         assert median == float(np.median(delay[sel])) if sel.any() else math.isnan(median), cat
+
+
+# ----------------------------------------------------------------------------- the reviewer's findings (issue 20)
+
+
+def _alias_bomb(levels: int) -> str:
+    """YAML whose anchors and aliases grow tenfold per level (a few hundred characters)."""
+    parts = ["&a0 [" + ",".join(["x"] * 10) + "]"]
+    parts += [f"&a{i} [" + ",".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, levels)]
+    return "[" + ", ".join(parts) + "]"
+
+
+def test_yaml_aliases_are_refused_and_messages_stay_short(client):
+    """An alias bomb in a YAML control (262 bytes once answered 5.8 MB; 400 would need ~6 GB) is
+    refused before it is expanded, a long YAML text is refused by its length, and the page's
+    messages show a shortened value."""
+    bomb = _alias_bomb(6)
+    assert len(bomb) < 400
+    on = {"notice_and_takedown.on": True}
+    r = post(client, small(**on, **{"notice_and_takedown.review_time": bomb}))
+    assert r.status_code == 400 and len(r.content) < 1000, len(r.content)
+    body = r.json()
+    assert "aliases" in body["error"] and body["control"] == "notice_and_takedown.review_time"
+    r = post(client, small(**on, **{"notice_and_takedown.review_time": "[" + "1, " * 2000 + "1]"}))
+    assert r.status_code == 400 and "at most 1000 characters" in r.json()["error"] and len(r.content) < 1000
+    r = post(client, small(**on, **{"notice_and_takedown.moderators": "9" * 100_000}))
+    assert r.status_code == 400 and len(r.json()["error"]) <= 300 and "..." in r.json()["error"]
+    assert post(client, small()).status_code == 200
+
+
+def test_the_api_needs_the_sessions_token(evaluator):
+    """The address spreadsim app prints carries a token; the page sends it with every request,
+    and the API answers 403 without it (the page itself and its assets need none)."""
+    app = create_app(initial=SMALL, evaluator=evaluator, warm_up=False, token="s3cret-token")
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        for headers in ({}, {TOKEN_HEADER: "wrong"}):
+            assert c.get("/api/controls", headers=headers).status_code == 403
+            r = c.post("/api/evaluate", json={"settings": small()}, headers=headers)
+            assert r.status_code == 403 and "token" in r.json()["error"]
+        assert c.get("/").status_code == 200 and c.get("/static/app.js").status_code == 200
+        assert c.get("/api/controls", headers={TOKEN_HEADER: "s3cret-token"}).status_code == 200
+    assert "X-Spreadsim-Token" in (STATIC / "app.js").read_text()
+
+
+def test_edge_lists_only_from_the_data_folder_and_no_file_contents_shown(client, data_dir, tmp_path):
+    """graph.path=/etc/passwd once answered a line of the file; now a path outside the data
+    folder is refused before anything opens it, and a bad file inside it is named without its
+    contents."""
+    outside = tmp_path / "secret.txt"
+    outside.write_text("topsecret:x:0:0:hidden:/home/hidden\n")
+    (data_dir / "link.txt").symlink_to(outside)
+    for path in ("/etc/passwd", str(outside), "../" * 8 + str(outside).lstrip("/"), "link.txt"):
+        r = post(client, world(**{"graph.kind": "edgelist", "graph.path": path}))
+        assert r.status_code == 400, path
+        body = r.json()
+        assert body["control"] == "graph.path" and "data folder" in body["error"] and "topsecret" not in r.text
+    (data_dir / "bad.txt").write_text("topsecret:x:0:0:hidden:/home/hidden\n")
+    r = post(client, world(**{"graph.kind": "edgelist", "graph.path": "bad.txt"}))
+    assert r.status_code == 400 and r.json()["control"] == "graph.path"
+    assert "line 1" in r.json()["error"] and "topsecret" not in r.text
+
+
+def test_a_compressed_edge_list_unpacks_to_the_pages_limit_at_most(tmp_path):
+    """graph.max_unpacked_mb (a page control, default 4096) is capped at the page's limit: a small
+    gzip file that unpacks beyond it is refused in one line."""
+    data = tmp_path / "data"
+    data.mkdir()
+    line = b"1 2\n"
+    (data / "big.txt.gz").write_bytes(gzip.compress(line * (3 * 2**20 // len(line))))  # 3 MB unpacked
+    ev = Evaluator(tmp_path / "app", Limits(unpacked_mb=2), data_dir=data)
+    try:
+        s = world(**{"graph.kind": "edgelist", "graph.path": "big.txt.gz", "graph.max_unpacked_mb": 4096})
+        with pytest.raises(DataError, match="more than 2 MB"):  # (the 4096 sent is capped at 2)
+            ev.check(s)
+        app = create_app(evaluator=ev, warm_up=False, token="t")
+        with TestClient(app, base_url="http://127.0.0.1", headers={TOKEN_HEADER: "t"}) as c:
+            r = post(c, s)
+        assert r.status_code == 400 and "more than 2 MB" in r.json()["error"], r.text
+    finally:
+        ev.close()
+
+
+def test_a_huge_seq_does_not_lock_its_tab_out(client):
+    """seq=10**30 is refused; the largest allowed one supersedes only what waits behind it."""
+    assert post(client, small(), tab="z", seq=10**30).status_code == 400
+    assert post(client, small(), tab="z", seq=MAX_SEQ).status_code == 200
+    assert post(client, small(), tab="z", seq=1).status_code == 200
+
+
+def test_an_overflowing_review_time_is_refused_and_a_failure_is_one_line(client, evaluator):
+    """{dist: lognormal, median_h: 1e308, sigma: 1000} once raised OverflowError in the engine
+    (500): the schema refuses it now (400, its message); and any unexpected failure of a
+    computation is a 500 with one line, after which the server carries on."""
+    bad = small(**{"notice_and_takedown.on": True,
+                   "notice_and_takedown.review_time": "{dist: lognormal, median_h: 1e308, sigma: 1000}"})
+    r = post(client, bad)
+    assert r.status_code == 400 and r.json()["control"] == "notice_and_takedown.review_time"
+    assert r.json()["error"] == _schema_message(bad)
+
+    class Failing(Evaluator):  # a computation failing in a way no check foresaw
+        def evaluate(self, settings, **kw):
+            raise OverflowError("math range error\n" + "x" * 10_000)
+
+    app = create_app(evaluator=Failing(evaluator.root / "failing"), warm_up=False, token="t")
+    with TestClient(app, base_url="http://127.0.0.1", headers={TOKEN_HEADER: "t"}) as c:
+        r = post(c, small())
+        assert r.status_code == 500 and "OverflowError: math range error" in r.json()["error"]
+        assert "\n" not in r.json()["error"] and len(r.json()["error"]) <= 300
+        assert c.get("/api/controls").status_code == 200
+
+
+@pytest.mark.parametrize(("sent", "hours", "words"), [
+    ("6", 6.0, "removal 6 h after upload"), ("1e1", 10.0, "removal 10 h after upload"),
+    (0.25, 0.25, "removal 0.25 h after upload"), ("inf", math.inf, "no removal (latency never)"),
+])
+def test_the_sentence_and_marker_read_the_checked_config(client, sent, hours, words):
+    """A latency sent as text runs as the number the schema reads: the sentence and the marker
+    say that number (they once said "never" and drew the marker at inf), in the command line's
+    words (outputs.answer.fmt_latency: 0.25 h, not 15 min)."""
+    r = post(client, small(**{"fixed_latency.latency_h": sent})).json()
+    assert words in r["sentence"] and r["stack"] == words
+    assert r["marker"]["x"] == ("inf" if math.isinf(hours) else hours) and r["marker"]["how"] == "lever"
+
+
+def test_the_sentence_with_re_uploads_says_they_count_as_posts(client):
+    """With re-uploads the moderated run has more posts than its twin (which removes nothing, so
+    nothing is re-uploaded): the sentence says that reach per post counts re-uploads as posts
+    and that the share prevented is of the total."""
+    r = post(client, small(**{"reupload.on": True, "fixed_latency.latency_h": 1})).json()
+    table = list(csv.DictReader(io.StringIO(r["csv"]["results"])))
+    assert sum(float(row["policy1_reupload_uploaded"]) for row in table) > 0
+    assert "re-uploads counted as posts" in r["sentence"] and "in total" in r["sentence"]
+    plain = post(client, small(**{"fixed_latency.latency_h": 1})).json()
+    assert "re-uploads" not in plain["sentence"]

@@ -24,7 +24,7 @@ import pytest
 from spreadsim.web.compute import Evaluator
 from spreadsim.web.controls import LATENCY_GRID_H, default_settings
 from spreadsim.web.export import parse_grid, write_export
-from spreadsim.web.server import create_app, make_server
+from spreadsim.web.server import TOKEN_HEADER, create_app, make_server
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -46,7 +46,8 @@ class Server:
         self.app = create_app(initial=initial, evaluator=self.ev, warm_up=False)
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
+        self.base = f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
+        self.url = f"{self.base}?token={self.app.state.token}"  # (as spreadsim app prints it)
         self.server = make_server(self.app)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
@@ -65,7 +66,8 @@ class Server:
         self.ev.close()
 
     def api(self, settings: dict) -> dict:
-        r = httpx2.post(self.url + "api/evaluate", json={"settings": settings}, timeout=600)
+        r = httpx2.post(self.base + "api/evaluate", json={"settings": settings}, timeout=600,
+                        headers={TOKEN_HEADER: self.app.state.token})
         r.raise_for_status()
         return r.json()
 
@@ -142,7 +144,7 @@ def test_moving_the_latency_control_states_the_apis_reach(server, browser, tmp_p
     page.screenshot(path=str(png), full_page=True)
     keep(tmp_path, png)
     # nothing left 127.0.0.1 (blob: URLs are the page's own downloads)
-    assert requests and all(u.startswith(server.url) or u.startswith("blob:" + server.url[:-1])
+    assert requests and all(u.startswith(server.base) or u.startswith("blob:" + server.base[:-1])
                             for u in requests), requests
     assert not page.errors
     page.close()
@@ -184,7 +186,7 @@ def test_a_queue_computes_visibly_and_a_bad_value_shows_its_message(server, brow
     msg = page.locator('.control[data-key="scenario.uploaders"] .error')
     msg.wait_for(state="visible")
     assert msg.inner_text() == "scenario.uploaders = 5000: must be <= the number of users (800)"
-    assert len(requests) > sent and all(u.startswith(server.url) for u in requests if not u.startswith("blob:"))
+    assert len(requests) > sent and all(u.startswith(server.base) for u in requests if not u.startswith("blob:"))
     page.close()
 
 

@@ -413,25 +413,51 @@ def _plain(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-def points_answer(summary: Mapping[str, np.ndarray], labels: Sequence[str]) -> Answer:
+def _reuploaded(results: Mapping[str, np.ndarray] | None) -> set[Any]:
+    """The jobs of ``results`` where some seed put re-uploads online (``policy<i>_reupload_uploaded``)."""
+    cols = [c for c in (results or {}) if str(c).startswith("policy") and str(c).endswith("_reupload_uploaded")]
+    if results is None or not cols or "job" not in results:
+        return set()
+    up = np.column_stack([np.nan_to_num(np.asarray(results[c], dtype=float)) for c in cols]).sum(axis=1) > 0
+    return set(np.asarray(results["job"])[up].tolist())
+
+
+def points_answer(summary: Mapping[str, np.ndarray], labels: Sequence[str],
+                  results: Mapping[str, np.ndarray] | None = None) -> Answer:
     """The answer of a single run or of a sweep over something else than a latency: reach per
     illegal post at each point, with the share prevented against the unmoderated twin.
+
+    With re-uploads (``results``' columns) the sentence says they count as posts: reach per post,
+    re-uploads included, against the twin's per post (it removes nothing, so nothing is
+    re-uploaded); the share prevented compares totals, so the two may disagree.
 
     Parameters
     ----------
     summary : mapping of str to numpy.ndarray
     labels : sequence of str
         One label per row (the point's swept values, or what a single run is).
+    results : mapping of str to numpy.ndarray, optional
+        The per-seed results: their re-upload columns choose the wording.
     """
+    reup = _reuploaded(results)
+    jobs = np.asarray(summary["job"]).tolist() if "job" in summary else []
     lines = []
     for i, label in enumerate(labels):
-        text = f"Reach per illegal post: {_reach(summary, i)} with {label}"
         base = _f(summary, REACH_BASELINE, i)
         prevented = _prevented(summary, i)
-        if math.isfinite(base):
-            text += f", against {fmt_number(base)} unmoderated"
-        if prevented:
-            text += f": {prevented} prevented"
+        if i < len(jobs) and jobs[i] in reup:
+            text = f"Reach per illegal post, re-uploads counted as posts: {_reach(summary, i)} with {label}"
+            if math.isfinite(base):
+                text += f", against {fmt_number(base)} per post unmoderated (nothing removed, nothing re-uploaded)"
+            if prevented:
+                text += f"; in total, {prevented} prevented" + (
+                    " (negative: more total reach than unmoderated)" if _f(summary, PREVENTED_SHARE[0], i) < 0 else "")
+        else:
+            text = f"Reach per illegal post: {_reach(summary, i)} with {label}"
+            if math.isfinite(base):
+                text += f", against {fmt_number(base)} unmoderated"
+            if prevented:
+                text += f": {prevented} prevented"
         lines.append(text + ".")
     if len(labels) == 1:
         question = f"How far does illegal content reach with {labels[0]}?"
@@ -471,4 +497,4 @@ def answer(summary: Mapping[str, np.ndarray], params: Sequence[str], config: Map
     x = latency_column(summary, params)
     if x is not None and len(set(np.asarray(summary[x]).tolist())) > 1:
         return latency_answer(summary, x, params)
-    return points_answer(summary, labels)
+    return points_answer(summary, labels, results)

@@ -18,6 +18,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -56,10 +57,18 @@ from spreadsim.runs.tracecache import WORLD_KEYS, TraceCache
 from spreadsim.schema.config import SimConfig, policy_stack
 from spreadsim.schema.graphs import EdgeList, parse_graph
 from spreadsim.schema.model import LEGAL
-from spreadsim.web.controls import LATENCY_GRID_H, LEVERS, control_key, job_config
+from spreadsim.schema.policies import parse_policy
+from spreadsim.web.controls import (
+    LATENCY_GRID_H,
+    LEVERS,
+    control_key,
+    finite_or_none,
+    job_config,
+    short_repr,
+)
 from spreadsim.web.text import command_line, experiment_yaml, stack_words
 
-__all__ = ["Limits", "Evaluator", "TTR_EDGES_H", "finite_or_none"]
+__all__ = ["Limits", "Evaluator", "TTR_EDGES_H", "error_payload", "data_error_payload"]
 
 #: the upper ends of the time-to-removal histogram's bins (hours from upload to removal): a delay
 #: d falls in the first bin whose end is >= d (the first bin holds the removals at upload)
@@ -76,24 +85,12 @@ class Limits:
 
     users: int = 200_000
     edges: float = 2_000_000
+    #: an edge list's size on disk (MB)
     edgelist_mb: float = 64.0
+    #: what a compressed edge list may unpack to (MB): the page caps ``graph.max_unpacked_mb`` here
+    unpacked_mb: int = 256
     posts: int = 2_000
     seeds: int = 100
-
-
-def finite_or_none(x: Any) -> Any:
-    """A value JSON can hold: NaN -> None, infinities -> ``"inf"``/``"-inf"`` (recursively)."""
-    if isinstance(x, Mapping):
-        return {str(k): finite_or_none(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [finite_or_none(v) for v in x]
-    x = plain(x)
-    if isinstance(x, float):
-        if math.isnan(x):
-            return None
-        if math.isinf(x):
-            return "inf" if x > 0 else "-inf"
-    return x
 
 
 @dataclass
@@ -165,10 +162,15 @@ class Evaluator:
         What is run interactively.
     memo_size : int
         Finished points kept in memory.
+    data_dir : path-like, optional
+        The only folder edge lists are read from (relative paths are read in it); the current
+        folder if omitted. A path that leads outside it (``..``, an absolute path, a symbolic
+        link) is refused before anything opens it.
     """
 
     def __init__(self, root: str | Path | None = None, limits: Limits = Limits(),
-                 memo_size: int = 256) -> None:
+                 memo_size: int = 256, data_dir: str | Path | None = None) -> None:
+        self.data_dir = Path.cwd().resolve() if data_dir is None else Path(data_dir).resolve()
         self._own = root is None
         self.root = Path(tempfile.mkdtemp(prefix="spreadsim-app-")) if root is None else Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -195,9 +197,11 @@ class Evaluator:
             The schema's one-line message, or why the world is too large for the page.
         """
         cfg, names = job_config(settings)
+        lim = self.limits
+        if cfg["graph"].get("kind") == "edgelist":
+            cfg["graph"] = self._confined(cfg["graph"])
         spec = check_job_config(cfg)
         assert spec.sim is not None
-        lim = self.limits
         section = parse_graph(spec.sim.graph)
         size = least_size(section)
         too_big = "too large for the interactive page ({}); run it with the command line instead"
@@ -220,6 +224,30 @@ class Evaluator:
         if len(spec.seeds) > lim.seeds:
             raise ConfigError("seeds", len(spec.seeds), too_big.format(f"at most {lim.seeds} seeds here"))
         return cfg, names, spec.sim
+
+    def _confined(self, graph: Mapping[str, Any]) -> dict[str, Any]:
+        """An edge-list graph section with its path inside :attr:`data_dir` (made absolute) and
+        its unpacked size capped at the page's limit; a path outside the folder is refused
+        before anything opens it.
+
+        Raises
+        ------
+        ConfigError
+            The path leads outside the data folder.
+        """
+        out = dict(graph)
+        path = graph.get("path")
+        if isinstance(path, str) and path:  # (anything else: the schema's message)
+            full = (self.data_dir / Path(path).expanduser()).resolve()
+            if not full.is_relative_to(self.data_dir):
+                raise ConfigError("graph.path", path, f"must be a file in the page's data folder "
+                                                      f"{self.data_dir} (spreadsim app --data-dir)")
+            out["path"] = str(full)
+        cap = self.limits.unpacked_mb
+        mb = graph.get("max_unpacked_mb")
+        if mb is None or (isinstance(mb, int | float) and not isinstance(mb, bool) and mb > cap):
+            out["max_unpacked_mb"] = cap
+        return out
 
     # ------------------------------------------------------------------------------ points
 
@@ -252,12 +280,13 @@ class Evaluator:
         return p
 
     @staticmethod
-    def sentence(point: Point, cfg: Mapping[str, Any], names: list[str]) -> str:
+    def sentence(point: Point, cfg: Mapping[str, Any], words: str) -> str:
         """The answer in words, as the command line states it (:mod:`spreadsim.outputs.answer`):
         reach per illegal post against the unmoderated twin and, with a notice queue, the
-        shares of notices reviewed within 24 h and removed."""
-        label = [stack_words(cfg, names)]
-        reach = points_answer(point.summary, label).sentence
+        shares of notices reviewed within 24 h and removed; ``words`` is the setting
+        (:func:`~spreadsim.web.text.stack_words`)."""
+        label = [words]
+        reach = points_answer(point.summary, label, point.results).sentence
         said = answer(point.summary, [], cfg, results=point.results, labels=label)
         return reach if said.kind == "points" else f"{reach} {said.sentence}"
 
@@ -347,23 +376,23 @@ class Evaluator:
         curve = self.curve(cfg, names, sim)
         row = current.row()
         lever = curve["lever"]
+        # the checked policies (a latency sent as "1e1" is the 10 h the engine runs)
+        policies = [parse_policy(p, f"policy[{i}]") for i, p in enumerate(sim.policies)]
         if names and names[0] in LEVERS:
-            x = cfg["policy"][0][lever.split(".", 1)[1]]
-            how = "lever"
+            x, how = float(getattr(policies[0], lever.split(".", 1)[1])), "lever"
         else:  # (no removal in any seed: never)
             x, how = current.ttr_median_h, "median time to removal"
             x = math.inf if math.isnan(x) else x
-        if isinstance(x, str):  # 'inf' as a user may send it
-            x = math.inf
+        words = stack_words(policies)
         out: dict[str, Any] = {
             "summary": row, "names": names,
-            "stack": stack_words(cfg, names),
+            "stack": words,
             "curve": curve,
-            "marker": {"x": float(x) if x is not None else math.nan, "how": how,
+            "marker": {"x": x, "how": how,
                        "reach": [row[c] for c in REACH],
                        "prevented": [row[c] for c in PREVENTED_SHARE]},
             "queue": _queue(row), "ttr": current.ttr,
-            "sentence": self.sentence(current, cfg, names),
+            "sentence": self.sentence(current, cfg, words),
             "path": row.get(PATH),
         }
         if downloads:
@@ -374,11 +403,29 @@ class Evaluator:
         return finite_or_none(out)
 
 
+#: the longest one-line message the page shows
+MAX_MESSAGE_CHARS = 300
+
+
+def one_line(text: str) -> str:
+    """A message's first line, at most :data:`MAX_MESSAGE_CHARS` characters."""
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= MAX_MESSAGE_CHARS else line[:MAX_MESSAGE_CHARS - 3] + "..."
+
+
 def error_payload(e: ConfigError, settings: Any) -> dict[str, Any]:
-    """A bad setting as the page shows it: the one-line message and the control it belongs to."""
+    """A bad setting as the page shows it: the one-line message (the value's repr shortened,
+    :func:`~spreadsim.web.controls.short_repr`) and the control it belongs to."""
     try:
         _, names = job_config(settings)
     except ConfigError:
         names = []
-    return {"error": str(e), "field": e.field, "control": control_key(e.field, names)}
+    return {"error": one_line(f"{e.field} = {short_repr(e.value)}: {e.allowed}"), "field": e.field,
+            "control": control_key(e.field, names)}
 
+
+def data_error_payload(e: Exception) -> dict[str, Any]:
+    """An unreadable edge list as the page shows it: the field and a short reason, never a line
+    of the file (the reader's ``got '...'``), so the page cannot display a file's contents."""
+    reason = re.sub(r",? got '.*$", "", str(e).splitlines()[0] if str(e) else type(e).__name__)
+    return {"error": one_line(f"graph.path: {reason}"), "field": "graph.path", "control": "graph.path"}

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import functools
 import math
+import reprlib
 from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
 from spreadsim.errors import ConfigError
+from spreadsim.outputs.columns import plain
 from spreadsim.schema.checks import mapping
 from spreadsim.schema.config import complete_graph
 from spreadsim.schema.fields import (
@@ -39,8 +41,9 @@ from spreadsim.schema.model import CATEGORIES, CategoryFields, RunSettings, Scen
 from spreadsim.schema.policies import POLICY_PARAMS, PerCategory
 from spreadsim.schema.yaml import scalar
 
-__all__ = ["DEADLINES", "STACKABLE", "POLICY_FIELDS", "LATENCY_GRID_H", "controls", "job_config",
-           "control_for_field", "default_settings"]
+__all__ = ["DEADLINES", "STACKABLE", "POLICY_FIELDS", "LATENCY_GRID_H", "MAX_YAML_CHARS", "controls",
+           "job_config", "control_for_field", "default_settings", "finite_or_none", "short_repr",
+           "read_yaml"]
 
 #: the pre-decided removal policies the page offers (one at a time, first in the stack)
 DEADLINES = ("fixed_latency", "latency_distribution")
@@ -67,15 +70,55 @@ RUN_FIELDS = ("seeds", "seed")
 LATENCY_GRID_H = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 6.0, 12.0, 24.0, 48.0, 96.0, 168.0, 336.0, math.inf)
 
 
-def _plain(value: Any) -> Any:
-    """A default as JSON can hold it (infinities as ``"inf"``, tuples as lists)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "inf" if value > 0 else ("-inf" if value < 0 else None)
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+#: the longest text a YAML control may hold (a duration or a block-size list is a few dozen
+#: characters; a cap keeps any text's parse small)
+MAX_YAML_CHARS = 1000
+#: the longest value repr the page's messages show (``'aaaa...aaa'`` beyond it)
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = 6
+_REPR.maxlevel = 3
+
+
+def finite_or_none(x: Any) -> Any:
+    """A value JSON can hold: NaN -> None, infinities -> ``"inf"``/``"-inf"``, tuples as lists,
+    numpy scalars as Python ones (recursively)."""
+    if isinstance(x, Mapping):
+        return {str(k): finite_or_none(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [finite_or_none(v) for v in x]
+    x = plain(x)
+    if isinstance(x, float) and not math.isfinite(x):
+        return None if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    return x
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)`` cut to a few dozen characters (the page's error messages)."""
+    return _REPR.repr(value)
+
+
+def read_yaml(key: str, text: str) -> Any:
+    """A YAML control's text as a value: plain YAML only, at most :data:`MAX_YAML_CHARS`
+    characters, without anchors or aliases (``&a [x, x]``, ``*a``: a few hundred characters of
+    them can stand for gigabytes of nested lists).
+
+    Raises
+    ------
+    ConfigError
+        Too long, an anchor or alias, or not YAML.
+    """
+    if len(text) > MAX_YAML_CHARS:
+        raise ConfigError(key, text, f"must be at most {MAX_YAML_CHARS} characters of YAML "
+                                     f"(got {len(text)})")
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+                raise ConfigError(key, text, "YAML anchors and aliases (&name, *name) are not "
+                                                         "allowed here; write the value out")
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(key, text, f"is not a YAML value ({str(e).splitlines()[0]})") from None
 
 
 def control_for_field(key: str, info: FieldInfo) -> dict[str, Any]:
@@ -92,7 +135,7 @@ def control_for_field(key: str, info: FieldInfo) -> dict[str, Any]:
         inner = inner.inner  # one number for every category (a mapping: in the YAML)
     spec: dict[str, Any] = {"key": key, "label": key.rsplit(".", 1)[-1].replace("_", " "),
                             "help": info.help, "allowed": check.text(),
-                            "default": None if info.required else _plain(info.default),
+                            "default": None if info.required else finite_or_none(info.default),
                             "nullable": nullable}
     if isinstance(inner, Number):
         spec.update(kind="number", min=inner.lo, max=inner.hi, lo_open=inner.lo_open,
@@ -146,7 +189,7 @@ def controls() -> dict[str, Any]:
     cat_defaults = scen["categories"].default
     categories = [{"name": c, "controls": [
         {**control_for_field(f"scenario.categories.{c}.{i.name}", i),
-         "default": _plain(cat_defaults.get(c, {}).get(i.name, i.default))}
+         "default": finite_or_none(cat_defaults.get(c, {}).get(i.name, i.default))}
         for i in cat_fields if i.name in ("weight", "share_prob")]} for c in CATEGORIES]
     run = {i.name: i for i in describe(RunSettings)}
 
@@ -171,7 +214,7 @@ def controls() -> dict[str, Any]:
                      "policies": [policy(n) for n in DEADLINES], "levers": dict(LEVERS)},
         "stack": [{**policy(n), "key": f"{n}.on", "default": False} for n in STACKABLE],
         "run": {"controls": [control_for_field(f, run[f]) for f in RUN_FIELDS]},
-        "grid": [_plain(x) for x in LATENCY_GRID_H],
+        "grid": [finite_or_none(x) for x in LATENCY_GRID_H],
     }
 
 
@@ -207,13 +250,10 @@ def _yaml_keys() -> frozenset[str]:
 
 
 def _value(key: str, value: Any, yaml_keys: frozenset[str]) -> Any:
-    """A setting's value as the schema reads it: a YAML control's text parsed, anything else as
-    sent (the schema checks it)."""
+    """A setting's value as the schema reads it: a YAML control's text parsed
+    (:func:`read_yaml`), anything else as sent (the schema checks it)."""
     if key in yaml_keys and isinstance(value, str):
-        try:
-            return yaml.safe_load(value)
-        except yaml.YAMLError as e:
-            raise ConfigError(key, value, f"is not a YAML value ({str(e).splitlines()[0]})") from None
+        return read_yaml(key, value)
     return value
 
 

@@ -22,8 +22,8 @@ import yaml
 from spreadsim.errors import ConfigError
 from spreadsim.outputs.io import atomic_write_bytes
 from spreadsim.version import __version__
-from spreadsim.web.compute import Evaluator, finite_or_none
-from spreadsim.web.controls import LATENCY_GRID_H, controls, default_settings, known_keys
+from spreadsim.web.compute import Evaluator
+from spreadsim.web.controls import LATENCY_GRID_H, controls, default_settings, finite_or_none, known_keys
 
 __all__ = ["STATIC", "DEFAULT_GRID", "MAX_POINTS", "parse_grid", "export_html", "write_export"]
 
@@ -40,7 +40,9 @@ MAX_POINTS = 500
 EXPORT_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
               "img-src data: blob:")
 _CSS_TAG = '<link rel="stylesheet" href="/static/app.css">'
-_JS_TAG = '<script src="/static/app.js" defer></script>'
+#: the page's scripts, in the order they load
+SCRIPTS = ("figures.js", "app.js")
+_JS_TAGS = "\n".join(f'<script src="/static/{name}" defer></script>' for name in SCRIPTS)
 
 
 def parse_grid(pairs: Sequence[str]) -> list[tuple[str, list[Any]]]:
@@ -95,14 +97,14 @@ def export_html(data: Mapping[str, Any]) -> str:
     """The page's HTML with its script and style sheet inlined and ``data`` embedded."""
     html = (STATIC / "index.html").read_text()
     css = (STATIC / "app.css").read_text()
-    js = (STATIC / "app.js").read_text()
+    js = "\n".join((STATIC / name).read_text() for name in SCRIPTS)
     blob = json.dumps(finite_or_none(data), separators=(",", ":"), allow_nan=False)
     blob = blob.replace("</", "<\\/")  # (JSON inside a script element)
-    assert _CSS_TAG in html and _JS_TAG in html and "</script" not in js
+    assert _CSS_TAG in html and _JS_TAGS in html and "</script" not in js
     csp = f'<meta http-equiv="Content-Security-Policy" content="{EXPORT_CSP}">'
     html = html.replace("<head>", f"<head>\n{csp}", 1)
     html = html.replace(_CSS_TAG, f"<style>\n{css}\n</style>")
-    return html.replace(_JS_TAG, f'<script id="spreadsim-export" type="application/json">{blob}</script>\n'
+    return html.replace(_JS_TAGS, f'<script id="spreadsim-export" type="application/json">{blob}</script>\n'
                         f"<script>\n{js}\n</script>")
 
 

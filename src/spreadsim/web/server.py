@@ -11,7 +11,11 @@ Bad input never ends the server: a body that is not JSON, a value of the wrong t
 range, a world too large for the page each get a 4xx answer with one line (the schema's message
 for a setting, and the control it belongs to); an unexpected failure gets a 500 with one line.
 Requests must name this machine as their host (DNS rebinding) and post JSON (another site's
-page cannot post to it without the browser asking first, and the server never allows it).
+page cannot post to it without the browser asking first, and the server never allows it). The
+API answers only requests that carry the session's token (printed with the address, as
+``?token=...``; the page sends it as the ``X-Spreadsim-Token`` header): another user of this
+machine, or another program, gets 403. Edge lists are read only from the data folder fixed at
+start (``--data-dir``), and no error message shows a line of a file.
 """
 
 from __future__ import annotations
@@ -19,14 +23,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
+import secrets
 import signal
 import socket
 import sys
 import threading
 import webbrowser
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 import uvicorn
@@ -42,17 +49,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spreadsim.errors import ConfigError, DataError
 from spreadsim.version import __version__
-from spreadsim.web.compute import Evaluator, error_payload
+from spreadsim.web.compute import Evaluator, data_error_payload, error_payload, one_line
 from spreadsim.web.controls import controls, default_settings
 from spreadsim.web.export import STATIC, parse_grid, write_export
 from spreadsim.web.worker import SUPERSEDED, Worker
 
-__all__ = ["create_app", "make_server", "main", "parse_settings", "MAX_BODY_BYTES"]
+__all__ = ["create_app", "make_server", "main", "parse_settings", "MAX_BODY_BYTES", "MAX_SEQ",
+           "TOKEN_HEADER"]
 
 log = logging.getLogger(__name__)
 
 #: the largest request body read (the settings are a few kB)
 MAX_BODY_BYTES = 256 * 1024
+#: the largest request number (the largest integer a browser's number holds exactly)
+MAX_SEQ = 2**53 - 1
+#: the request header that carries the session's token
+TOKEN_HEADER = "x-spreadsim-token"
 #: every response forbids loading anything from another host
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
@@ -100,7 +112,7 @@ def _bad(message: str, status: int = 400, **extra: Any) -> JSONResponse:
 
 def create_app(*, initial: dict[str, Any] | None = None, evaluator: Evaluator | None = None,
                allowed_hosts: Sequence[str] = ("127.0.0.1", "localhost", "::1"),
-               warm_up: bool = True) -> Starlette:
+               warm_up: bool = True, token: str | None = None) -> Starlette:
     """The page's Starlette app.
 
     Parameters
@@ -113,19 +125,35 @@ def create_app(*, initial: dict[str, Any] | None = None, evaluator: Evaluator | 
         The host names requests may name (this machine's).
     warm_up : bool
         Compile the engine on a tiny world when the app starts.
+    token : str, optional
+        The session's token every API request must carry (header ``X-Spreadsim-Token``); a new
+        random one if omitted. The app keeps it as ``app.state.token``.
     """
     ev = evaluator if evaluator is not None else Evaluator()
+    secret = token if token is not None else secrets.token_urlsafe(24)
     worker = Worker()
     start = {**default_settings(), **(initial or {})}
 
     async def page(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
+    def refused(request: Request) -> Response | None:
+        """403 unless the request carries the session's token."""
+        sent = request.headers.get(TOKEN_HEADER, "")
+        if hmac.compare_digest(sent.encode(), secret.encode()):
+            return None
+        return _bad("missing or wrong session token: open the address spreadsim app printed "
+                    "(http://127.0.0.1:PORT/?token=...)", 403)
+
     async def api_controls(request: Request) -> Response:
+        if (no := refused(request)) is not None:
+            return no
         return JSONResponse({"controls": controls(), "initial": start, "version": __version__,
                              "limits": ev.limits.__dict__})
 
     async def api_evaluate(request: Request) -> Response:
+        if (no := refused(request)) is not None:
+            return no
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "application/json":
             return _bad(f"content type {kind or 'none'!r}: post JSON (application/json)", 415)
@@ -140,17 +168,17 @@ def create_app(*, initial: dict[str, Any] | None = None, evaluator: Evaluator | 
         tab, seq, settings = data.get("tab"), data.get("seq", 0), data.get("settings", {})
         if tab is not None and (not isinstance(tab, str) or len(tab) > 100):
             return _bad("tab must be a string of at most 100 characters")
-        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-            return _bad("seq must be an integer >= 0")
+        if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= MAX_SEQ:
+            return _bad(f"seq must be an integer >= 0 and <= {MAX_SEQ}")
         try:
             result = await asyncio.wrap_future(worker.submit(tab, seq, ev.evaluate, settings))
         except ConfigError as e:
             return JSONResponse({**error_payload(e, settings), "seq": seq}, status_code=400)
         except DataError as e:
-            return _bad(str(e), seq=seq)
+            return JSONResponse({**data_error_payload(e), "seq": seq}, status_code=400)
         except Exception as e:  # noqa: BLE001 - one line for the page; the server carries on
             log.exception("evaluate failed")
-            return _bad(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", 500, seq=seq)
+            return _bad(one_line(f"the computation failed: {type(e).__name__}: {e}"), 500, seq=seq)
         if result is SUPERSEDED:
             return JSONResponse({"superseded": True, "seq": seq}, status_code=409)
         return JSONResponse({**result, "seq": seq})
@@ -164,13 +192,22 @@ def create_app(*, initial: dict[str, Any] | None = None, evaluator: Evaluator | 
         if evaluator is None:
             ev.close()
 
-    return Starlette(
+    app = Starlette(
         routes=[Route("/", page), Route("/api/controls", api_controls),
                 Route("/api/evaluate", api_evaluate, methods=["POST"]),
                 Mount("/static", app=StaticFiles(directory=STATIC), name="static")],
         middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)),
                     Middleware(_Headers)],
+        exception_handlers={Exception: _failed},
         lifespan=lifespan)
+    app.state.token = secret
+    return app
+
+
+async def _failed(request: Request, exc: Exception) -> Response:
+    """Any exception a route did not turn into an answer: a 500 with one line (the server
+    carries on)."""
+    return _bad(one_line(f"the server failed: {type(exc).__name__}: {exc}"), 500)
 
 
 def _warm_up(ev: Evaluator) -> None:
@@ -227,6 +264,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_port, default=0, help="port (default: a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument("--data-dir", default=".", metavar="DIR",
+                   help="the only folder the page reads edge lists from (default: the current one)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="start from this setting (repeatable), e.g. --set graph.n=2000")
     p.add_argument("--export", metavar="FILE.html", help="write a self-contained page and exit")
@@ -265,7 +304,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         sys.stderr.write(f"spreadsim: error: {e}\n")
         return 2
-    ev = Evaluator()
+    data_dir = Path(args.data_dir)
+    if not data_dir.is_dir():
+        sys.stderr.write(f"spreadsim: error: --data-dir = {args.data_dir!r}: must be a folder\n")
+        return 2
+    ev = Evaluator(data_dir=data_dir)
     try:
         try:
             ev.check({**default_settings(), **initial})
@@ -289,7 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         app = create_app(initial=initial, evaluator=ev,
                          allowed_hosts=["127.0.0.1", "localhost", "::1", args.host])
         port = sock.getsockname()[1]
-        url = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{port}/"
+        url = (f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{port}/"
+               f"?token={app.state.token}")
         print(f"spreadsim app: the what-if page is at {url} (Ctrl-C to stop)", flush=True)
         if not args.no_browser:
             threading.Timer(0.5, webbrowser.open, [url]).start()

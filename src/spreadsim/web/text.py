@@ -14,6 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from spreadsim.outputs.answer import fmt_latency
 from spreadsim.outputs.report import config_yaml
 
 __all__ = ["CONFIG_DIR", "EXPERIMENT", "command_line", "experiment_yaml", "stack_words"]
@@ -45,42 +46,34 @@ def experiment_yaml(cfg: Mapping[str, Any]) -> str:
     return "\n".join(head) + "\n" + config_yaml(dict(cfg)) + "hydra:\n  mode: RUN\n"
 
 
-def _hours(x: Any) -> str:
-    x = float(x) if not isinstance(x, str) else math.inf
-    if math.isinf(x):
-        return "never"
-    if x < 1:
-        return f"{x * 60:g} min"
-    return f"{x:g} h"
-
-
 def _pct(x: Any) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * float(x):.0f}%"
 
 
-def stack_words(cfg: Mapping[str, Any], names: Sequence[str]) -> str:
+def stack_words(policies: Sequence[Any]) -> str:
     """The policy stack in a phrase (``removal 6 h after upload, notice and takedown with 10
-    moderators``)."""
+    moderators``), from the checked policies (:func:`spreadsim.schema.policies.parse_policy`:
+    a latency sent as ``"1e1"`` reads 10 h, as the engine runs it); hours as the command line's
+    answer writes them (:func:`spreadsim.outputs.answer.fmt_latency`)."""
     words = []
-    for p in cfg.get("policy") or ():
-        name = p["name"]
+    for p in policies:
+        name = p.name
         if name == "fixed_latency":
-            words.append(f"removal {_hours(p['latency_h'])} after upload"
-                         + ("" if float(p["removal_prob"]) == 1 else
-                            f" of {_pct(p['removal_prob'])} of the illegal posts")
-                         if _hours(p["latency_h"]) != "never" else "no removal (latency never)")
+            when = "at upload" if p.latency_h == 0 else f"{fmt_latency(p.latency_h)} after upload"
+            words.append("no removal (latency never)" if math.isinf(p.latency_h) else
+                         f"removal {when}"
+                         + ("" if p.removal_prob == 1 else f" of {_pct(p.removal_prob)} of the illegal posts"))
         elif name == "latency_distribution":
-            words.append(f"a removal half-life of {_hours(p['half_life_h'])}"
-                         + ("" if float(p["removal_prob"]) == 1 else
-                            f" for {_pct(p['removal_prob'])} of the illegal posts"))
+            words.append(f"a removal half-life of {fmt_latency(p.half_life_h)}"
+                         + ("" if p.removal_prob == 1 else f" for {_pct(p.removal_prob)} of the illegal posts"))
         elif name == "notice_and_takedown":
-            tf = (p.get("trusted_flaggers") or {}).get("fraction", 0) or 0
-            words.append(f"notice and takedown with {p['moderators']} moderators"
-                         + (f" and {_pct(tf)} trusted flaggers" if float(tf) > 0 else ""))
+            tf = p.trusted_flaggers.fraction
+            words.append(f"notice and takedown with {p.moderators} moderators"
+                         + (f" and {_pct(tf)} trusted flaggers" if tf > 0 else ""))
         elif name == "automated_detection":
-            words.append(f"automated detection (recall {p['recall']}, precision {p['precision']})")
+            words.append(f"automated detection (recall {p.recall:g}, precision {p.precision:g})")
         elif name == "reupload":
-            words.append(f"re-uploads (probability {p['reupload_prob']})")
+            words.append(f"re-uploads (probability {p.reupload_prob:g})")
         elif name == "hash_matching":
-            words.append(f"hash matching (recall {p['recall']})")
+            words.append(f"hash matching (recall {p.recall:g})")
     return ", ".join(words) if words else "no moderation"

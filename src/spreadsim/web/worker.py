@@ -6,6 +6,11 @@ sequence number that grows with every change the tab makes; a request still wait
 one of its tab arrives is dropped without running (its caller gets :data:`SUPERSEDED`), and the
 page ignores any answer older than its latest request. A computation that has started runs to
 its end (the engine cannot be interrupted), so a tab waits at most for one stale computation.
+
+A tab's latest number is remembered only while one of its requests is waiting or running: once
+the tab has nothing in flight it is forgotten, so one request with a huge number (``seq=10**30``)
+supersedes what is queued behind it and nothing after (a late older request then simply runs;
+the page ignores its answer).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ class Worker:
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spreadsim-app")
         self._latest: OrderedDict[str, int] = OrderedDict()
+        self._pending: dict[str, int] = {}  # requests of a tab waiting or running
         self._lock = threading.Lock()
 
     def _is_latest(self, tab: str | None, seq: int) -> bool:
@@ -43,21 +49,38 @@ class Worker:
         ``tab=None``: never superseded."""
         with self._lock:
             if tab is not None:
-                if self._latest.get(tab, seq) > seq:  # an older request arriving late
+                if self._latest.get(tab, seq) > seq:  # older than a request still in flight
                     done: Future[Any] = Future()
                     done.set_result(SUPERSEDED)
                     return done
                 self._latest[tab] = seq
                 self._latest.move_to_end(tab)
+                self._pending[tab] = self._pending.get(tab, 0) + 1
                 while len(self._latest) > MAX_TABS:
-                    self._latest.popitem(last=False)
+                    old, _ = self._latest.popitem(last=False)
+                    self._pending.pop(old, None)
 
         def run() -> Any:
-            if not self._is_latest(tab, seq):
-                return SUPERSEDED
-            return fn(*args, **kwargs)
+            try:
+                if not self._is_latest(tab, seq):
+                    return SUPERSEDED
+                return fn(*args, **kwargs)
+            finally:
+                self._done(tab)
 
         return self._pool.submit(run)
+
+    def _done(self, tab: str | None) -> None:
+        """One request of ``tab`` has finished: forget the tab when none is left in flight."""
+        if tab is None:
+            return
+        with self._lock:
+            left = self._pending.get(tab, 0) - 1
+            if left > 0:
+                self._pending[tab] = left
+            else:
+                self._pending.pop(tab, None)
+                self._latest.pop(tab, None)
 
     def close(self) -> None:
         """Stop taking work: queued work is dropped, and the running computation (if any) is

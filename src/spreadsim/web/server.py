@@ -1,6 +1,6 @@
 """``spreadsim app``: the what-if page served on this machine (Starlette, run by uvicorn).
 
-Routes: ``/`` the page, ``/static/*`` its one script and style sheet (package data: nothing is
+Routes: ``/`` the page, ``/static/*`` its scripts and style sheet (package data: nothing is
 fetched from another host), ``GET /api/controls`` the controls generated from the schema with the
 page's initial settings, ``POST /api/evaluate`` everything the page shows for a setting (JSON:
 ``{"tab": ..., "seq": ..., "settings": {...}}``). Every request carries the full settings; the

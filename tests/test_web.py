@@ -32,7 +32,7 @@ from spreadsim.schema.policies import MAX_MODERATORS, FixedLatencyParams, Truste
 from spreadsim.web.compute import Evaluator, Limits
 from spreadsim.web.controls import LATENCY_GRID_H, control_key, default_settings, job_config
 from spreadsim.web.export import STATIC, parse_grid, write_export
-from spreadsim.web.server import MAX_BODY_BYTES, MAX_SEQ, TOKEN_HEADER, create_app, main
+from spreadsim.web.server import MAX_BODY_BYTES, MAX_SEQ, TOKEN_HEADER, create_app, main, parse_settings
 from spreadsim.web.text import CONFIG_DIR, EXPERIMENT
 from spreadsim.web.worker import SUPERSEDED, Worker
 
@@ -473,6 +473,8 @@ def test_yaml_aliases_are_refused_and_messages_stay_short(client):
     r = post(client, small(**on, **{"notice_and_takedown.moderators": "9" * 100_000}))
     assert r.status_code == 400 and len(r.json()["error"]) <= 300 and "..." in r.json()["error"]
     assert post(client, small()).status_code == 200
+    with pytest.raises(ConfigError, match="aliases"):  # spreadsim app --set reads values the same way
+        parse_settings([f"notice_and_takedown.review_time={bomb}"])
 
 
 def test_the_api_needs_the_sessions_token(evaluator):

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import uvicorn
-import yaml
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -50,7 +49,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from spreadsim.errors import ConfigError, DataError
 from spreadsim.version import __version__
 from spreadsim.web.compute import Evaluator, data_error_payload, error_payload, one_line
-from spreadsim.web.controls import controls, default_settings
+from spreadsim.web.controls import controls, default_settings, read_yaml
 from spreadsim.web.export import STATIC, parse_grid, write_export
 from spreadsim.web.worker import SUPERSEDED, Worker
 
@@ -223,17 +222,15 @@ def parse_settings(pairs: Sequence[str]) -> dict[str, Any]:
     Raises
     ------
     ConfigError
-        A pair without ``=`` or a value that is not YAML.
+        A pair without ``=`` or a value that is not plain YAML
+        (:func:`~spreadsim.web.controls.read_yaml`).
     """
     out: dict[str, Any] = {}
     for pair in pairs:
         key, eq, text = pair.partition("=")
         if not eq or not key:
             raise ConfigError("--set", pair, "must be KEY=VALUE, e.g. fixed_latency.latency_h=6")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise ConfigError(key, text, "is not a YAML value") from None
+        value = read_yaml(key, text)  # (as the page reads its YAML controls: no aliases)
         out[key] = text if isinstance(value, str) else value
     return out
 

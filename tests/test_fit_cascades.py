@@ -45,23 +45,53 @@ def _pairs(data, logw=None):
     return hawkes_pairs(data.times, data.start, data.window, logw)
 
 
-def _z_scores(kernel, data, truth, n_true, beta=None, logw=None):
+def _z_scores(kernel, data, truth, n_true, beta=None, logw=None, n0_true=None):
     """(estimate - truth) / standard error of every parameter, on the working scale (log
     parameters, beta as is), and the standard errors."""
     fam = FAMILIES[kernel]
     pairs = _pairs(data, logw)
     opt, _, _ = fit_kernel(fam, pairs, intervals=False)
-    x_true = np.concatenate(([math.log(n_true)], log_params(kernel, truth), [] if beta is None else [beta]))
+    x_true = np.concatenate(([math.log(n_true)], log_params(kernel, truth), [] if beta is None else [beta],
+                             [math.log(n_true if n0_true is None else n0_true)]))
     se = standard_errors(lambda x: negloglik(fam, pairs, x), opt.x)
     return (opt.x - x_true) / se, se, pairs
+
+
+def _fit_x(kernel, pairs):
+    return fit_kernel(FAMILIES[kernel], pairs, intervals=False)[0].x
+
+
+def se_ratio(fam, data, x, se_log_n, offspring_var=1.0):
+    """The fit's standard error of ``log n`` over the one its data's offspring counts give, and
+    the relative standard error of that ratio (parent links needed).
+
+    With the kernel fixed, ``log n = log N1 - log S1`` (``N1`` the reshares' children); the
+    counts give ``var N1 = sum_i (c_i - n F_i)^2`` over the reshares ``i`` (``c_i`` children,
+    ``F_i = F(T - t_i)``: censoring), so ``se_counts = sqrt(sum r_i^2) / N1``. The fit assumes
+    Poisson offspring; ``offspring_var`` is the true variance over the mean (1 for Poisson,
+    ``1 - p`` for Binomial(k, p)), by which the expected ratio is ``1 / sqrt(offspring_var)``.
+    ``sum r_i^2`` is a sum of ``R`` i.i.d. terms, so its relative SE is
+    ``sd(r^2) / (mean(r^2) sqrt(R))`` and that of its square root half as much (about
+    ``1/sqrt(2 R)`` for Gaussian residuals, as for any standard-deviation estimate).
+    """
+    k = len(fam.params)
+    n = math.exp(float(x[0]))
+    res = np.flatnonzero(data.parent >= 0)
+    children = np.bincount(data.parent[res], minlength=data.n_shares)[res]
+    r2 = (children - n * fam.cdf(x[1 : 1 + k], data.window[res])[0]) ** 2
+    se_counts = math.sqrt(float(r2.sum())) / float(children.sum())
+    rel = 0.5 * float(r2.std()) / (float(r2.mean()) * math.sqrt(r2.shape[0]))
+    return se_log_n / se_counts * math.sqrt(offspring_var), rel
 
 
 @pytest.mark.parametrize("links", ["tree", "root"])
 @pytest.mark.parametrize("kernel", list(TRUTH))
 def test_recovers_truth(kernel, links):
     """One replicate per kernel, with parent links and without (every reshare -> the original):
-    n and the kernel's parameters within 4 standard errors of the truth; the cascades are
-    right-censored (originals over 48 h, observed until 72 h)."""
+    n, n0 and the kernel's parameters within 4 standard errors of the truth; the cascades are
+    right-censored (originals over 48 h, observed until 72 h). With links, the fit's standard
+    error of log n agrees with the offspring counts' own (:func:`se_ratio`): within 4 of the
+    latter's relative SEs, about 1/sqrt(2 x 400 reshares), so within about 15%."""
     cascades = 300 if links == "tree" else 200
     tab = simulate_cascades(kernel, TRUTH[kernel], N_TRUE, cascades, observed_until=72.0, window_h=48.0,
                             seed=11, links=links)
@@ -70,8 +100,34 @@ def test_recovers_truth(kernel, links):
     z, se, pairs = _z_scores(kernel, data, TRUTH[kernel], N_TRUE)
     assert np.all(np.isfinite(se))
     assert np.all(np.abs(z) < Z_MAX), (kernel, links, z)
-    # the branching factor's standard error is that of a Poisson count: 1/sqrt(reshares)
-    assert se[0] == pytest.approx(1.0 / math.sqrt(pairs.n_reshares), rel=0.25)
+    if links == "tree":
+        # the fit's standard error of log n (Poisson offspring) against the one the offspring
+        # counts themselves give: equal within Z_MAX of the latter's own relative SE
+        ratio, rel = se_ratio(FAMILIES[kernel], data, np.asarray(_fit_x(kernel, pairs)), se[0])
+        assert abs(ratio - 1.0) < Z_MAX * rel, (kernel, ratio, rel)
+    else:
+        # without parent links the split between the original post and the reshares is inferred:
+        # less information than counting the reshares' children, never more
+        assert se[0] * math.sqrt(pairs.n_reshares) > 1.0
+
+
+@pytest.mark.parametrize("links", ["tree", "root"])
+def test_original_post_has_its_own_offspring(links):
+    """An original post with 2.0 direct reshares on average and reshares with 0.5 (an uploader
+    passes to all its followers, a reshare along one arc): n and n0 are fitted apart, each within
+    4 SE of its truth, with parent links and without (the immigrant's weight n0 vs the offspring's
+    n); one n for both would be the mix (about 0.9 here, more than 10 SE from either)."""
+    tab = simulate_cascades("exponential", TRUTH["exponential"], 0.5, 400, observed_until=72.0,
+                            window_h=48.0, seed=3, links=links, n0=2.0)
+    data = read_events(tab)
+    z, se, _ = _z_scores("exponential", data, TRUTH["exponential"], 0.5, n0_true=2.0)
+    assert np.all(np.abs(z) < Z_MAX), (links, z)
+    fit = spreadsim.fit_cascades(tab, kernels=["exponential"])
+    f = fit.best
+    assert list(f.params)[:2] == ["n", "n0"]
+    assert f.intervals["n"][0] < 0.5 < f.intervals["n"][1]
+    assert f.intervals["n0"][0] < 2.0 < f.intervals["n0"][1]
+    assert "n0 = " in fit.summary()
 
 
 def test_marks_recovered():
@@ -94,11 +150,14 @@ def test_marks_recovered():
 
 def test_censoring_is_accounted_for():
     """A short observation (cascades followed 6 h on average for a kernel of mean 2 h): counting
-    reshares per share would give a much smaller n; the censored likelihood recovers it."""
+    reshares per reshare would give a much smaller n (8.4 SE here); the censored likelihood
+    recovers it."""
     tab = simulate_cascades("exponential", TRUTH["exponential"], N_TRUE, 1500, observed_until=12.0,
                             window_h=12.0, seed=4, links="tree")
     data = read_events(tab)
-    naive = (data.n_shares - data.n_cascades) / data.n_shares
+    reshares = np.flatnonzero(data.parent >= 0)
+    # reshares per reshare, counted (the reshares whose parent is a reshare, over the reshares)
+    naive = np.count_nonzero(data.parent[data.parent[reshares]] >= 0) / reshares.shape[0]
     z, se, _ = _z_scores("exponential", data, TRUTH["exponential"], N_TRUE)
     assert np.all(np.abs(z) < Z_MAX), z
     assert (math.log(N_TRUE) - math.log(naive)) / se[0] > 8  # the naive count is far off

@@ -1,6 +1,7 @@
 """``spreadsim.fit_cascades``: observed cascades in, spread parameters out.
 
-For every kernel: the maximum-likelihood branching factor ``n``, kernel parameters (and the mark
+For every kernel: the maximum-likelihood branching factor ``n`` (mean direct reshares of a
+reshare), the original post's offspring mean ``n0``, kernel parameters (and the mark
 exponent ``beta``), their profile-likelihood intervals, the log-likelihood and AIC
 (:mod:`spreadsim.fit.likelihood`, :mod:`spreadsim.fit.profile`); the kernel with the smallest AIC
 is chosen; the goodness of fit (:mod:`spreadsim.fit.gof`), a plot, a text summary, and the
@@ -24,7 +25,7 @@ from spreadsim.fit.kernels import FAMILIES, KERNELS, Family
 from spreadsim.fit.likelihood import (
     MAX_PAIRS,
     Pairs,
-    best_log_n,
+    full_x,
     hawkes_pairs,
     negloglik,
     negloglik_profiled,
@@ -42,8 +43,9 @@ LEVEL = 0.95
 
 @dataclass(frozen=True)
 class KernelFit:
-    """One kernel's fit: ``params`` holds ``n``, the kernel's parameters (spread-config names) and,
-    with marks, ``beta``; ``intervals`` their profile-likelihood intervals."""
+    """One kernel's fit: ``params`` holds ``n`` (mean direct reshares of a reshare), ``n0`` (of
+    an original post), the kernel's parameters (spread-config names) and, with marks, ``beta``;
+    ``intervals`` their profile-likelihood intervals."""
 
     kernel: str
     params: dict[str, float]
@@ -90,7 +92,8 @@ class CascadeFit:
 
         ``graph``: a :class:`~spreadsim.graphs.Graph`, a graph section (``{"kind": ...}``), a
         kind name, or None for the default graph. The share probability of ``categories`` is set
-        so that a reached user's mean offspring equals the fitted ``n``
+        so that a reached user's mean offspring equals the fitted ``n`` (a reshare's, not the
+        original post's ``n0``, which depends on who uploads)
         (:func:`spreadsim.fit.spreadconfig.share_probability`). Merge the result into a config:
         ``spreadsim.simulate({"graph": ..., **fit.spread_config(...)})``.
         """
@@ -127,12 +130,15 @@ def fit_kernel(fam: Family, pairs: Pairs, *, intervals: bool = True, level: floa
                ) -> tuple[Optimum, dict[str, float], dict[str, tuple[float, float]]]:
     """The maximum-likelihood fit of one kernel and its profile-likelihood intervals.
 
-    ``n`` is profiled out in closed form (:func:`~spreadsim.fit.likelihood.best_log_n`) while
-    the kernel is optimised and while the kernel's parameters are profiled; the interval of ``n``
-    profiles the kernel's parameters out numerically.
+    The working vector is ``(log n, log kernel parameters[, beta], log n0)``. ``n`` (mean direct
+    reshares of a reshare) and ``n0`` (of an original post) are profiled out
+    (:func:`~spreadsim.fit.likelihood.best_log_n`) while the kernel is optimised and while the
+    kernel's parameters are profiled; the intervals of ``n`` and ``n0`` profile the other
+    parameters out numerically.
     """
     with_marks = pairs.logw is not None
-    names = ["n", *fam.params] + (["beta"] if with_marks else [])
+    names = ["n", *fam.params] + (["beta"] if with_marks else []) + ["n0"]
+    last = len(names) - 1
 
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
         return negloglik(fam, pairs, x)
@@ -143,20 +149,23 @@ def fit_kernel(fam: Family, pairs: Pairs, *, intervals: bool = True, level: floa
     red = minimise(reduced, _starts(fam, pairs, with_marks))
     if not math.isfinite(red.value):
         return red, {}, {}
-    x = np.concatenate(([best_log_n(fam, pairs, red.x)], red.x))
+    x = full_x(fam, pairs, red.x)
     opt = minimise(fun, [x])  # polish jointly (a no-op at the optimum)
     if not opt.value <= red.value:
         opt = Optimum(x, red.value, red.converged)
-    red = Optimum(opt.x[1:], opt.value, opt.converged)
-    params = {k: (float(v) if k == "beta" else math.exp(float(v))) for k, v in zip(names, opt.x, strict=True)}
+    red = Optimum(opt.x[1:-1], opt.value, opt.converged)
+    values = {k: (float(v) if k == "beta" else math.exp(float(v))) for k, v in zip(names, opt.x, strict=True)}
+    order = ["n", "n0", *names[1:last]]  # the offspring means first
+    params = {k: values[k] for k in order}
     ivs: dict[str, tuple[float, float]] = {}
     if intervals:
         se = standard_errors(fun, opt.x)
         for i, k in enumerate(names):
             step = float(se[i]) if math.isfinite(se[i]) and se[i] > 0 else 0.1
-            lo, hi = (profile_interval(fun, opt, 0, level, scale=step) if i == 0
+            lo, hi = (profile_interval(fun, opt, i, level, scale=step) if i in (0, last)
                       else profile_interval(reduced, red, i - 1, level, scale=step))
             ivs[k] = (lo, hi) if k == "beta" else (math.exp(lo), math.exp(hi))
+        ivs = {k: ivs[k] for k in order}
     return opt, params, ivs
 
 

@@ -113,11 +113,14 @@ def run(argv: Sequence[str]) -> int:
     cats = tuple(args.category) if args.category else CATEGORIES
     secs, p, e, g = sections(f.spread_kernel, f.params["n"], graph, cats)
     n_iv = f.intervals.get("n", (float("nan"),) * 2)
+    n0_iv = f.intervals.get("n0", (float("nan"),) * 2)
     comment = (f"Fitted by spreadsim fit from {args.file}: kernel {kernel}, n = {f.params['n']:.4g} "
-               f"({100 * LEVEL:g}% interval {n_iv[0]:.4g} - {n_iv[1]:.4g}).\n"
+               f"({100 * LEVEL:g}% interval {n_iv[0]:.4g} - {n_iv[1]:.4g}) direct reshares per reshare;\n"
+               f"an original post: n0 = {f.params['n0']:.4g} ({n0_iv[0]:.4g} - {n0_iv[1]:.4g}), not used "
+               "(it depends on who uploads).\n"
                f"Share probability {p:.6g} = n / {e:.6g}, the mean number of followers a reached user "
                f"passes a share to on graph {g.name}\n(n = {g.n} users; docs/fitting.md). No attention "
-               "decay: n is the mean over all shares.")
+               "decay: n is the mean over all reshares.")
     files: dict[str, str | bytes] = dict(config_files(name, secs, graph, comment))
     config_line = (f"spread config (kernel {kernel}) for graph {g.name} (n = {g.n}): share_prob "
                    f"= {p:.6g} = n / {e:.6g}")

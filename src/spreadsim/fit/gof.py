@@ -2,8 +2,10 @@
 time-rescaled residuals.
 
 * **Delays.** With parent links, the parent -> child delays against the CDF the fit implies for
-  *observed* delays (censoring included): ``sum_i m_i F(min(d, T - t_i)) / sum_i m_i F(T - t_i)``
-  over the shares ``i``. Without links, the reshares' times since their original post against
+  *observed* delays (censoring included):
+  ``sum_i nu_i m_i F(min(d, T - t_i)) / sum_i nu_i m_i F(T - t_i)`` over the shares ``i``
+  (``nu_i`` is ``n0`` for an original post, ``n`` for a reshare). Without links, the reshares'
+  times since their original post against
   the fitted expectation ``sum_c Lambda_c(min(t, T_c)) / sum_c Lambda_c(T_c)``. The KS distance
   (largest gap, on a log-spaced grid) is reported.
 * **Sizes.** Observed reshares per cascade against cascades drawn from the fit with each
@@ -62,8 +64,9 @@ def goodness(fam: Family, data: Cascades, x: np.ndarray, logw: np.ndarray | None
     """The goodness of fit of kernel ``fam`` at working parameters ``x``."""
     k = len(fam.params)
     mk = marks(logw, float(x[1 + k])) if logw is not None else None
-    m = np.exp(mk[0]) if mk is not None else np.ones(data.n_shares)
-    n = math.exp(float(x[0]))
+    n, n0 = math.exp(float(x[0])), math.exp(float(x[-1]))
+    # every share's expected offspring weight nu_i m_i (nu = n0 for an original post, n otherwise)
+    m = (np.exp(mk[0]) if mk is not None else np.ones(data.n_shares)) * np.where(data.parent < 0, n0, n)
     xk = x[1 : 1 + k]
     window = data.window
     notes: list[str] = []
@@ -102,7 +105,7 @@ def goodness(fam: Family, data: Cascades, x: np.ndarray, logw: np.ndarray | None
         # each cascade's rescaled times lie on [0, Lambda_c(T_c)]; laid end to end they are one
         # unit-rate Poisson process, whose gaps are Exp(1) (a cascade's own gaps are not: its
         # censored tail would be left out)
-        total_c = n * np.bincount(data.cascade, m * fam.cdf(xk, window)[0], minlength=data.n_cascades)
+        total_c = np.bincount(data.cascade, m * fam.cdf(xk, window)[0], minlength=data.n_cascades)
         offset = np.cumsum(total_c) - total_c
         tau = offset[data.cascade[pairs.targets]] + lam[pairs.targets]
         resid = np.diff(np.concatenate(([0.0], tau)))
@@ -125,7 +128,7 @@ def goodness(fam: Family, data: Cascades, x: np.ndarray, logw: np.ndarray | None
     logm0 = np.tile(mk[0][roots], reps) if mk is not None else None
     try:
         casc, *_ = grow(fam.name, xk, n, np.zeros(data.n_cascades * reps), np.tile(data.horizon, reps),
-                        rng, logm=logm0, mark_pool=pool, max_events=max(2_000_000, 50 * data.n_shares))
+                        rng, n0=n0, logm=logm0, mark_pool=pool, max_events=max(2_000_000, 50 * data.n_shares))
         sim_sizes = np.bincount(casc, minlength=data.n_cascades * reps) - 1
         size_ks = float(stats.ks_2samp(sizes, sim_sizes).statistic)
     except ConfigError:

@@ -192,7 +192,7 @@ def report_page(fit: Any, *, figure: str | Path, meta: Mapping[str, str], config
     n_text = f"n = {_num(best.params['n'])}" + (
         f", {pct} interval {_interval(n_iv, 'n').strip()[1:-1].replace(', ', ' to ')}" if n_iv else "")
     heading = (f"Chosen kernel: {fit.chosen} (smallest AIC); branching factor {n_text} direct reshares "
-               "per share")
+               f"per reshare (an original post: n0 = {_num(best.params['n0'])})")
     d = fit.data
     details = [f"{d.n_cascades} cascades, {d.n_shares} shares ({int(d.sizes.sum())} reshares) from {d.source}; "
                + ("parent links used" if d.links == "tree" else "no parent links: self-exciting likelihood")

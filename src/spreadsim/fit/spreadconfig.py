@@ -12,7 +12,11 @@ arcs:
 with ``A`` the arcs and ``R`` the reciprocated ones (``u -> v`` and ``v -> u``). For a directed
 graph without reciprocated arcs this is ``sum_v in(v) out(v) / sum_v in(v)``; for an undirected
 graph (every arc reciprocated, ``in = out = k``) it is the mean excess degree ``<k^2>/<k> - 1``.
-So ``p = n / E_arcs[...]``. The derivation is in ``docs/fitting.md``.
+So ``p = n / E_arcs[...]``, with ``n`` the fitted mean offspring of a *reshare*. The original
+post is not reached through an arc: its uploader passes it to all its followers, mean
+``p * out(uploader)``, which the fit reports apart as ``n0`` and which does not set ``p`` (it
+depends on who uploads: on the Barabasi-Albert graph a random uploader gives ``n0 = p <k>``,
+less than half of ``n``). The derivation is in ``docs/fitting.md``.
 """
 
 from __future__ import annotations

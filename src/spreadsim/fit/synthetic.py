@@ -1,11 +1,12 @@
 """Cascades drawn from the model the fit assumes: a marked Hawkes (branching) process, right-censored.
 
 Every share ``i`` at time ``t_i`` has a Poisson number of direct reshares with mean
-``n m_i F(T - t_i)`` before the observation end ``T`` (``m_i`` its mark, 1 without followers), each
-after a delay drawn from the kernel truncated to ``[0, T - t_i]``: exactly the cluster
-representation of the process the likelihood of :mod:`spreadsim.fit.likelihood` describes. The
-tests draw the truth from here; :meth:`CascadeFit` uses it for the size distribution of the fit.
-One seeded numpy Generator, so the same arguments give the same table.
+``nu_i m_i F(T - t_i)`` (``nu_i`` is ``n0`` for an original post, ``n`` for a reshare) before
+the observation end ``T`` (``m_i`` its mark, 1 without followers), each after a delay drawn
+from the kernel truncated to ``[0, T - t_i]``: exactly the cluster representation of the
+process the likelihood of :mod:`spreadsim.fit.likelihood` describes. The tests draw the truth
+from here; :meth:`CascadeFit` uses it for the size distribution of the fit. One seeded numpy
+Generator, so the same arguments give the same table.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ LINKS = ("tree", "root", "none")
 
 
 def grow(kernel: str, x_kernel: np.ndarray, n: float, times: np.ndarray, windows: np.ndarray,
-         rng: np.random.Generator, *, logm: np.ndarray | None = None,
+         rng: np.random.Generator, *, n0: float | None = None, logm: np.ndarray | None = None,
          mark_pool: np.ndarray | None = None, max_events: int = 5_000_000
          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Grow cascades from their original posts, generation by generation.
 
     ``times``/``windows``: each original post's time and observation end minus that time;
+    ``n``/``n0``: the offspring mean of a reshare and of an original post (None: ``n``);
     ``logm``: the originals' log marks; ``mark_pool``: log marks reshares draw theirs from.
     Returns per share ``(cascade, parent index or -1, time since the original, log mark, index
     into the pool or -1)``, the originals first.
@@ -45,7 +47,7 @@ def grow(kernel: str, x_kernel: np.ndarray, n: float, times: np.ndarray, windows
         f_age, f_casc = np.concatenate(age)[front], np.concatenate(casc)[front]
         left = windows[f_casc] - f_age
         cdf, _ = fam.cdf(x_kernel, left)
-        mean = n * np.exp(np.concatenate(lm)[front]) * cdf
+        mean = (n if total > k0 or n0 is None else n0) * np.exp(np.concatenate(lm)[front]) * cdf
         counts = rng.poisson(mean)
         m = int(counts.sum())
         if m == 0:
@@ -74,7 +76,7 @@ def grow(kernel: str, x_kernel: np.ndarray, n: float, times: np.ndarray, windows
 def simulate_cascades(kernel: str, params: Mapping[str, float], n: float, cascades: int, *,
                       observed_until: float, window_h: float = 0.0, seed: int = 0,
                       links: str = "tree", followers: np.ndarray | None = None,
-                      beta: float = 0.0) -> pa.Table:
+                      beta: float = 0.0, n0: float | None = None) -> pa.Table:
     """A table of share events in the fit's input format (times in hours).
 
     Parameters
@@ -82,7 +84,9 @@ def simulate_cascades(kernel: str, params: Mapping[str, float], n: float, cascad
     kernel, params : str, mapping
         The feed-delay kernel and its parameters as ``spread.kernel`` names them.
     n : float
-        The branching factor (mean direct reshares per share).
+        The branching factor (mean direct reshares per reshare).
+    n0 : float, optional
+        The mean direct reshares of an original post (None: ``n``).
     cascades : int
         Original posts, at times uniform over ``[0, window_h]``.
     observed_until : float
@@ -109,7 +113,7 @@ def simulate_cascades(kernel: str, params: Mapping[str, float], n: float, cascad
         pool = a - np.log(np.mean(np.exp(a)))
         idx0 = rng.integers(0, pool.shape[0], cascades)
         logm0 = pool[idx0]
-    casc, par, age, _, pick = grow(kernel, x, n, t0, observed_until - t0, rng, logm=logm0,
+    casc, par, age, _, pick = grow(kernel, x, n, t0, observed_until - t0, rng, n0=n0, logm=logm0,
                                    mark_pool=pool)
     order = np.lexsort((np.arange(casc.shape[0]), age, casc))
     cols: dict[str, pa.Array] = {"cascade": pa.array(casc[order]), "event": pa.array(order)}

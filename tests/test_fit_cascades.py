@@ -219,6 +219,18 @@ def test_timestamps_csv_and_parquet(tmp_path):
     np.testing.assert_allclose(a.horizon, [10.0, 7.0])
 
 
+def test_date_only_times(tmp_path):
+    """A date without a time of day is midnight UTC (its "-01" is the day, not a UTC offset), in
+    the file and in observed_until; an offset after a time of day still counts."""
+    path = _csv(tmp_path / "d.csv", "cascade,event,parent,time\n"
+                "a,1,,2024-05-01\na,2,1,2024-05-01T12:00:00+02:00\na,3,2,2024-05-02\n")
+    data = read_events(path, observed_until="2024-05-03")
+    np.testing.assert_allclose(data.times, [0.0, 10.0, 24.0])
+    np.testing.assert_allclose(data.horizon, [48.0])
+    again = read_events(path, observed_until="2024-05-02T23:00:00-01:00")
+    np.testing.assert_allclose(again.horizon, [48.0])
+
+
 BAD = [
     ("cascade,when\na,0\n", "no column 'time'"),
     ("cascade,time\na,0\na,soon\n", "line 3: time = 'soon'"),

@@ -33,9 +33,10 @@ _READ = tuple(c for c in COLUMNS if c != USER)  # ``user`` is not used
 #: how parent links are used: auto (links if they are more than "every reshare -> the original"),
 #: tree (the links as given), hawkes (ignore them: the self-exciting likelihood)
 LINK_MODES = ("auto", "tree", "hawkes")
-_US_PER_H = 3.6e9
 _BATCH_BYTES = 1 << 22
-_ZONED = r"(Z|[+-]\d\d(:?\d\d)?)$"
+#: a zone (Z or a UTC offset) at the end of a timestamp, only after a time of day: the "-01" of
+#: the date-only "2024-05-01" is the day, not an offset
+_ZONED = r"[T ]\d\d(:?\d\d){0,2}([.,]\d+)?(Z|[+-]\d\d(:?\d\d)?)$"
 
 
 class Source:

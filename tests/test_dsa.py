@@ -201,6 +201,28 @@ def test_day_probabilities_match_two_day_truncated_times(model):
     assert total == pytest.approx(1.0, abs=1e-9)
 
 
+def test_what_a_reported_day_means():
+    """A reported 0 days (content and decision on the same day) is a true delay in [0, 24) h and
+    1 day one in (0, 48) h: the true delays behind simulated day-truncated dates fill exactly
+    the intervals of day_interval_h, and the report and docs say so (not "0 to 48 h")."""
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 96, 200_000)
+    c = rng.uniform(0, 24 * 1000, x.size)
+    d = np.floor((c + x) / 24) - np.floor(c / 24)
+    lo, hi = delays.day_interval_h(np.array([0, 1, 2]))
+    for day in (0, 1, 2):
+        seen = x[d == day]
+        # the weight falls linearly to 0 at a triangle's end, so 200,000 delays uniform over
+        # 96 h put 200,000/96 * 1.5^2/48 = 98 expected points within 1.5 h of it: a gap wider
+        # than that has probability e^-98
+        assert lo[day] <= seen.min() < lo[day] + 1.5 and hi[day] - 1.5 < seen.max() < hi[day], day
+    assert (lo[0], hi[0], lo[1], hi[1]) == (0.0, 24.0, 0.0, 48.0)
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "fitting.md").read_text()
+    for text in (docs, delays.__doc__ or ""):
+        flat = " ".join(text.split())
+        assert "same day) is a delay in [0, 24) h" in flat and "0 to 48" not in flat
+
+
 def _fisher_se(probs, theta: np.ndarray, n: int, h: float = 1e-5) -> np.ndarray:
     """Standard errors of theta from the expected information of n reported delays."""
     d = np.arange(2000)

@@ -150,6 +150,7 @@ def test_dsa_report_opens_with_the_answer(dsa_run):
     assert _embedded_pngs(page) == [(out / "dsa_tiktok_illegal_or_harmful_speech.png").read_bytes()]
     assert _outside_references(page) == []
     assert "policy/dsa_tiktok_illegal_or_harmful_speech.yaml" in page
+    assert "a reported 0 days, content and decision on the same day, is a delay in [0, 24) h" in page
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing")

@@ -9,9 +9,10 @@ independent of ``X`` (the one assumption made), ``D = floor((U + X) / 24)``, so 
     P(D = d | X = x) = K(x - 24 d),    K(y) = max(0, 1 - |y| / 24):
 
 a reported ``d`` means a true delay in the open interval ((d-1) 24, (d+1) 24) hours (and >= 0),
-weighted by a triangle that peaks at 24 d ("0 days" is anything from 0 to 48 h, most likely
-short). For a delay distribution with survival function ``S`` (``S = 1`` below 0) the probability
-of reporting ``d`` days is, integrating by parts,
+weighted by a triangle that peaks at 24 d: "0 days" (content and decision on the same day) is
+a delay in [0, 24) h, weighted ``1 - x/24``, most likely short; "1 day" spans (0, 48) h, most
+likely 24 h (:func:`day_interval_h`). For a delay distribution with survival function ``S``
+(``S = 1`` below 0) the probability of reporting ``d`` days is, integrating by parts,
 
     P(D = d) = ( int_{24(d-1)}^{24d} S  -  int_{24d}^{24(d+1)} S ) / 24,
 

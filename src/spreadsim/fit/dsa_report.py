@@ -79,8 +79,9 @@ def report_page(*, fits: Mapping[tuple[str, str], Mapping[str, Fit]], chosen: Ma
                + ", ".join(f"{r} {n}" for r, n in refused.items()) + ")"]
     if len(keys) > 1:
         details += [_group_sentence(p, c, fits[(p, c)][chosen[(p, c)]], chosen[(p, c)]) for p, c in keys]
-    details.append("dates are known to the day: every delay is interval-censored (a reported 0 days is 0 to "
-                   "48 h); the intervals are 95% (profile likelihood; bootstrap for the empirical fit)")
+    details.append("dates are known to the day: every delay is interval-censored (a reported 0 days, content "
+                   "and decision on the same day, is a delay in [0, 24) h; 1 day is (0, 48) h); the intervals "
+                   "are 95% (profile likelihood; bootstrap for the empirical fit)")
     cols: dict[str, list[Any]] = {n: [] for n in (
         "platform", "category", "model", "median_h", "median_lo", "median_hi", "within_24h",
         "within_24h_lo", "within_24h_hi", "rows_used", *refused, "policy")}

@@ -278,6 +278,20 @@ def test_lognormal_fit_recovers_median_and_sigma():
     assert fit.within_24h.lo < fit.within_24h.value < fit.within_24h.hi
 
 
+def test_a_median_in_the_first_day_bin_is_a_bound():
+    """1000 delays all reported as 0 days: the histogram puts its median in the first bin,
+    [0, 12) h, within which it cannot place it (uniform there by construction), so it reads
+    "< 12 h [0, 12]", not "6.0 h [6.0, 6.0]"; a median beyond the first bin stays a point."""
+    fit = delays.fit_empirical(np.array([0]), np.array([1000.0]), n_boot=50)
+    m = fit.median_h
+    assert m.below == 12.0 and m.lo == 0.0 and m.hi >= 12.0
+    assert m.text(unit=" h").startswith("< 12 h [0, ")
+    fits = delays.fit_all(np.array([0]), np.array([1000.0]), n_boot=50)
+    assert "empirical: median < 12 h [0, " in "\n".join(delays.summary_lines(fits, "empirical"))
+    later = delays.fit_empirical(np.array([2, 3, 4]), np.array([300.0, 400.0, 300.0]), n_boot=50).median_h
+    assert later.below is None and 48.0 < later.value < 96.0 and later.lo < later.value < later.hi
+
+
 def test_empirical_fit_recovers_a_day_bin_histogram():
     """True delays drawn from a histogram on the fit's own day bins: the fitted masses within
     4 SE of the truth, the SE of each bin's mass from 100 bootstrap refits of the counts."""

@@ -64,14 +64,19 @@ __all__ = ["DAY_H", "MODELS", "N_QUANTILES", "Estimate", "Fit", "day_interval_h"
 
 @dataclass(frozen=True)
 class Estimate:
-    """A point estimate and its 95% interval."""
+    """A point estimate and its 95% interval; ``below``: the estimate is only known to lie
+    below this value (it falls in a histogram's first bin, within which the histogram cannot
+    place it), so it reads "< below"."""
 
     value: float
     lo: float
     hi: float
+    below: float | None = None
 
     def text(self, fmt: str = ".3g", scale: float = 1.0, unit: str = "") -> str:
         v, lo, hi = (format(x * scale, fmt) for x in (self.value, self.lo, self.hi))
+        if self.below is not None:
+            v = "< " + format(self.below * scale, fmt)
         return f"{v}{unit} [{lo}, {hi}]"
 
 
@@ -281,6 +286,19 @@ def _hist_quantile(edges: np.ndarray, q: np.ndarray, p: np.ndarray) -> np.ndarra
     return edges[j - 1] + np.clip(frac, 0.0, 1.0) * (edges[j] - edges[j - 1])
 
 
+def _binned(value: float, lo: float, hi: float, edges: np.ndarray) -> Estimate:
+    """A histogram quantile with its interval: the histogram is uniform within a bin by
+    construction, so a quantile inside the first bin ([0, 12) h) is only known to be below the
+    bin's upper edge (the point, 6 h for a median of delays all reported as 0 days, would be
+    the assumption's, not the data's), and an interval end inside it moves to the bin's edge."""
+    top = float(edges[1])
+    if hi < top:
+        hi = top
+    if lo < top:
+        lo = float(edges[0])
+    return Estimate(value, lo, hi, top if value < top else None)
+
+
 def fit_empirical(days: np.ndarray, rows: np.ndarray, *, n_boot: int = 200,
                   rng: np.random.Generator | None = None) -> Fit:
     """The day-bin histogram of the true delay by maximum likelihood (EM); percentile intervals
@@ -302,7 +320,7 @@ def fit_empirical(days: np.ndarray, rows: np.ndarray, *, n_boot: int = 200,
     lo, hi = (np.percentile(boot, [2.5, 97.5], axis=0) if n_boot > 1
               else np.full((2, 2), math.nan))
     used = int(np.count_nonzero(q > 1e-9))
-    return Fit("empirical", {}, loglik, max(n_bins - 1, 0), Estimate(med, float(lo[0]), float(hi[0])),
+    return Fit("empirical", {}, loglik, max(n_bins - 1, 0), _binned(med, float(lo[0]), float(hi[0]), edges),
                Estimate(within, float(lo[1]), float(hi[1])),
                cdf=lambda t: _hist_cdf(edges, q, t),
                day_probs=lambda d: np.where(np.asarray(d) < n_bins,

@@ -405,6 +405,13 @@ def test_bad_input_is_one_line_and_exit_2(dumps, tmp_path, capsys, args, words):
     assert not (tmp_path / "out").exists()
 
 
+def test_dist_choices_are_the_fitted_models():
+    """--dist offers auto and every model the fit has (delays.MODELS), from that one list."""
+    from spreadsim.fit.dsa_cli import parser
+
+    assert "--dist {" + ",".join(["auto", *delays.MODELS]) + "}" in " ".join(parser().format_help().split())
+
+
 def test_errors_name_the_field():
     with pytest.raises(ConfigError, match="--visibility"):
         dsa.check_filters(visibility="hidden")

@@ -411,3 +411,37 @@ def test_the_fit_reads_the_exported_columns():
     from spreadsim.outputs.cascade_tables import SHARE_COLUMNS
 
     assert set(COLUMNS) - {"followers"} <= set(SHARE_COLUMNS)
+
+
+def test_one_home_for_draws_constants_and_exit_codes():
+    """The fit draws delays with the engine's inverse CDF (spreadsim.dists.delay_from_uniform),
+    and the exit statuses, the hours-per-microsecond scale and the error-line writer are
+    defined once (spreadsim.errors, fit.events, fit.files), not per module."""
+    import ast
+
+    import spreadsim.errors as errors
+    from spreadsim.app import cli as app_cli
+    from spreadsim.dists import DELAY_KINDS, delay_from_uniform
+
+    u = np.array([1e-6, 0.1, 0.5, 0.9, 0.999999])
+    for kernel, params in TRUTH.items():
+        x = log_params(kernel, params)
+        a, b = (list(params.values()) + [0.0])[:2]
+        want = [delay_from_uniform(DELAY_KINDS[kernel], float(a), float(b), float(v)) for v in u]
+        np.testing.assert_array_equal(FAMILIES[kernel].draw(x, u), want)
+    assert (app_cli.EXIT_BAD_INPUT, app_cli.EXIT_FAILED, app_cli.EXIT_INTERRUPTED) == (
+        errors.EXIT_BAD_INPUT, errors.EXIT_FAILED, errors.EXIT_INTERRUPTED) == (2, 1, 130)
+    src = Path(spreadsim.__file__).parent
+    defined: dict[str, list[str]] = {}
+    for path in [*sorted((src / "fit").glob("*.py")), src / "app" / "cli.py", src / "errors.py"]:
+        for node in ast.parse(path.read_text()).body:
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+            if isinstance(node, ast.FunctionDef) and "spreadsim: error: " in ast.unparse(node):
+                names.append("<error line writer>")
+            for name in names:
+                if name.startswith("EXIT_") or name in ("_US_PER_H", "<error line writer>"):
+                    defined.setdefault(name, []).append(path.name)
+    assert defined == {"EXIT_BAD_INPUT": ["errors.py"], "EXIT_FAILED": ["errors.py"],
+                       "EXIT_INTERRUPTED": ["errors.py"], "_US_PER_H": ["events.py"],
+                       "<error line writer>": ["files.py"]}, defined

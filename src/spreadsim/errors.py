@@ -10,6 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+#: the exit statuses of every spreadsim command (``spreadsim``, ``fit``, ``dsa-delays``, ``app``):
+#: bad input (a config, a file, an argument), one line ``spreadsim: error: ...`` on stderr
+EXIT_BAD_INPUT = 2
+#: a run, sweep or command that failed for another reason (an output folder that cannot be
+#: written, a sweep folder held by another sweep, a failed aggregation, an unexpected error)
+EXIT_FAILED = 1
+#: a command interrupted with Ctrl-C (SIGINT), as a shell gives it
+EXIT_INTERRUPTED = 130
+
 
 class ConfigError(ValueError):
     """Bad input: a one-line message naming the field, its value and what is allowed."""

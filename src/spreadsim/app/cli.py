@@ -26,15 +26,15 @@ from spreadsim.app.callback import LOG_FAILURES, cleanup_failed_sweep, is_multir
 from spreadsim.app.console import resume_line
 from spreadsim.app.messages import exception_line, group_override_message, hydra_error_message
 from spreadsim.app.task import hydra_job
-from spreadsim.errors import ConfigError, DataError, OutputError
+from spreadsim.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    ConfigError,
+    DataError,
+    OutputError,
+)
 from spreadsim.runs.jobspec import InvalidConfig, JobError, SweepFailed
-
-EXIT_BAD_INPUT = 2
-#: the exit status of a run or sweep that failed for another reason (an output folder that cannot
-#: be written, a sweep folder held by another sweep, a failed aggregation, an unexpected error)
-EXIT_FAILED = 1
-#: the exit status of a command interrupted with Ctrl-C (SIGINT), as a shell gives it
-EXIT_INTERRUPTED = 130
 
 __all__ = ["console", "main", "hydra_error_message"]
 

@@ -26,9 +26,9 @@ from typing import Any, NoReturn
 
 import yaml
 
-from spreadsim.errors import ConfigError, DataError, OutputError
+from spreadsim.errors import EXIT_BAD_INPUT, EXIT_FAILED, ConfigError, DataError, OutputError
 from spreadsim.fit.cascades import LEVEL, fit_cascades
-from spreadsim.fit.files import publish
+from spreadsim.fit.files import error_status, publish
 from spreadsim.fit.kernels import KERNELS
 from spreadsim.fit.reader import LINK_MODES
 from spreadsim.fit.report import png_bytes, report_page
@@ -36,8 +36,6 @@ from spreadsim.fit.spreadconfig import config_files, graph_section, sections
 from spreadsim.outputs.layout import REPORT_FILE
 from spreadsim.schema.model import CATEGORIES
 from spreadsim.version import __version__
-
-EXIT_BAD_INPUT, EXIT_FAILED = 2, 1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -158,16 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(sys.argv[2:] if argv is None else argv)
     except OutputError as e:
-        return _error(str(e), EXIT_FAILED)
+        return error_status(str(e), EXIT_FAILED)
     except (ConfigError, DataError) as e:
-        return _error(str(e), EXIT_BAD_INPUT)
-
-
-def _error(message: str, code: int) -> int:
-    sys.stdout.flush()
-    sys.stderr.write(f"spreadsim: error: {message}\n")
-    sys.stderr.flush()
-    return code
+        return error_status(str(e), EXIT_BAD_INPUT)
 
 
 __all__ = ["main", "parser", "run"]

@@ -44,7 +44,9 @@ import numpy as np
 from scipy.linalg import solve_banded
 from scipy.special import log_ndtr, ndtr, ndtri
 
+from spreadsim.dists import LAT_EXPONENTIAL, LAT_LOGNORMAL, latency_from_uniform
 from spreadsim.fit.profile import Optimum, minimise, profile_interval, value_only
+from spreadsim.jit import njit
 
 DAY_H = 24.0
 #: the level of the profile-likelihood intervals, and the tolerance of their ends (log hours, log
@@ -98,6 +100,23 @@ class Fit:
     @property
     def aic(self) -> float:
         return 2.0 * self.n_params - 2.0 * self.loglik
+
+
+@njit(cache=True)
+def _latency_loop(kind: int, a: float, b: float, u: np.ndarray) -> np.ndarray:  # pragma: no cover
+    out = np.empty(u.shape[0])
+    table = np.empty(0)
+    for i in range(u.shape[0]):
+        out[i] = latency_from_uniform(kind, a, b, table, u[i])
+    return out
+
+
+def _latencies_at(kind: int, a: float, b: float, p: np.ndarray) -> np.ndarray:
+    """Latencies at quantiles ``p`` by the inverse CDF the engine draws with
+    (:func:`spreadsim.dists.latency_from_uniform`: exponential by half-life ``a``, lognormal by
+    median ``a`` and sigma ``b``), so a fitted policy's quantiles are the engine's."""
+    u = np.asarray(p, dtype=float)
+    return _latency_loop(kind, float(a), float(b), np.ascontiguousarray(u.reshape(-1))).reshape(u.shape)
 
 
 def day_interval_h(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -169,7 +188,7 @@ def fit_exponential(days: np.ndarray, rows: np.ndarray) -> Fit:
                Estimate(within(h.value), within(h.hi), within(h.lo)),
                cdf=lambda t: -np.expm1(-_LN2 * np.asarray(t, dtype=float) / h.value),
                day_probs=lambda d: exponential_probs(d, h.value),
-               quantile=lambda p: -np.log1p(-np.asarray(p, dtype=float)) * h.value / _LN2)
+               quantile=lambda p: _latencies_at(LAT_EXPONENTIAL, h.value, 0.0, p))
 
 
 def _expit(x: float) -> float:
@@ -211,7 +230,7 @@ def fit_lognormal(days: np.ndarray, rows: np.ndarray) -> Fit:
     return Fit("lognormal", {"median_h": med, "sigma": Estimate(sigma, math.exp(slo), math.exp(shi))},
                -opt.value, 2, med, Estimate(q_hat, _expit(xlo), _expit(xhi)), cdf=cdf,
                day_probs=lambda d: lognormal_probs(d, mu_hat, sigma),
-               quantile=lambda p: np.exp(mu_hat + sigma * ndtri(np.asarray(p, dtype=float))))
+               quantile=lambda p: _latencies_at(LAT_LOGNORMAL, math.exp(mu_hat), sigma, p))
 
 
 # --------------------------------------------------------------------------- the day-bin histogram

@@ -18,11 +18,9 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from spreadsim.errors import ConfigError, DataError, OutputError
-from spreadsim.fit import dsa
-
-EXIT_BAD_INPUT = 2
-EXIT_FAILED = 1
+from spreadsim.errors import EXIT_BAD_INPUT, EXIT_FAILED, ConfigError, DataError, OutputError
+from spreadsim.fit import delays, dsa
+from spreadsim.fit.files import error_status
 
 __all__ = ["main", "parser"]
 
@@ -54,7 +52,7 @@ def parser() -> argparse.ArgumentParser:
                    help="content dated before this day on this platform is refused (before_earliest_date)")
     p.add_argument("--earliest-content-date", default=str(dsa.EARLIEST_CONTENT), metavar="YYYY-MM-DD",
                    help="the same for every other platform (default: %(default)s, the database's own bound)")
-    p.add_argument("--dist", default="auto", choices=["auto", "exponential", "lognormal", "empirical"],
+    p.add_argument("--dist", default="auto", choices=["auto", *delays.MODELS],
                    help="model the policy configs use (auto: lowest AIC)")
     p.add_argument("--bootstrap", type=int, default=200, metavar="N",
                    help="bootstrap resamples for the empirical fit's intervals (default: %(default)s)")
@@ -84,15 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 out=args.out, n_boot=args.bootstrap, seed=args.seed,
                                 command=shlex.join(["spreadsim", "dsa-delays", *argv]), **filters)
     except OutputError as e:
-        return _fail(str(e), EXIT_FAILED)
+        return error_status(str(e), EXIT_FAILED)
     except (ConfigError, DataError, _UsageError) as e:
-        return _fail(str(e), EXIT_BAD_INPUT)
+        return error_status(str(e), EXIT_BAD_INPUT)
     sys.stdout.write(result.summary)
     sys.stdout.write(f"report: {result.written[-1].resolve()}\n")
     return 0
 
-
-def _fail(message: str, code: int) -> int:
-    sys.stdout.flush()
-    sys.stderr.write(f"spreadsim: error: {message}\n")
-    return code

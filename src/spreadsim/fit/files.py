@@ -12,13 +12,24 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from spreadsim.errors import OutputError
 
-__all__ = ["publish"]
+__all__ = ["error_status", "publish"]
+
+
+def error_status(message: str, code: int) -> int:
+    """Flush what was printed, write ``spreadsim: error: <message>`` to stderr (one line) and
+    return ``code`` (:data:`spreadsim.errors.EXIT_BAD_INPUT` or ``EXIT_FAILED``): the ending of
+    ``spreadsim fit`` and ``spreadsim dsa-delays``."""
+    sys.stdout.flush()
+    sys.stderr.write(f"spreadsim: error: {message}\n")
+    sys.stderr.flush()
+    return code
 
 _PREFIX = ".spreadsim-tmp-"
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from spreadsim.dists import DELAY_KINDS, delay_from_uniform
+from spreadsim.jit import njit
 from spreadsim.schema.values import DELAY_PARAMS
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -36,10 +38,6 @@ def _exp_cdf(x: np.ndarray, t: np.ndarray) -> Grad:
     b = math.exp(x[0])
     e = np.exp(-b * t)
     return -np.expm1(-b * t), [b * t * e]
-
-
-def _exp_ppf(p: np.ndarray, x: np.ndarray) -> np.ndarray:
-    return -np.log1p(-p) / math.exp(x[0])
 
 
 def _ln_logpdf(x: np.ndarray, d: np.ndarray) -> Grad:
@@ -60,10 +58,6 @@ def _ln_cdf(x: np.ndarray, t: np.ndarray) -> Grad:
     return special.ndtr(z), [-dens / s, -zd]
 
 
-def _ln_ppf(p: np.ndarray, x: np.ndarray) -> np.ndarray:
-    return np.exp(x[0] + math.exp(x[1]) * special.ndtri(p))
-
-
 def _pl_logpdf(x: np.ndarray, d: np.ndarray) -> Grad:
     c, g = math.exp(x[0]), math.exp(x[1])
     lr = np.log1p(d / c)  # log((d + c) / c)
@@ -77,9 +71,13 @@ def _pl_cdf(x: np.ndarray, t: np.ndarray) -> Grad:
     return -np.expm1(-g * lr), [-surv * g * t / (t + c), surv * g * lr]
 
 
-def _pl_ppf(p: np.ndarray, x: np.ndarray) -> np.ndarray:
-    c, g = math.exp(x[0]), math.exp(x[1])
-    return c * np.expm1(-np.log1p(-p) / g)
+@njit(cache=True)
+def _delays_at(kind: int, a: float, b: float, u: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """The engine's own inverse CDF (:func:`spreadsim.dists.delay_from_uniform`) at every ``u``."""
+    out = np.empty(u.shape[0])
+    for i in range(u.shape[0]):
+        out[i] = delay_from_uniform(kind, a, b, u[i])
+    return out
 
 
 @dataclass(frozen=True)
@@ -89,7 +87,6 @@ class Family:
     name: str
     logpdf: Callable[[np.ndarray, np.ndarray], Grad]
     cdf: Callable[[np.ndarray, np.ndarray], Grad]
-    ppf: Callable[[np.ndarray, np.ndarray], np.ndarray]
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -114,8 +111,13 @@ class Family:
         return [np.array([ls + a, math.log(g)]) for a in (-1.0, 0.5) for g in (0.8, 2.0)]
 
     def draw(self, x: np.ndarray, p: np.ndarray) -> np.ndarray:
-        """Delays at quantiles ``p`` (inverse CDF, as :func:`spreadsim.dists.delay_from_uniform`)."""
-        return self.ppf(np.asarray(p, dtype=float), x)
+        """Delays at quantiles ``p``: the inverse CDF the engine draws with
+        (:func:`spreadsim.dists.delay_from_uniform`, the spread config's parameters in order)."""
+        v = np.exp(np.asarray(x, dtype=float))
+        u = np.asarray(p, dtype=float)
+        flat = np.ascontiguousarray(u.reshape(-1))
+        b = float(v[1]) if v.shape[0] > 1 else 0.0
+        return _delays_at(DELAY_KINDS[self.name], float(v[0]), b, flat).reshape(u.shape)
 
     def mean(self, x: np.ndarray) -> float:
         """The mean delay (hours; inf for a power law with gamma <= 1)."""
@@ -128,9 +130,9 @@ class Family:
 
 
 FAMILIES = {
-    "exponential": Family("exponential", _exp_logpdf, _exp_cdf, _exp_ppf),
-    "lognormal": Family("lognormal", _ln_logpdf, _ln_cdf, _ln_ppf),
-    "powerlaw": Family("powerlaw", _pl_logpdf, _pl_cdf, _pl_ppf),
+    "exponential": Family("exponential", _exp_logpdf, _exp_cdf),
+    "lognormal": Family("lognormal", _ln_logpdf, _ln_cdf),
+    "powerlaw": Family("powerlaw", _pl_logpdf, _pl_cdf),
 }
 #: the kernels a fit tries unless told otherwise
 KERNELS = tuple(FAMILIES)

@@ -46,7 +46,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from spreadsim.errors import ConfigError, DataError
+from spreadsim.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, ConfigError, DataError
 from spreadsim.version import __version__
 from spreadsim.web.compute import Evaluator, data_error_payload, error_payload, one_line
 from spreadsim.web.controls import controls, default_settings, read_yaml
@@ -240,7 +240,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"spreadsim: error: app: {message} (spreadsim app --help)\n")
-        raise SystemExit(2)
+        raise SystemExit(EXIT_BAD_INPUT)
 
 
 def _port(text: str) -> int:
@@ -300,11 +300,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         grid = parse_grid(args.grid) if args.export else None
     except ConfigError as e:
         sys.stderr.write(f"spreadsim: error: {e}\n")
-        return 2
+        return EXIT_BAD_INPUT
     data_dir = Path(args.data_dir)
     if not data_dir.is_dir():
         sys.stderr.write(f"spreadsim: error: --data-dir = {args.data_dir!r}: must be a folder\n")
-        return 2
+        return EXIT_BAD_INPUT
     ev = Evaluator(data_dir=data_dir)
     try:
         try:
@@ -316,16 +316,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 0
         except (ConfigError, DataError) as e:
             sys.stderr.write(f"spreadsim: error: {e}\n")
-            return 2
+            return EXIT_BAD_INPUT
         except OSError as e:
             sys.stderr.write(f"spreadsim: error: cannot write {args.export}: {e.strerror or e}\n")
-            return 1
+            return EXIT_FAILED
         try:
             sock = _listen(args.host, args.port)
         except OSError as e:
             sys.stderr.write(f"spreadsim: error: cannot listen on {args.host}:{args.port}: "
                              f"{e.strerror or e}\n")
-            return 1
+            return EXIT_FAILED
         app = create_app(initial=initial, evaluator=ev,
                          allowed_hosts=["127.0.0.1", "localhost", "::1", args.host])
         port = sock.getsockname()[1]
@@ -342,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             make_server(app).run(sockets=[sock])
         except KeyboardInterrupt:  # Ctrl-C: uvicorn has stopped, then raised it again
             sys.stderr.write("spreadsim app: stopped\n")
-            return 130
+            return EXIT_INTERRUPTED
         return 0
     finally:
         ev.close()

@@ -202,14 +202,22 @@ def best_log_n(fam: Family, pairs: Pairs, y: np.ndarray) -> tuple[float, float]:
 
     def slope(q: float) -> float:
         g = q * big_a + (1.0 - q) * big_b
-        return float(np.sum((big_a - big_b) / np.maximum(g, TINY)))
+        with np.errstate(over="ignore"):  # +-inf at an end where some reshare has g = 0
+            return float(np.sum((big_a - big_b) / np.maximum(g, TINY)))
 
-    if slope(0.0) <= 0.0:
-        q = 0.0
-    elif slope(1.0) >= 0.0:
-        q = 1.0
+    # at q = 0 (or 1) the slope is +inf (-inf) when some reshare can only be the original
+    # post's child (a reshare's): bracket just inside, where it is finite
+    lo, hi = 0.0, 1.0
+    if math.isinf(slope(0.0)):
+        lo = 1e-12
+    if math.isinf(slope(1.0)):
+        hi = 1.0 - 1e-12
+    if slope(lo) <= 0.0:
+        q = lo
+    elif slope(hi) >= 0.0:
+        q = hi
     else:
-        q = float(optimize.brentq(slope, 0.0, 1.0, xtol=1e-12, rtol=1e-12))
+        q = float(optimize.brentq(slope, lo, hi, xtol=1e-14, rtol=1e-12))
     return (math.log(max((1.0 - q) * n_all, TINY) / s1), math.log(max(q * n_all, TINY) / s0))
 
 

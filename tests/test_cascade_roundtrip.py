@@ -155,7 +155,7 @@ REPLICATES = 200
 @pytest.mark.slow
 def test_interval_coverage(graph, tmp_path):
     """Over 200 replicate runs per kernel (seeds 1000-1199), fitted with and without parent
-    links, the 95% intervals cover the truth in 93-97% of the cases pooled (about 3200
+    links, the 95% intervals cover the truth in 93-97% of the cases pooled (about 4400
     intervals), and each (kernel, links, parameter)'s coverage is within 4 binomial standard
     errors of 95% (SE = 1.5% at 200 replicates)."""
     hits: dict[str, list[bool]] = {}
